@@ -1,0 +1,78 @@
+# octet - one GNU Makefile.
+#   make            library and the octet program (./octet)
+#   make test       unit, kernel, golden and end-to-end tests, in the optimized build and under ASan+UBSan
+#   make asan       the octet program and tests built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make clean
+# Variables: CC, O (optimisation flags), WERROR=1 (warnings as errors; CI sets it).
+
+CC      ?= cc
+O       ?= -O2
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+           -Wcast-qual -Wdouble-promotion -Wvla -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+INC     := -Iinclude -Isrc
+CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -g -fno-fast-math -pthread
+LDLIBS  := -lm -pthread
+X86FLAGS := -mavx2 -mfma -mf16c
+
+# Variants: rel (optimized) and asan (sanitizers). Objects live under build/<variant>/.
+REL_CFLAGS  := $(CFLAGS_BASE) $(O)
+ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_LDFLAGS := -fsanitize=address,undefined
+
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/format/*.c src/tensor/*.c src/kernels/*.c src/kernels/ref/*.c \
+                              src/model/*.c src/text/*.c))
+X86_SRC  := $(sort $(wildcard src/kernels/x86/*.c))
+CLI_SRC  := $(sort $(wildcard app/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/kernels/*.c))
+TEST_COMMON := $(wildcard tests/common/*.c)
+
+define variant
+$(1)_LIB_OBJ := $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRC) $$(X86_SRC))
+$(1)_CLI_OBJ := $$(patsubst %.c,build/$(1)/%.o,$$(CLI_SRC))
+$(1)_TESTS   := $$(patsubst %.c,build/$(1)/%,$$(TEST_SRC))
+
+build/$(1)/src/kernels/x86/%.o: src/kernels/x86/%.c
+	@mkdir -p $$(@D)
+	$$(CC) $$($(2)) $(X86FLAGS) -MMD -MP -c $$< -o $$@
+
+build/$(1)/%.o: %.c
+	@mkdir -p $$(@D)
+	$$(CC) $$($(2)) -MMD -MP -c $$< -o $$@
+
+build/$(1)/liboctet.a: $$($(1)_LIB_OBJ)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+build/$(1)/octet: $$($(1)_CLI_OBJ) build/$(1)/liboctet.a
+	$$(CC) $$($(3)) -o $$@ $$^ $(LDLIBS)
+
+build/$(1)/tests/%: tests/%.c build/$(1)/liboctet.a $(TEST_COMMON) tests/test.h
+	@mkdir -p $$(@D)
+	$$(CC) $$($(2)) -Itests -o $$@ $$< $(TEST_COMMON) build/$(1)/liboctet.a $$($(3)) $(LDLIBS)
+
+-include $$($(1)_LIB_OBJ:.o=.d) $$($(1)_CLI_OBJ:.o=.d)
+endef
+
+REL_LDFLAGS :=
+$(eval $(call variant,rel,REL_CFLAGS,REL_LDFLAGS))
+$(eval $(call variant,asan,ASAN_CFLAGS,ASAN_LDFLAGS))
+
+.PHONY: all asan test test-rel test-asan clean tests-build
+all: octet
+
+octet: build/rel/octet
+	cp $< $@
+
+asan: build/asan/octet $(asan_TESTS)
+
+tests-build: octet $(rel_TESTS) build/asan/octet $(asan_TESTS)
+
+test: tests-build
+	@tests/run.sh
+
+clean:
+	rm -rf build octet

@@ -1,0 +1,212 @@
+/*
+ * octet.h - the public API of octet, an inference engine for Llama-family decoders.
+ *
+ * Overview
+ * --------
+ * octet loads a GGUF model (llama.cpp's file format and its quantized block types), tokenizes text with the
+ * tokenizer stored in the file, evaluates token sequences with a KV cache, and samples the next token.
+ *
+ *   octet_model   an opened model file: weights mapped read-only, hyperparameters, tokenizer. Immutable after
+ *                 open, so many sessions may share it.
+ *   octet_session one sequence being evaluated: KV cache, activations, thread pool. Allocated once; decoding
+ *                 allocates nothing.
+ *   octet_sampler picks the next token from logits; owns its RNG state, so equal seeds give equal text.
+ *
+ * Every fallible function returns 0 or a negative OCTET_E* status and, when given a non-NULL octet_error,
+ * fills it with a message naming the file, the field and the reason. Constructors hand objects out through
+ * an out-parameter. Nothing in the library calls exit() or abort() on input, or prints.
+ *
+ * Worked example (error handling shortened):
+ *
+ *   octet_error err;
+ *   octet_model *m;
+ *   if (octet_model_open(&m, "model.gguf", NULL, &err) != 0) { fprintf(stderr, "%s\n", err.msg); return 1; }
+ *   octet_session_params sp = octet_session_default_params();
+ *   octet_session *s;
+ *   octet_session_new(&s, m, &sp, &err);
+ *   int32_t toks[256]; int n;
+ *   octet_tokenize(m, "And God said", 12, 1, 0, toks, 256, &n, &err);
+ *   octet_session_decode(s, toks, n, 0, &err);           // prompt as one batch, positions 0..n-1
+ *   const float *logits = octet_session_logits(s, n - 1);
+ *   ...
+ *   octet_session_free(s);
+ *   octet_model_close(m);
+ */
+#ifndef OCTET_H
+#define OCTET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OCTET_VERSION "0.1.0"
+
+/* ---- status codes -------------------------------------------------------------------------------------- */
+enum {
+    OCTET_OK = 0,
+    OCTET_ENOMEM = -1,       /* an allocation failed */
+    OCTET_EIO = -2,          /* open/read/map/write failed */
+    OCTET_EFORMAT = -3,      /* the file is malformed */
+    OCTET_EINVAL = -4,       /* a bad argument from the caller */
+    OCTET_EUNSUPPORTED = -5, /* well-formed, but not something octet supports */
+    OCTET_ERANGE = -6,       /* a value out of range (context full, token id too large, ...) */
+    OCTET_ENOTFOUND = -7,    /* a key or tensor is absent */
+    OCTET_EINTERNAL = -8
+};
+
+/* Filled by fallible functions; caller-allocated. code mirrors the return value. */
+typedef struct octet_error {
+    int code;
+    char msg[512];
+} octet_error;
+
+const char *octet_strerror(int code);
+
+/* ---- allocation hook (tests use it to fail the Nth allocation) --------------------------------------- */
+typedef struct octet_alloc_hooks {
+    void *(*malloc_fn)(size_t n, void *ud);
+    void *(*calloc_fn)(size_t n, size_t size, void *ud);
+    void (*free_fn)(void *p, void *ud);
+    void *ud;
+} octet_alloc_hooks;
+/* NULL restores the C library's allocator. Not thread-safe: set before creating objects. */
+void octet_set_alloc_hooks(const octet_alloc_hooks *hooks);
+
+/* ---- log callback (load progress and warnings). Default: silent. ------------------------------------ */
+typedef void (*octet_log_fn)(int level, const char *msg, void *ud);
+enum { OCTET_LOG_ERROR = 0, OCTET_LOG_WARN = 1, OCTET_LOG_INFO = 2, OCTET_LOG_DEBUG = 3 };
+void octet_set_log(octet_log_fn fn, void *ud);
+
+/* CPU features detected at run time and kernels chosen: "avx2" or "portable". */
+const char *octet_kernel_isa(void);
+/* Force the portable reference kernels (for tests and comparisons). Call before creating sessions. */
+void octet_force_portable(int on);
+
+/* ---- GGUF file inspection ------------------------------------------------------------------------------ */
+typedef struct octet_gguf octet_gguf;
+
+int octet_gguf_open(octet_gguf **out, const char *path, octet_error *err);
+void octet_gguf_close(octet_gguf *g);
+uint32_t octet_gguf_version(const octet_gguf *g);
+int64_t octet_gguf_n_kv(const octet_gguf *g);
+int64_t octet_gguf_n_tensors(const octet_gguf *g);
+/* Key i as a NUL-terminated string, and its value rendered for humans (arrays summarised) into buf. */
+const char *octet_gguf_key(const octet_gguf *g, int64_t i);
+void octet_gguf_value_str(const octet_gguf *g, int64_t i, char *buf, size_t buf_size);
+
+typedef struct octet_tensor_info {
+    const char *name;
+    int n_dims;
+    int64_t ne[4];      /* ne[0] is the row length (innermost) */
+    int type;           /* GGML type id */
+    const char *type_name;
+    uint64_t offset;    /* from the start of the file */
+    uint64_t n_bytes;
+} octet_tensor_info;
+int octet_gguf_tensor_info(const octet_gguf *g, int64_t i, octet_tensor_info *out);
+
+/* ---- models --------------------------------------------------------------------------------------------- */
+typedef struct octet_model octet_model;
+
+typedef struct octet_model_params {
+    int use_mmap;  /* 1 (default): map the file; 0: read it into memory */
+    int use_mlock; /* lock the mapping in RAM */
+} octet_model_params;
+octet_model_params octet_model_default_params(void);
+
+int octet_model_open(octet_model **out, const char *path, const octet_model_params *params, octet_error *err);
+void octet_model_close(octet_model *m);
+
+typedef struct octet_model_info {
+    char arch[32];
+    char name[128];
+    int n_vocab;
+    int n_ctx_train;
+    int n_embd;
+    int n_layer;
+    int n_head;
+    int n_head_kv;
+    int head_dim;
+    int n_ff;
+    float rope_freq_base;
+    float rope_scale;   /* linear scaling factor (1 = none) */
+    float norm_eps;
+    int tied_output;    /* output weight shared with token_embd */
+    int qkv_bias;
+    uint64_t n_params;
+    uint64_t weight_bytes; /* bytes of all tensors */
+    const char *file_type; /* dominant weight type name */
+    char tokenizer[16];    /* "llama" or "gpt2" */
+    char tokenizer_pre[32];
+    int bos_id, eos_id;    /* -1 when absent */
+    int add_bos;
+} octet_model_info;
+void octet_model_get_info(const octet_model *m, octet_model_info *out);
+/* The underlying GGUF file (owned by the model). */
+const octet_gguf *octet_model_gguf(const octet_model *m);
+
+/* ---- tokenizer --------------------------------------------------------------------------------------- */
+/* Tokenize len bytes of text. add_bos: prepend BOS when the model asks for it (tokenizer.ggml.add_bos_token,
+ * default per tokenizer type). parse_special: recognise control tokens such as "<s>" in the text.
+ * Writes at most n_max ids; *n_out is the number of tokens the text needs (may exceed n_max: OCTET_ERANGE). */
+int octet_tokenize(const octet_model *m, const char *text, size_t len, int add_bos, int parse_special,
+                   int32_t *out, int n_max, int *n_out, octet_error *err);
+/* The bytes token id stands for (possibly a partial UTF-8 sequence). Returns the byte count, or a negative
+ * status when id is out of range. Writes at most buf_size bytes; control tokens give "" unless special. */
+int octet_token_to_piece(const octet_model *m, int32_t id, int special, char *buf, size_t buf_size);
+int octet_token_is_eog(const octet_model *m, int32_t id);
+int octet_n_vocab(const octet_model *m);
+
+/* ---- sessions -------------------------------------------------------------------------------------------- */
+typedef struct octet_session octet_session;
+
+typedef struct octet_session_params {
+    int n_ctx;      /* KV cache slots; 0: min(model context, 4096) */
+    int n_threads;  /* 0: number of online CPUs */
+    int n_batch;    /* maximum tokens per forward pass (prompt chunks); 0: 512 */
+    int logits_all; /* 1: keep logits for every token of a decode call; 0: only the last */
+} octet_session_params;
+octet_session_params octet_session_default_params(void);
+
+int octet_session_new(octet_session **out, const octet_model *m, const octet_session_params *params,
+                      octet_error *err);
+void octet_session_free(octet_session *s);
+/* Evaluate n tokens appended to the cache; the first sits at position pos (later ones at pos+1, ...). pos may
+ * exceed the context length: only cache slots are bounded, by n_ctx. Long inputs are split into n_batch
+ * chunks internally. */
+int octet_session_decode(octet_session *s, const int32_t *tokens, int n, int64_t pos, octet_error *err);
+/* Logits (n_vocab floats) of token i of the last decode call (i = n-1 when logits_all is 0). */
+const float *octet_session_logits(const octet_session *s, int i);
+int octet_session_n_past(const octet_session *s);
+int octet_session_n_ctx(const octet_session *s);
+/* Drop the cache from slot n on (0 clears it). */
+void octet_session_truncate(octet_session *s, int n);
+
+/* ---- sampling ------------------------------------------------------------------------------------------- */
+typedef struct octet_sampler octet_sampler;
+
+typedef struct octet_sampler_params {
+    float temp;           /* <= 0: greedy */
+    int top_k;            /* <= 0: off */
+    float top_p;          /* >= 1: off */
+    float min_p;          /* <= 0: off */
+    float repeat_penalty; /* 1: off */
+    int repeat_last_n;    /* window of recent tokens penalised */
+    uint64_t seed;
+} octet_sampler_params;
+octet_sampler_params octet_sampler_default_params(void);
+
+int octet_sampler_new(octet_sampler **out, const octet_sampler_params *params, int n_vocab, octet_error *err);
+void octet_sampler_free(octet_sampler *s);
+/* Pick a token from logits (not modified). */
+int32_t octet_sampler_sample(octet_sampler *s, const float *logits);
+/* Record a token as part of the history (for the repeat penalty). */
+void octet_sampler_accept(octet_sampler *s, int32_t token);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OCTET_H */

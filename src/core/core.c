@@ -1,0 +1,192 @@
+/*
+ * core.c - error messages, the allocation hook, logging, CPU detection and half-precision conversions.
+ */
+#include "core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *octet_strerror(int code) {
+    switch (code) {
+    case OCTET_OK: return "success";
+    case OCTET_ENOMEM: return "out of memory";
+    case OCTET_EIO: return "input/output error";
+    case OCTET_EFORMAT: return "malformed file";
+    case OCTET_EINVAL: return "invalid argument";
+    case OCTET_EUNSUPPORTED: return "unsupported";
+    case OCTET_ERANGE: return "out of range";
+    case OCTET_ENOTFOUND: return "not found";
+    case OCTET_EINTERNAL: return "internal error";
+    default: return "unknown error";
+    }
+}
+
+int octet__err(octet_error *err, int code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+int octet__err_prefix(octet_error *err, const char *fmt, ...) {
+    if (!err) return 0;
+    char prefix[256], old[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    old[sizeof old - 1] = 0;
+    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    return err->code;
+}
+
+/* ---- allocation ---------------------------------------------------------------------------------------- */
+static octet_alloc_hooks g_hooks;
+static bool g_have_hooks;
+
+void octet_set_alloc_hooks(const octet_alloc_hooks *hooks) {
+    if (hooks) {
+        g_hooks = *hooks;
+        g_have_hooks = true;
+    } else {
+        g_have_hooks = false;
+    }
+}
+
+void *octet__malloc(size_t n) {
+    if (n == 0) n = 1;
+    return g_have_hooks ? g_hooks.malloc_fn(n, g_hooks.ud) : malloc(n);
+}
+
+void *octet__calloc(size_t n, size_t size) {
+    if (n == 0 || size == 0) n = size = 1;
+    return g_have_hooks ? g_hooks.calloc_fn(n, size, g_hooks.ud) : calloc(n, size);
+}
+
+void octet__free(void *p) {
+    if (!p) return;
+    if (g_have_hooks) g_hooks.free_fn(p, g_hooks.ud);
+    else free(p);
+}
+
+void *octet__realloc_array(void *p, size_t old_n, size_t n, size_t size) {
+    size_t bytes, old_bytes;
+    if (!octet__mul_size(n, size, &bytes) || !octet__mul_size(old_n, size, &old_bytes)) return NULL;
+    void *q = octet__malloc(bytes);
+    if (!q) return NULL;
+    if (p && old_bytes) memcpy(q, p, old_bytes < bytes ? old_bytes : bytes);
+    octet__free(p);
+    return q;
+}
+
+char *octet__strndup(const char *s, size_t n) {
+    char *d = octet__malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+/* ---- logging ------------------------------------------------------------------------------------------ */
+static octet_log_fn g_log;
+static void *g_log_ud;
+
+void octet_set_log(octet_log_fn fn, void *ud) {
+    g_log = fn;
+    g_log_ud = ud;
+}
+
+void octet__log(int level, const char *fmt, ...) {
+    if (!g_log) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    g_log(level, buf, g_log_ud);
+}
+
+/* ---- CPU detection ------------------------------------------------------------------------------------ */
+static octet__cpu g_cpu;
+static int g_cpu_done;
+static int g_force_portable;
+
+const octet__cpu *octet__cpu_features(void) {
+    if (!g_cpu_done) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_cpu_init();
+        g_cpu.avx2 = __builtin_cpu_supports("avx2");
+        g_cpu.fma = __builtin_cpu_supports("fma");
+        /* f16c has no __builtin_cpu_supports name in older compilers; every AVX2 CPU has F16C in practice,
+         * but check CPUID leaf 1 ECX bit 29 to be exact. */
+        {
+            unsigned a, b, c, d;
+            __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+            g_cpu.f16c = (c >> 29) & 1;
+        }
+#endif
+        g_cpu_done = 1;
+    }
+    return &g_cpu;
+}
+
+void octet_force_portable(int on) { g_force_portable = on; }
+
+bool octet__use_simd(void) {
+    const octet__cpu *c = octet__cpu_features();
+    return !g_force_portable && c->avx2 && c->fma && c->f16c;
+}
+
+const char *octet_kernel_isa(void) { return octet__use_simd() ? "avx2" : "portable"; }
+
+/* ---- half precision ----------------------------------------------------------------------------------- */
+static inline uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+float octet__fp16_to_fp32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    if (exp == 0) {
+        if (man == 0) return u2f(sign);
+        /* subnormal: man * 2^-24 */
+        float v = (float)man * u2f(0x33800000u); /* 2^-24 */
+        return sign ? -v : v;
+    }
+    if (exp == 31) return u2f(sign | 0x7f800000u | (man << 13));
+    return u2f(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t octet__fp32_to_fp16(float f) {
+    uint32_t x = f2u(f);
+    uint32_t sign = (x >> 16) & 0x8000;
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) return (uint16_t)(sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0)); /* inf / nan */
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00);                                 /* overflow */
+    if (ax < 0x38800000u) {                                                                   /* subnormal */
+        if (ax < 0x33000000u) return (uint16_t)sign; /* below half the smallest subnormal */
+        uint32_t e = ax >> 23, m = (ax & 0x7fffff) | 0x800000;
+        uint32_t shift = 126 - e; /* 14..24 */
+        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1))) r++;
+        return (uint16_t)(sign | r);
+    }
+    uint32_t r = ((ax >> 13) - (112u << 10));
+    uint32_t rem = ax & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
+    return (uint16_t)(sign | r);
+}
+
+float octet__bf16_to_fp32(uint16_t h) { return u2f((uint32_t)h << 16); }
+
+uint16_t octet__fp32_to_bf16(float f) {
+    uint32_t x = f2u(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); /* quiet nan */
+    x += 0x7fff + ((x >> 16) & 1);
+    return (uint16_t)(x >> 16);
+}

@@ -1,0 +1,53 @@
+/*
+ * kernels.h - the per-type kernel table. One row per tensor type: block geometry, conversions to and from
+ * float, and the dot product of a weight row with an activation row quantized to the row's vec_dot_type.
+ *
+ * Every row is filled with the portable reference kernels (src/kernels/ref/, the specification). When the CPU
+ * has AVX2+FMA+F16C and the portable kernels are not forced, octet__kernels() returns a table whose entries are
+ * replaced by the AVX2 twins from src/kernels/x86/ (the only files compiled with -mavx2 -mfma -mf16c).
+ * Integer-valued results (the int32 sums inside a quantized dot) are exact in both; the float results may
+ * differ only by the order of float additions, bounded in tests/kernels/.
+ */
+#ifndef OCTET_KERNELS_H
+#define OCTET_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../tensor/types.h"
+
+/* n is a multiple of the type's block_size in every call. */
+typedef void (*octet__to_float_fn)(const void *src, float *dst, int64_t n);
+typedef void (*octet__from_float_fn)(const float *src, void *dst, int64_t n); /* reference quantizer */
+/* *s = sum_j w[j] * a[j] for n elements; w in this type, a in vec_dot_type. */
+typedef void (*octet__vec_dot_fn)(int64_t n, float *s, const void *w, const void *a);
+
+typedef struct octet__type_traits {
+    const char *name;     /* "Q4_K" */
+    int block_size;       /* elements per block; 0: the type is unknown/unsupported */
+    size_t type_size;     /* bytes per block */
+    int is_quantized;
+    int vec_dot_type;     /* type activations are converted to for vec_dot (F32, Q8_0, Q8_1 or Q8_K) */
+    octet__to_float_fn to_float;
+    octet__from_float_fn from_float;
+    octet__vec_dot_fn vec_dot;
+} octet__type_traits;
+
+/* The table in use (SIMD rows when available). Index by enum octet_type; check block_size != 0. */
+const octet__type_traits *octet__kernels(void);
+/* The portable reference table, always available (tests compare against it). */
+const octet__type_traits *octet__kernels_ref(void);
+/* NULL when type is outside the table or unknown. */
+const octet__type_traits *octet__type(int type);
+/* Bytes of a row of n elements; 0 when n is not a multiple of the block size or type is unknown. */
+size_t octet__row_bytes(int type, int64_t n);
+
+/* Float helpers used by the forward pass (reference + AVX2 twins behind one pointer each). */
+typedef struct octet__fkernels {
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+    void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a * x */
+    void (*scale_f32)(float *y, float a, int64_t n);                 /* y *= a */
+} octet__fkernels;
+const octet__fkernels *octet__fkernels(void);
+
+#endif
