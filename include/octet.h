@@ -145,8 +145,6 @@ typedef struct octet_model_info {
     int add_bos;
 } octet_model_info;
 void octet_model_get_info(const octet_model *m, octet_model_info *out);
-/* The underlying GGUF file (owned by the model). */
-const octet_gguf *octet_model_gguf(const octet_model *m);
 
 /* ---- tokenizer --------------------------------------------------------------------------------------- */
 /* Tokenize len bytes of text. add_bos: prepend BOS when the model asks for it (tokenizer.ggml.add_bos_token,

@@ -1,0 +1,67 @@
+/*
+ * model.h - internals of a bound model: hyperparameters, tensor views into the mapped GGUF file, the
+ * tokenizer, and the RoPE phase increments. Built once by octet_model_open (model.c), read-only afterwards,
+ * so any number of sessions may share it.
+ */
+#ifndef OCTET_MODEL_H
+#define OCTET_MODEL_H
+
+#include <stdint.h>
+
+#include "core/core.h"
+#include "format/gguf.h"
+#include "kernels/kernels.h"
+#include "text/tokenizer.h"
+
+/* A weight matrix or vector: a view into the mapping (owns nothing). Matrices are row-major with ne[0]
+ * elements per row (the input dimension) and ne[1] rows (the output dimension). */
+typedef struct octet__tensor {
+    const void *data;
+    int type;
+    int64_t ne[2];
+    size_t row_bytes;
+} octet__tensor;
+
+typedef struct octet__layer {
+    const float *attn_norm; /* [n_embd], converted to f32 at load (owned by the model) */
+    octet__tensor wq;       /* [n_embd] -> [n_head * head_dim] */
+    octet__tensor wk;       /* [n_embd] -> [n_head_kv * head_dim] */
+    octet__tensor wv;       /* [n_embd] -> [n_head_kv * head_dim] */
+    octet__tensor wo;       /* [n_head * head_dim] -> [n_embd] */
+    const float *bq, *bk, *bv; /* qwen2 biases or NULL */
+    const float *ffn_norm;  /* [n_embd] */
+    octet__tensor w_gate;   /* [n_embd] -> [n_ff] */
+    octet__tensor w_up;     /* [n_embd] -> [n_ff] */
+    octet__tensor w_down;   /* [n_ff] -> [n_embd] */
+} octet__layer;
+
+enum { OCTET_ROPE_NORM = 0 /* adjacent pairs (2i, 2i+1) */, OCTET_ROPE_NEOX = 1 /* halves (i, i + n_rot/2) */ };
+
+typedef struct octet__hparams {
+    char arch[32];
+    int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_rot;
+    float norm_eps;
+    float rope_base, rope_scale; /* linear scale factor: positions divided by it */
+    int rope_type;
+} octet__hparams;
+
+struct octet_model {
+    octet__gguf *gguf;
+    octet__hparams hp;
+    octet__tensor tok_embd;   /* [n_embd] x n_vocab rows */
+    octet__tensor output;     /* [n_embd] -> [n_vocab]; equals tok_embd when tied */
+    int tied_output;
+    const float *output_norm; /* [n_embd] */
+    octet__layer *layers;
+    float *f32_store;         /* backing store of the converted norms and biases */
+    uint64_t *rope_phi;       /* [n_rot/2]: frequency as a 64-bit fraction of a turn per position */
+    octet__tokenizer *tok;
+    int32_t bos_id, eos_id;   /* -1 when absent */
+    int add_bos;
+    uint64_t n_params, weight_bytes;
+    int file_type;            /* dominant weight type */
+    char name[128];
+    char tok_model[16], tok_pre[32];
+};
+
+#endif
