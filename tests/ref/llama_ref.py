@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""llama_ref.py - float64 reference forward pass of Llama-family models (llama, mistral, qwen2) read from GGUF.
+
+The oracle octet's forward pass is tested against (tests/golden/logits.sh). Written from the published model
+definitions (Llama: Touvron et al. 2023; RoPE: Su et al. 2021; GQA: Ainslie et al. 2023) and llama.cpp's GGUF
+naming conventions, never from octet's C code. numpy only; every weight is dequantized to float64
+(tools/gguflib.py) and every operation runs in float64, so the reference's own rounding error (~1e-13 relative)
+is far below any tolerance the engine is held to.
+
+Forward pass for tokens t_0..t_{T-1} at positions p_j = pos0 + j, with an empty KV cache:
+    x = token_embd[t]                                           (T, n_embd)
+    per layer l:
+        h = rmsnorm(x) * attn_norm                              rmsnorm(x) = x / sqrt(mean(x^2) + eps)
+        q = h Wq^T (+ bq), k = h Wk^T (+ bk), v = h Wv^T (+ bv)   biases exist for qwen2
+        RoPE on q and k per head, first n_rot dims (rope.dimension_count, default head_dim):
+            pairs (2i, 2i+1)        for llama / mistral  (llama.cpp's converter permutes Wq/Wk for this)
+            pairs (i, i + n_rot/2)  for qwen2            (llama.cpp's "NEOX" style: HF layout kept)
+            rotated by angle p * theta_i / s, theta_i = base^(-2i/n_rot), i < n_rot/2,
+            s = rope.scaling.factor when the scaling type is linear (also when the type is absent but a factor
+            is given, as llama.cpp does), else 1
+        head h attends with kv head h // (n_head / n_head_kv); scores q.k / sqrt(head_dim), causal mask,
+        softmax; x += concat(heads) Wo^T
+        h = rmsnorm(x) * ffn_norm;  x += W_down (silu(W_gate h) * (W_up h)),  silu(z) = z / (1 + e^-z)
+    logits = rmsnorm(x) * output_norm  output^T   (output.weight, or token_embd.weight when absent: tied)
+
+RoPE angle accuracy: theta_i and p * theta_i / s are computed in np.longdouble (x87 80-bit on x86-64: 64-bit
+significand) and reduced modulo 2 pi in long double before the float64 cos/sin. For p <= 1e7 the angle's
+absolute error is about p * theta * 2^-64 + |angle mod 2pi| * 2^-53 < 1e-12 rad, against ~1e-9 rad for a plain
+float64 product (which would still be far below the test tolerances).
+
+CLI: llama_ref.py MODEL.gguf --tokens 1,2,3 [--pos0 P] -o out.bin
+writes float32 little-endian logits, T rows of n_vocab (the contract of `octet logits`).
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from gguflib import GGUFReader  # noqa: E402
+
+ROPE_NORM = "norm"  # adjacent pairs
+ROPE_NEOX = "neox"  # halves
+
+
+class Model:
+    """Hyperparameters and float64 weights of a GGUF Llama-family model."""
+
+    def __init__(self, path):
+        r = GGUFReader(path)
+        self.reader = r
+        kv = r.kv
+        arch = kv["general.architecture"]
+        if arch not in ("llama", "mistral", "qwen2"):
+            raise ValueError("architecture %r not supported" % arch)
+        self.arch = arch
+
+        def key(name, default=None):
+            v = kv.get("%s.%s" % (arch, name), default)
+            if v is None:
+                raise KeyError("missing %s.%s" % (arch, name))
+            return v
+
+        self.n_embd = int(key("embedding_length"))
+        self.n_layer = int(key("block_count"))
+        self.n_ff = int(key("feed_forward_length"))
+        self.n_head = int(key("attention.head_count"))
+        self.n_head_kv = int(key("attention.head_count_kv", self.n_head))
+        self.head_dim = int(key("attention.key_length", self.n_embd // self.n_head))
+        self.n_rot = int(key("rope.dimension_count", self.head_dim))
+        self.eps = float(key("attention.layer_norm_rms_epsilon", 1e-5))
+        self.rope_base = float(key("rope.freq_base", 10000.0))
+        stype = kv.get("%s.rope.scaling.type" % arch)
+        factor = kv.get("%s.rope.scaling.factor" % arch)
+        self.rope_scale = 1.0
+        if factor is not None and float(factor) > 0 and stype in (None, "linear"):
+            self.rope_scale = float(factor)
+        self.rope_style = ROPE_NEOX if arch == "qwen2" else ROPE_NORM
+        if self.n_head % self.n_head_kv:
+            raise ValueError("n_head %d not a multiple of n_head_kv %d" % (self.n_head, self.n_head_kv))
+
+        def w(name, optional=False):
+            if name not in r.tensors:
+                if optional:
+                    return None
+                raise KeyError("missing tensor " + name)
+            return r.tensor(name)
+
+        self.tok_embd = w("token_embd.weight")          # (n_vocab, n_embd)
+        self.n_vocab = self.tok_embd.shape[0]
+        out = w("output.weight", optional=True)
+        self.output = self.tok_embd if out is None else out  # (n_vocab, n_embd)
+        self.output_norm = w("output_norm.weight")       # (n_embd,)
+        self.layers = []
+        for l in range(self.n_layer):
+            p = "blk.%d." % l
+            self.layers.append({
+                "attn_norm": w(p + "attn_norm.weight"),  # (n_embd,)
+                "wq": w(p + "attn_q.weight"),            # (n_head*head_dim, n_embd)
+                "wk": w(p + "attn_k.weight"),            # (n_head_kv*head_dim, n_embd)
+                "wv": w(p + "attn_v.weight"),            # (n_head_kv*head_dim, n_embd)
+                "bq": w(p + "attn_q.bias", True),
+                "bk": w(p + "attn_k.bias", True),
+                "bv": w(p + "attn_v.bias", True),
+                "wo": w(p + "attn_output.weight"),       # (n_embd, n_head*head_dim)
+                "ffn_norm": w(p + "ffn_norm.weight"),    # (n_embd,)
+                "w_gate": w(p + "ffn_gate.weight"),      # (n_ff, n_embd)
+                "w_up": w(p + "ffn_up.weight"),          # (n_ff, n_embd)
+                "w_down": w(p + "ffn_down.weight"),      # (n_embd, n_ff)
+            })
+
+
+def rmsnorm(x, g, eps):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * g
+
+
+def rope_cos_sin(positions, n_rot, base, scale):
+    """cos and sin of the angles (T, n_rot/2), computed as described in the module comment."""
+    ld = np.longdouble
+    i = np.arange(n_rot // 2, dtype=ld)
+    theta = np.power(ld(base), -ld(2) * i / ld(n_rot))                      # (n_rot/2,)
+    ang = np.asarray(positions, dtype=np.int64).astype(ld)[:, None] * theta[None, :] / ld(scale)
+    two_pi = ld(8) * np.arctan(ld(1))                                       # 2 pi in long double
+    ang = np.fmod(ang, two_pi)
+    ang = ang.astype(np.float64)
+    return np.cos(ang), np.sin(ang)
+
+
+def apply_rope(x, cos, sin, n_rot, style):
+    """x: (T, n_heads, head_dim); rotates the first n_rot dims of every head in place of a copy."""
+    y = x.copy()
+    half = n_rot // 2
+    c = cos[:, None, :]
+    s = sin[:, None, :]
+    if style == ROPE_NORM:
+        a = x[:, :, 0:n_rot:2]
+        b = x[:, :, 1:n_rot:2]
+        y[:, :, 0:n_rot:2] = a * c - b * s
+        y[:, :, 1:n_rot:2] = a * s + b * c
+    else:
+        a = x[:, :, 0:half]
+        b = x[:, :, half:n_rot]
+        y[:, :, 0:half] = a * c - b * s
+        y[:, :, half:n_rot] = a * s + b * c
+    return y
+
+
+def forward(m, tokens, pos0=0):
+    """Logits (T, n_vocab) float64 of tokens at positions pos0.. with an empty cache."""
+    tokens = np.asarray(tokens, dtype=np.int64)
+    T = len(tokens)
+    if T == 0 or tokens.min() < 0 or tokens.max() >= m.n_vocab:
+        raise ValueError("token ids must be in 0..%d" % (m.n_vocab - 1))
+    positions = pos0 + np.arange(T, dtype=np.int64)
+    cos, sin = rope_cos_sin(positions, m.n_rot, m.rope_base, m.rope_scale)
+    hd, nh, nkv = m.head_dim, m.n_head, m.n_head_kv
+    group = nh // nkv
+    mask = np.triu(np.full((T, T), -np.inf), k=1)                           # causal
+    x = m.tok_embd[tokens]                                                  # (T, n_embd)
+    for L in m.layers:
+        h = rmsnorm(x, L["attn_norm"], m.eps)
+        q = h @ L["wq"].T
+        k = h @ L["wk"].T
+        v = h @ L["wv"].T
+        if L["bq"] is not None:
+            q = q + L["bq"]
+        if L["bk"] is not None:
+            k = k + L["bk"]
+        if L["bv"] is not None:
+            v = v + L["bv"]
+        q = apply_rope(q.reshape(T, nh, hd), cos, sin, m.n_rot, m.rope_style)
+        k = apply_rope(k.reshape(T, nkv, hd), cos, sin, m.n_rot, m.rope_style)
+        v = v.reshape(T, nkv, hd)
+        att = np.empty((T, nh, hd))
+        for hh in range(nh):
+            kh = hh // group
+            s = q[:, hh, :] @ k[:, kh, :].T / np.sqrt(hd) + mask            # (T, T)
+            s = s - s.max(axis=1, keepdims=True)
+            p = np.exp(s)
+            p /= p.sum(axis=1, keepdims=True)
+            att[:, hh, :] = p @ v[:, kh, :]
+        x = x + att.reshape(T, nh * hd) @ L["wo"].T
+        h = rmsnorm(x, L["ffn_norm"], m.eps)
+        g = h @ L["w_gate"].T
+        u = h @ L["w_up"].T
+        x = x + (g / (1.0 + np.exp(-g)) * u) @ L["w_down"].T
+    x = rmsnorm(x, m.output_norm, m.eps)
+    return x @ m.output.T
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--tokens", required=True, help="comma-separated token ids")
+    ap.add_argument("--pos0", type=int, default=0, help="position of the first token")
+    ap.add_argument("-o", "--output", required=True, help="float32 LE logits, one row of n_vocab per token")
+    a = ap.parse_args(argv)
+    tokens = [int(t) for t in a.tokens.split(",") if t.strip()]
+    m = Model(a.model)
+    logits = forward(m, tokens, a.pos0)
+    logits.astype("<f4").tofile(a.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

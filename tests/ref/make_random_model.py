@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""make_random_model.py - write a small random Llama-family GGUF model (for golden tests of octet).
+
+Weights are drawn so that activations and logits are well conditioned: every matrix ~ N(0, 1/n_in) (entries
+of std 1/sqrt(n_in), so a projection of an RMS-normalised vector has entries of std ~1 and attention scores
+q.k/sqrt(head_dim) have std ~1), norm gains ~ 1 + N(0, 0.1^2), qwen2 biases ~ N(0, 0.25^2), token embeddings
+~ N(0, 1). Norm gains and biases are always F32; the matrices (and token_embd, unless --embd-type says
+otherwise) use --type. K-quant types need n_embd and n_ff multiples of 256; the 32-blocks need multiples of 32.
+
+Includes a minimal SentencePiece-style ("llama") vocabulary: <unk>, <s>, </s>, the 256 byte tokens <0x00>..<0xFF>,
+single letters and some words with the U+2581 word-start marker, then filler pieces up to --vocab.
+
+Example: make_random_model.py -o m.gguf --arch llama --dim 256 --layers 2 --heads 8 --kv-heads 2 --ff 512 \
+             --vocab 320 --type Q4_K --rope-base 500000 --seed 1
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from gguflib import BLOCK, GGMLType, GGUFValueType, GGUFWriter  # noqa: E402
+
+# tokenizer.ggml.token_type values (llama.cpp): 1 normal, 2 unknown, 3 control, 4 user defined, 5 unused, 6 byte
+TT_NORMAL, TT_UNKNOWN, TT_CONTROL, TT_BYTE = 1, 2, 3, 6
+
+WORDS = ("the of and to in is was that for it with as on be at by this had not are but from or have an they "
+         "which one you were her all she there would their we him been has when who will more no if out so said "
+         "what up its about into than them can only other new some could time these two may then do first any my "
+         "now such like our over man me even most made after also did many before must through back years where "
+         "much your way well down should because each just those people how too little state good very make world "
+         "still own see men work long get here between both life being under never day same another know while "
+         "last might us great old year off come since against go came right used take three hello octet model "
+         "token llama").split()
+
+
+def spm_vocab(n_vocab):
+    """(tokens, scores, types) of a toy SentencePiece vocabulary of exactly n_vocab pieces (n_vocab >= 259)."""
+    if n_vocab < 259:
+        raise ValueError("the toy vocabulary needs at least 259 tokens (3 specials + 256 bytes)")
+    toks = ["<unk>", "<s>", "</s>"]
+    types = [TT_UNKNOWN, TT_CONTROL, TT_CONTROL]
+    toks += ["<0x%02X>" % b for b in range(256)]
+    types += [TT_BYTE] * 256
+    normal = ["\u2581"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    normal += ["\u2581" + chr(c) for c in range(ord("a"), ord("z") + 1)]
+    normal += ["\u2581" + w for w in WORDS] + [w for w in WORDS if len(w) > 2]
+    seen = set(toks)
+    uniq = []
+    for p in normal:
+        if p not in seen:
+            seen.add(p)
+            uniq.append(p)
+    i = 0
+    while len(toks) + len(uniq) < n_vocab:
+        p = "\u2581x%d" % i
+        i += 1
+        if p not in seen:
+            seen.add(p)
+            uniq.append(p)
+    uniq = uniq[: n_vocab - len(toks)]
+    toks += uniq
+    types += [TT_NORMAL] * len(uniq)
+    # scores: specials and bytes 0, normal pieces by decreasing preference (longer pieces preferred)
+    scores = [0.0] * 259 + [-float(k) - 1.0 / (1 + len(p)) for k, p in enumerate(uniq)]
+    return toks, scores, types
+
+
+def build(args):
+    rng = np.random.default_rng(args.seed)
+    arch = args.arch
+    E, F, V = args.dim, args.ff, args.vocab
+    nh, nkv = args.heads, args.kv_heads or args.heads
+    hd = E // nh
+    if E % nh or nh % nkv:
+        raise ValueError("dim must be a multiple of heads, heads a multiple of kv-heads")
+    qt = GGMLType[args.type]
+    et = GGMLType[args.embd_type] if args.embd_type else qt
+    for t in (qt, et):
+        bw = BLOCK[t][0]
+        if E % bw or F % bw or (nh * hd) % bw:
+            raise ValueError("%s needs dim and ff multiples of %d" % (t.name, bw))
+
+    w = GGUFWriter(args.output)
+    w.add_kv("general.architecture", arch)
+    w.add_kv("general.name", "random-%s-%s-seed%d" % (arch, qt.name, args.seed))
+    w.add_kv("general.file_type", 0)
+    w.add_kv("%s.context_length" % arch, args.ctx)
+    w.add_kv("%s.embedding_length" % arch, E)
+    w.add_kv("%s.block_count" % arch, args.layers)
+    w.add_kv("%s.feed_forward_length" % arch, F)
+    w.add_kv("%s.attention.head_count" % arch, nh)
+    w.add_kv("%s.attention.head_count_kv" % arch, nkv)
+    w.add_kv("%s.rope.dimension_count" % arch, hd)
+    w.add_kv("%s.attention.layer_norm_rms_epsilon" % arch, args.eps)
+    w.add_kv("%s.rope.freq_base" % arch, args.rope_base)
+    if args.rope_scale != 1.0:
+        w.add_kv("%s.rope.scaling.type" % arch, "linear")
+        w.add_kv("%s.rope.scaling.factor" % arch, args.rope_scale)
+
+    toks, scores, types = spm_vocab(V)
+    w.add_kv("tokenizer.ggml.model", "llama")
+    w.add_kv("tokenizer.ggml.tokens", toks)
+    w.add_kv("tokenizer.ggml.scores", scores, GGUFValueType.ARRAY, arr_type=GGUFValueType.FLOAT32)
+    w.add_kv("tokenizer.ggml.token_type", types, GGUFValueType.ARRAY, arr_type=GGUFValueType.INT32)
+    w.add_kv("tokenizer.ggml.unknown_token_id", 0)
+    w.add_kv("tokenizer.ggml.bos_token_id", 1)
+    w.add_kv("tokenizer.ggml.eos_token_id", 2)
+    w.add_kv("tokenizer.ggml.add_bos_token", True)
+    w.add_kv("tokenizer.ggml.add_eos_token", False)
+
+    def mat(n_out, n_in):
+        return (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(np.float32)
+
+    def gain(n):
+        return (1.0 + 0.1 * rng.standard_normal(n)).astype(np.float32)
+
+    w.add_tensor("token_embd.weight", rng.standard_normal((V, E)).astype(np.float32), et)
+    w.add_tensor("output_norm.weight", gain(E), GGMLType.F32)
+    if not args.tied:
+        w.add_tensor("output.weight", mat(V, E), qt)
+    biases = arch == "qwen2" if args.biases is None else args.biases
+    for l in range(args.layers):
+        p = "blk.%d." % l
+        w.add_tensor(p + "attn_norm.weight", gain(E), GGMLType.F32)
+        w.add_tensor(p + "attn_q.weight", mat(nh * hd, E), qt)
+        w.add_tensor(p + "attn_k.weight", mat(nkv * hd, E), qt)
+        w.add_tensor(p + "attn_v.weight", mat(nkv * hd, E), qt)
+        if biases:
+            w.add_tensor(p + "attn_q.bias", (0.25 * rng.standard_normal(nh * hd)).astype(np.float32))
+            w.add_tensor(p + "attn_k.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
+            w.add_tensor(p + "attn_v.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
+        w.add_tensor(p + "attn_output.weight", mat(E, nh * hd), qt)
+        w.add_tensor(p + "ffn_norm.weight", gain(E), GGMLType.F32)
+        w.add_tensor(p + "ffn_gate.weight", mat(F, E), qt)
+        w.add_tensor(p + "ffn_up.weight", mat(F, E), qt)
+        w.add_tensor(p + "ffn_down.weight", mat(E, F), qt)
+    w.write()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--arch", default="llama", choices=["llama", "mistral", "qwen2"])
+    ap.add_argument("--vocab", type=int, default=320)
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--kv-heads", type=int, default=0, help="default: --heads (multi-head attention)")
+    ap.add_argument("--ff", type=int, default=256)
+    ap.add_argument("--tied", action="store_true", help="no output.weight: logits use token_embd.weight")
+    ap.add_argument("--type", default="F32", choices=[t.name for t in GGMLType], help="matrix weight type")
+    ap.add_argument("--embd-type", default=None, choices=[t.name for t in GGMLType], help="default: --type")
+    ap.add_argument("--biases", type=int, default=None, help="q/k/v biases (default: 1 for qwen2, else 0)")
+    ap.add_argument("--rope-base", type=float, default=10000.0)
+    ap.add_argument("--rope-scale", type=float, default=1.0, help="linear RoPE scaling factor (1 = none)")
+    ap.add_argument("--eps", type=float, default=1e-5)
+    ap.add_argument("--ctx", type=int, default=4096, help="context_length key")
+    ap.add_argument("--seed", type=int, default=0)
+    build(ap.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
