@@ -35,14 +35,21 @@ int octet__err(octet_error *err, int code, const char *fmt, ...) {
 
 int octet__err_prefix(octet_error *err, const char *fmt, ...) {
     if (!err) return 0;
-    char prefix[256], old[sizeof err->msg];
+    char prefix[128], old[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
     old[sizeof old - 1] = 0;
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    size_t np = strlen(prefix);
+    if (np > sizeof err->msg - 3) np = sizeof err->msg - 3;
+    memcpy(err->msg, prefix, np);
+    memcpy(err->msg + np, ": ", 2);
+    size_t room = sizeof err->msg - np - 3, no = strlen(old);
+    if (no > room) no = room;
+    memcpy(err->msg + np + 2, old, no);
+    err->msg[np + 2 + no] = 0;
     return err->code;
 }
 

@@ -43,11 +43,11 @@ const octet__type_traits *octet__type(int type);
 size_t octet__row_bytes(int type, int64_t n);
 
 /* Float helpers used by the forward pass (reference + AVX2 twins behind one pointer each). */
-typedef struct octet__fkernels {
+typedef struct octet__fkernel_table {
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a * x */
     void (*scale_f32)(float *y, float a, int64_t n);                 /* y *= a */
-} octet__fkernels;
-const octet__fkernels *octet__fkernels(void);
+} octet__fkernel_table;
+const octet__fkernel_table *octet__fkernels(void);
 
 #endif

@@ -1,0 +1,169 @@
+/*
+ * cmd_run.c - `octet run`: tokenize a prompt, evaluate it as one batch, then sample and stream tokens.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+int cmd_run(int argc, char **argv) {
+    const char *model = NULL, *prompt = NULL, *file = NULL;
+    int n_predict = 128, n_threads = 0, n_ctx = 0, n_batch = 512, no_mmap = 0, mlock = 0, ignore_eos = 0;
+    int no_display_prompt = 0, seed_given = 0;
+    uint64_t seed = 0;
+    octet_sampler_params sp = octet_sampler_default_params();
+    const opt opts[] = {
+        {"--model", "-m", OPT_STR, &model, "FILE", "GGUF model (default: the bundled model)", 0, 0, NULL},
+        {"--prompt", "-p", OPT_STR, &prompt, "TEXT", "prompt to continue", 0, 0, NULL},
+        {"--file", "-f", OPT_STR, &file, "FILE", "read the prompt from a file", 0, 0, NULL},
+        {"--n-predict", "-n", OPT_INT, &n_predict, "N", "tokens to generate (default 128; -1: until end or full)", -1,
+         1 << 24, NULL},
+        {"--threads", "-t", OPT_INT, &n_threads, "N", "threads (default: all CPUs)", 1, 256, NULL},
+        {"--ctx-size", "-c", OPT_INT, &n_ctx, "N", "context size (default: min(model context, 4096))", 0, 1 << 20,
+         NULL},
+        {"--batch-size", "-b", OPT_INT, &n_batch, "N", "prompt tokens per forward pass (default 512)", 1, 65536, NULL},
+        {"--temp", NULL, OPT_FLOAT, &sp.temp, "X", "temperature (default 0.8; 0: greedy)", 0, 100, NULL},
+        {"--top-k", NULL, OPT_INT, &sp.top_k, "K", "keep the K most likely tokens (default 40; 0: off)", 0, 1 << 30,
+         NULL},
+        {"--top-p", NULL, OPT_FLOAT, &sp.top_p, "P", "nucleus sampling (default 0.95; 1: off)", 0, 1, NULL},
+        {"--min-p", NULL, OPT_FLOAT, &sp.min_p, "P", "drop tokens below P x the top probability (default 0.05)", 0, 1,
+         NULL},
+        {"--repeat-penalty", NULL, OPT_FLOAT, &sp.repeat_penalty, "X", "penalise repeated tokens (default 1.0: off)",
+         0.01, 100, NULL},
+        {"--repeat-last-n", NULL, OPT_INT, &sp.repeat_last_n, "N", "window for the repeat penalty (default 64)", 0,
+         1 << 20, NULL},
+        {"--seed", "-s", OPT_U64, &seed, "N", "random seed (default: from the clock, printed)", 0, 0, &seed_given},
+        {"--ignore-eos", NULL, OPT_FLAG, &ignore_eos, NULL, "keep generating after an end-of-text token", 0, 0, NULL},
+        {"--no-display-prompt", NULL, OPT_FLAG, &no_display_prompt, NULL, "print only the generated text", 0, 0,
+         NULL},
+        {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
+        {"--mlock", NULL, OPT_FLAG, &mlock, NULL, "lock the model in RAM", 0, 0, NULL},
+    };
+    const cmd_spec spec = {"run", "[-m MODEL] -p PROMPT [options]",
+                           "Continue PROMPT with the model; text goes to stdout, load information and timings to "
+                           "stderr.",
+                           opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    const char *pos[1];
+    int n_pos;
+    int rc = cli_parse(&spec, argc, argv, pos, &n_pos);
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (prompt && file) {
+        fprintf(stderr, "octet run: give either -p or -f, not both\n");
+        return EXIT_USAGE;
+    }
+    char *file_text = NULL;
+    size_t prompt_len = 0;
+    if (file) {
+        file_text = cli_read_file(file, &prompt_len);
+        if (!file_text) return EXIT_ERR;
+        prompt = file_text;
+    } else {
+        if (!prompt) prompt = "";
+        prompt_len = strlen(prompt);
+    }
+    if (!seed_given) seed = (uint64_t)time(NULL);
+    sp.seed = seed;
+    if (!model) model = cli_default_model();
+
+    int status = EXIT_ERR;
+    octet_model *m = NULL;
+    octet_session *s = NULL;
+    octet_sampler *smp = NULL;
+    int32_t *toks = NULL;
+    octet_error err;
+    memset(&err, 0, sizeof err);
+
+    m = cli_open_model(model, !no_mmap, mlock, 0);
+    if (!m) goto out;
+    octet_model_info mi;
+    octet_model_get_info(m, &mi);
+    octet_session_params ssp = octet_session_default_params();
+    ssp.n_ctx = n_ctx;
+    ssp.n_threads = n_threads;
+    ssp.n_batch = n_batch;
+    if (octet_session_new(&s, m, &ssp, &err)) {
+        fprintf(stderr, "octet: error: %s\n", err.msg);
+        goto out;
+    }
+    int ctx = octet_session_n_ctx(s);
+    int n_tok = 0;
+    if (octet_tokenize(m, prompt, prompt_len, 1, 0, NULL, 0, &n_tok, &err) && err.code != OCTET_ERANGE) {
+        fprintf(stderr, "octet: error: tokenize: %s\n", err.msg);
+        goto out;
+    }
+    toks = malloc(((size_t)n_tok + 1) * sizeof *toks);
+    if (!toks || octet_tokenize(m, prompt, prompt_len, 1, 0, toks, n_tok + 1, &n_tok, &err)) {
+        fprintf(stderr, "octet: error: tokenize: %s\n", toks ? err.msg : "out of memory");
+        goto out;
+    }
+    if (n_tok == 0) {
+        fprintf(stderr, "octet run: the prompt is empty and the model adds no BOS token; give -p TEXT\n");
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (n_tok >= ctx) {
+        fprintf(stderr, "octet: error: the prompt has %d tokens but the context holds %d (use -c)\n", n_tok, ctx);
+        goto out;
+    }
+    if (octet_sampler_new(&smp, &sp, octet_n_vocab(m), &err)) {
+        fprintf(stderr, "octet: error: %s\n", err.msg);
+        goto out;
+    }
+    fprintf(stderr, "octet: prompt %d tokens, context %d, threads %d, seed %llu, temp %.2f\n", n_tok, ctx,
+            n_threads ? n_threads : 0, (unsigned long long)seed, (double)sp.temp);
+    utf8_out out = {stdout, {0}, 0};
+    if (!no_display_prompt) {
+        fwrite(prompt, 1, prompt_len, stdout);
+        fflush(stdout);
+    }
+    for (int i = 0; i < n_tok; i++) octet_sampler_accept(smp, toks[i]);
+
+    double t0 = cli_now_ms();
+    if (octet_session_decode(s, toks, n_tok, 0, &err)) {
+        fprintf(stderr, "\noctet: error: %s\n", err.msg);
+        goto out;
+    }
+    double t_prompt = cli_now_ms() - t0;
+    int n_gen = 0;
+    double t1 = cli_now_ms();
+    char piece[256];
+    const float *logits = octet_session_logits(s, n_tok - 1);
+    while (n_predict < 0 || n_gen < n_predict) {
+        int32_t tok = octet_sampler_sample(smp, logits);
+        if (!ignore_eos && octet_token_is_eog(m, tok)) break;
+        octet_sampler_accept(smp, tok);
+        int n = octet_token_to_piece(m, tok, 0, piece, sizeof piece);
+        if (n > 0) utf8_write(&out, piece, (size_t)(n < (int)sizeof piece ? n : (int)sizeof piece));
+        fflush(stdout);
+        n_gen++;
+        if (octet_session_n_past(s) >= ctx) {
+            fprintf(stderr, "\noctet: context full (%d tokens)\n", ctx);
+            break;
+        }
+        if (n_predict >= 0 && n_gen >= n_predict) break;
+        if (octet_session_decode(s, &tok, 1, octet_session_n_past(s), &err)) {
+            fprintf(stderr, "\noctet: error: %s\n", err.msg);
+            goto out;
+        }
+        logits = octet_session_logits(s, 0);
+    }
+    double t_gen = cli_now_ms() - t1;
+    utf8_flush(&out);
+    printf("\n");
+    fflush(stdout);
+    fprintf(stderr, "octet: prompt eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %9.2f tokens per second)\n",
+            t_prompt, n_tok, t_prompt / n_tok, 1e3 * n_tok / t_prompt);
+    if (n_gen > 0)
+        fprintf(stderr,
+                "octet:        eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %9.2f tokens per second)\n",
+                t_gen, n_gen, t_gen / n_gen, 1e3 * n_gen / t_gen);
+    status = EXIT_OK;
+out:
+    free(toks);
+    free(file_text);
+    octet_sampler_free(smp);
+    octet_session_free(s);
+    octet_model_close(m);
+    return status;
+}

@@ -1,0 +1,49 @@
+/*
+ * main.c - the octet command: dispatches to a subcommand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} subcmd;
+
+static const subcmd SUBCMDS[] = {
+    {"run", cmd_run, "generate text from a prompt (default: the bundled model)"},
+    {"info", cmd_info, "show a model's metadata, hyperparameters, tokenizer and tensors"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"logits", cmd_logits, "write the logits of a token sequence to a file (float32, one row per token)"},
+};
+#define N_SUBCMDS (int)(sizeof SUBCMDS / sizeof SUBCMDS[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "octet %s - Llama-family inference on 8-bit integer compute\n\nusage: octet COMMAND [options]\n\n"
+               "commands:\n", OCTET_VERSION);
+    for (int i = 0; i < N_SUBCMDS; i++) fprintf(f, "  %-10s %s\n", SUBCMDS[i].name, SUBCMDS[i].summary);
+    fprintf(f, "\n'octet COMMAND --help' shows the options of a command.\n"
+               "Exit status: 0 success, 1 runtime or model error, 2 usage error.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("octet %s\n", OCTET_VERSION);
+        return EXIT_OK;
+    }
+    for (int i = 0; i < N_SUBCMDS; i++)
+        if (strcmp(argv[1], SUBCMDS[i].name) == 0) return SUBCMDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "octet: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,427 @@
+/*
+ * forward.c - sessions and the float-activation forward pass of a Llama-family decoder.
+ *
+ * A session owns the KV cache (f32, [n_layer][n_ctx][n_head_kv * head_dim] for keys and for values), every
+ * activation buffer (sized for n_batch tokens) and a thread pool; all are allocated in octet_session_new, so
+ * decoding allocates nothing. A decode call appends its tokens to cache slots n_past.. and gives them
+ * positions pos.. (positions are independent of slots: a sequence may start at any position).
+ *
+ * Per layer, for the batch X [n][n_embd]:
+ *   Xn = rmsnorm(X) * attn_norm
+ *   Q = Xn Wq^T (+bq), K = Xn Wk^T (+bk), V = Xn Wv^T (+bv)      one pass over the three weights
+ *   rotate Q, K by RoPE at their positions; append K, V to the cache
+ *   A = softmax(Q K^T / sqrt(head_dim), causal) V per head       kv head = head / (n_head / n_head_kv)
+ *   X += A Wo^T
+ *   Xn = rmsnorm(X) * ffn_norm
+ *   X += (silu(Xn Wgate^T) * (Xn Wup^T)) Wdown^T
+ * then logits = rmsnorm(X) * output_norm  Wout^T.
+ *
+ * Matrix products quantize the activations once per product to the weight type's vec_dot_type and then run
+ * the per-type dot kernel for every (weight row, token) pair; weight rows are split across threads. Every
+ * output element is computed by one kernel call whatever the thread count, so results are bit-identical for
+ * any -t.
+ *
+ * RoPE angles come from exact 64-bit phases: phase = pos * phi_i mod 2^64 (model.c computes phi_i), so the
+ * angle keeps full precision at any position (see ../shared/docs/bridge.md); cos/sin are taken in double.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/threadpool.h"
+#include "model.h"
+
+struct octet_session {
+    const octet_model *m;
+    int n_ctx, n_batch, logits_all;
+    octet__pool *pool;
+    int n_past;
+    int last_n;            /* tokens in the last decode call */
+    size_t kv_dim;
+    float *k_cache, *v_cache; /* [n_layer][n_ctx][kv_dim] */
+    /* scratch, n_batch rows each */
+    float *x;     /* [n_batch][n_embd] residual stream */
+    float *xn;    /* [n_batch][n_embd] normed input */
+    float *q;     /* [n_batch][n_head*head_dim] */
+    float *k, *v; /* [n_batch][kv_dim] */
+    float *att;   /* [n_batch][n_head*head_dim] */
+    float *hg, *hu; /* [n_batch][n_ff] */
+    float *rope;  /* [n_batch][n_rot/2][2] cos, sin */
+    float *scores; /* [n_threads][n_ctx] */
+    uint8_t *aq;  /* quantized activations [n_batch][aq_stride] */
+    size_t aq_stride;
+    float *logits; /* [n_logit_rows][n_vocab] */
+    int n_logit_rows;
+};
+
+octet_session_params octet_session_default_params(void) {
+    octet_session_params p = {.n_ctx = 0, .n_threads = 0, .n_batch = 0, .logits_all = 0};
+    return p;
+}
+
+static size_t max_act_row_bytes(int64_t n) {
+    size_t best = (size_t)n * sizeof(float);
+    const int vdts[] = {OCTET_TYPE_Q8_0, OCTET_TYPE_Q8_1, OCTET_TYPE_Q8_K};
+    for (size_t i = 0; i < sizeof vdts / sizeof vdts[0]; i++) {
+        size_t b = octet__row_bytes(vdts[i], n);
+        if (b > best) best = b;
+    }
+    return best;
+}
+
+/* Allocate count floats, checking count = a * b * c for overflow. */
+static float *alloc_f32(size_t a, size_t b, size_t c, int *ok) {
+    size_t n, bytes;
+    if (!octet__mul_size(a, b, &n) || !octet__mul_size(n, c, &n) || !octet__mul_size(n, sizeof(float), &bytes)) {
+        *ok = 0;
+        return NULL;
+    }
+    float *p = octet__malloc(bytes);
+    if (!p) *ok = 0;
+    return p;
+}
+
+int octet_session_new(octet_session **out, const octet_model *m, const octet_session_params *params,
+                      octet_error *err) {
+    if (!out || !m) return octet__err(err, OCTET_EINVAL, "octet_session_new: NULL argument");
+    *out = NULL;
+    octet_session_params p = params ? *params : octet_session_default_params();
+    const octet__hparams *hp = &m->hp;
+    int n_ctx = p.n_ctx > 0 ? p.n_ctx : (hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096);
+    if (p.n_ctx < 0 || n_ctx > OCTET_MAX_CTX)
+        return octet__err(err, OCTET_EINVAL, "context size %d is outside 1..%d", p.n_ctx, OCTET_MAX_CTX);
+    int n_batch = p.n_batch > 0 ? p.n_batch : 512;
+    if (p.n_batch < 0 || n_batch > OCTET_MAX_BATCH)
+        return octet__err(err, OCTET_EINVAL, "batch size %d is outside 1..%d", p.n_batch, OCTET_MAX_BATCH);
+    octet_session *s = octet__calloc(1, sizeof *s);
+    if (!s) return octet__err(err, OCTET_ENOMEM, "session: out of memory");
+    s->m = m;
+    s->n_ctx = n_ctx;
+    s->n_batch = n_batch;
+    s->logits_all = p.logits_all != 0;
+    int rc = octet__pool_new(&s->pool, p.n_threads, err);
+    if (rc) {
+        octet_session_free(s);
+        return rc;
+    }
+    int nth = octet__pool_n_threads(s->pool);
+    s->kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+    size_t q_dim = (size_t)hp->n_head * (size_t)hp->head_dim, nb = (size_t)n_batch;
+    int ok = 1;
+    s->k_cache = alloc_f32((size_t)hp->n_layer, (size_t)n_ctx, s->kv_dim, &ok);
+    s->v_cache = alloc_f32((size_t)hp->n_layer, (size_t)n_ctx, s->kv_dim, &ok);
+    s->x = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
+    s->xn = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
+    s->q = alloc_f32(nb, q_dim, 1, &ok);
+    s->k = alloc_f32(nb, s->kv_dim, 1, &ok);
+    s->v = alloc_f32(nb, s->kv_dim, 1, &ok);
+    s->att = alloc_f32(nb, q_dim, 1, &ok);
+    s->hg = alloc_f32(nb, (size_t)hp->n_ff, 1, &ok);
+    s->hu = alloc_f32(nb, (size_t)hp->n_ff, 1, &ok);
+    s->rope = alloc_f32(nb, (size_t)hp->n_rot, 1, &ok);
+    s->scores = alloc_f32((size_t)nth, (size_t)n_ctx, 1, &ok);
+    s->n_logit_rows = s->logits_all ? n_batch : 1;
+    s->logits = alloc_f32((size_t)s->n_logit_rows, (size_t)hp->n_vocab, 1, &ok);
+    size_t stride = max_act_row_bytes(hp->n_embd), t;
+    if ((t = max_act_row_bytes((int64_t)q_dim)) > stride) stride = t;
+    if ((t = max_act_row_bytes(hp->n_ff)) > stride) stride = t;
+    s->aq_stride = (stride + 63) & ~(size_t)63;
+    size_t aq_bytes;
+    if (ok && octet__mul_size(nb, s->aq_stride, &aq_bytes)) s->aq = octet__malloc(aq_bytes);
+    if (!ok || !s->aq) {
+        octet_session_free(s);
+        return octet__err(err, OCTET_ENOMEM, "session: out of memory for a %d-token context and %d-token batch",
+                          n_ctx, n_batch);
+    }
+    *out = s;
+    return 0;
+}
+
+void octet_session_free(octet_session *s) {
+    if (!s) return;
+    octet__pool_free(s->pool);
+    float *bufs[] = {s->k_cache, s->v_cache, s->x, s->xn, s->q, s->k, s->v, s->att, s->hg, s->hu, s->rope,
+                     s->scores, s->logits};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
+    octet__free(s->aq);
+    octet__free(s);
+}
+
+int octet_session_n_past(const octet_session *s) { return s->n_past; }
+int octet_session_n_ctx(const octet_session *s) { return s->n_ctx; }
+void octet_session_truncate(octet_session *s, int n) {
+    if (n >= 0 && n < s->n_past) s->n_past = n;
+}
+
+const float *octet_session_logits(const octet_session *s, int i) {
+    if (s->last_n == 0) return NULL;
+    if (!s->logits_all) return i == s->last_n - 1 ? s->logits : NULL;
+    if (i < 0 || i >= s->last_n) return NULL;
+    return s->logits + (size_t)i * (size_t)s->m->hp.n_vocab;
+}
+
+/* ---- matrix products ------------------------------------------------------------------------------------ */
+
+#define MM_MAX 3
+typedef struct mm_task {
+    int n_w;
+    const octet__tensor *w[MM_MAX];
+    float *y[MM_MAX];        /* [n_tok][w->ne[1]] */
+    const float *bias[MM_MAX];
+    const float *x;          /* [n_tok][n_in] */
+    int n_tok;
+    int64_t n_in;
+    int vdt;
+    const uint8_t *a;        /* activation rows in vdt */
+    size_t a_stride;
+    uint8_t *aq;
+    const octet__type_traits *kt;
+} mm_task;
+
+static void mm_quantize(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    const octet__type_traits *vt = &t->kt[t->vdt];
+    for (int i = ith; i < t->n_tok; i += nth)
+        vt->from_float(t->x + (size_t)i * (size_t)t->n_in, t->aq + (size_t)i * t->a_stride, t->n_in);
+}
+
+static void mm_dot(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    int64_t total = 0;
+    for (int j = 0; j < t->n_w; j++) total += t->w[j]->ne[1];
+    /* contiguous share of the concatenated rows of all weights */
+    int64_t r0 = total * ith / nth, r1 = total * (ith + 1) / nth;
+    int64_t base = 0;
+    for (int j = 0; j < t->n_w; j++) {
+        const octet__tensor *w = t->w[j];
+        int64_t n_out = w->ne[1];
+        int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < n_out ? r1 - base : n_out;
+        octet__vec_dot_fn dot = t->kt[w->type].vec_dot;
+        float *y = t->y[j];
+        const float *b = t->bias[j];
+        for (int64_t r = lo; r < hi; r++) {
+            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            for (int i = 0; i < t->n_tok; i++) {
+                float v;
+                dot(t->n_in, &v, wr, t->a + (size_t)i * t->a_stride);
+                y[(size_t)i * (size_t)n_out + (size_t)r] = b ? v + b[r] : v;
+            }
+        }
+        base += n_out;
+    }
+}
+
+/* y_j = x W_j^T (+ b_j) for j < n_w; all W_j share the input size and the activation type. */
+static void matmul(octet_session *s, int n_w, const octet__tensor *const *w, float *const *y, const float *const *b,
+                   const float *x, int n_tok) {
+    mm_task t;
+    memset(&t, 0, sizeof t);
+    t.kt = octet__kernels();
+    t.n_w = n_w;
+    for (int j = 0; j < n_w; j++) {
+        t.w[j] = w[j];
+        t.y[j] = y[j];
+        t.bias[j] = b ? b[j] : NULL;
+    }
+    t.x = x;
+    t.n_tok = n_tok;
+    t.n_in = w[0]->ne[0];
+    t.vdt = t.kt[w[0]->type].vec_dot_type;
+    if (t.vdt == OCTET_TYPE_F32) {
+        t.a = (const uint8_t *)x;
+        t.a_stride = (size_t)t.n_in * sizeof(float);
+    } else {
+        t.aq = s->aq;
+        t.a = s->aq;
+        t.a_stride = s->aq_stride;
+        octet__pool_run(s->pool, mm_quantize, &t);
+    }
+    octet__pool_run(s->pool, mm_dot, &t);
+}
+
+static void matmul1(octet_session *s, const octet__tensor *w, float *y, const float *b, const float *x, int n_tok) {
+    matmul(s, 1, &w, &y, &b, x, n_tok);
+}
+
+/* Group weights sharing an activation type into one product; others go alone. */
+static void matmul_group(octet_session *s, int n_w, const octet__tensor *const *w, float *const *y,
+                         const float *const *b, const float *x, int n_tok) {
+    const octet__type_traits *kt = octet__kernels();
+    int same = 1;
+    for (int j = 1; j < n_w; j++) same &= kt[w[j]->type].vec_dot_type == kt[w[0]->type].vec_dot_type;
+    if (same) {
+        matmul(s, n_w, w, y, b, x, n_tok);
+    } else {
+        for (int j = 0; j < n_w; j++) matmul1(s, w[j], y[j], b ? b[j] : NULL, x, n_tok);
+    }
+}
+
+/* ---- element-wise pieces --------------------------------------------------------------------------------- */
+
+static void rmsnorm(float *out, const float *x, const float *g, int n, float eps) {
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * (double)x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + (double)eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * g[i];
+}
+
+/* cos/sin for every token of the batch and every rotated pair, from exact phases. */
+static void rope_tables(octet_session *s, int n_tok, int64_t pos) {
+    const octet_model *m = s->m;
+    int half = m->hp.n_rot / 2;
+    for (int t = 0; t < n_tok; t++) {
+        uint64_t p = (uint64_t)(pos + t);
+        float *cs = s->rope + (size_t)t * (size_t)m->hp.n_rot;
+        for (int i = 0; i < half; i++) {
+            uint64_t phase = p * m->rope_phi[i]; /* mod 2^64: whole turns drop out exactly */
+            double angle = (double)phase * 0x1p-64 * 6.283185307179586476925286766559;
+            cs[2 * i] = (float)cos(angle);
+            cs[2 * i + 1] = (float)sin(angle);
+        }
+    }
+}
+
+static void rope_apply(const octet_session *s, float *v, int n_heads, int t) {
+    const octet__hparams *hp = &s->m->hp;
+    int half = hp->n_rot / 2;
+    const float *cs = s->rope + (size_t)t * (size_t)hp->n_rot;
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + (size_t)h * (size_t)hp->head_dim;
+        for (int i = 0; i < half; i++) {
+            int i0 = hp->rope_type == OCTET_ROPE_NORM ? 2 * i : i;
+            int i1 = hp->rope_type == OCTET_ROPE_NORM ? 2 * i + 1 : i + half;
+            float c = cs[2 * i], sn = cs[2 * i + 1];
+            float a = x[i0], b = x[i1];
+            x[i0] = a * c - b * sn;
+            x[i1] = a * sn + b * c;
+        }
+    }
+}
+
+/* ---- attention -------------------------------------------------------------------------------------------- */
+
+typedef struct attn_task {
+    octet_session *s;
+    int layer, n_tok;
+} attn_task;
+
+static void attn_run(void *ctx, int ith, int nth) {
+    attn_task *a = ctx;
+    octet_session *s = a->s;
+    const octet__hparams *hp = &s->m->hp;
+    const octet__fkernel_table *fk = octet__fkernels();
+    const int hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const size_t q_dim = (size_t)n_head * (size_t)hd;
+    const float scale = (float)(1.0 / sqrt((double)hd));
+    const float *kc = s->k_cache + (size_t)a->layer * (size_t)s->n_ctx * s->kv_dim;
+    const float *vc = s->v_cache + (size_t)a->layer * (size_t)s->n_ctx * s->kv_dim;
+    float *sc = s->scores + (size_t)ith * (size_t)s->n_ctx;
+    int total = a->n_tok * n_head;
+    for (int job = ith; job < total; job += nth) {
+        int t = job / n_head, h = job % n_head, kh = h / group;
+        const float *q = s->q + (size_t)t * q_dim + (size_t)h * (size_t)hd;
+        int n_keys = s->n_past + t + 1; /* causal: the cache up to and including this token */
+        float mx = -INFINITY;
+        for (int j = 0; j < n_keys; j++) {
+            float v = fk->dot_f32(q, kc + (size_t)j * s->kv_dim + (size_t)kh * (size_t)hd, hd) * scale;
+            sc[j] = v;
+            if (v > mx) mx = v;
+        }
+        double sum = 0.0;
+        for (int j = 0; j < n_keys; j++) {
+            sc[j] = expf(sc[j] - mx);
+            sum += (double)sc[j];
+        }
+        float inv = (float)(1.0 / sum);
+        float *out = s->att + (size_t)t * q_dim + (size_t)h * (size_t)hd;
+        memset(out, 0, (size_t)hd * sizeof(float));
+        for (int j = 0; j < n_keys; j++)
+            fk->axpy_f32(out, sc[j] * inv, vc + (size_t)j * s->kv_dim + (size_t)kh * (size_t)hd, hd);
+    }
+}
+
+/* ---- the pass --------------------------------------------------------------------------------------------- */
+
+static void forward(octet_session *s, const int32_t *tokens, int n_tok, int64_t pos) {
+    const octet_model *m = s->m;
+    const octet__hparams *hp = &m->hp;
+    const octet__type_traits *kt = octet__kernels();
+    const int E = hp->n_embd, F = hp->n_ff;
+    const size_t q_dim = (size_t)hp->n_head * (size_t)hp->head_dim;
+
+    for (int t = 0; t < n_tok; t++)
+        kt[m->tok_embd.type].to_float((const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
+                                      s->x + (size_t)t * (size_t)E, E);
+    rope_tables(s, n_tok, pos);
+
+    for (int l = 0; l < hp->n_layer; l++) {
+        const octet__layer *L = &m->layers[l];
+        for (int t = 0; t < n_tok; t++)
+            rmsnorm(s->xn + (size_t)t * (size_t)E, s->x + (size_t)t * (size_t)E, L->attn_norm, E, hp->norm_eps);
+        {
+            const octet__tensor *w[3] = {&L->wq, &L->wk, &L->wv};
+            float *y[3] = {s->q, s->k, s->v};
+            const float *b[3] = {L->bq, L->bk, L->bv};
+            matmul_group(s, 3, w, y, b, s->xn, n_tok);
+        }
+        float *kc = s->k_cache + ((size_t)l * (size_t)s->n_ctx + (size_t)s->n_past) * s->kv_dim;
+        float *vc = s->v_cache + ((size_t)l * (size_t)s->n_ctx + (size_t)s->n_past) * s->kv_dim;
+        for (int t = 0; t < n_tok; t++) {
+            rope_apply(s, s->q + (size_t)t * q_dim, hp->n_head, t);
+            rope_apply(s, s->k + (size_t)t * s->kv_dim, hp->n_head_kv, t);
+        }
+        memcpy(kc, s->k, (size_t)n_tok * s->kv_dim * sizeof(float));
+        memcpy(vc, s->v, (size_t)n_tok * s->kv_dim * sizeof(float));
+        attn_task at = {.s = s, .layer = l, .n_tok = n_tok};
+        octet__pool_run(s->pool, attn_run, &at);
+        /* output projection into xn (free now), then the residual */
+        matmul1(s, &L->wo, s->xn, NULL, s->att, n_tok);
+        for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->xn[i];
+
+        for (int t = 0; t < n_tok; t++)
+            rmsnorm(s->xn + (size_t)t * (size_t)E, s->x + (size_t)t * (size_t)E, L->ffn_norm, E, hp->norm_eps);
+        {
+            const octet__tensor *w[2] = {&L->w_gate, &L->w_up};
+            float *y[2] = {s->hg, s->hu};
+            matmul_group(s, 2, w, y, NULL, s->xn, n_tok);
+        }
+        for (size_t i = 0; i < (size_t)n_tok * (size_t)F; i++) {
+            float g = s->hg[i];
+            s->hg[i] = g / (1.0f + expf(-g)) * s->hu[i];
+        }
+        matmul1(s, &L->w_down, s->xn, NULL, s->hg, n_tok);
+        for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->xn[i];
+    }
+    s->n_past += n_tok;
+
+    /* logits for every token (logits_all) or the last one */
+    int first = s->logits_all ? 0 : n_tok - 1, n_out = n_tok - first;
+    for (int t = first; t < n_tok; t++)
+        rmsnorm(s->xn + (size_t)(t - first) * (size_t)E, s->x + (size_t)t * (size_t)E, m->output_norm, E,
+                hp->norm_eps);
+    matmul1(s, &m->output, s->logits, NULL, s->xn, n_out);
+}
+
+int octet_session_decode(octet_session *s, const int32_t *tokens, int n, int64_t pos, octet_error *err) {
+    if (!s || (!tokens && n)) return octet__err(err, OCTET_EINVAL, "decode: NULL argument");
+    if (n <= 0) return octet__err(err, OCTET_EINVAL, "decode: no tokens");
+    if (pos < 0 || pos > (INT64_C(1) << 62))
+        return octet__err(err, OCTET_ERANGE, "decode: position %lld is outside 0..2^62", (long long)pos);
+    int n_vocab = s->m->hp.n_vocab;
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return octet__err(err, OCTET_ERANGE, "decode: token %d at index %d is outside the vocabulary (0..%d)",
+                              tokens[i], i, n_vocab - 1);
+    if (n > s->n_ctx - s->n_past)
+        return octet__err(err, OCTET_ERANGE, "decode: %d tokens do not fit: context %d, %d already used", n, s->n_ctx,
+                          s->n_past);
+    if (s->logits_all && n > s->n_batch)
+        return octet__err(err, OCTET_EINVAL, "decode: %d tokens with logits for all exceed the batch size %d", n,
+                          s->n_batch);
+    for (int off = 0; off < n; off += s->n_batch) {
+        int cnt = n - off < s->n_batch ? n - off : s->n_batch;
+        forward(s, tokens + off, cnt, pos + off);
+    }
+    s->last_n = n;
+    return 0;
+}

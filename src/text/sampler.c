@@ -1,0 +1,187 @@
+/*
+ * sampler.c - next-token selection with explicit RNG state: repeat penalty over the last repeat_last_n accepted
+ * tokens (llama.cpp's rule: a positive logit is divided by the penalty, a negative one multiplied), then greedy
+ * when temp <= 0, else top-k, top-p (nucleus), min-p (relative to the top probability), temperature, and a draw
+ * from the renormalised distribution. The RNG is xoshiro256** seeded through splitmix64, so a seed fixes the text.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+
+struct octet_sampler {
+    octet_sampler_params p;
+    int n_vocab;
+    uint64_t rng[4];
+    int32_t *hist; /* ring of the last repeat_last_n accepted tokens */
+    int n_hist, hist_pos;
+    float *work;   /* [n_vocab] logits after penalties */
+    int32_t *idx;  /* [n_vocab] candidate ids */
+    float *prob;   /* [n_vocab] */
+};
+
+octet_sampler_params octet_sampler_default_params(void) {
+    octet_sampler_params p = {.temp = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .repeat_penalty = 1.0f,
+                              .repeat_last_n = 64, .seed = 0};
+    return p;
+}
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t xoshiro_next(uint64_t *s) {
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+int octet_sampler_new(octet_sampler **out, const octet_sampler_params *params, int n_vocab, octet_error *err) {
+    if (!out) return octet__err(err, OCTET_EINVAL, "sampler: NULL argument");
+    *out = NULL;
+    octet_sampler_params p = params ? *params : octet_sampler_default_params();
+    if (n_vocab <= 0) return octet__err(err, OCTET_EINVAL, "sampler: vocabulary size %d", n_vocab);
+    if (!(p.temp == p.temp) || !(p.top_p == p.top_p) || !(p.min_p == p.min_p) || !(p.repeat_penalty > 0.0f))
+        return octet__err(err, OCTET_EINVAL, "sampler: temperature, top-p and min-p must be numbers and the repeat "
+                                             "penalty positive");
+    if (p.repeat_last_n < 0) p.repeat_last_n = 0;
+    if (p.repeat_last_n > 1 << 20) p.repeat_last_n = 1 << 20;
+    octet_sampler *s = octet__calloc(1, sizeof *s);
+    if (!s) return octet__err(err, OCTET_ENOMEM, "sampler: out of memory");
+    s->p = p;
+    s->n_vocab = n_vocab;
+    uint64_t x = p.seed;
+    for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&x);
+    s->hist = octet__calloc((size_t)(p.repeat_last_n ? p.repeat_last_n : 1), sizeof *s->hist);
+    s->work = octet__malloc((size_t)n_vocab * sizeof *s->work);
+    s->idx = octet__malloc((size_t)n_vocab * sizeof *s->idx);
+    s->prob = octet__malloc((size_t)n_vocab * sizeof *s->prob);
+    if (!s->hist || !s->work || !s->idx || !s->prob) {
+        octet_sampler_free(s);
+        return octet__err(err, OCTET_ENOMEM, "sampler: out of memory");
+    }
+    *out = s;
+    return 0;
+}
+
+void octet_sampler_free(octet_sampler *s) {
+    if (!s) return;
+    octet__free(s->hist);
+    octet__free(s->work);
+    octet__free(s->idx);
+    octet__free(s->prob);
+    octet__free(s);
+}
+
+void octet_sampler_accept(octet_sampler *s, int32_t token) {
+    if (s->p.repeat_last_n == 0) return;
+    s->hist[s->hist_pos] = token;
+    s->hist_pos = (s->hist_pos + 1) % s->p.repeat_last_n;
+    if (s->n_hist < s->p.repeat_last_n) s->n_hist++;
+}
+
+/* Sort candidate ids by logit, descending; ties by id so the order is total and reproducible. */
+static const float *g_sort_logits;
+static int cmp_desc(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    float fx = g_sort_logits[x], fy = g_sort_logits[y];
+    if (fx > fy) return -1;
+    if (fx < fy) return 1;
+    return (x > y) - (x < y);
+}
+
+static inline int better(const float *l, int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); }
+
+/* Put the k largest logits' ids, sorted descending, at idx[0..k). k <= 0: all n, fully sorted. For small k an
+ * insertion into a sorted window of k: each id is compared with the window's last entry first, so the scan is
+ * about n comparisons. */
+static int select_top(const float *l, int32_t *idx, int n, int k) {
+    if (k <= 0 || k >= n) {
+        for (int i = 0; i < n; i++) idx[i] = i;
+        g_sort_logits = l;
+        qsort(idx, (size_t)n, sizeof *idx, cmp_desc);
+        return n;
+    }
+    int m = 0;
+    for (int32_t id = 0; id < n; id++) {
+        if (m == k && !better(l, id, idx[k - 1])) continue;
+        int j = m < k ? m++ : k - 1;
+        while (j > 0 && better(l, id, idx[j - 1])) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = id;
+    }
+    return m;
+}
+
+int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
+    const int n = s->n_vocab;
+    float *l = s->work;
+    memcpy(l, logits, (size_t)n * sizeof *l);
+    for (int i = 0; i < n; i++)
+        if (l[i] != l[i]) l[i] = -INFINITY; /* NaN never wins */
+    if (s->p.repeat_penalty != 1.0f) {
+        for (int i = 0; i < s->n_hist; i++) {
+            int32_t t = s->hist[i];
+            if (t < 0 || t >= n) continue;
+            /* penalise each distinct token once */
+            int seen = 0;
+            for (int j = 0; j < i; j++) seen |= s->hist[j] == t;
+            if (seen) continue;
+            l[t] = l[t] > 0 ? l[t] / s->p.repeat_penalty : l[t] * s->p.repeat_penalty;
+        }
+    }
+    if (s->p.temp <= 0.0f) {
+        int best = 0;
+        for (int i = 1; i < n; i++)
+            if (l[i] > l[best]) best = i;
+        return best;
+    }
+    int k = select_top(l, s->idx, n, s->p.top_k);
+    /* probabilities at temperature 1 for the filters (as llama.cpp applies top-p/min-p before temperature) */
+    double mx = l[s->idx[0]], sum = 0.0;
+    for (int i = 0; i < k; i++) {
+        s->prob[i] = (float)exp((double)l[s->idx[i]] - mx);
+        sum += (double)s->prob[i];
+    }
+    if (s->p.top_p < 1.0f) {
+        double cum = 0.0;
+        int keep = k;
+        for (int i = 0; i < k; i++) {
+            cum += (double)s->prob[i] / sum;
+            if (cum >= (double)s->p.top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+        k = keep;
+    }
+    if (s->p.min_p > 0.0f) {
+        int keep = 1;
+        while (keep < k && s->prob[keep] >= s->p.min_p * s->prob[0]) keep++;
+        k = keep;
+    }
+    sum = 0.0;
+    for (int i = 0; i < k; i++) {
+        s->prob[i] = (float)exp(((double)l[s->idx[i]] - mx) / (double)s->p.temp);
+        sum += (double)s->prob[i];
+    }
+    double r = (double)(xoshiro_next(s->rng) >> 11) * 0x1p-53 * sum, cum = 0.0;
+    for (int i = 0; i < k; i++) {
+        cum += (double)s->prob[i];
+        if (r < cum) return s->idx[i];
+    }
+    return s->idx[k - 1];
+}
