@@ -56,4 +56,12 @@ int octet__token_to_piece(const octet__tokenizer *t, int32_t id, int special, ch
 int octet__token_is_eog(const octet__tokenizer *t, int32_t id);
 int octet__tokenizer_n_vocab(const octet__tokenizer *t);
 
+/* The effective special ids and BOS policy after llama.cpp's per-type defaults (desc ids of -1 fall back to
+ * SPM bos 1 / eos 2 / unk 0, BPE bos = eos = 11 when inside the vocabulary; desc add_bos, add_eos and
+ * add_space_prefix of -1 mean "key absent": SPM adds BOS and the space prefix, BPE adds BOS only for the
+ * llama-3 pre-tokenizers). */
+int32_t octet__tokenizer_bos_id(const octet__tokenizer *t);
+int32_t octet__tokenizer_eos_id(const octet__tokenizer *t);
+int octet__tokenizer_add_bos(const octet__tokenizer *t);
+
 #endif

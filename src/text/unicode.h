@@ -1,0 +1,53 @@
+/*
+ * unicode.h - the little Unicode the tokenizers need: UTF-8 decoding with llama.cpp's leniency rules, codepoint
+ * classes for the pre-tokenizer scanners (from the generated table in unicode_data.c), and GPT-2's byte-level
+ * alphabet (every byte 0..255 mapped to a printable codepoint, so byte strings become ordinary text).
+ */
+#ifndef OCTET_TEXT_UNICODE_H
+#define OCTET_TEXT_UNICODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Class bits: one general-category class per codepoint (\p{N}, \p{L}, \p{Z}, \p{M}, \p{P}, \p{S}, \p{C}; Cn
+ * counts as C) plus the White_Space property (\s). */
+enum {
+    OCTET__UCP_NUMBER = 0x02,
+    OCTET__UCP_LETTER = 0x04,
+    OCTET__UCP_SEPARATOR = 0x08,
+    OCTET__UCP_MARK = 0x10,
+    OCTET__UCP_PUNCT = 0x20,
+    OCTET__UCP_SYMBOL = 0x40,
+    OCTET__UCP_CONTROL = 0x80,
+    OCTET__UCP_CLASS_MASK = 0xFF,
+    OCTET__UCP_SPACE = 0x100
+};
+
+extern const int octet__ucp_n_ranges;
+extern const uint32_t octet__ucp_range_start[];
+extern const uint16_t octet__ucp_range_flags[];
+
+/* Flags of codepoint cp; codepoints past U+10FFFF count as unassigned (class C). */
+unsigned octet__ucp_flags(uint32_t cp);
+
+/* Byte length announced by a UTF-8 lead byte (1 for continuation bytes and 0xF8..0xFF), as llama.cpp's
+ * unicode_len_utf8: 0x00-0xBF -> 1, 0xC0-0xDF -> 2, 0xE0-0xEF -> 3, 0xF0-0xFF -> 4. */
+static inline size_t octet__utf8_len(unsigned char c) {
+    static const unsigned char lut[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+    return lut[c >> 4];
+}
+
+/* Decode one codepoint at s[*off] (off < n). Malformed input (a stray continuation byte, a truncated sequence,
+ * a lead byte 0xF8..0xFF, or a value past U+10FFFF) yields U+FFFD and consumes one byte. Overlong forms and
+ * surrogates are accepted as they decode, as llama.cpp does. */
+uint32_t octet__utf8_decode(const unsigned char *s, size_t n, size_t *off);
+/* Encode cp (<= U+10FFFF) into out (4 bytes); returns the byte count. */
+int octet__utf8_encode(uint32_t cp, unsigned char *out);
+
+/* GPT-2 byte-level alphabet: the codepoint standing for byte b, and the inverse (-1 when cp stands for no
+ * byte). Printable bytes ! .. ~, 0xA1 .. 0xAC, 0xAE .. 0xFF map to themselves; the other 68 bytes, in increasing
+ * order, to U+0100, U+0101, ... (the published bytes_to_unicode table of OpenAI's GPT-2 encoder). */
+uint32_t octet__byte_to_ucp(unsigned char b);
+int octet__ucp_to_byte(uint32_t cp);
+
+#endif
