@@ -74,6 +74,12 @@ uint64_t octet__gguf_file_size(const octet__gguf *g);
 /* Mapping base and size (for madvise / mlock). */
 const void *octet__gguf_base(const octet__gguf *g);
 int octet__gguf_mlock(octet__gguf *g, octet_error *err);
+/* Start of the data section (tensor offsets are relative to it), from the start of the file. */
+uint64_t octet__gguf_data_offset(const octet__gguf *g);
+
+/* The public handle is the internal object itself (gguf_public.c): these convert without allocating. */
+static inline const octet_gguf *octet__gguf_as_public(const octet__gguf *g) { return (const octet_gguf *)(const void *)g; }
+static inline const octet__gguf *octet__gguf_from_public(const octet_gguf *g) { return (const octet__gguf *)(const void *)g; }
 
 int64_t octet__gguf_n_kv(const octet__gguf *g);
 const octet__gguf_kv *octet__gguf_kv_at(const octet__gguf *g, int64_t i);
