@@ -1,0 +1,81 @@
+/*
+ * kernels_impl.h - private to src/kernels/ and tests/kernels/: every reference kernel (ref/, the specification)
+ * and its AVX2 twin (x86/), declared so kernels.c can build the tables and the tests can call both sides.
+ *
+ * Conventions shared by all kernels:
+ *   - n is the number of elements and is a multiple of the type's block size (callers check; the kernels do not).
+ *   - Quantized dots accumulate the integer part of each block exactly in int32 and combine blocks in float.
+ *   - Activation int8 codes are in [-127, 127]: every activation quantizer here produces that range, and the
+ *     AVX2 dots rely on it (the _mm256_sign_epi8 trick is exact only when the activation is not -128).
+ *     Weight codes may take every value a file can hold.
+ *   - Non-finite inputs to a quantizer give defined but unspecified codes (never undefined behaviour).
+ */
+#ifndef OCTET_KERNELS_IMPL_H
+#define OCTET_KERNELS_IMPL_H
+
+#include "kernels.h"
+
+#define OCTET__KDECL(sfx)                                                                                        \
+    void octet__to_float_f32_##sfx(const void *src, float *dst, int64_t n);                                      \
+    void octet__to_float_f16_##sfx(const void *src, float *dst, int64_t n);                                      \
+    void octet__to_float_bf16_##sfx(const void *src, float *dst, int64_t n);                                     \
+    void octet__to_float_q4_0_##sfx(const void *src, float *dst, int64_t n);                                     \
+    void octet__to_float_q8_0_##sfx(const void *src, float *dst, int64_t n);                                     \
+    void octet__from_float_q8_0_##sfx(const float *src, void *dst, int64_t n);                                   \
+    void octet__from_float_q8_1_##sfx(const float *src, void *dst, int64_t n);                                   \
+    void octet__from_float_q8_K_##sfx(const float *src, void *dst, int64_t n);                                   \
+    void octet__dot_f32_f32_##sfx(int64_t n, float *s, const void *w, const void *a);                            \
+    void octet__dot_f16_f32_##sfx(int64_t n, float *s, const void *w, const void *a);                            \
+    void octet__dot_bf16_f32_##sfx(int64_t n, float *s, const void *w, const void *a);                           \
+    void octet__dot_q4_0_q8_0_##sfx(int64_t n, float *s, const void *w, const void *a);                          \
+    void octet__dot_q4_1_q8_1_##sfx(int64_t n, float *s, const void *w, const void *a);                          \
+    void octet__dot_q5_0_q8_0_##sfx(int64_t n, float *s, const void *w, const void *a);                          \
+    void octet__dot_q5_1_q8_1_##sfx(int64_t n, float *s, const void *w, const void *a);                          \
+    void octet__dot_q8_0_q8_0_##sfx(int64_t n, float *s, const void *w, const void *a);                          \
+    void octet__dot_q4_K_q8_K_##sfx(int64_t n, float *s, const void *w, const void *a);                          \
+    void octet__dot_q6_K_q8_K_##sfx(int64_t n, float *s, const void *w, const void *a);                          \
+    float octet__fdot_f32_##sfx(const float *a, const float *b, int64_t n);                                      \
+    void octet__faxpy_f32_##sfx(float *y, float a, const float *x, int64_t n);                                   \
+    void octet__fscale_f32_##sfx(float *y, float a, int64_t n);
+
+/* Kernels that exist in both flavours (reference "_ref", AVX2 "_avx2"). */
+OCTET__KDECL(ref)
+OCTET__KDECL(avx2)
+
+/* Reference-only kernels (conversions that are not on the per-token path). */
+void octet__from_float_f32_ref(const float *src, void *dst, int64_t n);
+void octet__from_float_f16_ref(const float *src, void *dst, int64_t n);
+void octet__from_float_bf16_ref(const float *src, void *dst, int64_t n);
+void octet__to_float_q4_1_ref(const void *src, float *dst, int64_t n);
+void octet__to_float_q5_0_ref(const void *src, float *dst, int64_t n);
+void octet__to_float_q5_1_ref(const void *src, float *dst, int64_t n);
+void octet__to_float_q8_1_ref(const void *src, float *dst, int64_t n);
+void octet__to_float_q4_K_ref(const void *src, float *dst, int64_t n);
+void octet__to_float_q6_K_ref(const void *src, float *dst, int64_t n);
+void octet__to_float_q8_K_ref(const void *src, float *dst, int64_t n);
+void octet__from_float_q4_0_ref(const float *src, void *dst, int64_t n);
+void octet__from_float_q4_1_ref(const float *src, void *dst, int64_t n);
+void octet__from_float_q5_0_ref(const float *src, void *dst, int64_t n);
+void octet__from_float_q5_1_ref(const float *src, void *dst, int64_t n);
+void octet__from_float_q4_K_ref(const float *src, void *dst, int64_t n);
+void octet__from_float_q6_K_ref(const float *src, void *dst, int64_t n);
+
+/* Unpack the 8 six-bit scales and 8 six-bit mins of a Q4_K block (ggml's get_scale_min_k4 layout):
+ *   j < 4:  sc[j] = s[j] & 63,                            m[j] = s[j+4] & 63
+ *   j >= 4: sc[j] = (s[j+4] & 15) | ((s[j-4] >> 6) << 4), m[j] = (s[j+4] >> 4) | ((s[j] >> 6) << 4) */
+static inline void octet__q4_K_scales(const uint8_t s[K_SCALE_SIZE], uint8_t sc[8], uint8_t m[8]) {
+    for (int j = 0; j < 4; j++) {
+        sc[j] = s[j] & 63;
+        m[j] = s[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((s[j + 8] & 15) | ((s[j] >> 6) << 4));
+        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
+    }
+}
+
+/* Tables for tests: the SIMD table when the CPU supports AVX2+FMA+F16C (regardless of octet_force_portable),
+ * else NULL; and the two float-helper tables. */
+const octet__type_traits *octet__kernels_simd(void);
+const octet__fkernel_table *octet__fkernels_ref(void);
+const octet__fkernel_table *octet__fkernels_simd(void);
+
+#endif
