@@ -45,7 +45,7 @@ case_ f32-mha           $F  320  0,1000,1000000 -- --type F32 --dim 128 --heads 
 case_ f32-gqa-tied-5e5  $F  384  0,1000000      -- --type F32 --dim 128 --heads 8 --kv-heads 2 --ff 256 --tied --rope-base 500000 --seed 2
 case_ f32-linear-scale  $F  320  1000           -- --type F32 --dim 64 --heads 2 --ff 128 --rope-scale 4 --seed 3
 case_ f16-gqa           $F  320  0,1000         -- --type F16 --dim 128 --heads 4 --kv-heads 2 --ff 256 --seed 4
-case_ mistral-f16-tied  $F  300  1000           -- --arch mistral --type F16 --dim 64 --heads 4 --kv-heads 1 --ff 192 --tied --seed 5
+case_ mistral-f16-tied  $F  310  1000           -- --arch mistral --type F16 --dim 64 --heads 4 --kv-heads 1 --ff 192 --tied --seed 5
 case_ qwen2-f32-bias    $F  320  0,1000000      -- --arch qwen2 --type F32 --dim 128 --heads 4 --kv-heads 2 --ff 256 --rope-base 500000 --seed 6
 case_ q8_0-mha          $Q  320  0,1000         -- --type Q8_0 --dim 128 --heads 4 --ff 256 --seed 7
 case_ q8_0-qwen2-tied   $Q  320  1000000        -- --arch qwen2 --type Q8_0 --dim 128 --heads 8 --kv-heads 2 --ff 256 --tied --seed 8
