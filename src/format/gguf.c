@@ -253,6 +253,10 @@ static int walk_array(parser *ps, int depth, const char *what, int *et_out, uint
 /* Validate and step over `count` elements of type t (t is a known type). */
 static int walk_elems(parser *ps, int t, uint64_t count, int depth, const char *what) {
     uint64_t sz = vtype_size[t];
+    if (sz && depth == 0) { /* a scalar */
+        int rc = need(ps, sz, what);
+        if (rc) return rc;
+    }
     if (sz) {
         uint64_t bytes;
         if (!octet__mul_u64(count, sz, &bytes) || bytes > left(ps))

@@ -222,7 +222,7 @@ def main():
     emit('ok_align_default', build([kv for kv in kvs if kv[0] != 'general.alignment'], tensors)[0], 'ok')
 
     # ---- truncation: at every field boundary and at random offsets ----
-    trunc = 'truncated|need at least|beyond|exceeds the'
+    trunc = 'truncated|need at least|beyond|exceeds the|left in the file'
     data_start = [m for m in marks][-(len(tensors) + 1)]  # boundary before the first tensor's data
     cuts = sorted(set(m for m in marks if 0 < m < len(valid)))
     for c in cuts:
