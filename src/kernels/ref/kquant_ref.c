@@ -111,7 +111,8 @@ static void fit_scale_min(const float *x, int n, int nmax, float *scale, float *
         *min = -lo;
         return;
     }
-    float best_err = INFINITY, best_s = (hi - lo) / (float)nmax, best_o = lo;
+    double best_err = INFINITY;
+    float best_s = (hi - lo) / (float)nmax, best_o = lo;
     for (int step = 0; step <= 20; step++) {
         const float iscale = ((float)nmax - 1.0f + 0.1f * (float)step) / (hi - lo);
         double sq = 0, sqq = 0, sx = 0, sqx = 0;
@@ -139,7 +140,7 @@ static void fit_scale_min(const float *x, int n, int nmax, float *scale, float *
             err += e * e;
         }
         if (err < best_err) {
-            best_err = (float)err;
+            best_err = err;
             best_s = (float)s;
             best_o = (float)o;
         }
