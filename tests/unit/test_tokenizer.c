@@ -412,7 +412,70 @@ static void test_speed(void) {
     free(text);
 }
 
+/* ---- allocation failures ---------------------------------------------------------------------------------- */
+
+static long fail_at, n_allocs;
+static void *f_malloc(size_t n, void *ud) {
+    (void)ud;
+    return n_allocs++ == fail_at ? NULL : malloc(n);
+}
+static void *f_calloc(size_t n, size_t sz, void *ud) {
+    (void)ud;
+    return n_allocs++ == fail_at ? NULL : calloc(n, sz);
+}
+static void f_free(void *p, void *ud) {
+    (void)ud;
+    free(p);
+}
+
+/* Fail each allocation in turn during construction and tokenization: every failure is reported as
+ * OCTET_ENOMEM and nothing leaks (the sanitizer build checks leaks). */
+static void test_alloc_failures(void) {
+    static const char text[] = "hello world<|endoftext|> 1212 \xc3\xa9\n<s>abc";
+    for (int kind = 1; kind <= 2; kind++) {
+        vocab v;
+        if (kind == OCTET_TOKENIZER_SPM) spm_vocab(&v);
+        else bpe_vocab(&v);
+        int ok = 0, bad = 0;
+        for (fail_at = 0; fail_at < 10000 && !ok; fail_at++) {
+            n_allocs = 0;
+            octet_alloc_hooks h = {f_malloc, f_calloc, f_free, NULL};
+            octet_set_alloc_hooks(&h);
+            octet__tokenizer_desc d;
+            memset(&d, 0, sizeof d);
+            d.kind = kind;
+            d.n_vocab = v.n;
+            d.tokens = (const char *const *)v.tok;
+            d.token_lens = v.len;
+            d.scores = v.score;
+            d.token_types = v.type;
+            d.n_merges = v.n_merges;
+            d.merges = v.merge;
+            d.merge_lens = v.merge_len;
+            d.pre = "default";
+            d.bos_id = d.eos_id = d.unk_id = d.pad_id = d.eot_id = -1;
+            d.add_bos = d.add_eos = d.add_space_prefix = -1;
+            octet__tokenizer *t = NULL;
+            int rc = octet__tokenizer_new(&t, &d, NULL);
+            if (rc == 0) {
+                int32_t ids[128];
+                int n;
+                rc = octet__tokenize(t, text, sizeof text - 1, 1, 1, ids, 128, &n, NULL);
+                if (rc == 0) ok = 1;
+                octet__tokenizer_free(t);
+            } else if (t != NULL) {
+                bad++;
+            }
+            if (rc != 0 && rc != OCTET_ENOMEM) bad++;
+            octet_set_alloc_hooks(NULL);
+        }
+        CHECKF(ok && bad == 0 && fail_at > 5, "kind %d: ok %d bad %d after %ld", kind, ok, bad, fail_at);
+        free_vocab(&v);
+    }
+}
+
 int main(void) {
+    test_alloc_failures();
     test_spm();
     test_pretokenizers();
     test_bpe();
