@@ -482,7 +482,7 @@ static void test_quantizers_simd(void) {
     static const int types[] = {OCTET_TYPE_Q8_0, OCTET_TYPE_Q8_1, OCTET_TYPE_Q8_K};
     enum { N = 4096 };
     static float x[N];
-    static uint8_t qa[N * 2], qb[N * 2];
+    static uint8_t qa[N * 4], qb[N * 4];
     for (int kind = 0; kind < 8; kind++) {
         for (int i = 0; i < N; i++) {
             switch (kind) {
