@@ -6,6 +6,7 @@
 #include "threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -27,7 +28,13 @@ struct octet__pool {
 
 typedef struct { octet__pool *p; int ith; } worker_arg;
 
-static inline void cpu_relax(void) {
+/* Spin politely: pause for a while, then yield the CPU so that more threads than cores (or a busy machine)
+ * do not starve the thread that holds the work. */
+static inline void cpu_relax(int spins) {
+    if (spins > 2000) {
+        sched_yield();
+        return;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
@@ -37,12 +44,12 @@ static void *worker_main(void *arg) {
     octet__pool *p = ((worker_arg *)arg)->p;
     int ith = ((worker_arg *)arg)->ith;
     octet__free(arg);
-    unsigned seen = atomic_load(&p->gen);
+    unsigned seen = 0; /* the generation at creation: workers exist before the first run */
     for (;;) {
         int spins = 0;
         while (atomic_load_explicit(&p->gen, memory_order_acquire) == seen && !atomic_load(&p->quit) &&
                spins < SPIN_ITERS) {
-            cpu_relax();
+            cpu_relax(spins);
             spins++;
         }
         if (atomic_load_explicit(&p->gen, memory_order_acquire) == seen && !atomic_load(&p->quit)) {
@@ -133,7 +140,7 @@ void octet__pool_run(octet__pool *p, octet__task_fn fn, void *ctx) {
     fn(ctx, 0, p->n);
     int spins = 0;
     while (atomic_load_explicit(&p->n_done, memory_order_acquire) < p->n - 1 && spins < SPIN_ITERS) {
-        cpu_relax();
+        cpu_relax(spins);
         spins++;
     }
     if (atomic_load_explicit(&p->n_done, memory_order_acquire) < p->n - 1) {

@@ -377,22 +377,24 @@ static int load_tokenizer(octet_model *m, octet_error *err) {
     if ((rc = get_id(g, "tokenizer.ggml.padding_token_id", &d.pad_id, nv, err))) goto done;
     if ((rc = get_id(g, "tokenizer.ggml.eot_token_id", &d.eot_id, nv, err))) goto done;
     int b;
-    d.add_bos = d.kind == OCTET_TOKENIZER_SPM;
+    d.add_bos = -1; /* absent: the tokenizer applies llama.cpp's per-type default */
     rc = octet__gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b, err);
     if (rc == 0) d.add_bos = b;
     else if (rc != OCTET_ENOTFOUND) goto done;
-    d.add_eos = 0;
+    d.add_eos = -1;
     rc = octet__gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &b, err);
     if (rc == 0) d.add_eos = b;
     else if (rc != OCTET_ENOTFOUND) goto done;
-    d.add_space_prefix = d.kind == OCTET_TOKENIZER_SPM;
+    d.add_space_prefix = -1;
     rc = octet__gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &b, err);
     if (rc == 0) d.add_space_prefix = b;
     else if (rc != OCTET_ENOTFOUND) goto done;
-    m->bos_id = d.bos_id;
-    m->eos_id = d.eos_id;
-    m->add_bos = d.add_bos;
     rc = octet__tokenizer_new(&m->tok, &d, err);
+    if (rc == 0) {
+        m->bos_id = octet__tokenizer_bos_id(m->tok);
+        m->eos_id = octet__tokenizer_eos_id(m->tok);
+        m->add_bos = octet__tokenizer_add_bos(m->tok);
+    }
 done:
     octet__free(tokens);
     octet__free(merges);

@@ -1,0 +1,117 @@
+/*
+ * test_sampler.c - the sampler against hand-computed expectations: greedy is the argmax; equal seeds give equal
+ * draws; top-k 1 is greedy; draw frequencies match the softmax of logits / temp (chi-square bound); top-p and
+ * min-p remove exactly the tokens their definitions remove; the repeat penalty follows llama.cpp's rule.
+ */
+#include "octet.h"
+#include "test.h"
+
+static octet_sampler *mk(float temp, int top_k, float top_p, float min_p, float rp, uint64_t seed, int n) {
+    octet_sampler_params p = octet_sampler_default_params();
+    p.temp = temp;
+    p.top_k = top_k;
+    p.top_p = top_p;
+    p.min_p = min_p;
+    p.repeat_penalty = rp;
+    p.seed = seed;
+    octet_sampler *s = NULL;
+    octet_error err;
+    int rc = octet_sampler_new(&s, &p, n, &err);
+    CHECK(rc == 0);
+    return s;
+}
+
+int main(void) {
+    enum { N = 6 };
+    const float logits[N] = {1.0f, 3.0f, 2.0f, -1.0f, 2.5f, 0.0f};
+
+    /* greedy */
+    octet_sampler *s = mk(0.0f, 40, 0.95f, 0.05f, 1.0f, 1, N);
+    CHECK(octet_sampler_sample(s, logits) == 1);
+    octet_sampler_free(s);
+
+    /* top-k 1 at any temperature is greedy */
+    s = mk(1.5f, 1, 1.0f, 0.0f, 1.0f, 7, N);
+    for (int i = 0; i < 100; i++) CHECK(octet_sampler_sample(s, logits) == 1);
+    octet_sampler_free(s);
+
+    /* same seed, same draws; different seed, different sequence */
+    octet_sampler *a = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 42, N), *b = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 42, N),
+                  *c = mk(1.0f, 0, 1.0f, 0.0f, 1.0f, 43, N);
+    int same = 1, diff = 0;
+    for (int i = 0; i < 200; i++) {
+        int x = octet_sampler_sample(a, logits), y = octet_sampler_sample(b, logits), z = octet_sampler_sample(c, logits);
+        same &= x == y;
+        diff |= x != z;
+    }
+    CHECK(same);
+    CHECK(diff);
+    octet_sampler_free(a);
+    octet_sampler_free(b);
+    octet_sampler_free(c);
+
+    /* frequencies at temp 0.7 against softmax(logits / 0.7): chi-square with 5 dof, 99.99% quantile 25.7 */
+    {
+        const float T = 0.7f;
+        double p[N], z = 0;
+        for (int i = 0; i < N; i++) z += p[i] = exp((double)logits[i] / (double)T);
+        for (int i = 0; i < N; i++) p[i] /= z;
+        s = mk(T, 0, 1.0f, 0.0f, 1.0f, 123, N);
+        int cnt[N] = {0};
+        const int draws = 200000;
+        for (int i = 0; i < draws; i++) cnt[octet_sampler_sample(s, logits)]++;
+        double chi = 0;
+        for (int i = 0; i < N; i++) chi += (cnt[i] - draws * p[i]) * (cnt[i] - draws * p[i]) / (draws * p[i]);
+        CHECKF(chi < 25.7, "chi-square %.2f", chi);
+        octet_sampler_free(s);
+    }
+
+    /* top-p: probabilities at temp 1 sorted: 1 (3.0), 4 (2.5), 2 (2.0), 0 (1.0), 5 (0.0), 3 (-1.0).
+     * p = [0.459, 0.279, 0.169, 0.062, 0.023, 0.008] (e^l / 43.74); cumulative 0.459, 0.738:
+     * top-p 0.6 keeps {1, 4}. */
+    {
+        s = mk(1.0f, 0, 0.6f, 0.0f, 1.0f, 5, N);
+        int seen[N] = {0};
+        for (int i = 0; i < 5000; i++) seen[octet_sampler_sample(s, logits)]++;
+        CHECK(seen[1] > 0 && seen[4] > 0);
+        CHECK(seen[0] == 0 && seen[2] == 0 && seen[3] == 0 && seen[5] == 0);
+        octet_sampler_free(s);
+    }
+    /* min-p 0.3: keep tokens with p >= 0.3 * p_max: exp(l - 3) >= 0.3 <=> l >= 3 + ln 0.3 = 1.796: {1, 4, 2} */
+    {
+        s = mk(1.0f, 0, 1.0f, 0.3f, 1.0f, 9, N);
+        int seen[N] = {0};
+        for (int i = 0; i < 5000; i++) seen[octet_sampler_sample(s, logits)]++;
+        CHECK(seen[1] > 0 && seen[4] > 0 && seen[2] > 0);
+        CHECK(seen[0] == 0 && seen[3] == 0 && seen[5] == 0);
+        octet_sampler_free(s);
+    }
+    /* repeat penalty 2: token 1's logit 3 -> 1.5, below token 4 (2.5) and 2 (2.0): greedy picks 4 */
+    {
+        s = mk(0.0f, 0, 1.0f, 0.0f, 2.0f, 1, N);
+        octet_sampler_accept(s, 1);
+        CHECK(octet_sampler_sample(s, logits) == 4);
+        /* a negative logit is multiplied: token 3 stays last; penalising 4 as well leaves 2 on top */
+        octet_sampler_accept(s, 4);
+        octet_sampler_accept(s, 3);
+        CHECK(octet_sampler_sample(s, logits) == 2);
+        octet_sampler_free(s);
+    }
+    /* NaN logits never win */
+    {
+        float l2[N] = {NAN, 1.0f, NAN, 0.5f, NAN, NAN};
+        s = mk(0.0f, 0, 1.0f, 0.0f, 1.0f, 1, N);
+        CHECK(octet_sampler_sample(s, l2) == 1);
+        octet_sampler_free(s);
+    }
+    /* bad parameters are rejected */
+    {
+        octet_sampler_params p = octet_sampler_default_params();
+        p.repeat_penalty = 0.0f;
+        octet_sampler *bad = NULL;
+        octet_error err;
+        CHECK(octet_sampler_new(&bad, &p, N, &err) == OCTET_EINVAL && bad == NULL);
+        CHECK(octet_sampler_new(&bad, NULL, 0, &err) == OCTET_EINVAL);
+    }
+    TEST_MAIN_END();
+}
