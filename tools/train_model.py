@@ -258,6 +258,22 @@ def decode(sp, toks):
     return sp.decode(toks)
 
 
+def others_running():
+    """Number of runnable threads on the machine that are not ours (a snapshot of /proc)."""
+    me, n = str(os.getpid()), 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or pid == me:
+            continue
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "R":
+                        n += 1
+        except OSError:
+            pass
+    return n
+
+
 def save_ckpt(path, model, opt, step, args, cfg, tokens_seen, train_secs):
     tmp = path + ".tmp"
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
@@ -288,6 +304,9 @@ def main():
     ap.add_argument("--wd", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--adaptive-threads", type=int, default=1,
+                    help="1: drop to one thread while other jobs want the CPU (OpenMP threads stall badly on "
+                         "a shared 2-core machine); 0: always --threads (bitwise reproducible)")
     ap.add_argument("--ckpt-every", type=float, default=180, help="seconds between checkpoints")
     ap.add_argument("--eval-every", type=int, default=100, help="steps between quick validation runs")
     ap.add_argument("--stop-after", type=float, default=0,
@@ -343,17 +362,25 @@ def main():
         prompt = "And God said"
         g = generate(model, sp, prompt, 40)
         log(f"greedy ids: {g}")
-        log("greedy: " + repr(prompt + " " + decode(sp, g)))
+        log("greedy: " + repr(decode(sp, sp.encode(prompt) + g)))
         for s in range(3):
             log(f"sampled (temp 0.8, top-k 40, seed {s}): " +
-                repr(prompt + " " + decode(sp, generate(model, sp, prompt, 60, 0.8, 40, s))))
+                repr(decode(sp, sp.encode(prompt) + generate(model, sp, prompt, 60, 0.8, 40, s))))
         return
 
     model.train()
     t_last_ckpt = time.time()
     t_start = time.time()
     t_win, tok_win = time.time(), 0
+    busy, threads = [], a.threads
     while step < a.steps:
+        if a.adaptive_threads and a.threads > 1:
+            busy = (busy + [others_running()])[-10:]
+            want = 1 if sum(busy) / len(busy) >= 0.5 else a.threads
+            if want != threads:
+                threads = want
+                torch.set_num_threads(threads)
+                log(f"now using {threads} thread(s) (other runnable threads: {sum(busy) / len(busy):.1f})")
         lr = lr_at(step, a)
         for grp in opt.param_groups:
             grp["lr"] = lr
