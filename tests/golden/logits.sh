@@ -12,12 +12,16 @@ set -u
 cd "$(dirname "$0")/../.."
 OCTET=${OCTET:-./octet}
 PY=${PY:-/usr/bin/python3}
+THREADS=${OCTET_THREADS:-2}   # threads for the comparisons (the -t 1 vs -t 2 check runs both anyway)
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 fail=0
 TOKS=1,29,301,4,77,258,260,12,300,5,64,270
 
 if [ ! -x "$OCTET" ]; then echo "FAIL $OCTET not built"; exit 1; fi
+
+F=3e-3   # float weights
+Q=8e-2   # quantized weights
 
 # case NAME TOL VOCAB POS0S -- make_random_model args...
 case_() {
@@ -30,16 +34,18 @@ case_() {
     for p in ${pos0s//,/ }; do
         nice -n 10 "$PY" tests/ref/llama_ref.py "$m" --tokens "$TOKS" --pos0 "$p" -o "$W/ref.bin" || { echo "FAIL $name: reference"; fail=1; continue; }
         rm -f "$W/got.bin"
-        if ! "$OCTET" logits -m "$m" --tokens "$TOKS" --pos0 "$p" -t 2 -o "$W/got.bin" >"$W/octet.log" 2>&1; then
+        if ! timeout 20 "$OCTET" logits -m "$m" --tokens "$TOKS" --pos0 "$p" -t "$THREADS" -o "$W/got.bin" >"$W/octet.log" 2>&1; then
             echo "FAIL $name pos0=$p: octet logits exited non-zero"; tail -n 5 "$W/octet.log"; fail=1; continue
         fi
-        "$PY" tests/ref/compare_logits.py "$W/ref.bin" "$W/got.bin" "$nv" "$tol" "$name pos0=$p" || fail=1
+        local sim=()
+        if [ "$tol" != "$F" ]; then  # quantized: also show the distance to the activation-quantization simulation
+            nice -n 10 "$PY" tests/ref/llama_ref.py "$m" --tokens "$TOKS" --pos0 "$p" --act-quant ggml -o "$W/sim.bin" && sim=("$W/sim.bin")
+        fi
+        "$PY" tests/ref/compare_logits.py "$W/ref.bin" "$W/got.bin" "$nv" "$tol" "$name pos0=$p" "${sim[@]}" || fail=1
         cp "$W/got.bin" "$W/$name.pos$p.bin"
     done
 }
 
-F=3e-3   # float weights
-Q=8e-2   # quantized weights
 #     name              tol vocab pos0s             make_random_model options
 case_ f32-mha           $F  320  0,1000,1000000 -- --type F32 --dim 128 --heads 4 --ff 256 --seed 1
 case_ f32-gqa-tied-5e5  $F  384  0,1000000      -- --type F32 --dim 128 --heads 8 --kv-heads 2 --ff 256 --tied --rope-base 500000 --seed 2
@@ -71,7 +77,7 @@ done
 for name in f32-gqa-tied-5e5 q4_k-gqa-5e5 q8_0-mha; do
     ok=1
     for t in 1 2; do
-        "$OCTET" logits -m "$W/$name.gguf" --tokens "$TOKS" --pos0 1000 -t $t -o "$W/t$t.bin" >/dev/null 2>&1 || ok=0
+        timeout 20 "$OCTET" logits -m "$W/$name.gguf" --tokens "$TOKS" --pos0 1000 -t $t -o "$W/t$t.bin" >/dev/null 2>&1 || ok=0
     done
     if [ $ok = 1 ] && cmp -s "$W/t1.bin" "$W/t2.bin"; then
         echo "PASS $name -t 1 vs -t 2 identical bytes"

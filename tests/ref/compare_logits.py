@@ -1,8 +1,11 @@
 #!/usr/bin/python3
-"""compare_logits.py REF.bin GOT.bin N_VOCAB TOL LABEL - compare two float32 LE logits files (rows of N_VOCAB).
+"""compare_logits.py REF.bin GOT.bin N_VOCAB TOL LABEL [SIM.bin] - compare two float32 LE logits files (rows of
+N_VOCAB).
 
 Prints one line: PASS/FAIL, the label, max|diff| / std(ref) and the tolerance. Exit 0 when the ratio is
-<= TOL and the shapes match and every value is finite.
+<= TOL and the shapes match and every value is finite. With SIM.bin (the reference run with --act-quant ggml),
+also prints max|GOT - SIM| / std(ref) for information: how much of the error is not explained by quantizing
+activations to 8 bits (not checked: see docs/testing.md).
 """
 import sys
 
@@ -22,7 +25,12 @@ def main():
         return 1
     ratio = np.abs(ref - got).max() / ref.std()
     ok = ratio <= tol
-    print("%s %-44s max|diff|/std = %.3e  (tol %.0e)" % ("PASS" if ok else "FAIL", label, ratio, tol))
+    extra = ""
+    if len(sys.argv) > 6:
+        sim = np.fromfile(sys.argv[6], dtype="<f4").astype(np.float64)
+        if sim.size == got.size:
+            extra = "  [vs act-quant sim %.1e]" % (np.abs(sim - got).max() / ref.std())
+    print("%s %-44s max|diff|/std = %.3e  (tol %.0e)%s" % ("PASS" if ok else "FAIL", label, ratio, tol, extra))
     return 0 if ok else 1
 
 

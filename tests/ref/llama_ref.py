@@ -28,7 +28,7 @@ significand) and reduced modulo 2 pi in long double before the float64 cos/sin. 
 absolute error is about p * theta * 2^-64 + |angle mod 2pi| * 2^-53 < 1e-12 rad, against ~1e-9 rad for a plain
 float64 product (which would still be far below the test tolerances).
 
-CLI: llama_ref.py MODEL.gguf --tokens 1,2,3 [--pos0 P] -o out.bin
+CLI: llama_ref.py MODEL.gguf --tokens 1,2,3 [--pos0 P] [--act-quant none|ggml] -o out.bin
 writes float32 little-endian logits, T rows of n_vocab (the contract of `octet logits`).
 """
 import argparse
@@ -38,7 +38,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
-from gguflib import GGUFReader  # noqa: E402
+from gguflib import GGMLType, GGUFReader, dequantize, quantize  # noqa: E402
 
 ROPE_NORM = "norm"  # adjacent pairs
 ROPE_NEOX = "neox"  # halves
@@ -80,12 +80,16 @@ class Model:
         if self.n_head % self.n_head_kv:
             raise ValueError("n_head %d not a multiple of n_head_kv %d" % (self.n_head, self.n_head_kv))
 
+        self.wtype = {}  # id(float64 array) -> GGML type it was stored as (for --act-quant)
+
         def w(name, optional=False):
             if name not in r.tensors:
                 if optional:
                     return None
                 raise KeyError("missing tensor " + name)
-            return r.tensor(name)
+            a = r.tensor(name)
+            self.wtype[id(a)] = r.tensors[name][1]
+            return a
 
         self.tok_embd = w("token_embd.weight")          # (n_vocab, n_embd)
         self.n_vocab = self.tok_embd.shape[0]
@@ -109,6 +113,40 @@ class Model:
                 "w_up": w(p + "ffn_up.weight"),          # (n_ff, n_embd)
                 "w_down": w(p + "ffn_down.weight"),      # (n_embd, n_ff)
             })
+
+
+# --act-quant ggml: simulate the 8-bit activation blocks that ggml-style integer dot products use for each
+# weight type (ggml's vec_dot_type convention): Q4_0/Q5_0/Q8_0 weights take Q8_0 activations (blocks of 32,
+# d = absmax/127 stored as fp16, q = roundf(x/d)); Q4_1/Q5_1 take Q8_1 (same values); Q4_K/Q6_K take Q8_K
+# (blocks of 256, float d = max/-127 with max the signed value of largest magnitude, q = min(127, rint(x/d))).
+# Not part of the model's definition: it lets a test separate an engine's arithmetic errors from the error that
+# is inherent to quantizing activations (docs/testing.md).
+_ACT_Q8_0 = (GGMLType.Q4_0, GGMLType.Q5_0, GGMLType.Q8_0, GGMLType.Q4_1, GGMLType.Q5_1)
+_ACT_Q8_K = (GGMLType.Q4_K, GGMLType.Q6_K)
+
+
+def act_quant(x, wtype):
+    """x: (T, n) float64 activations as the engine would see them before a matmul with weights of wtype."""
+    x32 = np.ascontiguousarray(x, dtype=np.float32)
+    if wtype in _ACT_Q8_0:
+        return dequantize(quantize(x32, GGMLType.Q8_0), GGMLType.Q8_0, x32.size).reshape(x.shape)
+    if wtype in _ACT_Q8_K:
+        b = x32.reshape(-1, 256)
+        a = np.abs(b)
+        mx = b[np.arange(b.shape[0]), np.argmax(a, axis=1)]
+        with np.errstate(divide="ignore"):
+            iscale = np.where(mx != 0, np.float32(-127.0) / np.where(mx != 0, mx, 1), 0).astype(np.float32)
+        q = np.minimum(127, np.rint((b * iscale[:, None]).astype(np.float32)))
+        d = np.where(iscale != 0, np.float32(1.0) / np.where(iscale != 0, iscale, 1), 0).astype(np.float32)
+        return (q * d[:, None].astype(np.float64)).reshape(x.shape)
+    return x
+
+
+def matmul(m, x, w, aq):
+    """x (T, n_in) times w^T, w (n_out, n_in)."""
+    if aq:
+        x = act_quant(x, m.wtype.get(id(w)))
+    return x @ w.T
 
 
 def rmsnorm(x, g, eps):
@@ -146,8 +184,9 @@ def apply_rope(x, cos, sin, n_rot, style):
     return y
 
 
-def forward(m, tokens, pos0=0):
-    """Logits (T, n_vocab) float64 of tokens at positions pos0.. with an empty cache."""
+def forward(m, tokens, pos0=0, act_quant_sim=False):
+    """Logits (T, n_vocab) float64 of tokens at positions pos0.. with an empty cache. act_quant_sim: see
+    act_quant (off: the exact model)."""
     tokens = np.asarray(tokens, dtype=np.int64)
     T = len(tokens)
     if T == 0 or tokens.min() < 0 or tokens.max() >= m.n_vocab:
@@ -160,9 +199,9 @@ def forward(m, tokens, pos0=0):
     x = m.tok_embd[tokens]                                                  # (T, n_embd)
     for L in m.layers:
         h = rmsnorm(x, L["attn_norm"], m.eps)
-        q = h @ L["wq"].T
-        k = h @ L["wk"].T
-        v = h @ L["wv"].T
+        q = matmul(m, h, L["wq"], act_quant_sim)
+        k = matmul(m, h, L["wk"], act_quant_sim)
+        v = matmul(m, h, L["wv"], act_quant_sim)
         if L["bq"] is not None:
             q = q + L["bq"]
         if L["bk"] is not None:
@@ -180,13 +219,13 @@ def forward(m, tokens, pos0=0):
             p = np.exp(s)
             p /= p.sum(axis=1, keepdims=True)
             att[:, hh, :] = p @ v[:, kh, :]
-        x = x + att.reshape(T, nh * hd) @ L["wo"].T
+        x = x + matmul(m, att.reshape(T, nh * hd), L["wo"], act_quant_sim)
         h = rmsnorm(x, L["ffn_norm"], m.eps)
-        g = h @ L["w_gate"].T
-        u = h @ L["w_up"].T
-        x = x + (g / (1.0 + np.exp(-g)) * u) @ L["w_down"].T
+        g = matmul(m, h, L["w_gate"], act_quant_sim)
+        u = matmul(m, h, L["w_up"], act_quant_sim)
+        x = x + matmul(m, g / (1.0 + np.exp(-g)) * u, L["w_down"], act_quant_sim)
     x = rmsnorm(x, m.output_norm, m.eps)
-    return x @ m.output.T
+    return matmul(m, x, m.output, act_quant_sim)
 
 
 def main(argv=None):
@@ -195,10 +234,12 @@ def main(argv=None):
     ap.add_argument("--tokens", required=True, help="comma-separated token ids")
     ap.add_argument("--pos0", type=int, default=0, help="position of the first token")
     ap.add_argument("-o", "--output", required=True, help="float32 LE logits, one row of n_vocab per token")
+    ap.add_argument("--act-quant", choices=["none", "ggml"], default="none",
+                    help="ggml: simulate 8-bit activation blocks before quantized matmuls (see act_quant)")
     a = ap.parse_args(argv)
     tokens = [int(t) for t in a.tokens.split(",") if t.strip()]
     m = Model(a.model)
-    logits = forward(m, tokens, a.pos0)
+    logits = forward(m, tokens, a.pos0, a.act_quant == "ggml")
     logits.astype("<f4").tofile(a.output)
     return 0
 
