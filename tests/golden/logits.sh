@@ -75,14 +75,17 @@ done
 
 # Thread-count independence: -t 1 and -t 2 must write identical bytes.
 for name in f32-gqa-tied-5e5 q4_k-gqa-5e5 q8_0-mha; do
-    ok=1
+    why=
     for t in 1 2; do
-        timeout 20 "$OCTET" logits -m "$W/$name.gguf" --tokens "$TOKS" --pos0 1000 -t $t -o "$W/t$t.bin" >/dev/null 2>&1 || ok=0
+        timeout 20 "$OCTET" logits -m "$W/$name.gguf" --tokens "$TOKS" --pos0 1000 -t $t -o "$W/t$t.bin" >/dev/null 2>&1
+        rc=$?
+        [ $rc = 124 ] || [ $rc = 143 ] && why="$why -t $t timed out after 20 s (hang?);"
+        [ $rc != 0 ] && [ $rc != 124 ] && [ $rc != 143 ] && why="$why -t $t exited $rc;"
     done
-    if [ $ok = 1 ] && cmp -s "$W/t1.bin" "$W/t2.bin"; then
+    if [ -z "$why" ] && cmp -s "$W/t1.bin" "$W/t2.bin"; then
         echo "PASS $name -t 1 vs -t 2 identical bytes"
     else
-        echo "FAIL $name -t 1 vs -t 2 differ (or octet failed)"; fail=1
+        echo "FAIL $name -t 1 vs -t 2: ${why:-the logits files differ}"; fail=1
     fi
 done
 
