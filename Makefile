@@ -23,7 +23,7 @@ REL_CFLAGS  := $(CFLAGS_BASE) $(O)
 ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ASAN_LDFLAGS := -fsanitize=address,undefined
 
-LIB_SRC  := $(sort $(wildcard src/core/*.c src/format/*.c src/tensor/*.c src/kernels/*.c src/kernels/ref/*.c \
+LIB_SRC  := $(sort $(wildcard src/core/*.c src/format/*.c src/tensor/*.c src/kernels/*.c src/kernels/ref/*.c src/model/int/*.c \
                               src/model/*.c src/text/*.c))
 X86_SRC  := $(sort $(wildcard src/kernels/x86/*.c))
 CLI_SRC  := $(sort $(wildcard app/cli/*.c))
@@ -76,3 +76,21 @@ test: tests-build
 
 clean:
 	rm -rf build octet
+
+# make fuzz: one libFuzzer program per fuzz/*.c (clang), linked with the library compiled for coverage and
+# ASan+UBSan under build/fuzz/. Run e.g.: build/fuzz/fuzz_gguf fuzz/corpus/gguf -max_total_time=120
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS := $(CSTD) $(INC) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=undefined -pthread
+fuzz_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC) $(X86_SRC))
+fuzz_PROGS   := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*.c))
+build/fuzz/src/kernels/x86/%.o: src/kernels/x86/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(X86FLAGS) -c $< -o $@
+build/fuzz/src/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+build/fuzz/%: fuzz/%.c $(fuzz_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(fuzz_LIB_OBJ) $(LDLIBS)
+.PHONY: fuzz
+fuzz: $(fuzz_PROGS)

@@ -161,7 +161,12 @@ int octet_n_vocab(const octet_model *m);
 /* ---- sessions -------------------------------------------------------------------------------------------- */
 typedef struct octet_session octet_session;
 
+/* Execution modes: float activations (fastest on a CPU), or integer-only arithmetic in the per-token path
+ * (int8 weights and activations, int32 accumulation, fixed-point rescaling; see docs/integer.md). */
+enum { OCTET_EXEC_FLOAT = 0, OCTET_EXEC_INT = 1 };
+
 typedef struct octet_session_params {
+    int exec;       /* OCTET_EXEC_FLOAT (default) or OCTET_EXEC_INT */
     int n_ctx;      /* KV cache slots; 0: min(model context, 4096) */
     int n_threads;  /* 0: number of online CPUs */
     int n_batch;    /* maximum tokens per forward pass (prompt chunks); 0: 512 */

@@ -30,9 +30,12 @@
 #include "core/limits.h"
 #include "core/threadpool.h"
 #include "model.h"
+#include "model/int/int.h"
 
 struct octet_session {
     const octet_model *m;
+    int exec;
+    octet__int_state *ist; /* integer mode state (exec == OCTET_EXEC_INT), else NULL */
     int n_ctx, n_batch, logits_all;
     octet__pool *pool;
     int n_past;
@@ -55,7 +58,7 @@ struct octet_session {
 };
 
 octet_session_params octet_session_default_params(void) {
-    octet_session_params p = {.n_ctx = 0, .n_threads = 0, .n_batch = 0, .logits_all = 0};
+    octet_session_params p = {.exec = OCTET_EXEC_FLOAT, .n_ctx = 0, .n_threads = 0, .n_batch = 0, .logits_all = 0};
     return p;
 }
 
@@ -93,9 +96,12 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
     int n_batch = p.n_batch > 0 ? p.n_batch : 512;
     if (p.n_batch < 0 || n_batch > OCTET_MAX_BATCH)
         return octet__err(err, OCTET_EINVAL, "batch size %d is outside 1..%d", p.n_batch, OCTET_MAX_BATCH);
+    if (p.exec != OCTET_EXEC_FLOAT && p.exec != OCTET_EXEC_INT)
+        return octet__err(err, OCTET_EINVAL, "execution mode %d is not float (0) or int (1)", p.exec);
     octet_session *s = octet__calloc(1, sizeof *s);
     if (!s) return octet__err(err, OCTET_ENOMEM, "session: out of memory");
     s->m = m;
+    s->exec = p.exec;
     s->n_ctx = n_ctx;
     s->n_batch = n_batch;
     s->logits_all = p.logits_all != 0;
@@ -105,9 +111,24 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
         return rc;
     }
     int nth = octet__pool_n_threads(s->pool);
+    int ok = 1;
+    s->n_logit_rows = s->logits_all ? n_batch : 1;
+    s->logits = alloc_f32((size_t)s->n_logit_rows, (size_t)hp->n_vocab, 1, &ok);
+    if (!ok) {
+        octet_session_free(s);
+        return octet__err(err, OCTET_ENOMEM, "session: out of memory for logits");
+    }
+    if (s->exec == OCTET_EXEC_INT) {
+        rc = octet__int_new(&s->ist, m, n_ctx, n_batch, s->logits_all, s->pool, err);
+        if (rc) {
+            octet_session_free(s);
+            return rc;
+        }
+        *out = s;
+        return 0;
+    }
     s->kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     size_t q_dim = (size_t)hp->n_head * (size_t)hp->head_dim, nb = (size_t)n_batch;
-    int ok = 1;
     s->k_cache = alloc_f32((size_t)hp->n_layer, (size_t)n_ctx, s->kv_dim, &ok);
     s->v_cache = alloc_f32((size_t)hp->n_layer, (size_t)n_ctx, s->kv_dim, &ok);
     s->x = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
@@ -120,8 +141,6 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
     s->hu = alloc_f32(nb, (size_t)hp->n_ff, 1, &ok);
     s->rope = alloc_f32(nb, (size_t)hp->n_rot, 1, &ok);
     s->scores = alloc_f32((size_t)nth, (size_t)n_ctx, 1, &ok);
-    s->n_logit_rows = s->logits_all ? n_batch : 1;
-    s->logits = alloc_f32((size_t)s->n_logit_rows, (size_t)hp->n_vocab, 1, &ok);
     size_t stride = max_act_row_bytes(hp->n_embd), t;
     if ((t = max_act_row_bytes((int64_t)q_dim)) > stride) stride = t;
     if ((t = max_act_row_bytes(hp->n_ff)) > stride) stride = t;
@@ -139,6 +158,7 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
 
 void octet_session_free(octet_session *s) {
     if (!s) return;
+    octet__int_free(s->ist);
     octet__pool_free(s->pool);
     float *bufs[] = {s->k_cache, s->v_cache, s->x, s->xn, s->q, s->k, s->v, s->att, s->hg, s->hu, s->rope,
                      s->scores, s->logits};
@@ -420,7 +440,12 @@ int octet_session_decode(octet_session *s, const int32_t *tokens, int n, int64_t
                           s->n_batch);
     for (int off = 0; off < n; off += s->n_batch) {
         int cnt = n - off < s->n_batch ? n - off : s->n_batch;
-        forward(s, tokens + off, cnt, pos + off);
+        if (s->ist) {
+            octet__int_forward(s->ist, tokens + off, cnt, pos + off, s->n_past, s->logits);
+            s->n_past += cnt;
+        } else {
+            forward(s, tokens + off, cnt, pos + off);
+        }
     }
     s->last_n = n;
     return 0;

@@ -62,6 +62,7 @@ struct octet_model {
     int file_type;            /* dominant weight type */
     char name[128];
     char tok_model[16], tok_pre[32];
+    void *int_cache;          /* integer-mode weights, built once on first use (src/model/int/), or NULL */
 };
 
 #endif
