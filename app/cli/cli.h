@@ -61,6 +61,8 @@ void utf8_write(utf8_out *u, const char *s, size_t n);
 void utf8_flush(utf8_out *u);
 
 double cli_now_ms(void);
+/* "float"/NULL -> OCTET_EXEC_FLOAT, "int" -> OCTET_EXEC_INT; anything else: message and -1. */
+int cli_exec_mode(const char *s);
 /* Open a model with a load line on stderr; returns NULL after printing the error. */
 octet_model *cli_open_model(const char *path, int use_mmap, int use_mlock, int quiet);
 

@@ -10,6 +10,7 @@
 #include "cli.h"
 
 int cmd_logits(int argc, char **argv) {
+    const char *exec_mode = NULL;
     const char *model = NULL, *tokens = NULL, *out = NULL, *prompt = NULL;
     int64_t pos0 = 0;
     int n_threads = 0, no_mmap = 0;
@@ -20,6 +21,7 @@ int cmd_logits(int argc, char **argv) {
         {"--pos0", NULL, OPT_I64, &pos0, "P", "position of the first token (default 0)", 0, 4.0e18, NULL},
         {"--output", "-o", OPT_STR, &out, "FILE", "output file (float32 little-endian, n_tokens x n_vocab)", 0, 0,
          NULL},
+        {"--exec", NULL, OPT_STR, &exec_mode, "MODE", "float (default) or int: integer-only arithmetic", 0, 0, NULL},
         {"--threads", "-t", OPT_INT, &n_threads, "N", "threads (default: all CPUs)", 1, 256, NULL},
         {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
     };
@@ -31,6 +33,8 @@ int cmd_logits(int argc, char **argv) {
     int n_pos;
     int rc = cli_parse(&spec, argc, argv, pos, &n_pos);
     if (rc) return rc < 0 ? EXIT_OK : rc;
+    int exec = cli_exec_mode(exec_mode);
+    if (exec < 0) return EXIT_USAGE;
     if (!out) {
         fprintf(stderr, "octet logits: -o FILE is required\n");
         return EXIT_USAGE;
@@ -76,6 +80,7 @@ int cmd_logits(int argc, char **argv) {
     sp.n_ctx = n;
     sp.n_batch = n;
     sp.n_threads = n_threads;
+    sp.exec = exec;
     sp.logits_all = 1;
     if (octet_session_new(&s, m, &sp, &err) || octet_session_decode(s, ids, n, pos0, &err)) {
         fprintf(stderr, "octet: error: %s\n", err.msg);

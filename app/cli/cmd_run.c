@@ -8,6 +8,7 @@
 #include "cli.h"
 
 int cmd_run(int argc, char **argv) {
+    const char *exec_mode = NULL;
     const char *model = NULL, *prompt = NULL, *file = NULL;
     int n_predict = 128, n_threads = 0, n_ctx = 0, n_batch = 512, no_mmap = 0, mlock = 0, ignore_eos = 0;
     int no_display_prompt = 0, seed_given = 0;
@@ -19,6 +20,7 @@ int cmd_run(int argc, char **argv) {
         {"--file", "-f", OPT_STR, &file, "FILE", "read the prompt from a file", 0, 0, NULL},
         {"--n-predict", "-n", OPT_INT, &n_predict, "N", "tokens to generate (default 128; -1: until end or full)", -1,
          1 << 24, NULL},
+        {"--exec", NULL, OPT_STR, &exec_mode, "MODE", "float (default) or int: integer-only arithmetic", 0, 0, NULL},
         {"--threads", "-t", OPT_INT, &n_threads, "N", "threads (default: all CPUs)", 1, 256, NULL},
         {"--ctx-size", "-c", OPT_INT, &n_ctx, "N", "context size (default: min(model context, 4096))", 0, 1 << 20,
          NULL},
@@ -48,6 +50,8 @@ int cmd_run(int argc, char **argv) {
     int n_pos;
     int rc = cli_parse(&spec, argc, argv, pos, &n_pos);
     if (rc) return rc < 0 ? EXIT_OK : rc;
+    int exec = cli_exec_mode(exec_mode);
+    if (exec < 0) return EXIT_USAGE;
     if (prompt && file) {
         fprintf(stderr, "octet run: give either -p or -f, not both\n");
         return EXIT_USAGE;
@@ -81,6 +85,7 @@ int cmd_run(int argc, char **argv) {
     octet_session_params ssp = octet_session_default_params();
     ssp.n_ctx = n_ctx;
     ssp.n_threads = n_threads;
+    ssp.exec = exec;
     ssp.n_batch = n_batch;
     if (octet_session_new(&s, m, &ssp, &err)) {
         fprintf(stderr, "octet: error: %s\n", err.msg);

@@ -333,6 +333,8 @@ static void log_to_stderr(int level, const char *msg, void *ud) {
 octet_model *cli_open_model(const char *path, int use_mmap, int use_mlock, int quiet) {
     static int verbose = 0;
     octet_set_log(log_to_stderr, &verbose);
+    const char *portable = getenv("OCTET_PORTABLE");
+    if (portable && *portable && strcmp(portable, "0") != 0) octet_force_portable(1);
     octet_model_params mp = octet_model_default_params();
     mp.use_mmap = use_mmap;
     mp.use_mlock = use_mlock;
@@ -354,4 +356,11 @@ octet_model *cli_open_model(const char *path, int use_mmap, int use_mlock, int q
                 mi.n_layer, mi.n_ctx_train, cli_now_ms() - t0, octet_kernel_isa());
     }
     return m;
+}
+
+int cli_exec_mode(const char *s) {
+    if (!s || strcmp(s, "float") == 0) return OCTET_EXEC_FLOAT;
+    if (strcmp(s, "int") == 0) return OCTET_EXEC_INT;
+    fprintf(stderr, "octet: --exec: '%s' is not float or int\n", s);
+    return -1;
 }
