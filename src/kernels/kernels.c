@@ -5,7 +5,7 @@
  * with the AVX2 twins written over the rows that have one; it is built once (pthread_once) and only when the
  * CPU has AVX2+FMA+F16C, so no AVX2 instruction can run on a CPU without it. octet__kernels() looks at
  * octet__use_simd() on every call, so octet_force_portable() takes effect immediately.
- * Rows for ids octet does not implement (Q2_K, Q3_K, Q5_K, gaps) are zero: block_size 0.
+ * Rows for ids octet does not implement (Q2_K, Q3_K, gaps) are zero: block_size 0.
  */
 #include "kernels/kernels_impl.h"
 
@@ -37,6 +37,8 @@ static const octet__type_traits g_ref[OCTET_TYPE_COUNT] = {
         octet__from_float_q8_1_ref, NULL),
     ROW(OCTET_TYPE_Q4_K, "Q4_K", QK_K, sizeof(block_q4_K), 1, OCTET_TYPE_Q8_K, octet__to_float_q4_K_ref,
         octet__from_float_q4_K_ref, octet__dot_q4_K_q8_K_ref),
+    ROW(OCTET_TYPE_Q5_K, "Q5_K", QK_K, sizeof(block_q5_K), 1, OCTET_TYPE_Q8_K, octet__to_float_q5_K_ref,
+        octet__from_float_q5_K_ref, octet__dot_q5_K_q8_K_ref),
     ROW(OCTET_TYPE_Q6_K, "Q6_K", QK_K, sizeof(block_q6_K), 1, OCTET_TYPE_Q8_K, octet__to_float_q6_K_ref,
         octet__from_float_q6_K_ref, octet__dot_q6_K_q8_K_ref),
     ROW(OCTET_TYPE_Q8_K, "Q8_K", QK_K, sizeof(block_q8_K), 1, OCTET_TYPE_Q8_K, octet__to_float_q8_K_ref,
@@ -69,6 +71,7 @@ static void build_simd(void) {
     g_simd[OCTET_TYPE_Q8_0].vec_dot = octet__dot_q8_0_q8_0_avx2;
     g_simd[OCTET_TYPE_Q8_1].from_float = octet__from_float_q8_1_avx2;
     g_simd[OCTET_TYPE_Q4_K].vec_dot = octet__dot_q4_K_q8_K_avx2;
+    g_simd[OCTET_TYPE_Q5_K].vec_dot = octet__dot_q5_K_q8_K_avx2;
     g_simd[OCTET_TYPE_Q6_K].vec_dot = octet__dot_q6_K_q8_K_avx2;
     g_simd[OCTET_TYPE_Q8_K].from_float = octet__from_float_q8_K_avx2;
 }

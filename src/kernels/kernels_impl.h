@@ -60,6 +60,12 @@ void octet__from_float_q5_1_ref(const float *src, void *dst, int64_t n);
 void octet__from_float_q4_K_ref(const float *src, void *dst, int64_t n);
 void octet__from_float_q6_K_ref(const float *src, void *dst, int64_t n);
 
+/* Q5_K (src/kernels/ref/q5k_ref.c, src/kernels/x86/q5k_avx2.c). */
+void octet__to_float_q5_K_ref(const void *src, float *dst, int64_t n);
+void octet__from_float_q5_K_ref(const float *src, void *dst, int64_t n);
+void octet__dot_q5_K_q8_K_ref(int64_t n, float *s, const void *w, const void *a);
+void octet__dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a);
+
 /* Unpack the 8 six-bit scales and 8 six-bit mins of a Q4_K block (ggml's get_scale_min_k4 layout):
  *   j < 4:  sc[j] = s[j] & 63,                            m[j] = s[j+4] & 63
  *   j >= 4: sc[j] = (s[j+4] & 15) | ((s[j-4] >> 6) << 4), m[j] = (s[j+4] >> 4) | ((s[j] >> 6) << 4) */

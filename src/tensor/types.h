@@ -10,6 +10,8 @@
  *   Q8_1  32 weights: d, s = d * sum(qs), qs[32]   (activation type for Q4_1 / Q5_1 dots)
  *   Q4_K  256 weights: d, dmin, scales[12] (8 pairs of 6-bit scale/min packed), qs[128]
  *         super-block of 8 sub-blocks of 32: w = d * sc * q - dmin * m
+ *   Q5_K  256 weights: d, dmin, scales[12] (as Q4_K), qh[32], qs[128]; codes q in 0..31,
+ *         w = d * sc * q - dmin * m; low 4 bits as Q4_K's nibbles, 5th bit of weight 32j + l in bit j of qh[l]
  *   Q6_K  256 weights: ql[128] (low 4 bits), qh[64] (high 2 bits), scales[16] int8, d
  *         16 sub-blocks of 16: w = d * scale * (q - 32)
  *   Q8_K  256 weights: float d, qs[256] int8, bsums[16] int16 (sums of 16-groups); activation type for K dots
@@ -63,6 +65,13 @@ typedef struct { uint16_t d, s; int8_t qs[QK8_1]; } block_q8_1;
 static_assert(sizeof(block_q8_1) == 36, "block_q8_1 size");
 typedef struct { uint16_t d, dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; } block_q4_K;
 static_assert(sizeof(block_q4_K) == 144, "block_q4_K size");
+typedef struct {
+    uint16_t d, dmin;
+    uint8_t scales[K_SCALE_SIZE];
+    uint8_t qh[QK_K / 8];
+    uint8_t qs[QK_K / 2];
+} block_q5_K;
+static_assert(sizeof(block_q5_K) == 176, "block_q5_K size");
 typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; uint16_t d; } block_q6_K;
 static_assert(sizeof(block_q6_K) == 210, "block_q6_K size");
 typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;

@@ -47,8 +47,8 @@ static void test_tables(void) {
     CHECK(r[OCTET_TYPE_Q4_K].vec_dot_type == OCTET_TYPE_Q8_K && r[OCTET_TYPE_Q6_K].vec_dot_type == OCTET_TYPE_Q8_K);
     CHECK(r[OCTET_TYPE_BF16].vec_dot_type == OCTET_TYPE_F32 && r[OCTET_TYPE_Q8_0].vec_dot_type == OCTET_TYPE_Q8_0);
     CHECK(r[OCTET_TYPE_Q2_K].block_size == 0 && r[OCTET_TYPE_Q3_K].block_size == 0);
-    CHECK(r[OCTET_TYPE_Q5_K].block_size == 0 && r[20].block_size == 0);
-    CHECK(octet__type(OCTET_TYPE_Q5_K) == NULL && octet__type(-1) == NULL && octet__type(999) == NULL);
+    CHECK(r[OCTET_TYPE_Q5_K].type_size == 176 && r[20].block_size == 0);
+    CHECK(octet__type(OCTET_TYPE_Q3_K) == NULL && octet__type(-1) == NULL && octet__type(999) == NULL);
     CHECK(octet__type(OCTET_TYPE_Q6_K) != NULL && strcmp(octet__type(OCTET_TYPE_Q6_K)->name, "Q6_K") == 0);
     CHECK(octet__row_bytes(OCTET_TYPE_Q4_0, 64) == 36);
     CHECK(octet__row_bytes(OCTET_TYPE_Q4_0, 33) == 0);
