@@ -142,7 +142,7 @@ static void test_roundtrip_and_dots(void) {
         r[OCTET_TYPE_Q5_K].from_float(x, qw, ROW);
         r[OCTET_TYPE_Q5_K].to_float(qw, y, ROW);
         for (int i = 0; i < ROW; i++) {
-            se += ((double)y[i] - (double)x[i]) * ((double)y[i] - (double)x[i]) / ((double)scale * scale);
+            se += ((double)y[i] - (double)x[i]) * ((double)y[i] - (double)x[i]) / ((double)scale * (double)scale);
             ss += 1.0;
         }
         /* dot: float64 sum of the dequantized operands is the exact value of the quantized dot */
