@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make_malformed.py OUTDIR - write a small valid GGUF model and hundreds of malformed variants into OUTDIR.
+"""make_malformed.py OUTDIR | --seeds DIR - write a small valid GGUF model and hundreds of malformed variants into OUTDIR.
 
 The bytes are written here with struct, independently of the C reader, following the GGUF specification
 (ggml docs/gguf.md): "GGUF", u32 version, u64 n_tensors, u64 n_kv, key/value pairs, tensor infos, padding to
@@ -8,6 +8,8 @@ general.alignment, tensor data. All integers little-endian.
 The valid file is a complete (tiny) llama model: llama.* hyperparameters, a SentencePiece-style vocabulary
 (tokens, scores, token types), F32 norms and Q8_0 matrices, plus test.* keys of every value type including
 nested arrays, so `octet info` can load it end to end.
+
+With --seeds, write the few small valid files of the fuzzer's seed corpus instead.
 
 OUTDIR/manifest.tsv has one line per file: name, mode, code, pattern
   mode  ok       the file is valid: the GGUF reader and the model loader must accept it
@@ -195,7 +197,30 @@ def build(kvs, tensors, version=3, magic=b'GGUF', n_kv=None, n_tensors=None, lay
     return bytes(b), marks
 
 
+def seeds(out):
+    """Small valid files for the fuzzer's seed corpus (fuzz/corpus/gguf)."""
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(7)
+    every = [('general.alignment', U32, 32), ('a.u8', U8, 1), ('a.i8', I8, -1), ('a.u16', U16, 2),
+             ('a.i16', I16, -2), ('a.u32', U32, 3), ('a.i32', I32, -3), ('a.f32', F32, 1.5), ('a.bool', BOOL, 1),
+             ('a.str', STR, 'str'), ('a.u64', U64, 4), ('a.i64', I64, -4), ('a.f64', F64, 2.5),
+             ('a.arr', ARR, Arr(ARR, [Arr(I32, [1, 2]), Arr(STR, ['s'])])), ('a.strs', ARR, Arr(STR, ['x', '', 'yz']))]
+    t2 = [['n', [8], T_F32, f32(np.ones(8)), None], ['q', [32, 2], T_Q8_0, q8_0(2, 32, rng), None]]
+    files = {
+        'types': build(every, t2)[0],
+        'v2_align64': build([('general.alignment', U64, 64)], [['h', [16], T_F16, b'\0' * 32, None]], version=2,
+                            layout_align=64)[0],
+        'header_only': build([], [])[0],
+        'model': build(*base_model())[0],
+    }
+    for name, data in files.items():
+        with open(os.path.join(out, 'seed_%s.gguf' % name), 'wb') as f:
+            f.write(data)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == '--seeds':
+        return seeds(sys.argv[2])
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     manifest = []
