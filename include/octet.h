@@ -181,6 +181,13 @@ void octet_session_free(octet_session *s);
  * exceed the context length: only cache slots are bounded, by n_ctx. Long inputs are split into n_batch
  * chunks internally. */
 int octet_session_decode(octet_session *s, const int32_t *tokens, int n, int64_t pos, octet_error *err);
+/* Decode one token for each of n sessions in a single forward pass, so the weights are read once for all of
+ * them (servers batch their slots this way). All sessions must share the model and execution mode and be
+ * distinct; tokens[i] is appended to sessions[i] at position pos[i]. Afterwards octet_session_logits
+ * (sessions[i], 0) gives that session's logits. The thread pool and scratch of the session with the largest
+ * context among those whose n_batch >= n are used. Results equal those of decoding each session alone. */
+int octet_session_decode_batch(octet_session *const *sessions, const int32_t *tokens, const int64_t *pos, int n,
+                               octet_error *err);
 /* Logits (n_vocab floats) of token i of the last decode call (i = n-1 when logits_all is 0). */
 const float *octet_session_logits(const octet_session *s, int i);
 int octet_session_n_past(const octet_session *s);

@@ -16,6 +16,7 @@ static const subcmd SUBCMDS[] = {
     {"run", cmd_run, "generate text from a prompt (default: the bundled model)"},
     {"info", cmd_info, "show a model's metadata, hyperparameters, tokenizer and tensors"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"perplexity", cmd_perplexity, "perplexity of a text; KL divergence against a saved base model"},
     {"logits", cmd_logits, "write the logits of a token sequence to a file (float32, one row per token)"},
 };
 #define N_SUBCMDS (int)(sizeof SUBCMDS / sizeof SUBCMDS[0])

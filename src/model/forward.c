@@ -55,7 +55,17 @@ struct octet_session {
     size_t aq_stride;
     float *logits; /* [n_logit_rows][n_vocab] */
     int n_logit_rows;
+    struct row_info *rows; /* [n_batch] per-row owner, cache slot and position of the current pass */
+    float **yrows;         /* [n_batch] per-row logits destinations */
 };
+
+/* One token row of a forward pass: whose KV cache it belongs to, its slot there, and its position. A pass over
+ * a single session has owner == the session for every row; a batched pass mixes sessions. */
+typedef struct row_info {
+    octet_session *owner;
+    int slot;
+    int64_t pos;
+} row_info;
 
 octet_session_params octet_session_default_params(void) {
     octet_session_params p = {.exec = OCTET_EXEC_FLOAT, .n_ctx = 0, .n_threads = 0, .n_batch = 0, .logits_all = 0};
@@ -145,6 +155,9 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
     if ((t = max_act_row_bytes((int64_t)q_dim)) > stride) stride = t;
     if ((t = max_act_row_bytes(hp->n_ff)) > stride) stride = t;
     s->aq_stride = (stride + 63) & ~(size_t)63;
+    s->rows = octet__calloc(nb, sizeof *s->rows);
+    s->yrows = octet__calloc(nb, sizeof *s->yrows);
+    if (!s->rows || !s->yrows) ok = 0;
     size_t aq_bytes;
     if (ok && octet__mul_size(nb, s->aq_stride, &aq_bytes)) s->aq = octet__malloc(aq_bytes);
     if (!ok || !s->aq) {
@@ -164,6 +177,8 @@ void octet_session_free(octet_session *s) {
                      s->scores, s->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(s->aq);
+    octet__free(s->rows);
+    octet__free(s->yrows);
     octet__free(s);
 }
 
@@ -187,6 +202,7 @@ typedef struct mm_task {
     int n_w;
     const octet__tensor *w[MM_MAX];
     float *y[MM_MAX];        /* [n_tok][w->ne[1]] */
+    float *const *yrows;     /* if set (n_w == 1): token i's output row is yrows[i] instead of y[0] + i*n_out */
     const float *bias[MM_MAX];
     const float *x;          /* [n_tok][n_in] */
     int n_tok;
@@ -224,7 +240,8 @@ static void mm_dot(void *ctx, int ith, int nth) {
             for (int i = 0; i < t->n_tok; i++) {
                 float v;
                 dot(t->n_in, &v, wr, t->a + (size_t)i * t->a_stride);
-                y[(size_t)i * (size_t)n_out + (size_t)r] = b ? v + b[r] : v;
+                float *yi = t->yrows ? t->yrows[i] : y + (size_t)i * (size_t)n_out;
+                yi[r] = b ? v + b[r] : v;
             }
         }
         base += n_out;
@@ -232,10 +249,11 @@ static void mm_dot(void *ctx, int ith, int nth) {
 }
 
 /* y_j = x W_j^T (+ b_j) for j < n_w; all W_j share the input size and the activation type. */
-static void matmul(octet_session *s, int n_w, const octet__tensor *const *w, float *const *y, const float *const *b,
-                   const float *x, int n_tok) {
+static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w, float *const *y,
+                        const float *const *b, const float *x, int n_tok, float *const *yrows) {
     mm_task t;
     memset(&t, 0, sizeof t);
+    t.yrows = yrows;
     t.kt = octet__kernels();
     t.n_w = n_w;
     for (int j = 0; j < n_w; j++) {
@@ -257,6 +275,11 @@ static void matmul(octet_session *s, int n_w, const octet__tensor *const *w, flo
         octet__pool_run(s->pool, mm_quantize, &t);
     }
     octet__pool_run(s->pool, mm_dot, &t);
+}
+
+static void matmul(octet_session *s, int n_w, const octet__tensor *const *w, float *const *y, const float *const *b,
+                   const float *x, int n_tok) {
+    matmul_rows(s, n_w, w, y, b, x, n_tok, NULL);
 }
 
 static void matmul1(octet_session *s, const octet__tensor *w, float *y, const float *b, const float *x, int n_tok) {
@@ -286,11 +309,11 @@ static void rmsnorm(float *out, const float *x, const float *g, int n, float eps
 }
 
 /* cos/sin for every token of the batch and every rotated pair, from exact phases. */
-static void rope_tables(octet_session *s, int n_tok, int64_t pos) {
+static void rope_tables(octet_session *s, int n_tok) {
     const octet_model *m = s->m;
     int half = m->hp.n_rot / 2;
     for (int t = 0; t < n_tok; t++) {
-        uint64_t p = (uint64_t)(pos + t);
+        uint64_t p = (uint64_t)s->rows[t].pos;
         float *cs = s->rope + (size_t)t * (size_t)m->hp.n_rot;
         for (int i = 0; i < half; i++) {
             uint64_t phase = p * m->rope_phi[i]; /* mod 2^64: whole turns drop out exactly */
@@ -333,14 +356,15 @@ static void attn_run(void *ctx, int ith, int nth) {
     const int hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
     const size_t q_dim = (size_t)n_head * (size_t)hd;
     const float scale = (float)(1.0 / sqrt((double)hd));
-    const float *kc = s->k_cache + (size_t)a->layer * (size_t)s->n_ctx * s->kv_dim;
-    const float *vc = s->v_cache + (size_t)a->layer * (size_t)s->n_ctx * s->kv_dim;
     float *sc = s->scores + (size_t)ith * (size_t)s->n_ctx;
     int total = a->n_tok * n_head;
     for (int job = ith; job < total; job += nth) {
         int t = job / n_head, h = job % n_head, kh = h / group;
+        const octet_session *o = s->rows[t].owner;
+        const float *kc = o->k_cache + (size_t)a->layer * (size_t)o->n_ctx * o->kv_dim;
+        const float *vc = o->v_cache + (size_t)a->layer * (size_t)o->n_ctx * o->kv_dim;
         const float *q = s->q + (size_t)t * q_dim + (size_t)h * (size_t)hd;
-        int n_keys = s->n_past + t + 1; /* causal: the cache up to and including this token */
+        int n_keys = s->rows[t].slot + 1; /* causal: the owner's cache up to and including this token */
         float mx = -INFINITY;
         for (int j = 0; j < n_keys; j++) {
             float v = fk->dot_f32(q, kc + (size_t)j * s->kv_dim + (size_t)kh * (size_t)hd, hd) * scale;
@@ -362,7 +386,10 @@ static void attn_run(void *ctx, int ith, int nth) {
 
 /* ---- the pass --------------------------------------------------------------------------------------------- */
 
-static void forward(octet_session *s, const int32_t *tokens, int n_tok, int64_t pos) {
+/* One pass over n_tok rows described by s->rows (owner, slot, position); s provides the scratch and the pool,
+ * and its score buffer must cover every owner's slots (s->n_ctx >= slot + 1). Row t's logits, for t in
+ * [first_logit, n_tok), go to s->yrows[t]. */
+static void forward(octet_session *s, const int32_t *tokens, int n_tok, int first_logit) {
     const octet_model *m = s->m;
     const octet__hparams *hp = &m->hp;
     const octet__type_traits *kt = octet__kernels();
@@ -372,7 +399,7 @@ static void forward(octet_session *s, const int32_t *tokens, int n_tok, int64_t 
     for (int t = 0; t < n_tok; t++)
         kt[m->tok_embd.type].to_float((const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
                                       s->x + (size_t)t * (size_t)E, E);
-    rope_tables(s, n_tok, pos);
+    rope_tables(s, n_tok);
 
     for (int l = 0; l < hp->n_layer; l++) {
         const octet__layer *L = &m->layers[l];
@@ -384,14 +411,14 @@ static void forward(octet_session *s, const int32_t *tokens, int n_tok, int64_t 
             const float *b[3] = {L->bq, L->bk, L->bv};
             matmul_group(s, 3, w, y, b, s->xn, n_tok);
         }
-        float *kc = s->k_cache + ((size_t)l * (size_t)s->n_ctx + (size_t)s->n_past) * s->kv_dim;
-        float *vc = s->v_cache + ((size_t)l * (size_t)s->n_ctx + (size_t)s->n_past) * s->kv_dim;
         for (int t = 0; t < n_tok; t++) {
             rope_apply(s, s->q + (size_t)t * q_dim, hp->n_head, t);
             rope_apply(s, s->k + (size_t)t * s->kv_dim, hp->n_head_kv, t);
+            octet_session *o = s->rows[t].owner;
+            size_t at = ((size_t)l * (size_t)o->n_ctx + (size_t)s->rows[t].slot) * o->kv_dim;
+            memcpy(o->k_cache + at, s->k + (size_t)t * s->kv_dim, s->kv_dim * sizeof(float));
+            memcpy(o->v_cache + at, s->v + (size_t)t * s->kv_dim, s->kv_dim * sizeof(float));
         }
-        memcpy(kc, s->k, (size_t)n_tok * s->kv_dim * sizeof(float));
-        memcpy(vc, s->v, (size_t)n_tok * s->kv_dim * sizeof(float));
         attn_task at = {.s = s, .layer = l, .n_tok = n_tok};
         octet__pool_run(s->pool, attn_run, &at);
         /* output projection into xn (free now), then the residual */
@@ -412,14 +439,15 @@ static void forward(octet_session *s, const int32_t *tokens, int n_tok, int64_t 
         matmul1(s, &L->w_down, s->xn, NULL, s->hg, n_tok);
         for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->xn[i];
     }
-    s->n_past += n_tok;
 
-    /* logits for every token (logits_all) or the last one */
-    int first = s->logits_all ? 0 : n_tok - 1, n_out = n_tok - first;
+    /* logits for rows first_logit.. into s->yrows[first_logit..] */
+    int first = first_logit, n_out = n_tok - first;
     for (int t = first; t < n_tok; t++)
         rmsnorm(s->xn + (size_t)(t - first) * (size_t)E, s->x + (size_t)t * (size_t)E, m->output_norm, E,
                 hp->norm_eps);
-    matmul1(s, &m->output, s->logits, NULL, s->xn, n_out);
+    const octet__tensor *wout = &m->output;
+    float *y0 = NULL;
+    matmul_rows(s, 1, &wout, &y0, NULL, s->xn, n_out, s->yrows + first);
 }
 
 int octet_session_decode(octet_session *s, const int32_t *tokens, int n, int64_t pos, octet_error *err) {
@@ -444,9 +472,65 @@ int octet_session_decode(octet_session *s, const int32_t *tokens, int n, int64_t
             octet__int_forward(s->ist, tokens + off, cnt, pos + off, s->n_past, s->logits);
             s->n_past += cnt;
         } else {
-            forward(s, tokens + off, cnt, pos + off);
+            size_t V = (size_t)s->m->hp.n_vocab;
+            for (int t = 0; t < cnt; t++) {
+                s->rows[t].owner = s;
+                s->rows[t].slot = s->n_past + t;
+                s->rows[t].pos = pos + off + t;
+                s->yrows[t] = s->logits_all ? s->logits + (size_t)(off + t) * V : s->logits;
+            }
+            forward(s, tokens + off, cnt, s->logits_all ? 0 : cnt - 1);
+            s->n_past += cnt;
         }
     }
     s->last_n = n;
+    return 0;
+}
+
+int octet_session_decode_batch(octet_session *const *ss, const int32_t *tokens, const int64_t *pos, int n,
+                               octet_error *err) {
+    if (!ss || !tokens || !pos || n <= 0) return octet__err(err, OCTET_EINVAL, "decode_batch: bad arguments");
+    octet_session *w = NULL; /* workspace: the session with the largest context among those with room for n rows */
+    for (int i = 0; i < n; i++)
+        if (ss[i] && ss[i]->n_batch >= n && (!w || ss[i]->n_ctx > w->n_ctx)) w = ss[i];
+    if (!w) return octet__err(err, OCTET_EINVAL, "decode_batch: no session has a batch size of at least %d", n);
+    for (int i = 0; i < n; i++) {
+        octet_session *s = ss[i];
+        if (!s || s->m != w->m || s->exec != w->exec)
+            return octet__err(err, OCTET_EINVAL, "decode_batch: session %d is NULL or of another model or mode", i);
+        for (int j = 0; j < i; j++)
+            if (ss[j] == s) return octet__err(err, OCTET_EINVAL, "decode_batch: session %d appears twice", i);
+        if (tokens[i] < 0 || tokens[i] >= w->m->hp.n_vocab)
+            return octet__err(err, OCTET_ERANGE, "decode_batch: token %d of session %d is outside the vocabulary",
+                              tokens[i], i);
+        if (pos[i] < 0 || pos[i] > (INT64_C(1) << 62))
+            return octet__err(err, OCTET_ERANGE, "decode_batch: position %lld is outside 0..2^62", (long long)pos[i]);
+        if (s->n_past >= s->n_ctx)
+            return octet__err(err, OCTET_ERANGE, "decode_batch: session %d: context of %d tokens is full", i, s->n_ctx);
+    }
+    for (int i = 0; i < n; i++)
+        if (ss[i]->n_past + 1 > w->n_ctx)
+            return octet__err(err, OCTET_EINVAL, "decode_batch: session %d's context exceeds the workspace's", i);
+    if (w->ist) {
+        /* integer mode: one session at a time (each pass is still exact and deterministic) */
+        for (int i = 0; i < n; i++) {
+            octet__int_forward(ss[i]->ist, &tokens[i], 1, pos[i], ss[i]->n_past, ss[i]->logits);
+            ss[i]->n_past++;
+            ss[i]->last_n = 1;
+        }
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        w->rows[i].owner = ss[i];
+        w->rows[i].slot = ss[i]->n_past;
+        w->rows[i].pos = pos[i];
+        /* a session with logits_all keeps its one row at the start of its buffer */
+        w->yrows[i] = ss[i]->logits;
+    }
+    forward(w, tokens, n, 0);
+    for (int i = 0; i < n; i++) {
+        ss[i]->n_past++;
+        ss[i]->last_n = 1;
+    }
     return 0;
 }
