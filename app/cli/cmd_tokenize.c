@@ -8,14 +8,16 @@
 
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *file = NULL;
-    int no_bos = 0, show_pieces = 0, parse_special = 0;
+    int no_bos = 0, show_pieces = 0, no_parse_special = 0, parse_special = 0;
     const opt opts[] = {
         {"--model", "-m", OPT_STR, &model, "FILE", "GGUF model (default: the bundled model)", 0, 0, NULL},
         {"--prompt", "-p", OPT_STR, &prompt, "TEXT", "text to tokenize", 0, 0, NULL},
         {"--file", "-f", OPT_STR, &file, "FILE", "read the text from a file", 0, 0, NULL},
         {"--no-bos", NULL, OPT_FLAG, &no_bos, NULL, "do not add the BOS token", 0, 0, NULL},
-        {"--parse-special", NULL, OPT_FLAG, &parse_special, NULL, "recognise control tokens like <s> in the text", 0,
-         0, NULL},
+        {"--no-parse-special", NULL, OPT_FLAG, &no_parse_special, NULL,
+         "treat control-token text like <s> as plain text (default: recognise it, as llama-tokenize)", 0, 0, NULL},
+        {"--parse-special", NULL, OPT_FLAG, &parse_special, NULL, "recognise control-token text (the default)", 0, 0,
+         NULL},
         {"--show-pieces", NULL, OPT_FLAG, &show_pieces, NULL, "print one 'id -> piece' line per token", 0, 0, NULL},
     };
     const cmd_spec spec = {"tokenize", "[-m MODEL] -p TEXT [--no-bos]",
@@ -25,6 +27,10 @@ int cmd_tokenize(int argc, char **argv) {
     int n_pos;
     int rc = cli_parse(&spec, argc, argv, pos, &n_pos);
     if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (parse_special && no_parse_special) {
+        fprintf(stderr, "octet tokenize: --parse-special and --no-parse-special contradict each other\n");
+        return EXIT_USAGE;
+    }
     if ((prompt != NULL) == (file != NULL)) {
         fprintf(stderr, "octet tokenize: give the text with -p TEXT or -f FILE\n");
         return EXIT_USAGE;
@@ -46,13 +52,13 @@ int cmd_tokenize(int argc, char **argv) {
     memset(&err, 0, sizeof err);
     const char *t = text ? text : prompt;
     int n = 0;
-    rc = octet_tokenize(m, t, len, !no_bos, parse_special, NULL, 0, &n, &err);
+    rc = octet_tokenize(m, t, len, !no_bos, !no_parse_special, NULL, 0, &n, &err);
     if (rc && rc != OCTET_ERANGE) {
         fprintf(stderr, "octet: error: %s\n", err.msg);
         goto out;
     }
     toks = malloc(((size_t)n + 1) * sizeof *toks);
-    if (!toks || octet_tokenize(m, t, len, !no_bos, parse_special, toks, n + 1, &n, &err)) {
+    if (!toks || octet_tokenize(m, t, len, !no_bos, !no_parse_special, toks, n + 1, &n, &err)) {
         fprintf(stderr, "octet: error: %s\n", toks ? err.msg : "out of memory");
         goto out;
     }

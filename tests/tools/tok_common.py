@@ -62,7 +62,10 @@ def write_model(path, tok_kv, n_vocab, seed=0):
 
 
 def octet_ids(octet, model, text, extra=()):
-    """Token ids from `octet tokenize -m model -f FILE` (text is str or bytes)."""
+    """Token ids from `octet tokenize -m model -f FILE` (text is str or bytes). Control-token text is plain text
+    unless extra asks for --parse-special (the oracles treat all input as text)."""
+    if "--parse-special" not in extra:
+        extra = ("--no-parse-special", *extra)
     data = text.encode("utf-8") if isinstance(text, str) else text
     with tempfile.NamedTemporaryFile(delete=False) as f:
         f.write(data)
