@@ -15,7 +15,7 @@ WARN    += -Werror
 endif
 INC     := -Iinclude -Isrc
 CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -g -fno-fast-math -pthread
-LDLIBS  := -lm -pthread
+LDLIBS  := -lm -pthread -ljansson
 X86FLAGS := -mavx2 -mfma -mf16c
 
 # Variants: rel (optimized) and asan (sanitizers). Objects live under build/<variant>/.
@@ -27,7 +27,7 @@ LIB_SRC  := $(sort $(wildcard src/core/*.c src/format/*.c src/tensor/*.c src/ker
                               src/model/*.c src/text/*.c))
 X86_SRC  := $(sort $(wildcard src/kernels/x86/*.c))
 CLI_SRC  := $(sort $(wildcard app/cli/*.c))
-TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/kernels/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/kernels/*.c tests/fault/*.c))
 TEST_COMMON := $(wildcard tests/common/*.c)
 
 define variant

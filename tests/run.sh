@@ -23,7 +23,7 @@ run() { # name timeout cmd...
 }
 filter=${1:-}
 for variant in rel asan; do
-    for t in build/$variant/tests/unit/* build/$variant/tests/kernels/*; do
+    for t in build/$variant/tests/unit/* build/$variant/tests/kernels/* build/$variant/tests/fault/*; do
         [ -x "$t" ] || continue
         case "$t" in *.d|*.o) continue;; esac
         [ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
