@@ -16,6 +16,8 @@ endif
 INC     := -Iinclude -Isrc
 CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -g -fno-fast-math -pthread
 LDLIBS  := -lm -pthread -ljansson
+# octet serve: libmicrohttpd (HTTP; Debian's libmicrohttpd-dev), JSON through jansson above
+SERVER_LDLIBS := -lmicrohttpd
 X86FLAGS := -mavx2 -mfma -mf16c
 
 # Variants: rel (optimized) and asan (sanitizers). Objects live under build/<variant>/.
@@ -26,7 +28,7 @@ ASAN_LDFLAGS := -fsanitize=address,undefined
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/format/*.c src/tensor/*.c src/kernels/*.c src/kernels/ref/*.c src/model/int/*.c \
                               src/model/*.c src/text/*.c))
 X86_SRC  := $(sort $(wildcard src/kernels/x86/*.c))
-CLI_SRC  := $(sort $(wildcard app/cli/*.c))
+CLI_SRC  := $(sort $(wildcard app/cli/*.c app/server/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/kernels/*.c tests/fault/*.c))
 TEST_COMMON := $(wildcard tests/common/*.c)
 
@@ -48,7 +50,7 @@ build/$(1)/liboctet.a: $$($(1)_LIB_OBJ)
 	ar rcs $$@ $$^
 
 build/$(1)/octet: $$($(1)_CLI_OBJ) build/$(1)/liboctet.a
-	$$(CC) $$($(3)) -o $$@ $$^ $(LDLIBS)
+	$$(CC) $$($(3)) -o $$@ $$^ $(LDLIBS) $(SERVER_LDLIBS)
 
 build/$(1)/tests/%: tests/%.c build/$(1)/liboctet.a $(TEST_COMMON) tests/test.h
 	@mkdir -p $$(@D)
@@ -57,17 +59,25 @@ build/$(1)/tests/%: tests/%.c build/$(1)/liboctet.a $(TEST_COMMON) tests/test.h
 -include $$($(1)_LIB_OBJ:.o=.d) $$($(1)_CLI_OBJ:.o=.d)
 endef
 
+TSAN_CFLAGS := $(CFLAGS_BASE) -O1 -fsanitize=thread -fno-omit-frame-pointer
+TSAN_LDFLAGS := -fsanitize=thread
+
 REL_LDFLAGS :=
 $(eval $(call variant,rel,REL_CFLAGS,REL_LDFLAGS))
 $(eval $(call variant,asan,ASAN_CFLAGS,ASAN_LDFLAGS))
+$(eval $(call variant,tsan,TSAN_CFLAGS,TSAN_LDFLAGS))
 
-.PHONY: all asan test test-rel test-asan clean tests-build
+.PHONY: all asan tsan test test-rel test-asan clean tests-build
 all: octet
 
 octet: build/rel/octet
 	cp $< $@
 
 asan: build/asan/octet $(asan_TESTS)
+
+# make tsan: the unit, kernel and fault tests built with ThreadSanitizer, and run
+tsan: build/tsan/octet $(tsan_TESTS)
+	@TSAN_OPTIONS=halt_on_error=1 tests/run.sh --variant tsan
 
 tests-build: octet $(rel_TESTS) build/asan/octet $(asan_TESTS)
 
@@ -92,5 +102,9 @@ build/fuzz/src/%.o: src/%.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 build/fuzz/%: fuzz/%.c $(fuzz_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(fuzz_LIB_OBJ) $(LDLIBS)
+# the server's request parser: only the parser, the chat formats and jansson
+build/fuzz/fuzz_server_request: fuzz/fuzz_server_request.c app/server/request.c app/server/chat_template.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iapp/server -fsanitize=fuzzer -o $@ $^ -ljansson
 .PHONY: fuzz
 fuzz: $(fuzz_PROGS)

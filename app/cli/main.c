@@ -17,6 +17,7 @@ static const subcmd SUBCMDS[] = {
     {"info", cmd_info, "show a model's metadata, hyperparameters, tokenizer and tensors"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"perplexity", cmd_perplexity, "perplexity of a text; KL divergence against a saved base model"},
+    {"serve", cmd_serve, "serve the model over HTTP: OpenAI-compatible API and a chat page"},
     {"logits", cmd_logits, "write the logits of a token sequence to a file (float32, one row per token)"},
 };
 #define N_SUBCMDS (int)(sizeof SUBCMDS / sizeof SUBCMDS[0])

@@ -1,0 +1,297 @@
+/*
+ * request.c - JSON request bodies to parameters. Everything here comes from the network: every field is
+ * type-checked and range-checked, and a bad one produces a message naming it (the HTTP layer answers 400 with
+ * an OpenAI error object). Shapes follow OpenAI's API reference for /v1/completions and /v1/chat/completions
+ * (https://platform.openai.com/docs/api-reference) and llama.cpp's server README for /tokenize and
+ * /detokenize. Unknown fields are ignored; JSON null means "not given".
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+static int fail(char *msg, size_t msg_size, const char **param, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int fail(char *msg, size_t msg_size, const char **param, const char *name, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (msg && msg_size) vsnprintf(msg, msg_size, fmt, ap);
+    va_end(ap);
+    if (param) *param = name;
+    return -1;
+}
+
+static char *dup_n(const char *s, size_t n) {
+    char *p = malloc(n + 1);
+    if (!p) return NULL;
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+/* Parse the body as a JSON object. */
+static json_t *load_object(const char *body, size_t len, char *msg, size_t msg_size, const char **param) {
+    json_error_t jerr;
+    if (param) *param = NULL;
+    json_t *root = json_loadb(body ? body : "", len, 0, &jerr);
+    if (!root) {
+        fail(msg, msg_size, param, NULL, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+             jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        fail(msg, msg_size, param, NULL, "the request body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+/* A present, non-null member (NULL otherwise). */
+static json_t *member(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return v && !json_is_null(v) ? v : NULL;
+}
+
+static int get_number(json_t *o, const char *key, double lo, double hi, float *dst, char *msg, size_t msg_size,
+                      const char **param) {
+    json_t *v = member(o, key);
+    if (!v) return 0;
+    if (!json_is_number(v)) return fail(msg, msg_size, param, key, "'%s' must be a number", key);
+    double x = json_number_value(v);
+    if (!isfinite(x) || x < lo || x > hi)
+        return fail(msg, msg_size, param, key, "'%s' must be between %g and %g", key, lo, hi);
+    *dst = (float)x;
+    return 0;
+}
+
+static int get_bool(json_t *o, const char *key, int *dst, char *msg, size_t msg_size, const char **param) {
+    json_t *v = member(o, key);
+    if (!v) return 0;
+    if (!json_is_boolean(v)) return fail(msg, msg_size, param, key, "'%s' must be a boolean", key);
+    *dst = json_is_true(v);
+    return 0;
+}
+
+/* Token ids: an array of integers in 0..INT32_MAX (the vocabulary check is the model's). */
+static int get_token_array(json_t *a, const char *key, int32_t **out, int *n, char *msg, size_t msg_size,
+                           const char **param) {
+    size_t na = json_array_size(a);
+    if (na > SRV_MAX_TOKEN_IDS) return fail(msg, msg_size, param, key, "'%s' has more than %u ids", key,
+                                            (unsigned)SRV_MAX_TOKEN_IDS);
+    int32_t *t = malloc((na ? na : 1) * sizeof *t);
+    if (!t) return fail(msg, msg_size, param, key, "out of memory");
+    for (size_t i = 0; i < na; i++) {
+        json_t *e = json_array_get(a, i);
+        if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > INT32_MAX) {
+            free(t);
+            return fail(msg, msg_size, param, key, "'%s[%zu]' must be a token id (a non-negative integer)", key, i);
+        }
+        t[i] = (int32_t)json_integer_value(e);
+    }
+    *out = t;
+    *n = (int)na;
+    return 0;
+}
+
+/* Message content: a string, or an array of parts {"type": "text", "text": str} concatenated. */
+static int get_content(json_t *c, size_t idx, char **out, char *msg, size_t msg_size, const char **param) {
+    if (!c) {
+        *out = dup_n("", 0);
+    } else if (json_is_string(c)) {
+        *out = dup_n(json_string_value(c), json_string_length(c));
+    } else if (json_is_array(c)) {
+        srv_buf b = {0};
+        b.max = SRV_MAX_BODY_BYTES;
+        for (size_t i = 0; i < json_array_size(c); i++) {
+            json_t *part = json_array_get(c, i);
+            json_t *type = json_is_object(part) ? json_object_get(part, "type") : NULL;
+            json_t *text = json_is_object(part) ? json_object_get(part, "text") : NULL;
+            if (!json_is_string(type) || strcmp(json_string_value(type), "text") != 0 || !json_is_string(text)) {
+                srv_buf_free(&b);
+                return fail(msg, msg_size, param, "messages",
+                            "messages[%zu].content[%zu] must be {\"type\": \"text\", \"text\": string}", idx, i);
+            }
+            srv_buf_put(&b, json_string_value(text), json_string_length(text));
+        }
+        srv_buf_put(&b, "", 0);
+        if (b.oom) {
+            srv_buf_free(&b);
+            return fail(msg, msg_size, param, "messages", "out of memory");
+        }
+        *out = b.p ? b.p : dup_n("", 0);
+    } else {
+        return fail(msg, msg_size, param, "messages", "messages[%zu].content must be a string or an array of parts",
+                    idx);
+    }
+    if (!*out) return fail(msg, msg_size, param, "messages", "out of memory");
+    return 0;
+}
+
+void srv_request_free(srv_request *r) {
+    if (!r) return;
+    free(r->model);
+    free(r->prompt);
+    free(r->prompt_tokens);
+    for (int i = 0; i < r->n_msgs; i++) {
+        free(r->msgs[i].role);
+        free(r->msgs[i].content);
+    }
+    free(r->msgs);
+    for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
+    memset(r, 0, sizeof *r);
+}
+
+static int parse_fields(srv_request *r, json_t *o, char *msg, size_t msg_size, const char **param) {
+    json_t *v;
+    if ((v = member(o, "model"))) {
+        if (!json_is_string(v)) return fail(msg, msg_size, param, "model", "'model' must be a string");
+        if (!(r->model = dup_n(json_string_value(v), json_string_length(v))))
+            return fail(msg, msg_size, param, "model", "out of memory");
+    }
+    if (r->kind == SRV_REQ_COMPLETION) {
+        v = member(o, "prompt");
+        if (!v) return fail(msg, msg_size, param, "prompt", "'prompt' is required");
+        if (json_is_array(v) && json_array_size(v) == 1 && json_is_string(json_array_get(v, 0)))
+            v = json_array_get(v, 0); /* ["text"] */
+        if (json_is_string(v)) {
+            r->prompt_len = json_string_length(v);
+            if (!(r->prompt = dup_n(json_string_value(v), r->prompt_len)))
+                return fail(msg, msg_size, param, "prompt", "out of memory");
+        } else if (json_is_array(v) && json_array_size(v) > 0 && json_is_integer(json_array_get(v, 0))) {
+            if (get_token_array(v, "prompt", &r->prompt_tokens, &r->n_prompt_tokens, msg, msg_size, param))
+                return -1;
+        } else if (json_is_array(v) && json_array_size(v) > 1 && json_is_string(json_array_get(v, 0))) {
+            return fail(msg, msg_size, param, "prompt", "only one prompt per request is supported");
+        } else {
+            return fail(msg, msg_size, param, "prompt", "'prompt' must be a string or an array of token ids");
+        }
+    } else {
+        v = member(o, "messages");
+        if (!v) return fail(msg, msg_size, param, "messages", "'messages' is required");
+        if (!json_is_array(v) || json_array_size(v) == 0)
+            return fail(msg, msg_size, param, "messages", "'messages' must be a non-empty array");
+        size_t n = json_array_size(v);
+        if (n > SRV_MAX_MESSAGES)
+            return fail(msg, msg_size, param, "messages", "more than %d messages", SRV_MAX_MESSAGES);
+        r->msgs = calloc(n, sizeof *r->msgs);
+        if (!r->msgs) return fail(msg, msg_size, param, "messages", "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            json_t *m = json_array_get(v, i);
+            if (!json_is_object(m)) return fail(msg, msg_size, param, "messages", "messages[%zu] must be an object", i);
+            json_t *role = json_object_get(m, "role");
+            if (!json_is_string(role))
+                return fail(msg, msg_size, param, "messages", "messages[%zu].role must be a string", i);
+            r->n_msgs = (int)i + 1; /* so that free releases what is filled */
+            if (!(r->msgs[i].role = dup_n(json_string_value(role), json_string_length(role))))
+                return fail(msg, msg_size, param, "messages", "out of memory");
+            if (get_content(member(m, "content"), i, &r->msgs[i].content, msg, msg_size, param)) return -1;
+        }
+    }
+    json_t *mt = member(o, "max_tokens");
+    if (!mt && r->kind == SRV_REQ_CHAT) mt = member(o, "max_completion_tokens");
+    if (mt) {
+        const char *name = member(o, "max_tokens") ? "max_tokens" : "max_completion_tokens";
+        if (!json_is_integer(mt)) return fail(msg, msg_size, param, name, "'%s' must be an integer", name);
+        json_int_t x = json_integer_value(mt);
+        if (x < 0 || x > SRV_MAX_TOKENS)
+            return fail(msg, msg_size, param, name, "'%s' must be between 0 and %d", name, SRV_MAX_TOKENS);
+        r->max_tokens = (int)x;
+    }
+    if (get_number(o, "temperature", 0, 100, &r->temperature, msg, msg_size, param)) return -1;
+    if (get_number(o, "top_p", 0, 1, &r->top_p, msg, msg_size, param)) return -1;
+    if ((v = member(o, "seed"))) {
+        if (!json_is_integer(v)) return fail(msg, msg_size, param, "seed", "'seed' must be an integer");
+        r->seed = (uint64_t)json_integer_value(v);
+        r->seed_given = 1;
+    }
+    if ((v = member(o, "n"))) {
+        if (!json_is_integer(v) || json_integer_value(v) != 1)
+            return fail(msg, msg_size, param, "n", "'n' must be 1 (one choice per request)");
+    }
+    if ((v = member(o, "stop"))) {
+        json_t *one[1] = {v};
+        json_t **items = one;
+        size_t n = 1;
+        if (json_is_array(v)) {
+            n = json_array_size(v);
+            if (n > SRV_MAX_STOP)
+                return fail(msg, msg_size, param, "stop", "at most %d stop sequences", SRV_MAX_STOP);
+            items = NULL;
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_t *s = items ? items[i] : json_array_get(v, i);
+            if (!json_is_string(s))
+                return fail(msg, msg_size, param, "stop", "'stop' must be a string or an array of strings");
+            size_t sl = json_string_length(s);
+            if (sl == 0) continue; /* an empty stop string would stop before the first token */
+            if (sl > SRV_MAX_STOP_BYTES)
+                return fail(msg, msg_size, param, "stop", "stop sequences are limited to %d bytes", SRV_MAX_STOP_BYTES);
+            if (!(r->stop[r->n_stop] = dup_n(json_string_value(s), sl)))
+                return fail(msg, msg_size, param, "stop", "out of memory");
+            r->n_stop++;
+        }
+    }
+    if (get_bool(o, "stream", &r->stream, msg, msg_size, param)) return -1;
+    if ((v = member(o, "stream_options"))) {
+        if (!json_is_object(v))
+            return fail(msg, msg_size, param, "stream_options", "'stream_options' must be an object");
+        if (get_bool(v, "include_usage", &r->include_usage, msg, msg_size, param)) return -1;
+    }
+    return 0;
+}
+
+int srv_parse_request(srv_request *r, srv_req_kind kind, const char *body, size_t len, char *msg, size_t msg_size,
+                      const char **param) {
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->max_tokens = -1;
+    r->temperature = 1.0f;
+    r->top_p = 1.0f;
+    json_t *o = load_object(body, len, msg, msg_size, param);
+    if (!o) return -1;
+    int rc = parse_fields(r, o, msg, msg_size, param);
+    json_decref(o);
+    if (rc) srv_request_free(r);
+    return rc;
+}
+
+int srv_parse_tokenize(const char *body, size_t len, char **content, size_t *content_len, int *add_special,
+                       char *msg, size_t msg_size, const char **param) {
+    *content = NULL;
+    *content_len = 0;
+    *add_special = 0;
+    json_t *o = load_object(body, len, msg, msg_size, param);
+    if (!o) return -1;
+    int rc = 0;
+    json_t *c = member(o, "content");
+    if (!c || !json_is_string(c)) {
+        rc = fail(msg, msg_size, param, "content", "'content' must be a string");
+    } else if (get_bool(o, "add_special", add_special, msg, msg_size, param)) {
+        rc = -1;
+    } else {
+        *content_len = json_string_length(c);
+        *content = dup_n(json_string_value(c), *content_len);
+        if (!*content) rc = fail(msg, msg_size, param, "content", "out of memory");
+    }
+    json_decref(o);
+    return rc;
+}
+
+int srv_parse_detokenize(const char *body, size_t len, int32_t **tokens, int *n, char *msg, size_t msg_size,
+                         const char **param) {
+    *tokens = NULL;
+    *n = 0;
+    json_t *o = load_object(body, len, msg, msg_size, param);
+    if (!o) return -1;
+    int rc;
+    json_t *t = member(o, "tokens");
+    if (!t || !json_is_array(t)) rc = fail(msg, msg_size, param, "tokens", "'tokens' must be an array of token ids");
+    else rc = get_token_array(t, "tokens", tokens, n, msg, msg_size, param);
+    json_decref(o);
+    return rc;
+}

@@ -1,0 +1,162 @@
+/*
+ * serve.c - `octet serve`: options, model loading, the slot scheduler and the HTTP server, and a clean exit on
+ * SIGTERM/SIGINT (stop accepting, let requests in flight finish for up to SRV_DRAIN_SECONDS, exit 0).
+ *
+ * Signals are blocked in every thread (they inherit the mask from here) and taken by sigtimedwait in the main
+ * thread, so no handler runs inside library code.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../cli/cli.h"
+#include "server.h"
+
+/* tokenizer.chat_template as rendered by octet_gguf_value_str (quoted, escaped, possibly cut short; enough to
+ * find the family's markers), or "" when absent. */
+static void read_template(const char *path, char *buf, size_t size) {
+    buf[0] = 0;
+    octet_gguf *g = NULL;
+    octet_error err;
+    if (octet_gguf_open(&g, path, &err)) return;
+    for (int64_t i = 0; i < octet_gguf_n_kv(g); i++)
+        if (strcmp(octet_gguf_key(g, i), "tokenizer.chat_template") == 0) octet_gguf_value_str(g, i, buf, size);
+    octet_gguf_close(g);
+}
+
+/* Is s a single (control) token of the model's vocabulary? */
+static int has_token(void *ud, const char *s) {
+    const octet_model *m = ud;
+    int32_t t[4];
+    int n = 0;
+    octet_error err;
+    if (octet_tokenize(m, s, strlen(s), 0, 1, t, 4, &n, &err) || n != 1) return 0;
+    char piece[64];
+    int k = octet_token_to_piece(m, t[0], 1, piece, sizeof piece - 1);
+    return k == (int)strlen(s) && memcmp(piece, s, (size_t)k) == 0;
+}
+
+static void model_id_of(const char *path, char *out, size_t n) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(out, n, "%s", b);
+    size_t l = strlen(out);
+    if (l > 5 && strcmp(out + l - 5, ".gguf") == 0) out[l - 5] = 0;
+}
+
+int cmd_serve(int argc, char **argv) {
+    const char *model = NULL, *host = "127.0.0.1", *api_key = NULL, *exec_mode = NULL;
+    int port = 8080, n_slots = 1, n_ctx = 0, n_threads = 0, no_mmap = 0, quiet = 0;
+    const opt opts[] = {
+        {"--model", "-m", OPT_STR, &model, "FILE", "GGUF model (default: the bundled model)", 0, 0, NULL},
+        {"--host", NULL, OPT_STR, &host, "ADDR", "address to bind (default 127.0.0.1; 0.0.0.0: every interface)", 0, 0,
+         NULL},
+        {"--port", NULL, OPT_INT, &port, "N", "TCP port (default 8080; 0: any free port, printed)", 0, 65535, NULL},
+        {"--parallel", "-np", OPT_INT, &n_slots, "SLOTS", "sequences decoded together (default 1)", 1, SRV_MAX_SLOTS,
+         NULL},
+        {"--api-key", NULL, OPT_STR, &api_key, "KEY", "require 'Authorization: Bearer KEY' (default: no auth)", 0, 0,
+         NULL},
+        {"--ctx-size", "-c", OPT_INT, &n_ctx, "N", "context per slot (default: min(model context, 4096))", 0, 1 << 20,
+         NULL},
+        {"--exec", NULL, OPT_STR, &exec_mode, "MODE", "float (default) or int: integer-only arithmetic", 0, 0, NULL},
+        {"--threads", "-t", OPT_INT, &n_threads, "N", "threads per forward pass (default: all CPUs)", 1, 256, NULL},
+        {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
+        {"--quiet", "-q", OPT_FLAG, &quiet, NULL, "no start-up lines on stderr", 0, 0, NULL},
+    };
+    const cmd_spec spec = {"serve", "[-m MODEL] [--host ADDR] [--port N] [-np SLOTS] [--api-key KEY] [options]",
+                           "Serve the model over HTTP with an OpenAI-compatible API (/v1/completions, "
+                           "/v1/chat/completions, /v1/models, /health, /tokenize, /detokenize) and a chat page at /. "
+                           "SIGTERM or SIGINT finishes the requests in flight and exits 0.",
+                           opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    const char *pos[1];
+    int n_pos;
+    int rc = cli_parse(&spec, argc, argv, pos, &n_pos);
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    int exec = cli_exec_mode(exec_mode);
+    if (exec < 0) return EXIT_USAGE;
+    if (api_key && !*api_key) {
+        fprintf(stderr, "octet serve: --api-key must not be empty\n");
+        return EXIT_USAGE;
+    }
+    if (!model) model = cli_default_model();
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    srv_config cfg = {host, port, api_key, n_slots};
+    srv_server *h = NULL;
+    char msg[512];
+    if (srv_http_start(&h, &cfg, msg, sizeof msg)) {
+        fprintf(stderr, "octet serve: %s\n", msg);
+        return EXIT_ERR;
+    }
+    if (!quiet) fprintf(stderr, "octet serve: listening on http://%s:%d (loading the model)\n", host, srv_http_port(h));
+
+    int status = EXIT_ERR;
+    srv_sched *sched = NULL;
+    octet_model *m = cli_open_model(model, !no_mmap, 0, quiet);
+    if (!m) goto out;
+    static char tmpl_text[1 << 16];
+    read_template(model, tmpl_text, sizeof tmpl_text);
+    srv_tmpl tmpl = srv_tmpl_detect(tmpl_text, has_token, m);
+    octet_model_info mi;
+    octet_model_get_info(m, &mi);
+    char eos[64] = "";
+    if (mi.eos_id >= 0) {
+        int k = octet_token_to_piece(m, mi.eos_id, 1, eos, sizeof eos - 1);
+        eos[k > 0 && k < (int)sizeof eos ? k : 0] = 0;
+    }
+    octet_session_params sp = octet_session_default_params();
+    sp.n_ctx = n_ctx;
+    sp.n_threads = n_threads;
+    sp.exec = exec;
+    octet_error err;
+    memset(&err, 0, sizeof err);
+    if (srv_sched_new(&sched, m, n_slots, SRV_MAX_QUEUE, &sp, &err)) {
+        fprintf(stderr, "octet serve: error: %s\n", err.msg[0] ? err.msg : octet_strerror(err.code));
+        goto out;
+    }
+    char id[128];
+    model_id_of(model, id, sizeof id);
+    srv_http_set_ready(h, m, sched, id, tmpl, eos);
+    if (!quiet)
+        fprintf(stderr, "octet serve: ready: model %s, %d slot(s) of %d tokens, chat format %s%s\n", id, n_slots,
+                srv_sched_n_ctx(sched), srv_tmpl_name(tmpl), api_key ? ", API key required" : "");
+
+    /* wait for SIGTERM/SIGINT */
+    int sig;
+    while (sigwait(&sigs, &sig) != 0) {
+    }
+    if (!quiet) fprintf(stderr, "octet serve: %s: finishing %d request(s) in flight\n", sig == SIGINT ? "SIGINT" : "SIGTERM",
+                        srv_http_inflight(h));
+    srv_http_quiesce(h);
+    struct timespec t0, now, tick = {0, 20 * 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if (srv_http_inflight(h) == 0 && srv_sched_busy(sched) == 0) break;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= SRV_DRAIN_SECONDS) {
+            fprintf(stderr, "octet serve: drain timeout; stopping\n");
+            break;
+        }
+        if (sigtimedwait(&sigs, NULL, &tick) > 0) {
+            fprintf(stderr, "octet serve: second signal; stopping now\n");
+            break;
+        }
+    }
+    status = EXIT_OK;
+out:
+    srv_sched_shutdown(sched); /* jobs still running end with an error, so no connection waits forever */
+    srv_http_stop(h);
+    srv_sched_free(sched);
+    octet_model_close(m);
+    if (status == EXIT_OK && !quiet) fprintf(stderr, "octet serve: stopped\n");
+    return status;
+}
