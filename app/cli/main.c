@@ -18,7 +18,10 @@ static const subcmd SUBCMDS[] = {
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"perplexity", cmd_perplexity, "perplexity of a text; KL divergence against a saved base model"},
     {"serve", cmd_serve, "serve the model over HTTP: OpenAI-compatible API and a chat page"},
+    {"bench", cmd_bench, "speed: prompt and generation tokens/s, GB/s against the measured bandwidth, J/token"},
+    {"synth", cmd_synth, "write a random-weight GGUF model of a real shape (for speed work)"},
     {"logits", cmd_logits, "write the logits of a token sequence to a file (float32, one row per token)"},
+    {"quantize", cmd_quantize, "write a copy of a float model with quantized weights (Q8_0 ... Q4_K_M)"},
 };
 #define N_SUBCMDS (int)(sizeof SUBCMDS / sizeof SUBCMDS[0])
 
