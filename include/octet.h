@@ -195,6 +195,52 @@ int octet_session_n_ctx(const octet_session *s);
 /* Drop the cache from slot n on (0 clears it). */
 void octet_session_truncate(octet_session *s, int n);
 
+/* ---- quantization --------------------------------------------------------------------------------------- */
+/* Write a copy of a float (F32/F16/BF16) GGUF model with its weights converted to another type. Targets (case
+ * does not matter): Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K F16 BF16 F32 and llama.cpp's mixes Q4_K_S Q4_K_M
+ * Q5_K_S Q5_K_M; the per-tensor policy (norms kept F32, output at Q6_K, attn_v / ffn_down bumps, fallbacks
+ * for rows that are not a multiple of 256) follows llama.cpp and is described in docs/quantize.md. Metadata is
+ * copied, general.file_type and general.quantization_version are set. The output is written to a temporary
+ * file in out's folder and renamed once complete: on any error (or cancellation) out is not touched and the
+ * temporary file is removed. */
+typedef struct octet_quantize_progress {
+    int64_t i_tensor, n_tensors; /* tensor being written (0-based) and the total */
+    const char *name;            /* its name */
+    const char *type_in, *type_out;
+    uint64_t rows_done, n_rows;  /* of this tensor */
+    uint64_t bytes_written;      /* bytes in the output file so far */
+    int tensor_done;             /* 1 on the last call for this tensor */
+} octet_quantize_progress;
+/* Called on the calling thread after each chunk of rows; return nonzero to cancel (OCTET_EINVAL, "cancelled"). */
+typedef int (*octet_quantize_progress_fn)(const octet_quantize_progress *p, void *ud);
+
+typedef struct octet_quantize_params {
+    const char *type;             /* target, e.g. "Q4_K_M" (required) */
+    int n_threads;                /* 0: number of online CPUs */
+    int allow_requantize;         /* 0: refuse already-quantized input; 1: dequantize and quantize again */
+    octet_quantize_progress_fn progress;
+    void *progress_ud;
+} octet_quantize_params;
+octet_quantize_params octet_quantize_default_params(void);
+
+typedef struct octet_quantize_stats {
+    int64_t n_tensors;
+    int64_t n_converted;          /* tensors whose type changed */
+    int64_t n_fallback;           /* tensors given another type because of their row length */
+    uint64_t n_elements;          /* weights in all tensors */
+    uint64_t tensor_bytes_in, tensor_bytes_out;
+    uint64_t file_bytes_in, file_bytes_out;
+    int ftype;                    /* general.file_type written */
+    double seconds;
+} octet_quantize_stats;
+
+/* stats may be NULL. Errors: OCTET_EINVAL (unknown type, cancelled), OCTET_EUNSUPPORTED (quantized input
+ * without allow_requantize, a tensor type octet cannot convert), OCTET_EIO, OCTET_EFORMAT, OCTET_ENOMEM. */
+int octet_model_quantize(const char *in, const char *out, const octet_quantize_params *params,
+                         octet_quantize_stats *stats, octet_error *err);
+/* Name and one-line description of target i, 0 <= i; NULL past the end. */
+const char *octet_quantize_type_name(int i, const char **desc);
+
 /* ---- sampling ------------------------------------------------------------------------------------------- */
 typedef struct octet_sampler octet_sampler;
 
