@@ -21,8 +21,10 @@ run() { # name timeout cmd...
     fi
     rm -f "$log"
 }
+variants="rel asan"
+if [ "${1:-}" = "--variant" ]; then variants=$2; shift 2; SKIP_SCRIPTS=1; fi
 filter=${1:-}
-for variant in rel asan; do
+for variant in $variants; do
     for t in build/$variant/tests/unit/* build/$variant/tests/kernels/* build/$variant/tests/fault/*; do
         [ -x "$t" ] || continue
         case "$t" in *.d|*.o) continue;; esac
@@ -31,6 +33,7 @@ for variant in rel asan; do
     done
 done
 for s in tests/golden/*.sh tests/e2e/*.sh; do
+    [ -n "${SKIP_SCRIPTS:-}" ] && break
     [ -f "$s" ] || continue
     [ -n "$filter" ] && [[ "$s" != *"$filter"* ]] && continue
     run "$s" 900 bash "$s"
