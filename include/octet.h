@@ -238,6 +238,18 @@ typedef struct octet_quantize_stats {
  * without allow_requantize, a tensor type octet cannot convert), OCTET_EIO, OCTET_EFORMAT, OCTET_ENOMEM. */
 int octet_model_quantize(const char *in, const char *out, const octet_quantize_params *params,
                          octet_quantize_stats *stats, octet_error *err);
+
+/* ---- conversion from Hugging Face checkpoints ----------------------------------------------------------- */
+/* Convert the Hugging Face checkpoint in folder dir (config.json; model.safetensors or the shards named by
+ * model.safetensors.index.json; tokenizer.model or tokenizer.json; optional tokenizer_config.json) of a
+ * LlamaForCausalLM, MistralForCausalLM or Qwen2ForCausalLM model to a GGUF file at out. outtype is the GGML
+ * type of the matrices: 0 (F32), 1 (F16) or 30 (BF16); norms and biases are always F32. q/k rows are permuted
+ * to GGUF's RoPE layout for llama/mistral; the tokenizer and special tokens are carried over (docs/convert.md).
+ * The output is written to a temporary file and renamed when complete: on error out is not touched.
+ * Progress lines go to the log callback (OCTET_LOG_INFO). Errors name the file and the problem:
+ * OCTET_EIO (missing file), OCTET_EFORMAT (malformed safetensors, JSON or protobuf, inconsistent shapes),
+ * OCTET_EUNSUPPORTED (architecture, dtype, RoPE scaling or tokenizer kind), OCTET_EINVAL, OCTET_ENOMEM. */
+int octet_convert_hf(const char *dir, const char *out, int outtype, octet_error *err);
 /* Name and one-line description of target i, 0 <= i; NULL past the end. */
 const char *octet_quantize_type_name(int i, const char **desc);
 

@@ -3,7 +3,7 @@
 # Build: a C11 compiler and make. Tests: Debian's Python with numpy (the float64 reference and GGUF writer),
 # sentencepiece (independent tokenizer oracle), clang with its sanitizer/fuzzer runtime.
 set -eu
-pkgs="build-essential clang libclang-rt-14-dev python3 python3-numpy python3-sentencepiece"
+pkgs="build-essential clang libclang-rt-14-dev python3 python3-numpy python3-sentencepiece libjansson-dev"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -z "$missing" ]; then echo "deps: all present"; exit 0; fi

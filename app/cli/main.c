@@ -22,6 +22,7 @@ static const subcmd SUBCMDS[] = {
     {"synth", cmd_synth, "write a random-weight GGUF model of a real shape (for speed work)"},
     {"logits", cmd_logits, "write the logits of a token sequence to a file (float32, one row per token)"},
     {"quantize", cmd_quantize, "write a copy of a float model with quantized weights (Q8_0 ... Q4_K_M)"},
+    {"convert", cmd_convert, "convert a Hugging Face checkpoint (safetensors) to a float GGUF file"},
 };
 #define N_SUBCMDS (int)(sizeof SUBCMDS / sizeof SUBCMDS[0])
 
