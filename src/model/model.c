@@ -347,7 +347,7 @@ static int load_tokenizer(octet_model *m, octet_error *err) {
     rc = octet__gguf_get_str(g, "tokenizer.ggml.pre", &pre_s, err);
     if (rc && rc != OCTET_ENOTFOUND) goto done;
     if (rc == 0) snprintf(pre, sizeof pre, "%.*s", (int)(pre_s.len > 60 ? 60 : pre_s.len), pre_s.ptr);
-    snprintf(m->tok_pre, sizeof m->tok_pre, "%s", pre);
+    snprintf(m->tok_pre, sizeof m->tok_pre, "%.31s", pre);
 
     tok_ptrs = octet__malloc((size_t)n_tokens * sizeof *tok_ptrs);
     tok_lens = octet__malloc((size_t)n_tokens * sizeof *tok_lens);
