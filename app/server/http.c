@@ -558,7 +558,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     int ready = atomic_load(&h->ready);
     if (route == R_HEALTH) {
-        if (ready == 1) return send_bytes(c, 200, "application/json", "{\"status\":\"ok\"}", 15, MHD_RESPMEM_PERSISTENT);
+        if (ready == 1) {
+            int n_slots, n_active, n_queued;
+            srv_sched_counts(h->sched, &n_slots, &n_active, &n_queued);
+            return send_json(c, 200, json_pack("{s:s,s:i,s:i,s:i}", "status", "ok", "slots_idle", n_slots - n_active,
+                                               "slots_processing", n_active, "queued", n_queued));
+        }
         return send_error(c, 503, ready == 2 ? "the server is shutting down" : "loading the model", NULL,
                           ready == 2 ? "shutting_down" : "loading");
     }

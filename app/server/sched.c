@@ -81,6 +81,8 @@ typedef struct slot {
     int n_fed;          /* prompt tokens in the cache for the current job */
     int generating;     /* the prompt is in; logits are those of the last token */
     int last_n;         /* tokens of the last decode call (the logits are its last token's) */
+    int n_reused;       /* prompt tokens found in the cache */
+    double t_start;
 } slot;
 
 struct srv_sched {
@@ -96,6 +98,7 @@ struct srv_sched {
     int n_active;           /* under mu */
     int stopping;           /* under mu */
     int use_batch;          /* octet_session_decode_batch works for this model and mode */
+    int verbose;            /* one line per finished request on stderr */
     /* scratch for the batched step */
     octet_session **bs;
     int32_t *btok;
@@ -103,8 +106,18 @@ struct srv_sched {
     int *bslot;
 };
 
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 static void finish(srv_sched *sc, slot *sl, const char *reason, int status, const char *err) {
     srv_job *j = sl->job;
+    if (sc->verbose)
+        fprintf(stderr, "octet serve: slot %d: %d prompt tokens (%d reused), %d generated, %s, %.0f ms\n",
+                (int)(sl - sc->slots), j->n_prompt, sl->n_reused, j->n_gen, status ? err : reason,
+                now_ms() - sl->t_start);
     pthread_mutex_lock(&j->mu);
     srv_utf8_flush(&j->u8, &j->text);
     j->ready = j->text.len;
@@ -172,6 +185,8 @@ static int start_job(srv_sched *sc, slot *sl, srv_job *j) {
     octet_session_truncate(sl->s, common);
     sl->n_cache = common;
     sl->n_fed = common;
+    sl->n_reused = common;
+    sl->t_start = now_ms();
     for (int i = 0; i < j->n_prompt; i++) octet_sampler_accept(sl->smp, j->prompt[i]);
     return 0;
 }
@@ -390,6 +405,16 @@ int srv_sched_submit(srv_sched *sc, srv_job *j) {
     pthread_cond_signal(&sc->cv);
     pthread_mutex_unlock(&sc->mu);
     return 0;
+}
+
+void srv_sched_set_verbose(srv_sched *sc, int on) { sc->verbose = on; }
+
+void srv_sched_counts(srv_sched *sc, int *n_slots, int *n_active, int *n_queued) {
+    pthread_mutex_lock(&sc->mu);
+    *n_slots = sc->n_slots;
+    *n_active = sc->n_active;
+    *n_queued = sc->n_queued;
+    pthread_mutex_unlock(&sc->mu);
 }
 
 int srv_sched_busy(srv_sched *sc) {

@@ -123,6 +123,7 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "octet serve: error: %s\n", err.msg[0] ? err.msg : octet_strerror(err.code));
         goto out;
     }
+    srv_sched_set_verbose(sched, !quiet);
     char id[128];
     model_id_of(model, id, sizeof id);
     srv_http_set_ready(h, m, sched, id, tmpl, eos);

@@ -149,6 +149,8 @@ int srv_sched_submit(srv_sched *s, srv_job *j);
 /* Jobs queued or running. */
 int srv_sched_busy(srv_sched *s);
 int srv_sched_n_ctx(const srv_sched *s);
+void srv_sched_counts(srv_sched *s, int *n_slots, int *n_active, int *n_queued);
+void srv_sched_set_verbose(srv_sched *s, int on);
 /* Stop the scheduler thread; queued and running jobs finish with an error. */
 void srv_sched_shutdown(srv_sched *s);
 void srv_sched_free(srv_sched *s);
