@@ -171,6 +171,7 @@ typedef struct octet_session_params {
     int n_threads;  /* 0: number of online CPUs */
     int n_batch;    /* maximum tokens per forward pass (prompt chunks); 0: 512 */
     int logits_all; /* 1: keep logits for every token of a decode call; 0: only the last */
+    int layer_begin, layer_end; /* pipeline stage: run layers [begin, end) only; 0, 0: all layers */
 } octet_session_params;
 octet_session_params octet_session_default_params(void);
 
@@ -188,6 +189,13 @@ int octet_session_decode(octet_session *s, const int32_t *tokens, int n, int64_t
  * context among those whose n_batch >= n are used. Results equal those of decoding each session alone. */
 int octet_session_decode_batch(octet_session *const *sessions, const int32_t *tokens, const int64_t *pos, int n,
                                octet_error *err);
+/* Pipeline stages (distributed inference): a session created with layer_begin/layer_end runs only those
+ * layers and keeps only their KV cache. The first stage (layer_begin == 0) takes tokens; a later stage takes
+ * hidden_in, the n x n_embd hidden states the previous stage produced. A stage that does not end at the last
+ * layer writes its n x n_embd output states to hidden_out; the last stage produces logits as usual (then
+ * hidden_out may be NULL). Slots and positions work as in octet_session_decode. */
+int octet_session_decode_stage(octet_session *s, const int32_t *tokens, const float *hidden_in, int n, int64_t pos,
+                               float *hidden_out, octet_error *err);
 /* Logits (n_vocab floats) of token i of the last decode call (i = n-1 when logits_all is 0). */
 const float *octet_session_logits(const octet_session *s, int i);
 int octet_session_n_past(const octet_session *s);

@@ -41,7 +41,8 @@ struct octet_session {
     int n_past;
     int last_n;            /* tokens in the last decode call */
     size_t kv_dim;
-    float *k_cache, *v_cache; /* [n_layer][n_ctx][kv_dim] */
+    int l0, l1;               /* layers [l0, l1) run by this session (a pipeline stage), normally 0, n_layer */
+    float *k_cache, *v_cache; /* [l1 - l0][n_ctx][kv_dim] */
     /* scratch, n_batch rows each */
     float *x;     /* [n_batch][n_embd] residual stream */
     float *xn;    /* [n_batch][n_embd] normed input */
@@ -108,10 +109,19 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
         return octet__err(err, OCTET_EINVAL, "batch size %d is outside 1..%d", p.n_batch, OCTET_MAX_BATCH);
     if (p.exec != OCTET_EXEC_FLOAT && p.exec != OCTET_EXEC_INT)
         return octet__err(err, OCTET_EINVAL, "execution mode %d is not float (0) or int (1)", p.exec);
+    int l0 = p.layer_begin, l1 = p.layer_end;
+    if (l0 == 0 && l1 == 0) l1 = hp->n_layer;
+    if (l0 < 0 || l1 > hp->n_layer || l0 >= l1)
+        return octet__err(err, OCTET_EINVAL, "layer range [%d, %d) is not inside [0, %d)", p.layer_begin, p.layer_end,
+                          hp->n_layer);
+    if (p.exec == OCTET_EXEC_INT && (l0 != 0 || l1 != hp->n_layer))
+        return octet__err(err, OCTET_EUNSUPPORTED, "pipeline stages are not available in integer mode yet");
     octet_session *s = octet__calloc(1, sizeof *s);
     if (!s) return octet__err(err, OCTET_ENOMEM, "session: out of memory");
     s->m = m;
     s->exec = p.exec;
+    s->l0 = l0;
+    s->l1 = l1;
     s->n_ctx = n_ctx;
     s->n_batch = n_batch;
     s->logits_all = p.logits_all != 0;
@@ -139,8 +149,8 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
     }
     s->kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     size_t q_dim = (size_t)hp->n_head * (size_t)hp->head_dim, nb = (size_t)n_batch;
-    s->k_cache = alloc_f32((size_t)hp->n_layer, (size_t)n_ctx, s->kv_dim, &ok);
-    s->v_cache = alloc_f32((size_t)hp->n_layer, (size_t)n_ctx, s->kv_dim, &ok);
+    s->k_cache = alloc_f32((size_t)(l1 - l0), (size_t)n_ctx, s->kv_dim, &ok);
+    s->v_cache = alloc_f32((size_t)(l1 - l0), (size_t)n_ctx, s->kv_dim, &ok);
     s->x = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
     s->xn = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
     s->q = alloc_f32(nb, q_dim, 1, &ok);
@@ -361,8 +371,8 @@ static void attn_run(void *ctx, int ith, int nth) {
     for (int job = ith; job < total; job += nth) {
         int t = job / n_head, h = job % n_head, kh = h / group;
         const octet_session *o = s->rows[t].owner;
-        const float *kc = o->k_cache + (size_t)a->layer * (size_t)o->n_ctx * o->kv_dim;
-        const float *vc = o->v_cache + (size_t)a->layer * (size_t)o->n_ctx * o->kv_dim;
+        const float *kc = o->k_cache + (size_t)(a->layer - o->l0) * (size_t)o->n_ctx * o->kv_dim;
+        const float *vc = o->v_cache + (size_t)(a->layer - o->l0) * (size_t)o->n_ctx * o->kv_dim;
         const float *q = s->q + (size_t)t * q_dim + (size_t)h * (size_t)hd;
         int n_keys = s->rows[t].slot + 1; /* causal: the owner's cache up to and including this token */
         float mx = -INFINITY;
@@ -389,19 +399,25 @@ static void attn_run(void *ctx, int ith, int nth) {
 /* One pass over n_tok rows described by s->rows (owner, slot, position); s provides the scratch and the pool,
  * and its score buffer must cover every owner's slots (s->n_ctx >= slot + 1). Row t's logits, for t in
  * [first_logit, n_tok), go to s->yrows[t]. */
-static void forward(octet_session *s, const int32_t *tokens, int n_tok, int first_logit) {
+static void forward(octet_session *s, const int32_t *tokens, const float *hidden_in, int n_tok, int first_logit,
+                    float *hidden_out) {
     const octet_model *m = s->m;
     const octet__hparams *hp = &m->hp;
     const octet__type_traits *kt = octet__kernels();
     const int E = hp->n_embd, F = hp->n_ff;
     const size_t q_dim = (size_t)hp->n_head * (size_t)hp->head_dim;
 
-    for (int t = 0; t < n_tok; t++)
-        kt[m->tok_embd.type].to_float((const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * m->tok_embd.row_bytes,
-                                      s->x + (size_t)t * (size_t)E, E);
+    if (s->l0 == 0) {
+        for (int t = 0; t < n_tok; t++)
+            kt[m->tok_embd.type].to_float((const uint8_t *)m->tok_embd.data +
+                                              (size_t)tokens[t] * m->tok_embd.row_bytes,
+                                          s->x + (size_t)t * (size_t)E, E);
+    } else {
+        memcpy(s->x, hidden_in, (size_t)n_tok * (size_t)E * sizeof(float));
+    }
     rope_tables(s, n_tok);
 
-    for (int l = 0; l < hp->n_layer; l++) {
+    for (int l = s->l0; l < s->l1; l++) {
         const octet__layer *L = &m->layers[l];
         for (int t = 0; t < n_tok; t++)
             rmsnorm(s->xn + (size_t)t * (size_t)E, s->x + (size_t)t * (size_t)E, L->attn_norm, E, hp->norm_eps);
@@ -415,7 +431,7 @@ static void forward(octet_session *s, const int32_t *tokens, int n_tok, int firs
             rope_apply(s, s->q + (size_t)t * q_dim, hp->n_head, t);
             rope_apply(s, s->k + (size_t)t * s->kv_dim, hp->n_head_kv, t);
             octet_session *o = s->rows[t].owner;
-            size_t at = ((size_t)l * (size_t)o->n_ctx + (size_t)s->rows[t].slot) * o->kv_dim;
+            size_t at = ((size_t)(l - o->l0) * (size_t)o->n_ctx + (size_t)s->rows[t].slot) * o->kv_dim;
             memcpy(o->k_cache + at, s->k + (size_t)t * s->kv_dim, s->kv_dim * sizeof(float));
             memcpy(o->v_cache + at, s->v + (size_t)t * s->kv_dim, s->kv_dim * sizeof(float));
         }
@@ -439,6 +455,10 @@ static void forward(octet_session *s, const int32_t *tokens, int n_tok, int firs
         matmul1(s, &L->w_down, s->xn, NULL, s->hg, n_tok);
         for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->xn[i];
     }
+    if (s->l1 < hp->n_layer) { /* not the last stage: hand the hidden states on */
+        memcpy(hidden_out, s->x, (size_t)n_tok * (size_t)E * sizeof(float));
+        return;
+    }
 
     /* logits for rows first_logit.. into s->yrows[first_logit..] */
     int first = first_logit, n_out = n_tok - first;
@@ -450,13 +470,18 @@ static void forward(octet_session *s, const int32_t *tokens, int n_tok, int firs
     matmul_rows(s, 1, &wout, &y0, NULL, s->xn, n_out, s->yrows + first);
 }
 
-int octet_session_decode(octet_session *s, const int32_t *tokens, int n, int64_t pos, octet_error *err) {
-    if (!s || (!tokens && n)) return octet__err(err, OCTET_EINVAL, "decode: NULL argument");
+static int decode_common(octet_session *s, const int32_t *tokens, const float *hidden_in, int n, int64_t pos,
+                         float *hidden_out, octet_error *err) {
+    if (!s) return octet__err(err, OCTET_EINVAL, "decode: NULL session");
     if (n <= 0) return octet__err(err, OCTET_EINVAL, "decode: no tokens");
+    int first_stage = s->l0 == 0, last_stage = s->l1 == s->m->hp.n_layer;
+    if (first_stage ? !tokens : !hidden_in)
+        return octet__err(err, OCTET_EINVAL, "decode: %s needed", first_stage ? "tokens are" : "hidden states are");
+    if (!last_stage && !hidden_out) return octet__err(err, OCTET_EINVAL, "decode: hidden_out needed by this stage");
     if (pos < 0 || pos > (INT64_C(1) << 62))
         return octet__err(err, OCTET_ERANGE, "decode: position %lld is outside 0..2^62", (long long)pos);
     int n_vocab = s->m->hp.n_vocab;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; first_stage && i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= n_vocab)
             return octet__err(err, OCTET_ERANGE, "decode: token %d at index %d is outside the vocabulary (0..%d)",
                               tokens[i], i, n_vocab - 1);
@@ -479,12 +504,25 @@ int octet_session_decode(octet_session *s, const int32_t *tokens, int n, int64_t
                 s->rows[t].pos = pos + off + t;
                 s->yrows[t] = s->logits_all ? s->logits + (size_t)(off + t) * V : s->logits;
             }
-            forward(s, tokens + off, cnt, s->logits_all ? 0 : cnt - 1);
+            size_t E = (size_t)s->m->hp.n_embd;
+            forward(s, first_stage ? tokens + off : NULL, first_stage ? NULL : hidden_in + (size_t)off * E, cnt,
+                    s->logits_all ? 0 : cnt - 1, last_stage ? NULL : hidden_out + (size_t)off * E);
             s->n_past += cnt;
         }
     }
     s->last_n = n;
     return 0;
+}
+
+int octet_session_decode(octet_session *s, const int32_t *tokens, int n, int64_t pos, octet_error *err) {
+    if (s && (s->l0 != 0 || s->l1 != s->m->hp.n_layer))
+        return octet__err(err, OCTET_EINVAL, "decode: this session is a pipeline stage: use octet_session_decode_stage");
+    return decode_common(s, tokens, NULL, n, pos, NULL, err);
+}
+
+int octet_session_decode_stage(octet_session *s, const int32_t *tokens, const float *hidden_in, int n, int64_t pos,
+                               float *hidden_out, octet_error *err) {
+    return decode_common(s, tokens, hidden_in, n, pos, hidden_out, err);
 }
 
 int octet_session_decode_batch(octet_session *const *ss, const int32_t *tokens, const int64_t *pos, int n,
@@ -496,8 +534,9 @@ int octet_session_decode_batch(octet_session *const *ss, const int32_t *tokens, 
     if (!w) return octet__err(err, OCTET_EINVAL, "decode_batch: no session has a batch size of at least %d", n);
     for (int i = 0; i < n; i++) {
         octet_session *s = ss[i];
-        if (!s || s->m != w->m || s->exec != w->exec)
-            return octet__err(err, OCTET_EINVAL, "decode_batch: session %d is NULL or of another model or mode", i);
+        if (!s || s->m != w->m || s->exec != w->exec || s->l0 != 0 || s->l1 != s->m->hp.n_layer)
+            return octet__err(err, OCTET_EINVAL,
+                              "decode_batch: session %d is NULL, of another model or mode, or a pipeline stage", i);
         for (int j = 0; j < i; j++)
             if (ss[j] == s) return octet__err(err, OCTET_EINVAL, "decode_batch: session %d appears twice", i);
         if (tokens[i] < 0 || tokens[i] >= w->m->hp.n_vocab)
@@ -527,7 +566,7 @@ int octet_session_decode_batch(octet_session *const *ss, const int32_t *tokens, 
         /* a session with logits_all keeps its one row at the start of its buffer */
         w->yrows[i] = ss[i]->logits;
     }
-    forward(w, tokens, n, 0);
+    forward(w, tokens, NULL, n, 0, NULL);
     for (int i = 0; i < n; i++) {
         ss[i]->n_past++;
         ss[i]->last_n = 1;

@@ -107,6 +107,46 @@ int main(void) {
         }
     }
 
+    /* pipeline stages: layers split in two (and three) sessions give bit-identical logits to one session */
+    {
+        octet_model_info mi;
+        octet_model_get_info(m, &mi);
+        const int L = mi.n_layer, E = mi.n_embd;
+        float *h1 = malloc((size_t)n * (size_t)E * sizeof *h1), *h2 = malloc((size_t)n * (size_t)E * sizeof *h2);
+        for (int split = 1; split < L; split++) {
+            octet_session_params p1 = octet_session_default_params(), p2 = p1;
+            p1.n_ctx = p2.n_ctx = 128;
+            p1.n_batch = p2.n_batch = 64;
+            p1.layer_begin = 0;
+            p1.layer_end = split;
+            p2.layer_begin = split;
+            p2.layer_end = L;
+            octet_session *a1 = NULL, *a2 = NULL;
+            CHECK(octet_session_new(&a1, m, &p1, &err) == 0);
+            CHECK(octet_session_new(&a2, m, &p2, &err) == 0);
+            CHECK(octet_session_decode(a1, toks, n, 0, &err) == OCTET_EINVAL); /* a stage needs decode_stage */
+            CHECK(octet_session_decode_stage(a1, toks, NULL, n, 0, h1, &err) == 0);
+            CHECK(octet_session_decode_stage(a2, NULL, h1, n, 0, NULL, &err) == 0);
+            CHECKF(memcmp(octet_session_logits(a2, n - 1), a, (size_t)V * sizeof *a) == 0, "split at %d", split);
+            /* a following token through both stages matches the one-session decode */
+            int32_t nx = toks[1];
+            CHECK(octet_session_decode_stage(a1, &nx, NULL, 1, n, h2, &err) == 0);
+            CHECK(octet_session_decode_stage(a2, NULL, h2, 1, n, NULL, &err) == 0);
+            CHECK(octet_session_decode(s1, &nx, 1, n, &err) == 0);
+            CHECK(memcmp(octet_session_logits(a2, 0), octet_session_logits(s1, 0), (size_t)V * sizeof *a) == 0);
+            octet_session_truncate(s1, n);
+            octet_session_free(a1);
+            octet_session_free(a2);
+        }
+        octet_session_params bad = octet_session_default_params();
+        bad.layer_begin = 2;
+        bad.layer_end = 1;
+        octet_session *x = NULL;
+        CHECK(octet_session_new(&x, m, &bad, &err) == OCTET_EINVAL && x == NULL);
+        free(h1);
+        free(h2);
+    }
+
     /* errors */
     int32_t bad = V;
     CHECK(octet_session_decode(s4, &bad, 1, 0, &err) == OCTET_ERANGE);
