@@ -1,0 +1,545 @@
+/*
+ * cmd_bench.c - `octet bench`: llama-bench-style speed rows plus the memory roofline and an energy estimate.
+ *
+ * Tests (as llama-bench): ppN decodes N prompt tokens from an empty cache in batches of at most n_batch
+ * (default min(N, 512)) and tgN generates N tokens one at a time from an empty cache. Each test runs once to
+ * warm up and then -r times; a repetition's speed is tokens / seconds, and the row shows the mean and the
+ * sample standard deviation of those speeds (llama-bench's avg_ts and stddev_ts). Comma lists (-p 128,512
+ * -n 32,128 -t 1,2 --exec float,int) run every combination. Token ids are random (fixed seed) in the vocabulary.
+ *
+ * Memory roofline: a STREAM-style probe (copy c=a and triad a=b+s*c over three buffers of --probe-mb MiB each,
+ * much larger than the caches, split over the same thread count as the test; STREAM's byte counting: copy
+ * moves 2 and triad 3 words per element; median of 5 runs) gives this machine's bandwidth. Bytes per token are
+ * what a token must bring from memory: for tg, every matrix weight byte once per token, one token_embd row, the
+ * norms, and the K and V cache rows it attends to (f32, at the mean position n/2 of the run); for pp the weights
+ * are read once per batch, so they are divided by the batch size. GB/s = bytes/token x tokens/s, and roofline%
+ * = GB/s / probe triad GB/s.
+ *
+ * Energy (../shared/docs/energy.md, Horowitz ISSCC 2014 table, replaceable with --energy-table FILE of
+ * "name picojoules" lines): per token, every matrix product is n_in x n_out multiply-accumulates; with block
+ * weights and 8-bit activations (both modes) a MAC is an 8-bit multiply and a 32-bit add, and each 32-element
+ * block adds the scale combination: float mode 2 f32 multiplies and 1 f32 add, integer mode 1 32-bit multiply
+ * and 1 32-bit add (fixed-point rescale). F32/F16 weights in float mode: f32 multiply + add per MAC.
+ * Attention: 2 x n_head x head_dim x n_past MACs (f32 in float mode, 8-bit in integer mode). Element-wise work
+ * (norms, RoPE, softmax, SiLU, residuals) is counted as f32 (float) or 32-bit integer (int) operations per
+ * element, listed in count_ops(). Memory energy = bytes/token / 8 x the 64-bit DRAM access energy.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* ---- energy table ----------------------------------------------------------------------------------------- */
+enum { E_I8_ADD, E_I32_ADD, E_I8_MUL, E_I32_MUL, E_F16_ADD, E_F16_MUL, E_F32_ADD, E_F32_MUL, E_SRAM8K, E_SRAM32K,
+       E_SRAM1M, E_DRAM, E_N };
+static const char *const E_NAMES[E_N] = {"int8_add", "int32_add", "int8_mul", "int32_mul", "f16_add",
+                                         "f16_mul", "f32_add", "f32_mul", "sram8k_read64", "sram32k_read64",
+                                         "sram1m_read64", "dram_access64"};
+/* picojoules, Horowitz ISSCC 2014 (45 nm); DRAM: the middle of the quoted 1300..2600 range */
+static double E_PJ[E_N] = {0.03, 0.1, 0.2, 3.1, 0.4, 1.1, 0.9, 3.7, 10, 20, 100, 1950};
+
+static int load_energy_table(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "octet bench: cannot open energy table %s\n", path);
+        return -1;
+    }
+    char line[256];
+    int ln = 0;
+    while (fgets(line, sizeof line, f)) {
+        ln++;
+        char name[64];
+        double v;
+        char *p = line;
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p == '#' || *p == '\n' || *p == 0) continue;
+        if (sscanf(p, "%63s %lf", name, &v) != 2 || !(v >= 0)) {
+            fprintf(stderr, "octet bench: %s:%d: expected 'operation picojoules'\n", path, ln);
+            fclose(f);
+            return -1;
+        }
+        int k = 0;
+        while (k < E_N && strcmp(E_NAMES[k], name) != 0) k++;
+        if (k == E_N) {
+            fprintf(stderr, "octet bench: %s:%d: unknown operation '%s' (known:", path, ln, name);
+            for (int j = 0; j < E_N; j++) fprintf(stderr, " %s", E_NAMES[j]);
+            fprintf(stderr, ")\n");
+            fclose(f);
+            return -1;
+        }
+        E_PJ[k] = v;
+    }
+    fclose(f);
+    return 0;
+}
+
+/* ---- model accounting -------------------------------------------------------------------------------------- */
+typedef struct model_stats {
+    double mat_bytes;      /* bytes of every matrix used as a product weight (output included) */
+    double embd_row_bytes; /* one token_embd row */
+    double vec_bytes;      /* norms and biases */
+    double macs_block;     /* MACs against block-quantized weights */
+    double blocks;         /* 32-element blocks in those */
+    double macs_float;     /* MACs against F32/F16/BF16 weights */
+    uint64_t file_bytes;
+    int64_t n_params;
+} model_stats;
+
+static int is_float_type(int t) { return t == 0 || t == 1 || t == 30; }
+
+static int model_account(const char *path, model_stats *ms) {
+    memset(ms, 0, sizeof *ms);
+    octet_gguf *g = NULL;
+    octet_error err;
+    memset(&err, 0, sizeof err);
+    if (octet_gguf_open(&g, path, &err)) {
+        fprintf(stderr, "octet bench: %s\n", err.msg);
+        return -1;
+    }
+    int has_output = 0;
+    octet_tensor_info embd;
+    memset(&embd, 0, sizeof embd);
+    for (int64_t i = 0; i < octet_gguf_n_tensors(g); i++) {
+        octet_tensor_info ti;
+        if (octet_gguf_tensor_info(g, i, &ti)) continue;
+        int64_t n = 1;
+        for (int d = 0; d < ti.n_dims; d++) n *= ti.ne[d];
+        ms->n_params += n;
+        if (strcmp(ti.name, "token_embd.weight") == 0) {
+            embd = ti;
+            ms->embd_row_bytes = (double)ti.n_bytes / (double)(ti.ne[1] > 0 ? ti.ne[1] : 1);
+            continue;
+        }
+        if (strcmp(ti.name, "output.weight") == 0) has_output = 1;
+        if (ti.n_dims < 2 || ti.ne[1] == 1) {
+            ms->vec_bytes += (double)ti.n_bytes;
+            continue;
+        }
+        ms->mat_bytes += (double)ti.n_bytes;
+        if (is_float_type(ti.type)) ms->macs_float += (double)n;
+        else ms->macs_block += (double)n, ms->blocks += (double)n / 32.0;
+    }
+    if (!has_output && embd.name) { /* tied output: the embedding is also the output matrix */
+        double n = (double)embd.ne[0] * (double)embd.ne[1];
+        ms->mat_bytes += (double)embd.n_bytes;
+        if (is_float_type(embd.type)) ms->macs_float += n;
+        else ms->macs_block += n, ms->blocks += n / 32.0;
+    }
+    octet_gguf_close(g);
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long sz = ftell(f);
+        ms->file_bytes = sz > 0 ? (uint64_t)sz : 0;
+        fclose(f);
+    }
+    return 0;
+}
+
+/* Per-token operation counts (see the top comment) at mean attention length n_past, in energy-table order. */
+static void count_ops(const model_stats *ms, const octet_model_info *mi, int exec, double n_past, double ops[E_N]) {
+    memset(ops, 0, sizeof(double) * E_N);
+    const double E = mi->n_embd, L = mi->n_layer, H = mi->n_head, hd = mi->head_dim, KV = mi->n_head_kv * hd;
+    const double F = mi->n_ff, Q = H * hd;
+    /* matrix products */
+    ops[E_I8_MUL] += ms->macs_block;
+    ops[E_I32_ADD] += ms->macs_block;
+    if (exec == OCTET_EXEC_INT) {
+        ops[E_I32_MUL] += ms->blocks;
+        ops[E_I32_ADD] += ms->blocks;
+    } else {
+        ops[E_F32_MUL] += 2 * ms->blocks;
+        ops[E_F32_ADD] += ms->blocks;
+    }
+    ops[E_F32_MUL] += ms->macs_float;
+    ops[E_F32_ADD] += ms->macs_float;
+    /* attention: scores and weighted sum */
+    double att = 2 * H * hd * n_past * L;
+    if (exec == OCTET_EXEC_INT) ops[E_I8_MUL] += att, ops[E_I32_ADD] += att;
+    else ops[E_F32_MUL] += att, ops[E_F32_ADD] += att;
+    /* element-wise, per layer: 2 rmsnorms (square+add, scale, gain: 3 mul 1 add per element), RoPE on Q and K
+     * (4 mul 2 add per pair), softmax (max, exp ~ 10 ops, sum, scale per score), SiLU and gating (~12 ops per
+     * element), 2 residual adds; plus the final norm. */
+    double mul = L * (2 * 3 * E + 2 * (Q + KV) + H * n_past * 6 + F * 6) + 3 * E;
+    double add = L * (2 * E + (Q + KV) + H * n_past * 6 + F * 6 + 2 * E) + E;
+    if (exec == OCTET_EXEC_INT) ops[E_I32_MUL] += mul, ops[E_I32_ADD] += add;
+    else ops[E_F32_MUL] += mul, ops[E_F32_ADD] += add;
+}
+
+/* ---- STREAM-style bandwidth probe --------------------------------------------------------------------------- */
+typedef struct probe_arg {
+    double *a, *b, *c;
+    size_t lo, hi;
+    int kind; /* 0 copy, 1 triad */
+} probe_arg;
+
+static void *probe_worker(void *p) {
+    probe_arg *t = p;
+    double *restrict a = t->a, *restrict b = t->b, *restrict c = t->c;
+    if (t->kind == 0)
+        for (size_t i = t->lo; i < t->hi; i++) c[i] = a[i];
+    else
+        for (size_t i = t->lo; i < t->hi; i++) a[i] = b[i] + 3.0 * c[i];
+    return NULL;
+}
+
+static int cmp_dbl(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* Median GB/s of copy and triad with nth threads over three buffers of mb MiB. Returns -1 on failure. */
+static int probe_bandwidth(int nth, int mb, double *copy_gbs, double *triad_gbs) {
+    size_t n = (size_t)mb * 1048576 / sizeof(double);
+    double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) a[i] = 1.0, b[i] = 2.0, c[i] = 0.5;
+    enum { RUNS = 5 };
+    double res[2][RUNS];
+    pthread_t th[256];
+    probe_arg args[256];
+    for (int run = 0; run < RUNS; run++)
+        for (int kind = 0; kind < 2; kind++) {
+            double t0 = cli_now_ms();
+            for (int i = 0; i < nth; i++) {
+                args[i] = (probe_arg){a, b, c, n * (size_t)i / (size_t)nth, n * (size_t)(i + 1) / (size_t)nth, kind};
+                if (i > 0) pthread_create(&th[i], NULL, probe_worker, &args[i]);
+            }
+            probe_worker(&args[0]);
+            for (int i = 1; i < nth; i++) pthread_join(th[i], NULL);
+            double s = (cli_now_ms() - t0) / 1e3;
+            res[kind][run] = (double)n * sizeof(double) * (kind == 0 ? 2 : 3) / s / 1e9;
+        }
+    qsort(res[0], RUNS, sizeof(double), cmp_dbl);
+    qsort(res[1], RUNS, sizeof(double), cmp_dbl);
+    *copy_gbs = res[0][RUNS / 2];
+    *triad_gbs = res[1][RUNS / 2];
+    free(a), free(b), free(c);
+    return 0;
+}
+
+/* ---- tests ------------------------------------------------------------------------------------------------ */
+typedef struct result {
+    int exec, n_threads, n_prompt, n_gen, n_batch;
+    double avg_ns, stddev_ns, avg_ts, stddev_ts;
+    double bytes_per_tok, gbs, bw_gbs, roof_pct;
+    double j_compute, j_memory;
+    int available;
+} result;
+
+static uint64_t rng_state = 0x853c49e6748fea9bull;
+static int32_t rand_tok(int n_vocab) {
+    rng_state ^= rng_state >> 12, rng_state ^= rng_state << 25, rng_state ^= rng_state >> 27;
+    return (int32_t)((rng_state * 0x2545f4914f6cdd1dull >> 33) % (uint64_t)n_vocab);
+}
+
+/* One timed run of the test; returns seconds or < 0 on error. */
+static double run_once(octet_session *s, int n_vocab, int n_prompt, int n_gen, int n_batch, int32_t *toks) {
+    octet_error err;
+    memset(&err, 0, sizeof err);
+    octet_session_truncate(s, 0);
+    for (int i = 0; i < n_prompt + n_gen; i++) toks[i] = rand_tok(n_vocab);
+    double t0 = cli_now_ms();
+    for (int i = 0; i < n_prompt; i += n_batch) {
+        int n = n_prompt - i < n_batch ? n_prompt - i : n_batch;
+        if (octet_session_decode(s, toks + i, n, i, &err)) {
+            fprintf(stderr, "octet bench: decode: %s\n", err.msg);
+            return -1;
+        }
+    }
+    for (int i = 0; i < n_gen; i++)
+        if (octet_session_decode(s, toks + n_prompt + i, 1, n_prompt + i, &err)) {
+            fprintf(stderr, "octet bench: decode: %s\n", err.msg);
+            return -1;
+        }
+    return (cli_now_ms() - t0) / 1e3;
+}
+
+static int parse_list(const char *s, int *out, int max, int lo, int hi, const char *what) {
+    int n = 0;
+    while (s && *s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < lo || v > hi || n == max) {
+            fprintf(stderr, "octet bench: %s: expected a comma list of up to %d integers in %d..%d\n", what, max, lo,
+                    hi);
+            return -1;
+        }
+        out[n++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') {
+            fprintf(stderr, "octet bench: %s: unexpected '%s'\n", what, end);
+            return -1;
+        }
+    }
+    return n;
+}
+
+static const char *base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static void print_header(const char *fmt) {
+    if (strcmp(fmt, "csv") == 0) {
+        /* llama-bench's csv columns, in its order, then octet's additions */
+        printf("build_commit,build_number,cpu_info,gpu_info,backends,model_filename,model_type,model_size,"
+               "model_n_params,n_batch,n_ubatch,n_threads,cpu_mask,cpu_strict,poll,type_k,type_v,n_gpu_layers,"
+               "n_cpu_moe,split_mode,main_gpu,no_kv_offload,flash_attn,devices,tensor_split,tensor_buft_overrides,"
+               "load_mode,embeddings,no_op_offload,no_host,fit_target,fit_min_ctx,n_prompt,n_gen,n_depth,"
+               "test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,exec,bytes_per_token,achieved_gbs,bandwidth_gbs,"
+               "roofline_pct,j_per_token,j_compute,j_memory\n");
+    } else if (strcmp(fmt, "md") == 0) {
+        printf("| model | size | params | exec | threads | test | t/s | MB/token | GB/s | roofline | mJ/token "
+               "(compute + memory) |\n");
+        printf("| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    } else {
+        printf("[\n");
+    }
+}
+
+static void print_row(const char *fmt, const result *r, const char *model, const model_stats *ms,
+                      const octet_model_info *mi, int first) {
+    char test[64];
+    if (r->n_prompt && !r->n_gen) snprintf(test, sizeof test, "pp%d", r->n_prompt);
+    else if (!r->n_prompt) snprintf(test, sizeof test, "tg%d", r->n_gen);
+    else snprintf(test, sizeof test, "pp%d+tg%d", r->n_prompt, r->n_gen);
+    const char *exec = r->exec == OCTET_EXEC_INT ? "int" : "float";
+    char mtype[96];
+    snprintf(mtype, sizeof mtype, "%s %s", mi->arch, mi->file_type);
+    time_t now = time(NULL);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    double jt = r->j_compute + r->j_memory;
+    if (strcmp(fmt, "csv") == 0) {
+        printf("\"octet %s\",\"0\",\"\",\"\",\"CPU\",\"%s\",\"%s\",\"%llu\",\"%lld\",\"%d\",\"%d\",\"%d\",\"0x0\",\"0\","
+               "\"0\",\"f32\",\"f32\",\"0\",\"0\",\"none\",\"0\",\"0\",\"0\",\"\",\"\",\"\",\"%s\",\"0\",\"0\",\"0\","
+               "\"0\",\"0\",\"%d\",\"%d\",\"0\",\"%s\",",
+               OCTET_VERSION, model, mtype, (unsigned long long)ms->file_bytes, (long long)ms->n_params, r->n_batch,
+               r->n_batch, r->n_threads, "mmap", r->n_prompt, r->n_gen, ts);
+        if (r->available)
+            printf("\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\",\"%s\",\"%.0f\",\"%.3f\",\"%.3f\",\"%.1f\",\"%.6g\",\"%.6g\","
+                   "\"%.6g\"\n",
+                   r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts, exec, r->bytes_per_tok, r->gbs, r->bw_gbs,
+                   r->roof_pct, jt, r->j_compute, r->j_memory);
+        else
+            printf("\"\",\"\",\"\",\"\",\"%s\",\"\",\"\",\"\",\"\",\"\",\"\",\"\"\n", exec);
+    } else if (strcmp(fmt, "md") == 0) {
+        if (r->available)
+            printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f | %.1f | %.2f | %.1f%% | %.2f (%.2f + %.2f) "
+                   "|\n",
+                   mtype, (double)ms->file_bytes / 1073741824.0, (double)ms->n_params / 1e9, exec, r->n_threads, test,
+                   r->avg_ts, r->stddev_ts, r->bytes_per_tok / 1e6, r->gbs, r->roof_pct, jt * 1e3,
+                   r->j_compute * 1e3, r->j_memory * 1e3);
+        else
+            printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | not available | | | | |\n", mtype,
+                   (double)ms->file_bytes / 1073741824.0, (double)ms->n_params / 1e9, exec, r->n_threads, test);
+    } else {
+        printf("%s  {\"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %llu, \"model_n_params\": %lld, "
+               "\"exec\": \"%s\", \"n_threads\": %d, \"n_batch\": %d, \"n_prompt\": %d, \"n_gen\": %d, "
+               "\"available\": %s",
+               first ? "" : ",\n", model, mtype, (unsigned long long)ms->file_bytes, (long long)ms->n_params, exec,
+               r->n_threads, r->n_batch, r->n_prompt, r->n_gen, r->available ? "true" : "false");
+        if (r->available)
+            printf(", \"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
+                   "\"bytes_per_token\": %.0f, \"achieved_gbs\": %.3f, \"bandwidth_gbs\": %.3f, \"roofline_pct\": %.2f, "
+                   "\"j_per_token\": %.6g, \"j_compute\": %.6g, \"j_memory\": %.6g",
+                   r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts, r->bytes_per_tok, r->gbs, r->bw_gbs, r->roof_pct,
+                   jt, r->j_compute, r->j_memory);
+        printf("}");
+    }
+    fflush(stdout);
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *model = NULL, *p_list = "512", *n_list = "128", *t_list = NULL, *exec_list = "float", *fmt = "md";
+    const char *etable = NULL;
+    int reps = 5, no_mmap = 0, use_mlock = 0, probe_mb = 512, n_batch_opt = 0, no_probe = 0;
+    const opt opts[] = {
+        {"--model", "-m", OPT_STR, &model, "FILE", "GGUF model (default: the bundled model)", 0, 0, NULL},
+        {"--n-prompt", "-p", OPT_STR, &p_list, "N[,N..]", "prompt tokens per pp test, 0 for none (default 512)", 0, 0,
+         NULL},
+        {"--n-gen", "-n", OPT_STR, &n_list, "N[,N..]", "generated tokens per tg test, 0 for none (default 128)", 0, 0,
+         NULL},
+        {"--threads", "-t", OPT_STR, &t_list, "T[,T..]", "threads (default: all CPUs)", 0, 0, NULL},
+        {"--repetitions", "-r", OPT_INT, &reps, "N", "timed repetitions per test (default 5)", 1, 1000, NULL},
+        {"--batch-size", "-b", OPT_INT, &n_batch_opt, "N", "prompt tokens per forward pass (default min(p, 512))", 1,
+         4096, NULL},
+        {"--exec", NULL, OPT_STR, &exec_list, "MODE[,MODE]", "float (default) and/or int", 0, 0, NULL},
+        {"--output", "-o", OPT_STR, &fmt, "FMT", "md (default), csv (llama-bench's columns first) or json", 0, 0,
+         NULL},
+        {"--energy-table", NULL, OPT_STR, &etable, "FILE", "replace the energy table ('operation picojoules' lines)",
+         0, 0, NULL},
+        {"--probe-mb", NULL, OPT_INT, &probe_mb, "MIB", "size of each bandwidth-probe buffer (default 512)", 16,
+         65536, NULL},
+        {"--no-probe", NULL, OPT_FLAG, &no_probe, NULL, "skip the bandwidth probe (no GB/s or roofline)", 0, 0, NULL},
+        {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
+        {"--mlock", NULL, OPT_FLAG, &use_mlock, NULL, "lock the model in RAM", 0, 0, NULL},
+    };
+    const cmd_spec spec = {
+        "bench", "[-m MODEL] [-p 512] [-n 128] [-t T] [-r 5] [--exec float|int] [-o md|csv|json]",
+        "Measure prompt processing (ppN) and generation (tgN) speed like llama-bench: tokens/s mean ± sd over -r "
+        "runs, plus bytes read per token, achieved GB/s against this machine's bandwidth (a STREAM-style probe) "
+        "and estimated joules per token split into compute and memory (docs/performance.md). Comma lists run "
+        "every combination.",
+        opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    const char *pos[1];
+    int n_pos;
+    int rc = cli_parse(&spec, argc, argv, pos, &n_pos);
+    if (rc) return rc < 0 ? EXIT_OK : rc;
+    if (strcmp(fmt, "md") && strcmp(fmt, "csv") && strcmp(fmt, "json")) {
+        fprintf(stderr, "octet bench: -o must be md, csv or json\n");
+        return EXIT_USAGE;
+    }
+    if (etable && load_energy_table(etable)) return EXIT_USAGE;
+    int ps[16], ns[16], ts[16], ex[2];
+    int n_p = parse_list(p_list, ps, 16, 0, 1 << 16, "-p"), n_n = parse_list(n_list, ns, 16, 0, 1 << 16, "-n");
+    int n_t = 1;
+    if (t_list) n_t = parse_list(t_list, ts, 16, 1, 256, "-t");
+    else ts[0] = 0;
+    if (n_p < 0 || n_n < 0 || n_t < 0) return EXIT_USAGE;
+    int n_ex = 0;
+    for (const char *s = exec_list; s && *s;) {
+        const char *c = strchr(s, ',');
+        size_t len = c ? (size_t)(c - s) : strlen(s);
+        char buf[16];
+        if (len >= sizeof buf || n_ex == 2) {
+            fprintf(stderr, "octet bench: --exec: expected float, int or float,int\n");
+            return EXIT_USAGE;
+        }
+        memcpy(buf, s, len), buf[len] = 0;
+        int e = cli_exec_mode(buf);
+        if (e < 0) return EXIT_USAGE;
+        ex[n_ex++] = e;
+        s = c ? c + 1 : s + len;
+    }
+    if (!model) model = cli_default_model();
+
+    model_stats ms;
+    if (model_account(model, &ms)) return EXIT_ERR;
+    octet_model *m = cli_open_model(model, !no_mmap, use_mlock, 1);
+    if (!m) return EXIT_ERR;
+    octet_model_info mi;
+    octet_model_get_info(m, &mi);
+    fprintf(stderr, "octet bench: %s: %s %s, %.1f MiB of matrices, kernels: %s\n", model, mi.arch, mi.file_type,
+            ms.mat_bytes / 1048576.0, octet_kernel_isa());
+    int max_tok = 0;
+    for (int i = 0; i < n_p; i++)
+        for (int j = 0; j < n_n; j++) max_tok = ps[i] + ns[j] > max_tok ? ps[i] + ns[j] : max_tok;
+    int32_t *toks = malloc(sizeof(int32_t) * (size_t)(max_tok > 0 ? max_tok : 1));
+    if (!toks) {
+        octet_model_close(m);
+        return EXIT_ERR;
+    }
+    print_header(fmt);
+    int first = 1, status = EXIT_OK;
+    double bw_cache[257] = {0};
+    for (int ie = 0; ie < n_ex; ie++)
+        for (int it = 0; it < n_t; it++) {
+            int nth = ts[it];
+            /* tests: every pp alone, then every tg alone (llama-bench's default matrix) */
+            int tests[32][2], n_tests = 0;
+            for (int i = 0; i < n_p; i++)
+                if (ps[i] > 0) tests[n_tests][0] = ps[i], tests[n_tests++][1] = 0;
+            for (int i = 0; i < n_n; i++)
+                if (ns[i] > 0) tests[n_tests][0] = 0, tests[n_tests++][1] = ns[i];
+            octet_session_params sp = octet_session_default_params();
+            sp.exec = ex[ie];
+            sp.n_threads = nth;
+            sp.n_ctx = max_tok > 0 ? max_tok : 1;
+            int nb = n_batch_opt;
+            if (!nb) {
+                nb = 1;
+                for (int i = 0; i < n_p; i++) nb = ps[i] > nb ? ps[i] : nb;
+                nb = nb > 512 ? 512 : nb;
+            }
+            sp.n_batch = nb;
+            octet_session *s = NULL;
+            octet_error err;
+            memset(&err, 0, sizeof err);
+            int src = octet_session_new(&s, m, &sp, &err);
+            int real_nth = nth > 0 ? nth : 0;
+            if (!src && real_nth == 0) {
+                /* the session picked the CPU count; report it */
+                long nc = sysconf(_SC_NPROCESSORS_ONLN);
+                real_nth = nc > 0 ? (int)nc : 1;
+            }
+            double bw = 0;
+            if (!no_probe) {
+                int k = real_nth > 256 ? 256 : real_nth;
+                if (bw_cache[k] == 0) {
+                    double cp, tr;
+                    if (probe_bandwidth(k > 0 ? k : 1, probe_mb, &cp, &tr) == 0) {
+                        bw_cache[k] = tr;
+                        fprintf(stderr, "octet bench: bandwidth probe, %d thread(s), %d MiB buffers: copy %.2f GB/s, "
+                                        "triad %.2f GB/s (median of 5)\n", k, probe_mb, cp, tr);
+                    } else {
+                        bw_cache[k] = -1;
+                    }
+                }
+                bw = bw_cache[k] > 0 ? bw_cache[k] : 0;
+            }
+            for (int ti = 0; ti < n_tests; ti++) {
+                result r;
+                memset(&r, 0, sizeof r);
+                r.exec = ex[ie], r.n_threads = real_nth, r.n_prompt = tests[ti][0], r.n_gen = tests[ti][1];
+                r.n_batch = nb;
+                if (src) {
+                    if (ti == 0) fprintf(stderr, "octet bench: %s\n", err.msg[0] ? err.msg : octet_strerror(src));
+                    print_row(fmt, &r, base_name(model), &ms, &mi, first);
+                    first = 0;
+                    continue;
+                }
+                int ntok = r.n_prompt + r.n_gen;
+                if (run_once(s, mi.n_vocab, r.n_prompt, r.n_gen, nb, toks) < 0) { /* warm-up */
+                    status = EXIT_ERR;
+                    break;
+                }
+                double sum = 0, sum2 = 0, sumt = 0, sumt2 = 0;
+                for (int k = 0; k < reps; k++) {
+                    double sec = run_once(s, mi.n_vocab, r.n_prompt, r.n_gen, nb, toks);
+                    if (sec < 0) {
+                        status = EXIT_ERR;
+                        break;
+                    }
+                    double tps = ntok / sec;
+                    sum += tps, sum2 += tps * tps, sumt += sec * 1e9, sumt2 += sec * 1e9 * sec * 1e9;
+                }
+                if (status) break;
+                r.available = 1;
+                r.avg_ts = sum / reps;
+                r.stddev_ts = reps > 1 ? sqrt(fmax(0, (sum2 - sum * sum / reps) / (reps - 1))) : 0;
+                r.avg_ns = sumt / reps;
+                r.stddev_ns = reps > 1 ? sqrt(fmax(0, (sumt2 - sumt * sumt / reps) / (reps - 1))) : 0;
+                /* bytes per token: weights once per token (tg) or per batch (pp), plus the KV rows attended */
+                double n_past = r.n_gen ? r.n_gen / 2.0 : r.n_prompt / 2.0;
+                double kv_row = 2.0 * mi.n_head_kv * mi.head_dim * sizeof(float) * mi.n_layer;
+                double wbytes = ms.mat_bytes + ms.vec_bytes;
+                double per_batch = r.n_gen ? 1.0 : (double)(nb < r.n_prompt ? nb : r.n_prompt);
+                r.bytes_per_tok = wbytes / per_batch + ms.embd_row_bytes + kv_row * n_past;
+                r.gbs = r.bytes_per_tok * r.avg_ts / 1e9;
+                r.bw_gbs = bw;
+                r.roof_pct = bw > 0 ? 100.0 * r.gbs / bw : 0;
+                double ops[E_N], pj = 0;
+                count_ops(&ms, &mi, r.exec, n_past, ops);
+                for (int k = 0; k < E_N; k++) pj += ops[k] * E_PJ[k];
+                r.j_compute = pj * 1e-12;
+                r.j_memory = r.bytes_per_tok / 8.0 * E_PJ[E_DRAM] * 1e-12;
+                print_row(fmt, &r, base_name(model), &ms, &mi, first);
+                first = 0;
+            }
+            octet_session_free(s);
+            if (status) break;
+        }
+    if (strcmp(fmt, "json") == 0) printf("\n]\n");
+    free(toks);
+    octet_model_close(m);
+    return status;
+}
