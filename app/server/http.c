@@ -460,9 +460,9 @@ static enum MHD_Result handle_detokenize(srv_server *h, struct MHD_Connection *c
     int V = octet_n_vocab(h->m);
     for (int i = 0; i < n; i++) {
         if (t[i] >= V) {
+            snprintf(msg, sizeof msg, "tokens[%d] = %d is outside the vocabulary (%d)", i, (int)t[i], V);
             free(t);
             srv_buf_free(&b);
-            snprintf(msg, sizeof msg, "tokens[%d] = %d is outside the vocabulary (%d)", i, (int)t[i], V);
             return send_error(c, 400, msg, "tokens", "invalid_value");
         }
         int k = octet_token_to_piece(h->m, t[i], 0, piece, sizeof piece);
