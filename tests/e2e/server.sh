@@ -70,4 +70,20 @@ stop_server
 
 # binds 127.0.0.1 by default
 grep -q "listening on http://127.0.0.1:" "$work/server.log" || { echo "default host is not 127.0.0.1"; exit 1; }
+# /health is 503 while the model loads: a FIFO as the model holds the loader in open() until a writer comes
+mkfifo "$work/slow.gguf"
+PORT=$(free_port)
+"$OCTET" serve -m "$work/slow.gguf" --no-mmap --port "$PORT" 2>>"$work/server.log" &
+SERVER_PID=$!
+st=000
+for _ in $(seq 1 100); do
+    st=$(curl -s -o "$work/body" -w '%{http_code}' "http://127.0.0.1:$PORT/health" || true)
+    [ "$st" != 000 ] && break
+    sleep 0.05
+done
+[ "$st" = 503 ] && grep -q '"loading"' "$work/body" || { echo "/health while loading: $st"; cat "$work/body"; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/models")" = 503 ] || { echo "models while loading"; exit 1; }
+echo "not a model" > "$work/slow.gguf"
+rc=0; wait "$SERVER_PID" || rc=$?; SERVER_PID=""
+[ $rc = 1 ] || { echo "a model that fails to load must exit 1, got $rc"; exit 1; }
 echo "server e2e: ok"
