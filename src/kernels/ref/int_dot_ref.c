@@ -1,0 +1,38 @@
+/*
+ * int_dot_ref.c - portable integer dot kernels of the integer-only mode: the specification the AVX2 twins in
+ * ../x86/int_dot_avx2.c must match bit for bit. Integer arithmetic only: `make intonly` compiles this file with
+ * -mgeneral-regs-only.
+ */
+#include "kernels/int_kernels.h"
+
+int64_t octet__int_dot_q8_ref(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
+                              const int8_t *a, const int16_t *as) {
+    int64_t acc = 0;
+    for (int64_t b = 0; b < n_blocks; b++) {
+        const int8_t *wb = w + (size_t)b * w_stride, *ab = a + (size_t)b * 32;
+        int32_t s = 0; /* |s| <= 32 * 128 * 127 < 2^19 */
+        for (int j = 0; j < 32; j++) s += (int32_t)wb[j] * (int32_t)ab[j];
+        acc += (int64_t)s * ((int32_t)ws[b] * (int32_t)as[b]);
+    }
+    return acc;
+}
+
+/* int16 x int8 product from two 8-bit products: q = q_hi * 256 + q_lo, q_hi signed, q_lo unsigned */
+static inline int32_t mul_limbs(int16_t q, int8_t k) {
+    int32_t qh = (int32_t)q >> 8, ql = (int32_t)((uint16_t)q & 255u);
+    return qh * k * 256 + ql * k;
+}
+
+int64_t octet__int_score_ref(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd) {
+    const int16_t *qa = q, *qb = q + half, *c = cs, *s = cs + half;
+    const int8_t *ka = k, *kb = k + half;
+    int64_t r = 0;
+    for (int i = 0; i < half; i++) {
+        int32_t a = mul_limbs(qa[i], ka[i]) + mul_limbs(qb[i], kb[i]); /* Re(q conj k), |a| < 2^23 */
+        int32_t b = mul_limbs(qa[i], kb[i]) - mul_limbs(qb[i], ka[i]); /* -Im(q conj k) */
+        r += (int64_t)c[i] * a + (int64_t)s[i] * b;
+    }
+    int64_t rest = 0;
+    for (int j = 2 * half; j < hd; j++) rest += mul_limbs(q[j], k[j]);
+    return r + rest * 32768;
+}

@@ -1,0 +1,75 @@
+/*
+ * int_dot_avx2.c - AVX2 twins of ../ref/int_dot_ref.c (no VNNI needed). Results are exact integers, identical
+ * to the references for every input the contracts allow (tests/kernels/test_int_dot.c).
+ *
+ * Q8 block dot: |w| as unsigned bytes times a with w's sign (_mm256_sign_epi8) through _mm256_maddubs_epi16:
+ * each int16 pair sum is at most 2 * 128 * 127 = 32512, so it never saturates (activation codes are never -128).
+ * Four blocks are reduced together with hadd, their int32 sums widened to int64 lanes and multiplied by the
+ * int32 products of the block scales (< 2^30) with _mm256_mul_epi32 (signed 32x32 -> 64).
+ */
+#include <immintrin.h>
+
+#include "kernels/int_kernels.h"
+
+static inline __m256i block_sums(const int8_t *w, const int8_t *a) {
+    const __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)w);
+    const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)a);
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1)); /* 8 x int32 */
+}
+
+int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
+                               const int8_t *a, const int16_t *as) {
+    __m256i acc = _mm256_setzero_si256();
+    int64_t b = 0;
+    for (; b + 4 <= n_blocks; b += 4) {
+        const int8_t *wb = w + (size_t)b * w_stride, *ab = a + (size_t)b * 32;
+        __m256i s0 = block_sums(wb, ab), s1 = block_sums(wb + w_stride, ab + 32);
+        __m256i s2 = block_sums(wb + 2 * w_stride, ab + 64), s3 = block_sums(wb + 3 * w_stride, ab + 96);
+        __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+        __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)); /* blocks b..b+3 */
+        __m128i wsc = _mm_cvtepi16_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(ws + b)));
+        __m128i asc = _mm_cvtepi16_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(as + b)));
+        __m128i sc = _mm_mullo_epi32(wsc, asc);
+        acc = _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_cvtepi32_epi64(sum4), _mm256_cvtepi32_epi64(sc)));
+    }
+    int64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)(void *)lanes, acc);
+    int64_t r = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    if (b < n_blocks) r += octet__int_dot_q8_ref(n_blocks - b, w + (size_t)b * w_stride, w_stride, ws + b,
+                                                 a + (size_t)b * 32, as + b);
+    return r;
+}
+
+/* 8 pairs per step: a, b in int32 lanes (exact, < 2^23), then c * a + s * b widened to int64 with
+ * _mm256_mul_epi32 on the even and the odd lanes. */
+int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd) {
+    const int16_t *qa = q, *qb = q + half, *c = cs, *s = cs + half;
+    const int8_t *ka = k, *kb = k + half;
+    __m256i acc = _mm256_setzero_si256();
+    int i = 0;
+    for (; i + 8 <= half; i += 8) {
+        __m256i vqa = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(qa + i)));
+        __m256i vqb = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(qb + i)));
+        __m256i vka = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(ka + i)));
+        __m256i vkb = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(kb + i)));
+        __m256i vc = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(c + i)));
+        __m256i vs = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
+        __m256i a = _mm256_add_epi32(_mm256_mullo_epi32(vqa, vka), _mm256_mullo_epi32(vqb, vkb));
+        __m256i b = _mm256_sub_epi32(_mm256_mullo_epi32(vqa, vkb), _mm256_mullo_epi32(vqb, vka));
+        acc = _mm256_add_epi64(acc, _mm256_mul_epi32(vc, a));
+        acc = _mm256_add_epi64(acc, _mm256_mul_epi32(vs, b));
+        acc = _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_srli_epi64(vc, 32), _mm256_srli_epi64(a, 32)));
+        acc = _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_srli_epi64(vs, 32), _mm256_srli_epi64(b, 32)));
+    }
+    int64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)(void *)lanes, acc);
+    int64_t r = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    for (; i < half; i++) {
+        int32_t a = qa[i] * ka[i] + qb[i] * kb[i], b = qa[i] * kb[i] - qb[i] * ka[i];
+        r += (int64_t)c[i] * a + (int64_t)s[i] * b;
+    }
+    int64_t rest = 0;
+    for (int j = 2 * half; j < hd; j++) rest += q[j] * k[j];
+    return r + rest * 32768;
+}

@@ -1,0 +1,456 @@
+/*
+ * forward_int.c - sessions and the per-token forward pass of the integer-only mode. Integer arithmetic only:
+ * `make intonly` compiles this file with -mgeneral-regs-only (no FP or vector registers), so any floating
+ * point here fails that build. Float appears once, at the very end, as IEEE bit patterns of the Q16 logits
+ * built with integer operations (octet__int_to_f32_bits).
+ *
+ * Per layer, for the batch X [n][n_embd] (int32 Q16 residual stream):
+ *   Xn = rmsnorm(X) * g                 int64 sum of squares, exact isqrt, one reciprocal (intmath.c)
+ *   A8 = quant(Xn)                      int8 blocks of 32 + int16 block scales, per-token exponent (max pass)
+ *   Q, K, V = A8 W8^T (+ b)             int32 per block, int64 across blocks with the products of the two
+ *                                       block scales, one multiplier+shift to Q16 (kernels/int_kernels.h)
+ *   RoPE(Q, K) in int16 (rope_int.c); K -> int8 per head and token (scale = max |k|, int16 + shift);
+ *   V -> int8 per head and token (scale = max |v| in Q16)
+ *   scores = q16 . k8 (int8 limbs) * one Q31 multiplier and shift -> Q20; softmax with integer exp -> Q30;
+ *   attention out = sum_j (p_j * v_scale_j) v8_j / 127 in Q16
+ *   X += quant(att) Wo^T; Xn = rmsnorm(X) * g2; X += quant(silu(Xn Wg^T) * (Xn Wu^T)) Wd^T
+ * logits = quant(rmsnorm(X) * g_out) Wout^T in Q16, handed out as float.
+ *
+ * Determinism: every output element is computed by one call whatever the thread count, and the integer kernels
+ * give the same bits in their portable and AVX2 versions, so results are identical for any -t and either kernel.
+ */
+#include <string.h>
+
+#include "core/core.h"
+#include "kernels/int_kernels.h"
+#include "model/int/int.h"
+#include "model/int/int_impl.h"
+#include "model/int/intmath.h"
+#include "model/model.h"
+
+/* 2^37 / 127 rounded: the 1/127 of the activation codes as a Q31-range multiplier (shift 37). */
+#define M127 1082196484
+
+struct octet__int_state {
+    const octet__int_weights *w;
+    octet__pool *pool;
+    int nth, n_ctx, n_batch, logits_all;
+    int q_dim, kv_dim, max_in;
+    int32_t *x, *xn, *q, *k, *v, *att, *hg, *hu; /* [n_batch][..] Q16 */
+    int8_t *aq;                                  /* [n_batch][max_in] activation codes */
+    int16_t *as;                                 /* [n_batch][max_in / 32] block scales */
+    int *asa;                                    /* [n_batch] row exponents */
+    int16_t *q16;                                /* [n_batch][q_dim] unrotated, halves layout per head */
+    int8_t *qsh;                                 /* [n_batch][n_head]: q = q16 * 2^(qsh - 16) */
+    int16_t *cs_rel;                             /* [n_ctx][2][n_rot / 2]: cos, sin of d * theta_i, d < n_ctx */
+    int16_t *cs_tmp;                             /* [nth][2][n_rot / 2] for distances outside the table */
+    int8_t *kc, *vc;                             /* [n_layer][n_ctx][kv_dim] int8; keys unrotated, halves */
+    int16_t *ksc, *vsc;                          /* [n_layer][n_ctx][n_head_kv] scale mantissas (2^13..2^14] */
+    int8_t *ksh, *vsh;                           /* [n_layer][n_ctx][n_head_kv] scale exponents */
+    int64_t *kpos;                               /* [n_ctx] position of each cache slot */
+    int64_t *sc;                                 /* [nth][n_ctx] scores in Q20 */
+    int32_t *pr;                                 /* [nth][n_ctx] probabilities in Q30 */
+    int64_t *acc;                                /* [nth][head_dim] */
+    int32_t *lq;                                 /* [n_logit_rows][n_vocab] Q16 logits */
+    octet__int_dot_fn dot;
+    octet__int_score_fn score;
+    /* per call */
+    int n_tok, n_past, layer;
+    int64_t pos;
+};
+
+static void *alloc_n(size_t a, size_t b, size_t elem, int *ok) {
+    size_t n;
+    if (!octet__mul_size(a, b, &n) || !octet__mul_size(n, elem, &n)) {
+        *ok = 0;
+        return NULL;
+    }
+    void *p = octet__malloc(n ? n : 1);
+    if (!p) *ok = 0;
+    return p;
+}
+
+static void pick_kernels(octet__int_state *st) {
+    st->dot = octet__int_dot_q8_ref;
+    st->score = octet__int_score_ref;
+#if !defined(OCTET_INTONLY) && defined(__x86_64__)
+    if (octet__use_simd() && octet__cpu_features()->avx2) {
+        st->dot = octet__int_dot_q8_avx2;
+        st->score = octet__int_score_avx2;
+    }
+#endif
+}
+
+int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int n_batch, int logits_all,
+                   octet__pool *pool, octet_error *err) {
+    *out = NULL;
+    const octet__int_weights *w;
+    int rc = octet__int_weights_get(&w, m, err);
+    if (rc) return rc;
+    octet__int_state *st = octet__calloc(1, sizeof *st);
+    if (!st) return octet__err(err, OCTET_ENOMEM, "integer mode: out of memory");
+    st->w = w;
+    st->pool = pool;
+    st->nth = octet__pool_n_threads(pool);
+    st->n_ctx = n_ctx;
+    st->n_batch = n_batch;
+    st->logits_all = logits_all;
+    st->q_dim = w->n_head * w->head_dim;
+    st->kv_dim = w->n_head_kv * w->head_dim;
+    st->max_in = w->n_embd > w->n_ff ? w->n_embd : w->n_ff;
+    if (st->q_dim > st->max_in) st->max_in = st->q_dim;
+    int ok = 1;
+    size_t nb = (size_t)n_batch, E = (size_t)w->n_embd, F = (size_t)w->n_ff, qd = (size_t)st->q_dim,
+           kvd = (size_t)st->kv_dim, lc = (size_t)w->n_layer * (size_t)n_ctx;
+    st->x = alloc_n(nb, E, 4, &ok);
+    st->xn = alloc_n(nb, E, 4, &ok);
+    st->q = alloc_n(nb, qd, 4, &ok);
+    st->k = alloc_n(nb, kvd, 4, &ok);
+    st->v = alloc_n(nb, kvd, 4, &ok);
+    st->att = alloc_n(nb, qd, 4, &ok);
+    st->hg = alloc_n(nb, F, 4, &ok);
+    st->hu = alloc_n(nb, F, 4, &ok);
+    st->aq = alloc_n(nb, (size_t)st->max_in, 1, &ok);
+    st->as = alloc_n(nb, (size_t)st->max_in / 32, 2, &ok);
+    st->asa = alloc_n(nb, 1, sizeof(int), &ok);
+    st->q16 = alloc_n(nb, qd, 2, &ok);
+    st->qsh = alloc_n(nb, (size_t)w->n_head, 1, &ok);
+    st->cs_rel = alloc_n((size_t)n_ctx, (size_t)(w->n_rot / 2 + 1) * 2, 2, &ok);
+    st->cs_tmp = alloc_n((size_t)st->nth, (size_t)(w->n_rot / 2 + 1) * 2, 2, &ok);
+    st->kc = alloc_n(lc, kvd, 1, &ok);
+    st->vc = alloc_n(lc, kvd, 1, &ok);
+    st->ksc = alloc_n(lc, (size_t)w->n_head_kv, 2, &ok);
+    st->ksh = alloc_n(lc, (size_t)w->n_head_kv, 1, &ok);
+    st->vsc = alloc_n(lc, (size_t)w->n_head_kv, 2, &ok);
+    st->vsh = alloc_n(lc, (size_t)w->n_head_kv, 1, &ok);
+    st->kpos = alloc_n((size_t)n_ctx, 1, 8, &ok);
+    st->sc = alloc_n((size_t)st->nth, (size_t)n_ctx, 8, &ok);
+    st->pr = alloc_n((size_t)st->nth, (size_t)n_ctx, 4, &ok);
+    st->acc = alloc_n((size_t)st->nth, (size_t)w->head_dim, 8, &ok);
+    st->lq = alloc_n(logits_all ? nb : 1, (size_t)w->n_vocab, 4, &ok);
+    if (!ok) {
+        octet__int_free(st);
+        return octet__err(err, OCTET_ENOMEM, "integer mode: out of memory for a %d-token context and %d-token batch",
+                          n_ctx, n_batch);
+    }
+    pick_kernels(st);
+    /* cos/sin of every distance the cache can hold: phase = d * phi_i mod 2^64 */
+    const int half = w->n_rot / 2;
+    for (int d = 0; d < n_ctx; d++) {
+        int16_t *cs = st->cs_rel + (size_t)d * (size_t)(half + 1) * 2;
+        for (int i = 0; i < half; i++) octet__int_cossin(w, (uint64_t)d * w->phi[i], &cs[i], &cs[half + i]);
+    }
+    *out = st;
+    return 0;
+}
+
+void octet__int_free(octet__int_state *st) {
+    if (!st) return;
+    void *bufs[] = {st->x, st->xn, st->q, st->k, st->v, st->att, st->hg, st->hu, st->aq, st->as, st->asa,
+                    st->q16, st->qsh, st->cs_rel, st->cs_tmp, st->kc, st->vc, st->ksc, st->ksh, st->vsc, st->vsh,
+                    st->kpos, st->sc, st->pr, st->acc,
+                    st->lq};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
+    octet__free(st);
+}
+
+/* ---- matrix products ------------------------------------------------------------------------------------ */
+
+typedef struct mm_task {
+    octet__int_state *st;
+    int n_w;
+    const octet__int_mat *w[3];
+    int32_t *y[3];           /* [n_tok][n_out] Q16 */
+    const int32_t *bias[3];  /* Q16 or NULL */
+    const int32_t *x;        /* [n_tok][n_in] Q16 */
+    int n_tok, n_in;
+} mm_task;
+
+static void mm_quant(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    octet__int_state *st = t->st;
+    size_t s = (size_t)st->max_in;
+    for (int i = ith; i < t->n_tok; i += nth)
+        octet__int_quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s,
+                             st->as + (size_t)i * (s / 32), &st->asa[i]);
+}
+
+static void mm_dot(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    octet__int_state *st = t->st;
+    const size_t s = (size_t)st->max_in;
+    int64_t total = 0;
+    for (int j = 0; j < t->n_w; j++) total += t->w[j]->n_out;
+    int64_t r0 = total * ith / nth, r1 = total * (ith + 1) / nth, base = 0;
+    for (int j = 0; j < t->n_w; j++) {
+        const octet__int_mat *w = t->w[j];
+        int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < w->n_out ? r1 - base : w->n_out;
+        for (int64_t r = lo; r < hi; r++) {
+            const int8_t *wr = w->q + (size_t)r * w->row_bytes;
+            const int16_t *ws = w->ws + (size_t)r * (size_t)w->n_blocks;
+            int64_t b = t->bias[j] ? t->bias[j][r] : 0;
+            for (int i = 0; i < t->n_tok; i++) {
+                int64_t acc = st->dot(w->n_blocks, wr, w->stride, ws, st->aq + (size_t)i * s,
+                                      st->as + (size_t)i * (s / 32));
+                /* real = acc * 2^-ws_exp * 2^(sa - 16) / 127  ->  Q16 */
+                int64_t v = octet__int_mulshift(acc, M127, 37 - st->asa[i] + w->ws_exp[r]);
+                t->y[j][(size_t)i * (size_t)w->n_out + (size_t)r] = octet__int_sat32(v + b);
+            }
+        }
+        base += w->n_out;
+    }
+}
+
+/* y_j = x W_j^T (+ b_j), j < n_w, all W_j with the same input size. */
+static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w, int32_t *const *y,
+                   const int32_t *const *b, const int32_t *x, int n_tok) {
+    mm_task t;
+    memset(&t, 0, sizeof t);
+    t.st = st;
+    t.n_w = n_w;
+    for (int j = 0; j < n_w; j++) {
+        t.w[j] = w[j];
+        t.y[j] = y[j];
+        t.bias[j] = b ? b[j] : NULL;
+    }
+    t.x = x;
+    t.n_tok = n_tok;
+    t.n_in = w[0]->n_in;
+    octet__pool_run(st->pool, mm_quant, &t);
+    octet__pool_run(st->pool, mm_dot, &t);
+}
+
+static void matmul1(octet__int_state *st, const octet__int_mat *w, int32_t *y, const int32_t *x, int n_tok) {
+    matmul(st, 1, &w, &y, NULL, x, n_tok);
+}
+
+/* ---- element-wise pieces, one task per token ------------------------------------------------------------- */
+
+typedef struct norm_task {
+    octet__int_state *st;
+    int32_t *out;
+    const int32_t *in;
+    const int32_t *g;
+    int gs, n_tok, first;
+} norm_task;
+
+static void norm_run(void *ctx, int ith, int nth) {
+    norm_task *t = ctx;
+    const octet__int_weights *w = t->st->w;
+    size_t E = (size_t)w->n_embd;
+    for (int i = ith; i < t->n_tok; i += nth)
+        octet__int_rmsnorm(t->out + (size_t)i * E, t->in + (size_t)(i + t->first) * E, t->g, t->gs, w->n_embd,
+                           w->eps_q32);
+}
+
+static void rmsnorm_rows(octet__int_state *st, int32_t *out, const int32_t *in, const int32_t *g, int gs, int n,
+                         int first) {
+    norm_task t = {st, out, in, g, gs, n, first};
+    octet__pool_run(st->pool, norm_run, &t);
+}
+
+/* One head of hd Q16 values into the halves layout (pair i at i and half + i) when the model rotates adjacent
+ * pairs; elements past n_rot stay in place. */
+static void to_halves(const octet__int_weights *w, const int32_t *v, int32_t *out) {
+    const int half = w->n_rot / 2;
+    if (w->rope_type == OCTET_ROPE_NORM) {
+        for (int i = 0; i < half; i++) {
+            out[i] = v[2 * i];
+            out[half + i] = v[2 * i + 1];
+        }
+    } else {
+        for (int i = 0; i < 2 * half; i++) out[i] = v[i];
+    }
+    for (int j = 2 * half; j < w->head_dim; j++) out[j] = v[j];
+}
+
+static int64_t max_abs32(const int32_t *v, int n) {
+    int64_t m = 0;
+    for (int j = 0; j < n; j++) {
+        int64_t a = v[j] < 0 ? -(int64_t)v[j] : v[j];
+        if (a > m) m = a;
+    }
+    return m;
+}
+
+/* int8 codes of v[0..n) with one scale found by an integer max pass: mantissa *m in (2^13, 2^14] and exponent
+ * *e with m * 2^e >= max |v|; q = round(v * 127 / (m * 2^e)), so v ~ q * m * 2^e / 127. */
+static void quant_head8(const int32_t *v, int n, int8_t *q, int16_t *m, int8_t *e) {
+    int64_t amax = max_abs32(v, n);
+    int sh = octet__int_bitlen((uint64_t)amax) - 14;
+    int64_t mant = sh >= 0 ? (amax + (INT64_C(1) << sh) - 1) >> sh : amax * (INT64_C(1) << -sh);
+    *m = (int16_t)mant;
+    *e = (int8_t)sh;
+    if (!mant) {
+        memset(q, 0, (size_t)n);
+        return;
+    }
+    int64_t den = sh >= 0 ? mant << sh : mant, half = den / 2;
+    for (int j = 0; j < n; j++) {
+        int64_t num = (int64_t)v[j] * 127;
+        if (sh < 0) num *= INT64_C(1) << -sh;
+        q[j] = (int8_t)(num >= 0 ? (num + half) / den : -((-num + half) / den));
+    }
+}
+
+/* Queries to int16 (one power-of-two scale per head), keys and values to int8 in the cache. Nothing is rotated
+ * here: RoPE enters the scores through the distance m - n (attn_run). */
+static void qkv_run(void *ctx, int ith, int nth) {
+    octet__int_state *st = ctx;
+    const octet__int_weights *w = st->w;
+    const int hd = w->head_dim;
+    int32_t tmp[512];
+    for (int t = ith; t < st->n_tok; t += nth) {
+        for (int h = 0; h < w->n_head; h++) {
+            size_t o = (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
+            to_halves(w, st->q + o, tmp);
+            int sh = octet__int_bitlen((uint64_t)max_abs32(tmp, hd)) - 15; /* max |q16| < 2^15 */
+            for (int j = 0; j < hd; j++) st->q16[o + (size_t)j] = (int16_t)octet__int_shift_round(tmp[j], sh);
+            st->qsh[(size_t)t * (size_t)w->n_head + (size_t)h] = (int8_t)sh;
+        }
+        size_t slot = (size_t)st->layer * (size_t)st->n_ctx + (size_t)(st->n_past + t);
+        if (st->layer == 0) st->kpos[st->n_past + t] = st->pos + t;
+        for (int h = 0; h < w->n_head_kv; h++) {
+            size_t o = (size_t)t * (size_t)st->kv_dim + (size_t)h * (size_t)hd;
+            size_t co = slot * (size_t)st->kv_dim + (size_t)h * (size_t)hd;
+            size_t so = slot * (size_t)w->n_head_kv + (size_t)h;
+            to_halves(w, st->k + o, tmp);
+            quant_head8(tmp, hd, st->kc + co, &st->ksc[so], &st->ksh[so]);
+            quant_head8(st->v + o, hd, st->vc + co, &st->vsc[so], &st->vsh[so]);
+        }
+    }
+}
+
+static void attn_run(void *ctx, int ith, int nth) {
+    octet__int_state *st = ctx;
+    const octet__int_weights *w = st->w;
+    const int hd = w->head_dim, n_head = w->n_head, group = w->n_head / w->n_head_kv, half = w->n_rot / 2;
+    const size_t kvd = (size_t)st->kv_dim, lbase = (size_t)st->layer * (size_t)st->n_ctx;
+    const size_t nkv = (size_t)w->n_head_kv, cs_stride = (size_t)(half + 1) * 2;
+    int64_t *sc = st->sc + (size_t)ith * (size_t)st->n_ctx;
+    int32_t *pr = st->pr + (size_t)ith * (size_t)st->n_ctx;
+    int64_t *acc = st->acc + (size_t)ith * (size_t)hd;
+    int16_t *cs_tmp = st->cs_tmp + (size_t)ith * cs_stride;
+    int total = st->n_tok * n_head;
+    for (int job = ith; job < total; job += nth) {
+        int t = job / n_head, h = job % n_head, kh = h / group;
+        const int16_t *q = st->q16 + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
+        int shq = st->qsh[(size_t)t * (size_t)n_head + (size_t)h];
+        int n_keys = st->n_past + t + 1;
+        int64_t m = st->pos + t;
+        for (int j = 0; j < n_keys; j++) {
+            size_t slot = lbase + (size_t)j, so = slot * nkv + (size_t)kh;
+            uint64_t d = (uint64_t)m - (uint64_t)st->kpos[j]; /* distance mod 2^64: phases wrap the same way */
+            const int16_t *cs;
+            if (d < (uint64_t)st->n_ctx) {
+                cs = st->cs_rel + (size_t)d * cs_stride;
+            } else {
+                for (int i = 0; i < half; i++) octet__int_cossin(w, d * w->phi[i], &cs_tmp[i], &cs_tmp[half + i]);
+                cs = cs_tmp;
+            }
+            int64_t r = st->score(q, st->kc + slot * kvd + (size_t)kh * (size_t)hd, cs, half, hd); /* x 2^15 */
+            int64_t u = octet__int_mulshift(r, st->ksc[so], 15);
+            /* real score = u * 2^(shq + shk - 32) / (127 sqrt(hd)) = u * att_m * 2^(shq + shk - 32 - att_e); Q20 */
+            sc[j] = octet__int_mulshift(u, w->att_m, w->att_e + 12 - shq - st->ksh[so]);
+        }
+        octet__int_softmax_q30(sc, pr, n_keys);
+        /* out = sum_j p_j v_j with v_j = v8 * vm_j * 2^(ve_j - 16) / 127, aligned to the largest exponent */
+        int emax = -128;
+        for (int j = 0; j < n_keys; j++) {
+            int e = st->vsh[(lbase + (size_t)j) * nkv + (size_t)kh];
+            if (e > emax) emax = e;
+        }
+        memset(acc, 0, (size_t)hd * sizeof *acc);
+        for (int j = 0; j < n_keys; j++) {
+            size_t slot = lbase + (size_t)j, so = slot * nkv + (size_t)kh;
+            int64_t wj = octet__int_shift_round((int64_t)pr[j] * st->vsc[so], 14 + emax - st->vsh[so]); /* <= 2^30 */
+            if (!wj) continue;
+            const int8_t *v8 = st->vc + slot * kvd + (size_t)kh * (size_t)hd;
+            for (int dd = 0; dd < hd; dd++) acc[dd] += wj * v8[dd];
+        }
+        /* real out = acc * 2^(14 + emax - 30 - 16) / 127 -> Q16: acc * 2^(emax - 16) / 127 */
+        int32_t *out = st->att + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
+        for (int dd = 0; dd < hd; dd++)
+            out[dd] = octet__int_sat32(octet__int_mulshift(acc[dd], M127, 37 + 16 - emax));
+    }
+}
+
+typedef struct swiglu_task {
+    octet__int_state *st;
+    size_t n;
+} swiglu_task;
+
+static void swiglu_run(void *ctx, int ith, int nth) {
+    swiglu_task *t = ctx;
+    octet__int_state *st = t->st;
+    size_t lo = t->n * (size_t)ith / (size_t)nth, hi = t->n * (size_t)(ith + 1) / (size_t)nth;
+    for (size_t i = lo; i < hi; i++) {
+        int64_t g = st->hg[i];
+        int64_t sg = octet__int_sigmoid_q30(g * (1 << (OCTET_INT_FE - OCTET_INT_FX)));
+        int64_t silu = octet__int_shift_round(g * sg, 30);                 /* Q16 */
+        st->hg[i] = octet__int_sat32(octet__int_shift_round(silu * st->hu[i], OCTET_INT_FX));
+    }
+}
+
+static void residual_add(int32_t *x, const int32_t *d, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = octet__int_sat32((int64_t)x[i] + d[i]);
+}
+
+/* ---- the pass --------------------------------------------------------------------------------------------- */
+
+void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, int64_t pos, int n_past,
+                        float *logits) {
+    const octet__int_weights *w = st->w;
+    const size_t E = (size_t)w->n_embd;
+    st->n_tok = n_tok;
+    st->n_past = n_past;
+    st->pos = pos;
+
+    const octet__int_mat *em = &w->embd;
+    for (int t = 0; t < n_tok; t++) {
+        const int8_t *q = em->q + (size_t)tokens[t] * em->row_bytes;
+        const int16_t *ws = em->ws + (size_t)tokens[t] * (size_t)em->n_blocks;
+        int sh = em->ws_exp[tokens[t]] - OCTET_INT_FX;
+        int32_t *x = st->x + (size_t)t * E;
+        for (int b = 0; b < em->n_blocks; b++)
+            for (int j = 0; j < 32; j++)
+                x[32 * b + j] = octet__int_sat32(
+                    octet__int_shift_round((int64_t)q[(size_t)b * em->stride + (size_t)j] * ws[b], sh));
+    }
+
+    for (int l = 0; l < w->n_layer; l++) {
+        const octet__int_layer *L = &w->layers[l];
+        st->layer = l;
+        rmsnorm_rows(st, st->xn, st->x, L->attn_g, L->attn_gs, n_tok, 0);
+        {
+            const octet__int_mat *ms[3] = {&L->wq, &L->wk, &L->wv};
+            int32_t *y[3] = {st->q, st->k, st->v};
+            const int32_t *b[3] = {L->bq, L->bk, L->bv};
+            matmul(st, 3, ms, y, b, st->xn, n_tok);
+        }
+        octet__pool_run(st->pool, qkv_run, st);
+        octet__pool_run(st->pool, attn_run, st);
+        matmul1(st, &L->wo, st->xn, st->att, n_tok);
+        residual_add(st->x, st->xn, (size_t)n_tok * E);
+
+        rmsnorm_rows(st, st->xn, st->x, L->ffn_g, L->ffn_gs, n_tok, 0);
+        {
+            const octet__int_mat *ms[2] = {&L->gate, &L->up};
+            int32_t *y[2] = {st->hg, st->hu};
+            matmul(st, 2, ms, y, NULL, st->xn, n_tok);
+        }
+        swiglu_task sw = {st, (size_t)n_tok * (size_t)w->n_ff};
+        octet__pool_run(st->pool, swiglu_run, &sw);
+        matmul1(st, &L->down, st->xn, st->hg, n_tok);
+        residual_add(st->x, st->xn, (size_t)n_tok * E);
+    }
+
+    int first = st->logits_all ? 0 : n_tok - 1, n_out = n_tok - first;
+    rmsnorm_rows(st, st->xn, st->x, w->out_g, w->out_gs, n_out, first);
+    matmul1(st, &w->output, st->lq, st->xn, n_out);
+    size_t nl = (size_t)n_out * (size_t)w->n_vocab;
+    for (size_t i = 0; i < nl; i++) {
+        uint32_t bits = octet__int_to_f32_bits(st->lq[i], OCTET_INT_FX);
+        memcpy((char *)logits + i * sizeof bits, &bits, sizeof bits);
+    }
+}

@@ -1,0 +1,72 @@
+/*
+ * int_impl.h - private to src/model/int/: the integer weights a model gets once (model->int_cache) and the
+ * split between load-time files (float allowed: weights.c, rope_tab.c, int.c) and per-token files (integer
+ * only, compiled with -mgeneral-regs-only in `make intonly`: forward_int.c, intmath.c, rope_int.c).
+ *
+ * Every number the per-token path needs is an integer here: weight codes, block scales, gains, biases,
+ * epsilon, attention multiplier, RoPE phase increments and cos/sin tables.
+ */
+#ifndef OCTET_INT_IMPL_H
+#define OCTET_INT_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/threadpool.h"
+#include "octet.h"
+
+/* An int8 weight matrix in blocks of 32 along the input: w[r][b] = q[r][b][0..32) * ws[r][b] * 2^-ws_exp[r].
+ * q points into the mapped Q8_0 tensor (blocks 34 bytes apart, past their fp16 scale) or into own (32 apart). */
+typedef struct octet__int_mat {
+    int n_in, n_out, n_blocks;
+    const int8_t *q;    /* row r, block b at q + r * row_bytes + b * stride */
+    size_t row_bytes, stride;
+    int16_t *ws;        /* [n_out][n_blocks]: per-row normalised block scales, |ws| <= 32767 */
+    int8_t *ws_exp;     /* [n_out]: fraction bits of the row's scales */
+    int8_t *own;        /* requantized codes when the tensor was not Q8_0, else NULL */
+} octet__int_mat;
+
+typedef struct octet__int_layer {
+    octet__int_mat wq, wk, wv, wo, gate, up, down;
+    int32_t *attn_g, *ffn_g; /* [n_embd] gains in Q(attn_gs / ffn_gs) */
+    int attn_gs, ffn_gs;
+    int32_t *bq, *bk, *bv;   /* Q16 biases or NULL */
+} octet__int_layer;
+
+#define OCTET_INT_ROPE_BITS 10 /* each cos/sin table level has 2^10 entries */
+
+typedef struct octet__int_weights {
+    int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_rot, rope_type;
+    octet__int_layer *layers;
+    octet__int_mat embd, output; /* output aliases embd's storage when tied (output_tied) */
+    int output_tied;
+    int32_t *out_g;
+    int out_gs;
+    int64_t eps_q32;             /* RMSNorm epsilon in Q32 */
+    int32_t att_m;               /* 1 / (127 sqrt(head_dim)) = att_m * 2^-att_e, att_m in [2^30, 2^31) */
+    int att_e;
+    uint64_t *phi;               /* [n_rot / 2] phase increments (copy of model->rope_phi) */
+    int16_t rope_t1[1 << OCTET_INT_ROPE_BITS][2]; /* cos, sin of 2 pi k / 2^10 in Q15 (clamped to 32767) */
+    int16_t rope_t2[1 << OCTET_INT_ROPE_BITS][2]; /* cos, sin of 2 pi k / 2^20 in Q15 */
+} octet__int_weights;
+
+/* weights.c (load time): build / free the integer weights of a model. */
+int octet__int_weights_build(octet__int_weights **out, const octet_model *m, octet_error *err);
+void octet__int_weights_free(octet__int_weights *w);
+/* int.c: the model's integer weights, built on first use under a lock (model->int_cache). */
+int octet__int_weights_get(const octet__int_weights **out, const octet_model *m, octet_error *err);
+
+/* rope_tab.c (load time): fill the two cos/sin tables. */
+void octet__int_rope_tables(int16_t t1[][2], int16_t t2[][2]);
+
+/* rope_int.c (per token) */
+/* cos, sin in Q15 of the angle 2 pi phase / 2^64: top 10 bits and next 10 bits of the rounded phase index the
+ * two tables, combined by the angle-addition formula with int16 limb products. */
+void octet__int_cossin(const octet__int_weights *w, uint64_t phase, int16_t *c, int16_t *s);
+/* Rotate one head (head_dim values, Q16 int32) at the given cos/sin pairs (n_rot / 2 of them): the head is
+ * scaled to int16 with a power-of-two shift (max |v| <= 23170 so rotated values fit int16), rotated with
+ * int16 x Q15 limb products, and returned as int16 codes out16 with real value out16 * 2^(*shift - 16). */
+void octet__int_rope_head(const octet__int_weights *w, const int32_t *v, const int16_t (*cs)[2], int16_t *out16,
+                          int *shift);
+
+#endif

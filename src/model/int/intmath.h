@@ -1,0 +1,58 @@
+/*
+ * intmath.h - integer arithmetic of the integer-only mode (intmath.c): fixed-point rescaling, exact integer square
+ * root, exp / sigmoid (I-BERT), softmax, RMSNorm, activation quantization, int8-limb products, and the exact
+ * int -> IEEE binary32 conversion used only to hand logits out. No floating point: `make intonly` compiles
+ * intmath.c with -mgeneral-regs-only.
+ *
+ * Fixed-point conventions (Qn: real = integer * 2^-n):
+ *   residual stream, matmul outputs, norm outputs, attention outputs, logits: int32 Q16 (OCTET_INT_FX)
+ *   exp / softmax inputs: Q20 (OCTET_INT_FE); exp outputs, probabilities, sigmoid: Q30
+ */
+#ifndef OCTET_INTMATH_H
+#define OCTET_INTMATH_H
+
+#include <stdint.h>
+
+#define OCTET_INT_FX 16 /* fraction bits of the residual stream and every int32 activation */
+#define OCTET_INT_FE 20 /* fraction bits of exp arguments (scores) */
+
+static inline int32_t octet__int_sat32(int64_t v) {
+    return v > INT32_MAX ? INT32_MAX : v < -INT32_MAX ? -INT32_MAX : (int32_t)v;
+}
+
+/* round(a * 2^-s) (half away from zero for s > 0); s < 0 shifts left, saturating to +-(2^62). */
+int64_t octet__int_shift_round(int64_t a, int s);
+/* round(a * m * 2^-s): the gemmlowp-style rescale by a fixed-point multiplier m (0 <= m < 2^31) and shift s
+ * (any s in [-30, 126]), computed exactly with 32-bit halves (no 128-bit type); |a| < 2^62. Saturates to
+ * +-(2^62) when the result would not fit. */
+int64_t octet__int_mulshift(int64_t a, int32_t m, int s);
+/* floor(sqrt(n)), exact for every uint64 (bit-by-bit method, no division). */
+uint64_t octet__int_isqrt64(uint64_t n);
+/* Number of significant bits of v (0 for 0). */
+int octet__int_bitlen(uint64_t v);
+/* exp(x) for x <= 0 given in Q20, result in Q30 (I-BERT: x = -z ln2 + p, exp(p) ~ 0.3585 (p + 1.353)^2 + 0.344,
+ * then >> z); relative error <= 3.2e-3. x > 0 is treated as 0. */
+int32_t octet__int_exp_q30(int64_t x_q20);
+/* sigmoid(x) for x in Q20, result in Q30, from exp(-|x|) and one division. */
+int32_t octet__int_sigmoid_q30(int64_t x_q20);
+/* p[0..n) = softmax(s[0..n)) in Q30 (sum ~ 2^30) for scores s in Q20 (int64: any magnitude). */
+void octet__int_softmax_q30(const int64_t *s, int32_t *p, int n);
+
+/* RMSNorm: out[j] = x[j] / sqrt(mean(x^2) + eps) * g[j], x and out in Q16, g in Q(g_shift), eps_q32 = eps in
+ * Q32. Sum of squares in int64 (pre-shifted when needed), exact integer sqrt, one fixed-point reciprocal. */
+void octet__int_rmsnorm(int32_t *out, const int32_t *x, const int32_t *g, int g_shift, int n, int64_t eps_q32);
+
+/* Quantize an int32 row (n a multiple of 32) to int8 blocks of 32: an integer max pass finds the row maximum M,
+ * sets the row exponent *sa = bitlen(M) - 14, each block gets scale sc[b] = ceil(amax_b * 2^-sa) (<= 2^14) and
+ * codes q = round(x * 127 / (sc[b] * 2^sa)) in [-127, 127]; so x ~ q * sc[b] * 2^sa / 127. */
+void octet__int_quant_row(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa);
+
+/* int16 x int8 and int16 x int16 products built from int8 limbs (a = a_hi * 256 + a_lo, a_lo unsigned): 2 and 4
+ * 8-bit products, equal to the direct product for every pair (tests/unit/test_int_math.c). */
+int32_t octet__int_mul16x8_limbs(int16_t a, int8_t b);
+int32_t octet__int_mul16x16_limbs(int16_t a, int16_t b);
+
+/* IEEE binary32 bit pattern of v * 2^-frac, rounded to nearest even, built with integer operations only. */
+uint32_t octet__int_to_f32_bits(int64_t v, int frac);
+
+#endif
