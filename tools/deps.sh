@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Installs what building and testing octet needs on Debian 12 (run as root, or through sudo).
-# Build: a C11 compiler and make. Tests: Debian's Python with numpy (the float64 reference and GGUF writer),
-# sentencepiece (independent tokenizer oracle), clang with its sanitizer/fuzzer runtime.
-# octet serve: libmicrohttpd (HTTP) and jansson (JSON); its tests: curl, and chromium + chromium-driver for the
-# chat page in a headless browser.
+# Installs what octet needs on Debian 12 (run as root, or it uses sudo). Usage: tools/deps.sh [build|test]
+#   build: a C11 compiler and make, libjansson (JSON: safetensors headers, HF configs, the server's API) and
+#          libmicrohttpd (the HTTP server of `octet serve`)
+#   test (default): build, plus Debian's Python with numpy (the float64 reference and GGUF writer), sentencepiece
+#          (an independent tokenizer oracle), clang with its sanitizer/fuzzer runtime, curl, chromium and
+#          chromedriver (the server's chat-page test), MPICH (distributed tests)
 set -eu
-pkgs="build-essential clang libclang-rt-14-dev python3 python3-numpy python3-sentencepiece libjansson-dev \
-      libmicrohttpd-dev curl chromium chromium-driver"
+build_pkgs="build-essential libjansson-dev libmicrohttpd-dev"
+test_pkgs="clang libclang-rt-14-dev python3 python3-numpy python3-sentencepiece curl chromium chromium-driver"
+case "${1:-test}" in
+    build) pkgs="$build_pkgs" ;;
+    test) pkgs="$build_pkgs $test_pkgs" ;;
+    *) echo "usage: tools/deps.sh [build|test]" >&2; exit 2 ;;
+esac
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -z "$missing" ]; then echo "deps: all present"; exit 0; fi
