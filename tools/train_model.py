@@ -311,6 +311,8 @@ def main():
     ap.add_argument("--eval-every", type=int, default=100, help="steps between quick validation runs")
     ap.add_argument("--stop-after", type=float, default=0,
                     help="stop (with a checkpoint) after this many seconds in this process; 0 = never")
+    ap.add_argument("--stop-at-step", type=int, default=0,
+                    help="stop (with a checkpoint) after this step, e.g. to change --steps on resume; 0 = never")
     ap.add_argument("--bench", type=int, default=0, help="time this many steps, do not save, exit")
     ap.add_argument("--eval-only", action="store_true", help="load checkpoint, report loss and samples")
     a = ap.parse_args()
@@ -408,13 +410,13 @@ def main():
         if step % a.eval_every == 0:
             vl = evaluate(model, valid_ids, a.seq_len, max_windows=24)
             log(f"step {step} quick validation loss {vl:.4f} (first 24 windows)")
-        stop = a.stop_after and time.time() - t_start > a.stop_after
+        stop = (a.stop_after and time.time() - t_start > a.stop_after) or step == a.stop_at_step
         if time.time() - t_last_ckpt > a.ckpt_every or step == a.steps or stop:
             save_ckpt(ckpt_path, model, opt, step, a, cfg, tokens_seen, train_secs)
             t_last_ckpt = time.time()
             log(f"checkpoint step {step} -> {ckpt_path}")
         if stop:
-            log("stopping early (--stop-after)")
+            log("stopping early (--stop-after / --stop-at-step)")
             return
     vl = evaluate(model, valid_ids, a.seq_len)
     log(f"done: step {step}, {tokens_seen} tokens, {train_secs:.0f}s compute; "
