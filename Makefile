@@ -108,3 +108,31 @@ build/fuzz/fuzz_server_request: fuzz/fuzz_server_request.c app/server/request.c 
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iapp/server -fsanitize=fuzzer -o $@ $^ -ljansson
 .PHONY: fuzz
 fuzz: $(fuzz_PROGS)
+
+# make intonly: a second octet program, build/intonly/octet, whose integer per-token path (INTONLY_SRC, the
+# portable integer kernels included) is compiled with -mgeneral-regs-only: GCC may not use FP or vector registers
+# there, so any floating point in those files fails the build (the proof that --exec int needs no FPU). Every
+# other file is built as in rel with -DOCTET_INTONLY, and the AVX2 integer kernels are left out of the link, so
+# --exec int runs the portable kernels; its logits must equal the normal build's byte for byte
+# (tests/golden/int_logits.sh).
+INTONLY_SRC    := src/model/int/forward_int.c src/model/int/intmath.c src/model/int/rope_int.c \
+                  src/kernels/ref/int_dot_ref.c
+INTONLY_GR     := $(CSTD) $(WARN) $(INC) -O2 -mgeneral-regs-only -DOCTET_INTONLY
+intonly_GR_OBJ := $(patsubst %.c,build/intonly/gr/%.o,$(INTONLY_SRC))
+intonly_OBJ    := $(patsubst %.c,build/intonly/%.o,$(filter-out $(INTONLY_SRC),$(LIB_SRC)) \
+                  $(filter-out src/kernels/x86/int_%,$(X86_SRC)) $(CLI_SRC))
+build/intonly/gr/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(INTONLY_GR) -MMD -MP -c $< -o $@
+build/intonly/src/kernels/x86/%.o: src/kernels/x86/%.c
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -DOCTET_INTONLY $(X86FLAGS) -MMD -MP -c $< -o $@
+build/intonly/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -DOCTET_INTONLY -MMD -MP -c $< -o $@
+build/intonly/octet: $(intonly_GR_OBJ) $(intonly_OBJ)
+	$(CC) -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
+-include $(intonly_GR_OBJ:.o=.d) $(intonly_OBJ:.o=.d)
+.PHONY: intonly
+intonly: build/intonly/octet
+	@echo "integer-only program: $(CURDIR)/build/intonly/octet"
