@@ -9,6 +9,10 @@
  * jansson's allocations routed through octet's hook (so allocation-failure tests cover it), and typed getters
  * whose messages name the file and the key.
  *
+ * jansson's allocator is process-wide: octet__json_parse installs functions that call octet__malloc/octet__free,
+ * which with no octet hook set are malloc/free, so trees made elsewhere in the process (app/server) stay
+ * compatible.
+ *
  * Trees are jansson's json_t (reference counted): octet__json_parse hands out one reference, released with
  * json_decref. Borrowed pointers (json_object_get, octet__json_get_str) live as long as the tree.
  */
