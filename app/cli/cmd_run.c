@@ -115,8 +115,11 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "octet: error: %s\n", err.msg);
         goto out;
     }
-    fprintf(stderr, "octet: prompt %d tokens, context %d, threads %d, seed %llu, temp %.2f\n", n_tok, ctx,
-            n_threads ? n_threads : 0, (unsigned long long)seed, (double)sp.temp);
+    char thr[16];
+    if (n_threads) snprintf(thr, sizeof thr, "%d", n_threads);
+    else snprintf(thr, sizeof thr, "all CPUs");
+    fprintf(stderr, "octet: prompt %d tokens, context %d, threads %s, seed %llu, temp %.2f, exec %s\n", n_tok, ctx, thr,
+            (unsigned long long)seed, (double)sp.temp, exec == OCTET_EXEC_INT ? "int" : "float");
     utf8_out out = {stdout, {0}, 0};
     if (!no_display_prompt) {
         fwrite(prompt, 1, prompt_len, stdout);
