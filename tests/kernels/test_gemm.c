@@ -1,0 +1,97 @@
+/*
+ * test_gemm.c - the multi-token tile kernels (src/kernels/gemm.h) against their dot kernels, the reference and
+ * float64.
+ *
+ * For Q8_0, Q4_0 (x Q8_0) and Q4_K, Q6_K (x Q8_K), random rows (uniform, and uniform with a few large
+ * outliers), lengths with an odd block count, nc = 1..4 tokens:
+ *   - AVX2 tile == AVX2 dot for every token, bit for bit (the property that makes a batched prompt identical to
+ *     token-by-token decoding and results independent of the thread split);
+ *   - reference tile == reference dot, bit for bit;
+ *   - AVX2 tile vs the reference dot and vs the float64 dot of the dequantized rows: |diff| <= (nb + 8) * 2^-23 *
+ *     sum_j |w_j a_j| (nb = blocks; each block's integer sum is exact, the float combination of nb block terms
+ *     in any order errs by at most about nb ulps of the absolute sum).
+ */
+#include "kernels/gemm.h"
+#include "kernels/kernels_impl.h"
+#include "octet.h"
+#include "test.h"
+
+#define MAXN 1024
+
+static void run_type(int type, int64_t n, int outliers, uint64_t seed) {
+    const octet__type_traits *ref = octet__kernels_ref(), *simd = octet__kernels_simd();
+    const octet__type_traits *wt = &ref[type], *at = &ref[wt->vec_dot_type];
+    static float wf[MAXN], af[4][MAXN], wd[MAXN], ad[4][MAXN];
+    static uint8_t wq[MAXN * 2], aq[4][MAXN * 2];
+    const size_t a_stride = sizeof aq[0];
+    uint64_t s = seed;
+    for (int64_t j = 0; j < n; j++) wf[j] = t_rng_f(&s) * 0.05f;
+    for (int c = 0; c < 4; c++)
+        for (int64_t j = 0; j < n; j++) af[c][j] = t_rng_f(&s) * 3.0f;
+    if (outliers)
+        for (int k = 0; k < 6; k++) {
+            wf[t_rng_next(&s) % (uint64_t)n] = 0.9f;
+            af[k % 4][t_rng_next(&s) % (uint64_t)n] = -40.0f;
+        }
+    wt->from_float(wf, wq, n);
+    wt->to_float(wq, wd, n);
+    for (int c = 0; c < 4; c++) {
+        at->from_float(af[c], aq[c], n);
+        at->to_float(aq[c], ad[c], n);
+    }
+    const int64_t nb = n / wt->block_size;
+    for (int nc = 1; nc <= 4; nc++) {
+        float tr[4], dr[4];
+        octet__gemm_fn gref = type == OCTET_TYPE_Q8_0   ? octet__gemm_q8_0_q8_0_ref
+                              : type == OCTET_TYPE_Q4_0 ? octet__gemm_q4_0_q8_0_ref
+                              : type == OCTET_TYPE_Q4_K ? octet__gemm_q4_K_q8_K_ref
+                                                        : octet__gemm_q6_K_q8_K_ref;
+        gref(n, tr, wq, aq[0], a_stride, nc);
+        for (int c = 0; c < nc; c++) {
+            ref[type].vec_dot(n, &dr[c], wq, aq[c]);
+            CHECKF(memcmp(&tr[c], &dr[c], sizeof(float)) == 0, "%s ref tile != ref dot (n %lld nc %d c %d)",
+                   wt->name, (long long)n, nc, c);
+        }
+        if (!simd) continue;
+        float ts[4], ds[4];
+        octet__gemm_fn gs = type == OCTET_TYPE_Q8_0   ? octet__gemm_q8_0_q8_0_avx2
+                            : type == OCTET_TYPE_Q4_0 ? octet__gemm_q4_0_q8_0_avx2
+                            : type == OCTET_TYPE_Q4_K ? octet__gemm_q4_K_q8_K_avx2
+                                                      : octet__gemm_q6_K_q8_K_avx2;
+        gs(n, ts, wq, aq[0], a_stride, nc);
+        for (int c = 0; c < nc; c++) {
+            simd[type].vec_dot(n, &ds[c], wq, aq[c]);
+            CHECKF(memcmp(&ts[c], &ds[c], sizeof(float)) == 0, "%s avx2 tile %.9g != avx2 dot %.9g (n %lld nc %d c %d)",
+                   wt->name, (double)ts[c], (double)ds[c], (long long)n, nc, c);
+            double exact = 0, absum = 0;
+            for (int64_t j = 0; j < n; j++) {
+                exact += (double)wd[j] * (double)ad[c][j];
+                absum += fabs((double)wd[j] * (double)ad[c][j]);
+            }
+            double bound = (double)(nb + 8) * 0x1p-23 * absum;
+            CHECKF(fabs((double)ts[c] - (double)dr[c]) <= bound, "%s tile vs ref dot: %g vs %g (bound %g)", wt->name,
+                   (double)ts[c], (double)dr[c], bound);
+            CHECKF(fabs((double)ts[c] - exact) <= bound, "%s tile vs float64: %g vs %.17g (bound %g)", wt->name,
+                   (double)ts[c], exact, bound);
+        }
+    }
+}
+
+int main(void) {
+    if (!octet__kernels_simd()) fprintf(stderr, "test_gemm: no AVX2 on this CPU; reference checks only\n");
+    const int types[4] = {OCTET_TYPE_Q8_0, OCTET_TYPE_Q4_0, OCTET_TYPE_Q4_K, OCTET_TYPE_Q6_K};
+    for (int t = 0; t < 4; t++) {
+        const int64_t lens_q[3] = {32, 288, 1024}, lens_k[3] = {256, 768, 1024};
+        for (int l = 0; l < 3; l++)
+            for (int o = 0; o < 2; o++)
+                run_type(types[t], types[t] == OCTET_TYPE_Q8_0 || types[t] == OCTET_TYPE_Q4_0 ? lens_q[l] : lens_k[l],
+                         o, 1000u * (uint64_t)t + 10u * (uint64_t)l + (uint64_t)o);
+    }
+    /* dispatch: the tile matching the table in use */
+    octet_force_portable(1);
+    CHECK(octet__gemm(OCTET_TYPE_Q4_0) == octet__gemm_q4_0_q8_0_ref);
+    octet_force_portable(0);
+    if (octet__kernels_simd()) CHECK(octet__gemm(OCTET_TYPE_Q4_K) == octet__gemm_q4_K_q8_K_avx2);
+    CHECK(octet__gemm(OCTET_TYPE_F32) == NULL);
+    TEST_MAIN_END();
+}
