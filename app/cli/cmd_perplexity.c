@@ -25,48 +25,35 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "eval.h"
 
 static const char KLD_MAGIC[8] = {'O', 'C', 'T', 'K', 'L', 'D', '0', '1'};
 
-/* log-softmax of row (n floats) into out (double accumulation of the sum, as llama.cpp). */
-static void log_softmax(const float *row, int n, float *out) {
-    float mx = row[0];
-    for (int i = 1; i < n; i++)
-        if (row[i] > mx) mx = row[i];
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += (double)expf(row[i] - mx);
-    float lse = (float)log(sum);
-    for (int i = 0; i < n; i++) out[i] = row[i] - mx - lse;
-}
-
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double percentile(const double *sorted, size_t n, double f) {
-    if (n == 0) return 0.0;
-    double p = f * (double)(n - 1);
-    size_t i = (size_t)p;
-    double frac = p - (double)i;
-    return i + 1 < n ? (1 - frac) * sorted[i] + frac * sorted[i + 1] : sorted[n - 1];
-}
-
-/* mean and standard error of a sum of count values with sum of squares sum2 */
-static void mean_unc(double sum, double sum2, size_t count, double *mean, double *unc) {
-    *mean = count ? sum / (double)count : 0.0;
-    double var = count ? sum2 / (double)count - *mean * *mean : 0.0;
-    *unc = (var > 0 && count > 1) ? sqrt(var / (double)(count - 1)) : 0.0;
-}
-
 static int read_exact(FILE *f, void *p, size_t n) { return fread(p, 1, n, f) == n ? 0 : -1; }
+
+typedef struct kld_file {
+    FILE *in, *out;
+    const char *in_name, *out_name;
+    size_t n_vocab;
+} kld_file;
+
+static int kld_save(void *ud, const float *lp) {
+    kld_file *k = ud;
+    if (fwrite(lp, sizeof *lp, k->n_vocab, k->out) != k->n_vocab) {
+        fprintf(stderr, "\noctet: error: writing %s failed\n", k->out_name);
+        return -1;
+    }
+    return 0;
+}
+
+static int kld_load(void *ud, float *base) {
+    kld_file *k = ud;
+    if (read_exact(k->in, base, k->n_vocab * sizeof *base)) {
+        fprintf(stderr, "\noctet: error: %s: truncated\n", k->in_name);
+        return -1;
+    }
+    return 0;
+}
 
 int cmd_perplexity(int argc, char **argv) {
     const char *model = NULL, *file = NULL, *kld_base = NULL, *exec_mode = NULL;
@@ -111,8 +98,8 @@ int cmd_perplexity(int argc, char **argv) {
     int status = EXIT_ERR;
     char *text = NULL, *tmp = NULL;
     int32_t *toks = NULL;
-    float *lp = NULL, *base_row = NULL;
-    double *kld_vals = NULL;
+    eval_stats st;
+    memset(&st, 0, sizeof st);
     FILE *fin = NULL, *fout = NULL;
     octet_session *s = NULL;
     octet_error err;
@@ -218,14 +205,6 @@ int cmd_perplexity(int argc, char **argv) {
         fprintf(stderr, "octet: error: %s\n", err.msg);
         goto out;
     }
-    const int n_score = n_ctx - 1 - first;
-    lp = malloc((size_t)V * sizeof *lp);
-    base_row = malloc((size_t)V * sizeof *base_row);
-    kld_vals = do_kld ? malloc((size_t)n_chunk * (size_t)n_score * sizeof *kld_vals) : NULL;
-    if (!lp || !base_row || (do_kld && !kld_vals)) {
-        fprintf(stderr, "octet: error: out of memory\n");
-        goto out;
-    }
     if (kld_base && !do_kld) {
         size_t tl = strlen(kld_base) + 32;
         tmp = malloc(tl);
@@ -239,77 +218,24 @@ int cmd_perplexity(int argc, char **argv) {
             goto out;
         }
     }
-
     fprintf(stderr, "octet: perplexity over %d chunks of %d tokens (%d scored per chunk), %s mode\n", n_chunk, n_ctx,
-            n_score, exec == OCTET_EXEC_INT ? "integer" : "float");
-    int32_t *chunk = malloc((size_t)n_ctx * sizeof *chunk);
-    if (!chunk) goto out;
-    double nll = 0, nll2 = 0, nllb = 0, nllb2 = 0, nll_nllb = 0, kl = 0, kl2 = 0;
-    size_t count = 0, same_top = 0;
-    double t0 = cli_now_ms();
-    for (int c = 0; c < n_chunk; c++) {
-        memcpy(chunk, toks + (size_t)c * (size_t)n_ctx, (size_t)n_ctx * sizeof *chunk);
-        if (mi.add_bos && mi.bos_id >= 0) chunk[0] = mi.bos_id;
-        octet_session_truncate(s, 0);
-        if (octet_session_decode(s, chunk, n_ctx, 0, &err)) {
-            fprintf(stderr, "\noctet: error: %s\n", err.msg);
-            free(chunk);
-            goto out;
-        }
-        for (int j = first; j < n_ctx - 1; j++) {
-            const float *row = octet_session_logits(s, j);
-            int next = toks[(size_t)c * (size_t)n_ctx + (size_t)j + 1];
-            log_softmax(row, V, lp);
-            double v = -(double)lp[next];
-            nll += v;
-            nll2 += v * v;
-            if (fout && fwrite(lp, sizeof *lp, (size_t)V, fout) != (size_t)V) {
-                fprintf(stderr, "\noctet: error: writing %s failed\n", tmp);
-                free(chunk);
-                goto out;
-            }
-            if (do_kld) {
-                if (read_exact(fin, base_row, (size_t)V * sizeof *base_row)) {
-                    fprintf(stderr, "\noctet: error: %s: truncated\n", kld_base);
-                    free(chunk);
-                    goto out;
-                }
-                double vb = -(double)base_row[next], d = 0;
-                nllb += vb;
-                nllb2 += vb * vb;
-                nll_nllb += v * vb;
-                for (int i = 0; i < V; i++) {
-                    if (base_row[i] != base_row[i]) continue;
-                    double pb = exp((double)base_row[i]);
-                    if (pb > 0) d += pb * ((double)base_row[i] - (double)lp[i]);
-                }
-                kld_vals[count] = d;
-                kl += d;
-                kl2 += d * d;
-                same_top += argmax(base_row, V) == argmax(row, V);
-            }
-            count++;
-        }
-        double el = cli_now_ms() - t0;
-        fprintf(stderr, "[%d]%.4f,", c + 1, exp(nll / (double)count));
-        if (c == 0)
-            fprintf(stderr, " (%.2f s per chunk, ETA %.1f s) ", el / 1e3, el / 1e3 * (n_chunk - 1));
-        fflush(stderr);
-    }
-    free(chunk);
-    fprintf(stderr, "\n");
+            n_ctx - 1 - first, exec == OCTET_EXEC_INT ? "integer" : "float");
+    kld_file kf = {fin, fout, kld_base, tmp, (size_t)V};
+    eval_io io = {fout ? kld_save : NULL, do_kld ? kld_load : NULL, &kf};
+    if (eval_chunks(s, &mi, toks, n_ctx, n_chunk, &io, &st, 1)) goto out;
+    size_t count = st.count;
     double mean, unc;
-    mean_unc(nll, nll2, count, &mean, &unc);
+    eval_mean_unc(st.nll, st.nll2, count, &mean, &unc);
     double ppl = exp(mean);
     printf("Final estimate: PPL = %.4f +/- %.5f\n", ppl, ppl * unc);
     if (do_kld) {
         double mb, ub, mk, uk;
-        mean_unc(nllb, nllb2, count, &mb, &ub);
-        mean_unc(kl, kl2, count, &mk, &uk);
-        qsort(kld_vals, count, sizeof *kld_vals, cmp_double);
-        double cov = count > 1 ? (nll_nllb / (double)count - mean * mb) / (double)(count - 1) : 0;
+        eval_mean_unc(st.nllb, st.nllb2, count, &mb, &ub);
+        eval_mean_unc(st.kl, st.kl2, count, &mk, &uk);
+        double p99 = eval_kld_percentile(&st, 0.99), med = eval_kld_percentile(&st, 0.5);
+        double cov = count > 1 ? (st.nll_nllb / (double)count - mean * mb) / (double)(count - 1) : 0;
         double lr = mean - mb, lr_unc = sqrt(fmax(0.0, unc * unc + ub * ub - 2 * cov));
-        double top = (double)same_top / (double)count;
+        double top = (double)st.same_top / (double)count;
         printf("\n====== Perplexity statistics ======\n");
         printf("Mean PPL(Q)              : %10.6f +/- %10.6f\n", ppl, ppl * unc);
         printf("Mean PPL(base)           : %10.6f +/- %10.6f\n", exp(mb), exp(mb) * ub);
@@ -317,10 +243,10 @@ int cmd_perplexity(int argc, char **argv) {
         printf("Mean ln(PPL(Q)/PPL(base)): %10.6f +/- %10.6f\n", lr, lr_unc);
         printf("\n====== KL divergence statistics ======\n");
         printf("Mean    KLD: %10.6f +/- %10.6f\n", mk, uk);
-        printf("Maximum KLD: %10.6f\n", kld_vals[count - 1]);
-        printf("99.0%%   KLD: %10.6f\n", percentile(kld_vals, count, 0.99));
-        printf("Median  KLD: %10.6f\n", percentile(kld_vals, count, 0.5));
-        printf("Minimum KLD: %10.6f\n", kld_vals[0]);
+        printf("Maximum KLD: %10.6f\n", st.kld_vals[count - 1]);
+        printf("99.0%%   KLD: %10.6f\n", p99);
+        printf("Median  KLD: %10.6f\n", med);
+        printf("Minimum KLD: %10.6f\n", st.kld_vals[0]);
         printf("Same top p : %7.3f +/- %5.3f %%\n", 100 * top,
                count > 1 ? 100 * sqrt(top * (1 - top) / (double)(count - 1)) : 0.0);
     }
@@ -336,7 +262,7 @@ int cmd_perplexity(int argc, char **argv) {
             fprintf(stderr, "octet: error: cannot rename %s to %s: %s\n", tmp, kld_base, strerror(errno));
             goto out;
         }
-        fprintf(stderr, "octet: saved %zu log-probability rows to %s\n", count, kld_base);
+        fprintf(stderr, "octet: saved %zu log-probability rows to %s\n", st.count, kld_base);
     }
     status = EXIT_OK;
 out:
@@ -346,9 +272,7 @@ out:
     free(tmp);
     free(text);
     free(toks);
-    free(lp);
-    free(base_row);
-    free(kld_vals);
+    eval_stats_free(&st);
     octet_session_free(s);
     octet_model_close(m);
     return status;
