@@ -1,0 +1,92 @@
+/*
+ * test_int_dot.c - the integer kernels of the integer-only mode: the portable references against a naive int64
+ * computation written here, and the AVX2 twins against the references with exact equality (random and edge
+ * inputs: weight code -128, activation codes +-127, the largest scales, odd block counts, Q8_0 stride 34,
+ * partial RoPE, every head size used by the models).
+ */
+#include "core/core.h"
+#include "kernels/int_kernels.h"
+#include "test.h"
+
+static int8_t rnd8(uint64_t *r, int lo) { return (int8_t)(lo + (int)(t_rng_next(r) % (uint64_t)(128 - lo))); }
+
+static void test_q8_dot(int simd) {
+    enum { MAXB = 300 };
+    static int8_t w[MAXB * 34], a[MAXB * 32];
+    static int16_t ws[MAXB], as[MAXB];
+    uint64_t rng = 11;
+    int bad_ref = 0, bad_simd = 0;
+    for (int trial = 0; trial < 3000; trial++) {
+        int nb = 1 + (int)(t_rng_next(&rng) % MAXB);
+        size_t stride = (trial & 1) ? 34 : 32;
+        int mode = trial % 3; /* 0 random, 1 extreme codes and scales, 2 sparse */
+        for (int b = 0; b < nb; b++) {
+            for (int j = 0; j < 32; j++) {
+                int8_t wv = rnd8(&rng, -128), av = rnd8(&rng, -127);
+                if (mode == 1) {
+                    wv = (t_rng_next(&rng) & 1) ? -128 : 127;
+                    av = (t_rng_next(&rng) & 1) ? -127 : 127;
+                }
+                if (mode == 2 && (t_rng_next(&rng) & 3)) wv = 0;
+                w[(size_t)b * stride + (size_t)j] = wv;
+                a[b * 32 + j] = av;
+            }
+            ws[b] = mode == 1 ? ((b & 1) ? 32767 : -32767) : (int16_t)t_rng_next(&rng);
+            as[b] = mode == 1 ? 32767 : (int16_t)(t_rng_next(&rng) & 0x7fff);
+        }
+        int64_t want = 0;
+        for (int b = 0; b < nb; b++) {
+            int64_t s = 0;
+            for (int j = 0; j < 32; j++) s += (int64_t)w[(size_t)b * stride + (size_t)j] * a[b * 32 + j];
+            want += s * ws[b] * as[b];
+        }
+        int64_t got = octet__int_dot_q8_ref(nb, w, stride, ws, a, as);
+        if (got != want) bad_ref++;
+        if (simd && octet__int_dot_q8_avx2(nb, w, stride, ws, a, as) != got) bad_simd++;
+    }
+    CHECKF(bad_ref == 0, "%d reference Q8 block dots differ from the naive sum", bad_ref);
+    CHECKF(bad_simd == 0, "%d AVX2 Q8 block dots differ from the reference", bad_simd);
+}
+
+static void test_score(int simd) {
+    static int16_t q[512], cs[512];
+    static int8_t k[512];
+    uint64_t rng = 12;
+    int bad_ref = 0, bad_simd = 0;
+    const int hds[] = {32, 64, 80, 96, 128, 256, 512};
+    for (int trial = 0; trial < 20000; trial++) {
+        int hd = hds[trial % 7];
+        int n_rot = (trial % 5 == 0) ? hd / 2 : hd, half = n_rot / 2;
+        if (trial % 11 == 0) half = 3; /* tail-only pair loop */
+        int ext = trial % 4 == 1;
+        for (int j = 0; j < hd; j++) {
+            q[j] = ext ? ((j & 1) ? 32767 : -32768) : (int16_t)t_rng_next(&rng);
+            k[j] = ext ? ((j & 2) ? 127 : -127) : rnd8(&rng, -127);
+        }
+        for (int i = 0; i < half; i++) {
+            cs[i] = ext ? 32767 : (int16_t)(t_rng_next(&rng) % 65535 - 32767);
+            cs[half + i] = ext ? -32767 : (int16_t)(t_rng_next(&rng) % 65535 - 32767);
+        }
+        /* naive: c (qa ka + qb kb) + s (qa kb - qb ka) per pair, 2^15 q k past the pairs */
+        int64_t want = 0;
+        for (int i = 0; i < half; i++) {
+            int64_t qa = q[i], qb = q[half + i], ka = k[i], kb = k[half + i];
+            want += cs[i] * (qa * ka + qb * kb) + cs[half + i] * (qa * kb - qb * ka);
+        }
+        for (int j = 2 * half; j < hd; j++) want += (int64_t)q[j] * k[j] * 32768;
+        int64_t got = octet__int_score_ref(q, k, cs, half, hd);
+        if (got != want) bad_ref++;
+        if (simd && octet__int_score_avx2(q, k, cs, half, hd) != got) bad_simd++;
+    }
+    CHECKF(bad_ref == 0, "%d reference scores differ from the naive sum", bad_ref);
+    CHECKF(bad_simd == 0, "%d AVX2 scores differ from the reference", bad_simd);
+}
+
+int main(void) {
+    const octet__cpu *c = octet__cpu_features();
+    int simd = c->avx2 && c->fma && c->f16c;
+    if (!simd) printf("no AVX2: only the reference kernels are checked\n");
+    test_q8_dot(simd);
+    test_score(simd);
+    TEST_MAIN_END();
+}
