@@ -388,6 +388,7 @@ static int load_hf_json(octet__cv_vocab *v, const json_t *tj, const char *tn, in
         seen[id] = 1;
         if ((rc = set_token(v, id, content, strlen(content), err))) goto done;
         v->types[id] = json_is_true(json_object_get(a, "special")) ? TT_CONTROL : TT_USER;
+        if (spm_style && unk && strcmp(content, unk) == 0) v->types[id] = TT_UNKNOWN; /* <unk> is listed as added */
         if (spm_style) v->scores[id] = 0.0f;
     }
     size_t nm = merges ? json_array_size(merges) : 0;

@@ -189,6 +189,31 @@ def tokenizer_json_bpe(toks, types, merges, regex):
                       "vocab": vocab, "merges": merges}}
 
 
+def tokenizer_json_spm(toks, scores, types):
+    """A SentencePiece-style BPE tokenizer.json (as Hugging Face's LlamaConverter writes for Llama 2): byte
+    fallback, U+2581 for spaces with a prepended one, merges: every split of a piece into two pieces of the
+    vocabulary, pieces in order of decreasing score."""
+    vocab = {t: i for i, t in enumerate(toks)}
+    merges = []
+    order = sorted((i for i, t in enumerate(toks) if types[i] == TT_NORMAL and len(t) > 1), key=lambda i: -scores[i])
+    for i in order:
+        t = toks[i]
+        for k in range(1, len(t)):
+            if t[:k] in vocab and t[k:] in vocab:
+                merges.append("%s %s" % (t[:k], t[k:]))
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+              "special": True} for i, t in enumerate(toks) if types[i] in (2, 3)]
+    return {"version": "1.0", "added_tokens": added,
+            "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                                                               {"type": "Replace", "pattern": {"String": " "},
+                                                                "content": "\u2581"}]},
+            "pre_tokenizer": None, "post_processor": None,
+            "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]},
+            "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                      "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "vocab": vocab,
+                      "merges": merges}}
+
+
 # ---- the model ----------------------------------------------------------------------------------------------
 def permute(w, n_head):
     """HF half-split RoPE rows -> adjacent pairs (llama.cpp convert_hf_to_gguf.py's permute)."""
@@ -259,9 +284,13 @@ def build(a):
     # ---- tokenizer
     tok_kv = []
     chat = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}"
-    if a.tokenizer == "spm":
+    if a.tokenizer in ("spm", "spm-json"):
         toks, scores, types = spm_vocab(V)
-        open(os.path.join(a.output, "tokenizer.model"), "wb").write(spm_model_bytes(toks, scores, types))
+        if a.tokenizer == "spm":
+            open(os.path.join(a.output, "tokenizer.model"), "wb").write(spm_model_bytes(toks, scores, types))
+        else:
+            json.dump(tokenizer_json_spm(toks, scores, types), open(os.path.join(a.output, "tokenizer.json"), "w"),
+                      ensure_ascii=False)
         tc = {"bos_token": "<s>", "eos_token": {"content": "</s>", "special": True}, "unk_token": "<unk>",
               "add_bos_token": True, "add_eos_token": False, "chat_template": chat}
         cfg.update(bos_token_id=1, eos_token_id=2)
@@ -439,7 +468,8 @@ def main(argv=None):
     ap.add_argument("--gguf", help="also write the equivalent GGUF here")
     ap.add_argument("--arch", default="llama", choices=["llama", "mistral", "qwen2"])
     ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"], help="safetensors dtype")
-    ap.add_argument("--tokenizer", default="spm", choices=["spm", "bpe-llama3", "bpe-qwen2", "bpe-gpt2"])
+    ap.add_argument("--tokenizer", default="spm", choices=["spm", "spm-json", "bpe-llama3", "bpe-qwen2", "bpe-gpt2"],
+                    help="spm: tokenizer.model; spm-json: SentencePiece-style BPE tokenizer.json; bpe-*: byte-level")
     ap.add_argument("--vocab", type=int, default=320)
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
