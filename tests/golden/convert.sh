@@ -118,6 +118,7 @@ case_ llama3-tied-scale     f32  -- --arch llama --heads 8 --kv-heads 2 --dim 12
 case_ mistral-f16-gpt2      f16  -- --arch mistral --dtype F16 --heads 4 --kv-heads 1 --tied --tokenizer bpe-gpt2 --vocab 352 --seed 4
 case_ qwen2-bf16-bias       bf16 -- --arch qwen2 --dtype BF16 --heads 4 --kv-heads 2 --tokenizer bpe-qwen2 --vocab 352 --rope-base 1000000 --seed 5
 case_ tinyllama-spm-json    f16  -- --arch llama --dtype BF16 --heads 4 --kv-heads 1 --tokenizer spm-json --vocab 352 --seed 7
+case_ llama-single-file     f32  -- --arch llama --heads 2 --tokenizer bpe-llama3 --vocab 320 --single --seed 8
 case_ qwen2-f32-to-f32      f32  -- --arch qwen2 --dtype F16 --heads 2 --tokenizer bpe-qwen2 --vocab 320 --seed 6
 
 # The sanitizer build converts to the same bytes (and finds no memory error on the good path).
@@ -132,6 +133,17 @@ if [ -x "$ASAN" ]; then
             echo "FAIL $name: ASan build failed or differs"; tail -n 20 "$W/asan.log"; fail=1
         fi
     done
+fi
+
+# An output folder that does not exist: status 1 and a message, nothing written.
+if [ -d "$W/llama-gqa-spm-f32" ]; then
+    "$OCTET" convert "$W/llama-gqa-spm-f32" "$W/nodir/x.gguf" -q >"$W/nodir.log" 2>&1
+    rc=$?
+    if [ $rc -eq 1 ] && grep -q "nodir" "$W/nodir.log" && [ ! -e "$W/nodir" ]; then
+        echo "PASS output folder missing: $(tail -n 1 "$W/nodir.log")"
+    else
+        echo "FAIL output folder missing: status $rc: $(tail -n 1 "$W/nodir.log")"; fail=1
+    fi
 fi
 
 # ---- malformed checkpoints ----------------------------------------------------------------------------------

@@ -263,6 +263,8 @@ def build(a):
     names = sorted(n for n, _ in hf)
     half = len(names) // 2
     shards = {"model-00001-of-00002.safetensors": names[:half], "model-00002-of-00002.safetensors": names[half:]}
+    if a.single:
+        shards = {"model.safetensors": names}
     arrays = dict(hf)
     wmap, total = {}, 0
     for fn, ns in shards.items():
@@ -271,8 +273,9 @@ def build(a):
         for n, _, _, raw in ts:
             wmap[n] = fn
             total += len(raw)
-    json.dump({"metadata": {"total_size": total}, "weight_map": wmap},
-              open(os.path.join(a.output, "model.safetensors.index.json"), "w"), indent=2)
+    if not a.single:
+        json.dump({"metadata": {"total_size": total}, "weight_map": wmap},
+                  open(os.path.join(a.output, "model.safetensors.index.json"), "w"), indent=2)
     cfg = {"architectures": [hf_arch], "model_type": a.arch, "hidden_size": E, "intermediate_size": F,
            "num_attention_heads": nh, "num_hidden_layers": L, "num_key_value_heads": nkv,
            "rms_norm_eps": a.eps, "rope_theta": a.rope_base, "max_position_embeddings": a.ctx, "vocab_size": V,
@@ -482,6 +485,7 @@ def main(argv=None):
     ap.add_argument("--eps", type=float, default=1e-5)
     ap.add_argument("--ctx", type=int, default=4096)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--single", action="store_true", help="one model.safetensors, no index")
     ap.add_argument("--malform", choices=MALFORM)
     build(ap.parse_args(argv))
     return 0
