@@ -26,7 +26,7 @@ ASAN_CFLAGS := $(CFLAGS_BASE) -O1 -fsanitize=address,undefined -fno-omit-frame-p
 ASAN_LDFLAGS := -fsanitize=address,undefined
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/format/*.c src/tensor/*.c src/kernels/*.c src/kernels/ref/*.c src/model/int/*.c \
-                              src/model/*.c src/text/*.c))
+                              src/model/*.c src/text/*.c) $(filter-out src/dist/mpi.c,$(wildcard src/dist/*.c)))
 X86_SRC  := $(sort $(wildcard src/kernels/x86/*.c))
 CLI_SRC  := $(sort $(wildcard app/cli/*.c app/server/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/kernels/*.c tests/fault/*.c))
@@ -70,8 +70,9 @@ $(eval $(call variant,tsan,TSAN_CFLAGS,TSAN_LDFLAGS))
 .PHONY: all asan tsan test test-rel test-asan clean tests-build
 all: octet
 
+# copy then rename: a running ./octet keeps its old file ("text file busy" otherwise)
 octet: build/rel/octet
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 asan: build/asan/octet $(asan_TESTS)
 
@@ -136,3 +137,25 @@ build/intonly/octet: $(intonly_GR_OBJ) $(intonly_OBJ)
 .PHONY: intonly
 intonly: build/intonly/octet
 	@echo "integer-only program: $(CURDIR)/build/intonly/octet"
+
+# make MPI=1: also build/mpi/octet, the MPI variant (distributed inference, docs/distributed.md). Every file is
+# compiled with mpicc and -DOCTET_MPI, plus src/dist/mpi.c (the one file that includes <mpi.h>); without MPI=1
+# nothing here is built and no MPI is needed. Run: mpiexec -n 2 build/mpi/octet run -p "..."
+MPICC ?= mpicc
+MPI_CFLAGS := $(REL_CFLAGS) -DOCTET_MPI
+mpi_OBJ := $(patsubst %.c,build/mpi/%.o,$(LIB_SRC) src/dist/mpi.c $(X86_SRC) $(CLI_SRC))
+build/mpi/src/kernels/x86/%.o: src/kernels/x86/%.c
+	@mkdir -p $(@D)
+	$(MPICC) $(MPI_CFLAGS) $(X86FLAGS) -MMD -MP -c $< -o $@
+build/mpi/%.o: %.c
+	@mkdir -p $(@D)
+	$(MPICC) $(MPI_CFLAGS) -MMD -MP -c $< -o $@
+build/mpi/octet: $(mpi_OBJ)
+	$(MPICC) -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
+.PHONY: mpi
+mpi: build/mpi/octet
+ifeq ($(MPI),1)
+.DEFAULT_GOAL := all
+all: build/mpi/octet
+-include $(mpi_OBJ:.o=.d)
+endif

@@ -282,6 +282,69 @@ int32_t octet_sampler_sample(octet_sampler *s, const float *logits);
 /* Record a token as part of the history (for the repeat penalty). */
 void octet_sampler_accept(octet_sampler *s, int32_t token);
 
+/* ---- distributed inference: pipeline stages across processes (docs/distributed.md) ---------------------- */
+/* A world of ranks: under mpiexec, in a build with MPI (make MPI=1), MPI_COMM_WORLD; otherwise one rank.
+ * Rank 0 drives (tokenizes, samples, does I/O) and runs the first stage; rank r runs the r-th stage. */
+typedef struct octet_dist octet_dist;
+int octet_dist_available(void); /* 1 when this build has MPI */
+int octet_dist_launched(void);  /* 1 when this build has MPI and an MPI launcher started the process */
+int octet_dist_open(octet_dist **out, octet_error *err);
+int octet_dist_rank(const octet_dist *d);
+int octet_dist_size(const octet_dist *d);
+/* End every rank of the job now (MPI_Abort); for fatal errors after octet_dist_open. Does not return under
+ * MPI. */
+void octet_dist_abort(octet_dist *d, int code);
+/* Clean end: every rank must call it (after octet_pipeline_finish / serve returned). NULL is accepted. */
+void octet_dist_close(octet_dist *d);
+
+/* A model split into contiguous layer ranges, one per rank, with n_seq independent sequences (KV caches) that
+ * may be in flight at once: micro-batches of different sequences occupy different stages concurrently.
+ * Hidden states travel between stages as float32 (n_embd x 4 bytes per token per boundary); the last stage
+ * sends logits to rank 0. Only float execution is supported (integer pipeline stages are not available yet). */
+typedef struct octet_pipeline octet_pipeline;
+typedef struct octet_pipeline_params {
+    octet_session_params session; /* n_ctx, n_batch, n_threads, logits_all, exec of every stage's sessions */
+    const char *split;            /* "10,12,10": layers per rank; NULL: balanced by weight bytes */
+    int n_seq;                    /* sequences in flight (default 1) */
+    double timeout_s;             /* a rank silent this long is reported dead (default 30; heartbeats keep
+                                     slow but live ranks from timing out) */
+} octet_pipeline_params;
+octet_pipeline_params octet_pipeline_default_params(void);
+/* Collective: every rank calls it with the same model file and parameters. Checks, through the transport,
+ * that every rank opened the same file (fingerprint of the GGUF header, tensor table and size) with the same
+ * split and parameters; a mismatch fails on every rank with a message naming the rank. Each rank creates
+ * sessions for its layers only, so it reads only those layers' weights (and the embedding rows / output matrix
+ * on the first / last stage). model_path is the file m was opened from. */
+int octet_pipeline_new(octet_pipeline **out, octet_dist *d, const octet_model *m, const char *model_path,
+                       const octet_pipeline_params *params, octet_error *err);
+/* Rank 0: run the first stage on n tokens of sequence seq (0 <= seq < n_seq) at positions pos.. and send the
+ * result on; returns without waiting for the later stages. reset: clear seq's cache first, on every stage.
+ * A sequence may have one submission in flight. */
+int octet_pipeline_submit(octet_pipeline *pl, int seq, const int32_t *tokens, int n, int64_t pos, int reset,
+                          octet_error *err);
+/* Rank 0: wait for the oldest submission to finish; *seq (may be NULL) tells which sequence it was. */
+int octet_pipeline_wait(octet_pipeline *pl, int *seq, octet_error *err);
+/* Rank 0: submit and wait. */
+int octet_pipeline_decode(octet_pipeline *pl, int seq, const int32_t *tokens, int n, int64_t pos, octet_error *err);
+/* Rank 0: logits of token i of seq's last finished decode (as octet_session_logits). */
+const float *octet_pipeline_logits(const octet_pipeline *pl, int seq, int i);
+int octet_pipeline_n_past(const octet_pipeline *pl, int seq);
+int octet_pipeline_n_ctx(const octet_pipeline *pl);
+/* Ranks > 0: run this rank's stage on whatever arrives until rank 0 finishes. */
+int octet_pipeline_serve(octet_pipeline *pl, octet_error *err);
+/* Rank 0: tell every stage to stop and wait until they did (waits for submissions still in flight). */
+int octet_pipeline_finish(octet_pipeline *pl, octet_error *err);
+typedef struct octet_pipeline_stats {
+    int rank, n_stages, layer_begin, layer_end;
+    int64_t n_tokens;     /* tokens this stage processed */
+    double compute_ms;    /* time in this stage's forward passes */
+    double wait_ms;       /* time blocked waiting for the previous stage (or, on rank 0, for logits) */
+    uint64_t bytes_sent;  /* data bytes this rank sent (headers included) */
+    uint64_t n_msgs;
+} octet_pipeline_stats;
+void octet_pipeline_get_stats(const octet_pipeline *pl, octet_pipeline_stats *out);
+void octet_pipeline_free(octet_pipeline *pl);
+
 #ifdef __cplusplus
 }
 #endif

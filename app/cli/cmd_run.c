@@ -6,10 +6,11 @@
 #include <time.h>
 
 #include "cli.h"
+#include "dist.h"
 
 int cmd_run(int argc, char **argv) {
     const char *exec_mode = NULL;
-    const char *model = NULL, *prompt = NULL, *file = NULL;
+    const char *model = NULL, *prompt = NULL, *file = NULL, *split = NULL;
     int n_predict = 128, n_threads = 0, n_ctx = 0, n_batch = 512, no_mmap = 0, mlock = 0, ignore_eos = 0;
     int no_display_prompt = 0, seed_given = 0;
     uint64_t seed = 0;
@@ -41,6 +42,8 @@ int cmd_run(int argc, char **argv) {
          NULL},
         {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
         {"--mlock", NULL, OPT_FLAG, &mlock, NULL, "lock the model in RAM", 0, 0, NULL},
+        {"--split", NULL, OPT_STR, &split, "N,N,..", "under mpiexec: layers per rank (default: balanced by bytes)", 0,
+         0, NULL},
     };
     const cmd_spec spec = {"run", "[-m MODEL] -p PROMPT [options]",
                            "Continue PROMPT with the model; text goes to stdout, load information and timings to "
@@ -69,6 +72,11 @@ int cmd_run(int argc, char **argv) {
     if (!seed_given) seed = (uint64_t)time(NULL);
     sp.seed = seed;
     if (!model) model = cli_default_model();
+    cli_dist cd; /* distributed run under mpiexec (dist.h); otherwise inert */
+    if (cli_dist_start(&cd)) {
+        free(file_text);
+        return EXIT_ERR;
+    }
 
     int status = EXIT_ERR;
     octet_model *m = NULL;
@@ -78,7 +86,7 @@ int cmd_run(int argc, char **argv) {
     octet_error err;
     memset(&err, 0, sizeof err);
 
-    m = cli_open_model(model, !no_mmap, mlock, 0);
+    m = cli_open_model(model, !no_mmap, mlock, cli_dist_quiet(&cd));
     if (!m) goto out;
     octet_model_info mi;
     octet_model_get_info(m, &mi);
@@ -87,11 +95,16 @@ int cmd_run(int argc, char **argv) {
     ssp.n_threads = n_threads;
     ssp.exec = exec;
     ssp.n_batch = n_batch;
-    if (octet_session_new(&s, m, &ssp, &err)) {
+    int dr = cli_dist_pipeline(&cd, m, model, split, &ssp, 1);
+    if (dr) { /* > 0: a later stage that served until the end */
+        status = dr > 0 ? EXIT_OK : EXIT_ERR;
+        goto out;
+    }
+    if (!cd.pl && octet_session_new(&s, m, &ssp, &err)) {
         fprintf(stderr, "octet: error: %s\n", err.msg);
         goto out;
     }
-    int ctx = octet_session_n_ctx(s);
+    int ctx = cli_n_ctx(&cd, s);
     int n_tok = 0;
     if (octet_tokenize(m, prompt, prompt_len, 1, 0, NULL, 0, &n_tok, &err) && err.code != OCTET_ERANGE) {
         fprintf(stderr, "octet: error: tokenize: %s\n", err.msg);
@@ -128,7 +141,7 @@ int cmd_run(int argc, char **argv) {
     for (int i = 0; i < n_tok; i++) octet_sampler_accept(smp, toks[i]);
 
     double t0 = cli_now_ms();
-    if (octet_session_decode(s, toks, n_tok, 0, &err)) {
+    if (cli_decode(&cd, s, toks, n_tok, 0, &err)) {
         fprintf(stderr, "\noctet: error: %s\n", err.msg);
         goto out;
     }
@@ -136,7 +149,7 @@ int cmd_run(int argc, char **argv) {
     int n_gen = 0;
     double t1 = cli_now_ms();
     char piece[256];
-    const float *logits = octet_session_logits(s, n_tok - 1);
+    const float *logits = cli_logits(&cd, s, n_tok - 1);
     while (n_predict < 0 || n_gen < n_predict) {
         int32_t tok = octet_sampler_sample(smp, logits);
         if (!ignore_eos && octet_token_is_eog(m, tok)) break;
@@ -145,16 +158,16 @@ int cmd_run(int argc, char **argv) {
         if (n > 0) utf8_write(&out, piece, (size_t)(n < (int)sizeof piece ? n : (int)sizeof piece));
         fflush(stdout);
         n_gen++;
-        if (octet_session_n_past(s) >= ctx) {
+        if (cli_n_past(&cd, s) >= ctx) {
             fprintf(stderr, "\noctet: context full (%d tokens)\n", ctx);
             break;
         }
         if (n_predict >= 0 && n_gen >= n_predict) break;
-        if (octet_session_decode(s, &tok, 1, octet_session_n_past(s), &err)) {
+        if (cli_decode(&cd, s, &tok, 1, cli_n_past(&cd, s), &err)) {
             fprintf(stderr, "\noctet: error: %s\n", err.msg);
             goto out;
         }
-        logits = octet_session_logits(s, 0);
+        logits = cli_logits(&cd, s, 0);
     }
     double t_gen = cli_now_ms() - t1;
     utf8_flush(&out);
@@ -168,6 +181,7 @@ int cmd_run(int argc, char **argv) {
                 t_gen, n_gen, t_gen / n_gen, 1e3 * n_gen / t_gen);
     status = EXIT_OK;
 out:
+    status = cli_dist_end(&cd, status);
     free(toks);
     free(file_text);
     octet_sampler_free(smp);
