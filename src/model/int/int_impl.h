@@ -64,9 +64,11 @@ void octet__int_rope_tables(int16_t t1[][2], int16_t t2[][2]);
  * two tables, combined by the angle-addition formula with int16 limb products. */
 void octet__int_cossin(const octet__int_weights *w, uint64_t phase, int16_t *c, int16_t *s);
 /* Rotate one head (head_dim values, Q16 int32) at the given cos/sin pairs (n_rot / 2 of them): the head is
- * scaled to int16 with a power-of-two shift (max |v| <= 23170 so rotated values fit int16), rotated with
- * int16 x Q15 limb products, and returned as int16 codes out16 with real value out16 * 2^(*shift - 16). */
-void octet__int_rope_head(const octet__int_weights *w, const int32_t *v, const int16_t (*cs)[2], int16_t *out16,
+ * scaled to int16 with a power-of-two shift, rotated with int16 x Q15 limb products and returned in int32
+ * (a rotated value can exceed int16 by sqrt 2): real value out[j] * 2^(*shift - 16). The forward pass applies
+ * the rotation inside the scores instead (octet__int_score_*); this explicit form is the bridge's rotation,
+ * tested against extended precision in tests/unit/test_int_rope.c. */
+void octet__int_rope_head(const octet__int_weights *w, const int32_t *v, const int16_t (*cs)[2], int32_t *out,
                           int *shift);
 
 #endif

@@ -6,8 +6,11 @@
  * cos/sin: the phase rounded to 20 bits; its top 10 bits index table 1 (angles 2 pi k / 2^10), the next 10 bits
  * table 2 (2 pi k / 2^20); cos(a + b) = ca cb - sa sb, sin(a + b) = sa cb + ca sb, each product an int16 x int16
  * product from four int8 limb products. Measured error <= 6.4e-5 (tests/unit/test_int_rope.c).
- * Rotation: the head is scaled to int16 by a power of two (largest |v| <= 23170 = 32767 / sqrt 2, so a rotated
- * pair cannot leave int16), each pair (a, b) -> (a c - b s, a s + b c) >> 15 with limb products. Adjacent pairs
+ * Rotation (octet__int_rope_head, the explicit form): the head is scaled to int16 by a power of two, each pair
+ * (a, b) -> (a c - b s, a s + b c) >> 15 with limb products; results may exceed int16 by up to sqrt 2, so they
+ * are returned in int32. The forward pass does not rotate vectors: it applies the same rotation to the pair
+ * products inside the score, at the distance m - n (kernels/int_kernels.h, octet__int_score_*), which makes the
+ * scores exactly shift invariant. Adjacent pairs
  * (2i, 2i+1) for llama / mistral, halves (i, i + n_rot/2) for qwen2 (OCTET_ROPE_NEOX). Dimensions past n_rot
  * pass through unrotated.
  */
@@ -27,7 +30,7 @@ void octet__int_cossin(const octet__int_weights *w, uint64_t phase, int16_t *c, 
     *s = clamp16((ss + (1 << 14)) >> 15);
 }
 
-void octet__int_rope_head(const octet__int_weights *w, const int32_t *v, const int16_t (*cs)[2], int16_t *out16,
+void octet__int_rope_head(const octet__int_weights *w, const int32_t *v, const int16_t (*cs)[2], int32_t *out,
                           int *shift) {
     const int hd = w->head_dim, half = w->n_rot / 2;
     uint64_t mx = 0;
@@ -36,16 +39,16 @@ void octet__int_rope_head(const octet__int_weights *w, const int32_t *v, const i
         if (a > mx) mx = a;
     }
     int sh = octet__int_bitlen(mx) - 15;
-    while (octet__int_shift_round((int64_t)mx, sh) > 23170) sh++;
+    while (octet__int_shift_round((int64_t)mx, sh) > 32767) sh++;
     *shift = sh;
-    for (int j = 0; j < hd; j++) out16[j] = (int16_t)octet__int_shift_round(v[j], sh);
+    for (int j = 0; j < hd; j++) out[j] = (int32_t)octet__int_shift_round(v[j], sh);
     for (int i = 0; i < half; i++) {
         int i0 = w->rope_type == OCTET_ROPE_NORM ? 2 * i : i;
         int i1 = w->rope_type == OCTET_ROPE_NORM ? 2 * i + 1 : i + half;
-        int16_t a = out16[i0], b = out16[i1], c = cs[i][0], s = cs[i][1];
-        int32_t ra = octet__int_mul16x16_limbs(a, c) - octet__int_mul16x16_limbs(b, s);
+        int16_t a = (int16_t)out[i0], b = (int16_t)out[i1], c = cs[i][0], s = cs[i][1];
+        int32_t ra = octet__int_mul16x16_limbs(a, c) - octet__int_mul16x16_limbs(b, s); /* |.| < 2^31 */
         int32_t rb = octet__int_mul16x16_limbs(a, s) + octet__int_mul16x16_limbs(b, c);
-        out16[i0] = clamp16((ra + (1 << 14)) >> 15);
-        out16[i1] = clamp16((rb + (1 << 14)) >> 15);
+        out[i0] = (ra + (1 << 14)) >> 15;
+        out[i1] = (rb + (1 << 14)) >> 15;
     }
 }
