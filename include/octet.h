@@ -107,6 +107,9 @@ typedef struct octet_tensor_info {
     uint64_t n_bytes;
 } octet_tensor_info;
 int octet_gguf_tensor_info(const octet_gguf *g, int64_t i, octet_tensor_info *out);
+/* The string value of key, copied NUL-terminated into buf (cut to buf_size - 1 bytes). Returns the full
+ * length in bytes, OCTET_ENOTFOUND when absent, or OCTET_EFORMAT when the value is not a string. */
+int64_t octet_gguf_get_str(const octet_gguf *g, const char *key, char *buf, size_t buf_size);
 
 /* ---- models --------------------------------------------------------------------------------------------- */
 typedef struct octet_model octet_model;
@@ -330,6 +333,7 @@ int octet_pipeline_decode(octet_pipeline *pl, int seq, const int32_t *tokens, in
 const float *octet_pipeline_logits(const octet_pipeline *pl, int seq, int i);
 int octet_pipeline_n_past(const octet_pipeline *pl, int seq);
 int octet_pipeline_n_ctx(const octet_pipeline *pl);
+int octet_pipeline_n_seq(const octet_pipeline *pl);
 /* Ranks > 0: run this rank's stage on whatever arrives until rank 0 finishes. */
 int octet_pipeline_serve(octet_pipeline *pl, octet_error *err);
 /* Rank 0: tell every stage to stop and wait until they did (waits for submissions still in flight). */

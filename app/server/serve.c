@@ -15,15 +15,13 @@
 #include "../cli/cli.h"
 #include "server.h"
 
-/* tokenizer.chat_template as rendered by octet_gguf_value_str (quoted, escaped, possibly cut short; enough to
- * find the family's markers), or "" when absent. */
+/* tokenizer.chat_template (cut to size - 1 bytes: enough to find the family's markers), or "" when absent. */
 static void read_template(const char *path, char *buf, size_t size) {
     buf[0] = 0;
     octet_gguf *g = NULL;
     octet_error err;
     if (octet_gguf_open(&g, path, &err)) return;
-    for (int64_t i = 0; i < octet_gguf_n_kv(g); i++)
-        if (strcmp(octet_gguf_key(g, i), "tokenizer.chat_template") == 0) octet_gguf_value_str(g, i, buf, size);
+    if (octet_gguf_get_str(g, "tokenizer.chat_template", buf, size) < 0) buf[0] = 0;
     octet_gguf_close(g);
 }
 

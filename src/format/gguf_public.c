@@ -3,6 +3,8 @@
  * (pointer-converted by octet__gguf_as_public / octet__gguf_from_public), so a model can hand out its reader
  * without a second object.
  */
+#include <string.h>
+
 #include "gguf.h"
 
 #include "core/core.h"
@@ -45,4 +47,16 @@ int octet_gguf_tensor_info(const octet_gguf *g, int64_t i, octet_tensor_info *ou
     out->offset = octet__gguf_data_offset(IN(g)) + t->offset;
     out->n_bytes = t->n_bytes;
     return 0;
+}
+
+int64_t octet_gguf_get_str(const octet_gguf *g, const char *key, char *buf, size_t buf_size) {
+    octet__str s;
+    int rc = octet__gguf_get_str(IN(g), key, &s, NULL);
+    if (rc) return rc;
+    if (buf && buf_size) {
+        size_t n = s.len < buf_size - 1 ? (size_t)s.len : buf_size - 1;
+        memcpy(buf, s.ptr, n);
+        buf[n] = 0;
+    }
+    return (int64_t)s.len;
 }
