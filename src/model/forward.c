@@ -25,10 +25,12 @@
  * angle keeps full precision at any position (see ../shared/docs/bridge.md); cos/sin are taken in double.
  */
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/limits.h"
 #include "core/threadpool.h"
+#include "kernels/gemm.h"
 #include "model.h"
 #include "model/int/int.h"
 
@@ -222,6 +224,8 @@ typedef struct mm_task {
     size_t a_stride;
     uint8_t *aq;
     const octet__type_traits *kt;
+    int64_t total_rows, chunk; /* rows of all weights; rows per work item */
+    atomic_llong next_chunk;   /* next work item (mm_dot) */
 } mm_task;
 
 static void mm_quantize(void *ctx, int ith, int nth) {
@@ -231,30 +235,46 @@ static void mm_quantize(void *ctx, int ith, int nth) {
         vt->from_float(t->x + (size_t)i * (size_t)t->n_in, t->aq + (size_t)i * t->a_stride, t->n_in);
 }
 
+/* Rows of all weights (concatenated) are taken in chunks from an atomic counter, so a thread slowed down by
+ * another process does not hold up the product; each output element is still one kernel call (a dot, or one
+ * lane of a GEMM tile, which is bit-identical to the dot: src/kernels/gemm.h), so the split never changes
+ * results. For a batch, every weight row is unpacked once per 4 tokens by the tile kernel. */
 static void mm_dot(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
-    int64_t total = 0;
-    for (int j = 0; j < t->n_w; j++) total += t->w[j]->ne[1];
-    /* contiguous share of the concatenated rows of all weights */
-    int64_t r0 = total * ith / nth, r1 = total * (ith + 1) / nth;
-    int64_t base = 0;
-    for (int j = 0; j < t->n_w; j++) {
-        const octet__tensor *w = t->w[j];
-        int64_t n_out = w->ne[1];
-        int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < n_out ? r1 - base : n_out;
-        octet__vec_dot_fn dot = t->kt[w->type].vec_dot;
-        float *y = t->y[j];
-        const float *b = t->bias[j];
-        for (int64_t r = lo; r < hi; r++) {
-            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-            for (int i = 0; i < t->n_tok; i++) {
-                float v;
-                dot(t->n_in, &v, wr, t->a + (size_t)i * t->a_stride);
-                float *yi = t->yrows ? t->yrows[i] : y + (size_t)i * (size_t)n_out;
-                yi[r] = b ? v + b[r] : v;
+    (void)ith;
+    (void)nth;
+    for (;;) {
+        int64_t r0 = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed) * t->chunk;
+        if (r0 >= t->total_rows) break;
+        int64_t r1 = r0 + t->chunk < t->total_rows ? r0 + t->chunk : t->total_rows;
+        int64_t base = 0;
+        for (int j = 0; j < t->n_w; j++) {
+            const octet__tensor *w = t->w[j];
+            int64_t n_out = w->ne[1];
+            int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < n_out ? r1 - base : n_out;
+            base += n_out;
+            if (lo >= hi) continue;
+            octet__vec_dot_fn dot = t->kt[w->type].vec_dot;
+            octet__gemm_fn gemm = t->n_tok > 1 ? octet__gemm(w->type) : NULL;
+            float *y = t->y[j];
+            const float *b = t->bias[j];
+            for (int64_t r = lo; r < hi; r++) {
+                const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+                for (int i = 0; i < t->n_tok; i += OCTET__GEMM_NC) {
+                    float v[OCTET__GEMM_NC];
+                    int nc = t->n_tok - i < OCTET__GEMM_NC ? t->n_tok - i : OCTET__GEMM_NC;
+                    if (gemm) {
+                        gemm(t->n_in, v, wr, t->a + (size_t)i * t->a_stride, t->a_stride, nc);
+                    } else {
+                        for (int c = 0; c < nc; c++) dot(t->n_in, &v[c], wr, t->a + (size_t)(i + c) * t->a_stride);
+                    }
+                    for (int c = 0; c < nc; c++) {
+                        float *yi = t->yrows ? t->yrows[i + c] : y + (size_t)(i + c) * (size_t)n_out;
+                        yi[r] = b ? v[c] + b[r] : v[c];
+                    }
+                }
             }
         }
-        base += n_out;
     }
 }
 
@@ -284,6 +304,13 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
         t.a_stride = s->aq_stride;
         octet__pool_run(s->pool, mm_quantize, &t);
     }
+    t.total_rows = 0;
+    for (int j = 0; j < n_w; j++) t.total_rows += w[j]->ne[1];
+    /* about 8 work items per thread, at least 16 rows each */
+    int nth = octet__pool_n_threads(s->pool);
+    t.chunk = t.total_rows / (8 * (int64_t)nth);
+    if (t.chunk < 16) t.chunk = 16;
+    atomic_init(&t.next_chunk, 0);
     octet__pool_run(s->pool, mm_dot, &t);
 }
 
