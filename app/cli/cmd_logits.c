@@ -8,10 +8,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 
 int cmd_logits(int argc, char **argv) {
     const char *exec_mode = NULL;
-    const char *model = NULL, *tokens = NULL, *out = NULL, *prompt = NULL;
+    const char *model = NULL, *tokens = NULL, *out = NULL, *prompt = NULL, *split = NULL;
     int64_t pos0 = 0;
     int n_threads = 0, no_mmap = 0;
     const opt opts[] = {
@@ -24,6 +25,8 @@ int cmd_logits(int argc, char **argv) {
         {"--exec", NULL, OPT_STR, &exec_mode, "MODE", "float (default) or int: integer-only arithmetic", 0, 0, NULL},
         {"--threads", "-t", OPT_INT, &n_threads, "N", "threads (default: all CPUs)", 1, 256, NULL},
         {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
+        {"--split", NULL, OPT_STR, &split, "N,N,..", "under mpiexec: layers per rank (default: balanced by bytes)", 0,
+         0, NULL},
     };
     const cmd_spec spec = {"logits", "[-m MODEL] --tokens 1,2,3 [--pos0 P] -o FILE",
                            "Evaluate the tokens as one sequence at positions P..P+n-1 (nothing before them in the "
@@ -47,6 +50,11 @@ int cmd_logits(int argc, char **argv) {
     int n = 0;
     if (tokens && cli_parse_tokens(tokens, &ids, &n)) return EXIT_USAGE;
     if (!model) model = cli_default_model();
+    cli_dist cd; /* distributed run under mpiexec (dist.h); otherwise inert */
+    if (cli_dist_start(&cd)) {
+        free(ids);
+        return EXIT_ERR;
+    }
 
     int status = EXIT_ERR;
     octet_session *s = NULL;
@@ -82,7 +90,12 @@ int cmd_logits(int argc, char **argv) {
     sp.n_threads = n_threads;
     sp.exec = exec;
     sp.logits_all = 1;
-    if (octet_session_new(&s, m, &sp, &err) || octet_session_decode(s, ids, n, pos0, &err)) {
+    int dr = cli_dist_pipeline(&cd, m, model, split, &sp, 1);
+    if (dr) { /* > 0: a later stage that served until the end */
+        status = dr > 0 ? EXIT_OK : EXIT_ERR;
+        goto done;
+    }
+    if ((!cd.pl && octet_session_new(&s, m, &sp, &err)) || cli_decode(&cd, s, ids, n, pos0, &err)) {
         fprintf(stderr, "octet: error: %s\n", err.msg);
         goto done;
     }
@@ -96,7 +109,7 @@ int cmd_logits(int argc, char **argv) {
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        if (fwrite(octet_session_logits(s, i), sizeof(float), (size_t)n_vocab, f) != (size_t)n_vocab) {
+        if (fwrite(cli_logits(&cd, s, i), sizeof(float), (size_t)n_vocab, f) != (size_t)n_vocab) {
             fprintf(stderr, "octet: error: writing %s failed\n", tmp);
             goto done;
         }
@@ -116,6 +129,7 @@ int cmd_logits(int argc, char **argv) {
 done:
     if (f) fclose(f);
     if (status != EXIT_OK && tmp) unlink(tmp);
+    status = cli_dist_end(&cd, status);
     free(tmp);
     free(ids);
     octet_session_free(s);

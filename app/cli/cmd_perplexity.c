@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "eval.h"
 
 static const char KLD_MAGIC[8] = {'O', 'C', 'T', 'K', 'L', 'D', '0', '1'};
@@ -56,7 +57,7 @@ static int kld_load(void *ud, float *base) {
 }
 
 int cmd_perplexity(int argc, char **argv) {
-    const char *model = NULL, *file = NULL, *kld_base = NULL, *exec_mode = NULL;
+    const char *model = NULL, *file = NULL, *kld_base = NULL, *exec_mode = NULL, *split = NULL;
     int n_ctx = 0, n_chunks = -1, n_threads = 0, do_kld = 0, no_mmap = 0;
     const opt opts[] = {
         {"--model", "-m", OPT_STR, &model, "FILE", "GGUF model (default: the bundled model)", 0, 0, NULL},
@@ -71,6 +72,8 @@ int cmd_perplexity(int argc, char **argv) {
         {"--kl-divergence", NULL, OPT_FLAG, &do_kld, NULL,
          "compare the model against the base saved in --kl-divergence-base", 0, 0, NULL},
         {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
+        {"--split", NULL, OPT_STR, &split, "N,N,..", "under mpiexec: layers per rank (default: balanced by bytes)", 0,
+         0, NULL},
     };
     const cmd_spec spec = {
         "perplexity", "[-m MODEL] -f TEXT [-c CTX] [--chunks N] [--kl-divergence-base FILE [--kl-divergence]]",
@@ -94,6 +97,8 @@ int cmd_perplexity(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!model) model = cli_default_model();
+    cli_dist cd; /* distributed run under mpiexec (dist.h): chunks flow through the stages as micro-batches */
+    if (cli_dist_start(&cd)) return EXIT_ERR;
 
     int status = EXIT_ERR;
     char *text = NULL, *tmp = NULL;
@@ -104,7 +109,7 @@ int cmd_perplexity(int argc, char **argv) {
     octet_session *s = NULL;
     octet_error err;
     memset(&err, 0, sizeof err);
-    octet_model *m = cli_open_model(model, !no_mmap, 0, 0);
+    octet_model *m = cli_open_model(model, !no_mmap, 0, cli_dist_quiet(&cd));
     if (!m) goto out;
     octet_model_info mi;
     octet_model_get_info(m, &mi);
@@ -201,7 +206,12 @@ int cmd_perplexity(int argc, char **argv) {
     sp.n_threads = n_threads;
     sp.logits_all = 1;
     sp.exec = exec;
-    if (octet_session_new(&s, m, &sp, &err)) {
+    int dr = cli_dist_pipeline(&cd, m, model, split, &sp, n_chunk < cd.size + 1 ? n_chunk : cd.size + 1);
+    if (dr) { /* > 0: a later stage that served until the end */
+        status = dr > 0 ? EXIT_OK : EXIT_ERR;
+        goto out;
+    }
+    if (!cd.pl && octet_session_new(&s, m, &sp, &err)) {
         fprintf(stderr, "octet: error: %s\n", err.msg);
         goto out;
     }
@@ -221,7 +231,7 @@ int cmd_perplexity(int argc, char **argv) {
     fprintf(stderr, "octet: perplexity over %d chunks of %d tokens (%d scored per chunk), %s mode\n", n_chunk, n_ctx,
             n_ctx - 1 - first, exec == OCTET_EXEC_INT ? "integer" : "float");
     kld_file kf = {fin, fout, kld_base, tmp, (size_t)V};
-    eval_io io = {fout ? kld_save : NULL, do_kld ? kld_load : NULL, &kf};
+    eval_io io = {fout ? kld_save : NULL, do_kld ? kld_load : NULL, &kf, cd.pl};
     if (eval_chunks(s, &mi, toks, n_ctx, n_chunk, &io, &st, 1)) goto out;
     size_t count = st.count;
     double mean, unc;
@@ -268,6 +278,7 @@ int cmd_perplexity(int argc, char **argv) {
 out:
     if (fout) fclose(fout);
     if (tmp && status != EXIT_OK) unlink(tmp);
+    status = cli_dist_end(&cd, status);
     if (fin) fclose(fin);
     free(tmp);
     free(text);

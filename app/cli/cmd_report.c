@@ -272,7 +272,7 @@ int cmd_report(int argc, char **argv) {
         eval_stats st;
         memset(&st, 0, sizeof st);
         base.cursor = 0;
-        eval_io io = {i == 0 ? mem_save : NULL, i == 0 ? NULL : mem_load, &base};
+        eval_io io = {i == 0 ? mem_save : NULL, i == 0 ? NULL : mem_load, &base, NULL};
         fprintf(stderr, "octet report: %-7s evaluating ... ", r->type);
         if (eval_chunks(s, &mi, toks, n_ctx, n_chunk, &io, &st, 0) == 0) {
             double mean, unc;

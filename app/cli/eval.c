@@ -79,16 +79,30 @@ int eval_chunks(octet_session *s, const octet_model_info *mi, const int32_t *tok
         goto out;
     }
     double t0 = cli_now_ms();
+    octet_pipeline *pl = io ? io->pl : NULL;
+    const int n_seq = pl ? octet_pipeline_n_seq(pl) : 1;
+    int submitted = 0; /* pipeline: chunks sent into the stages; chunk c uses sequence c % n_seq */
     for (int c = 0; c < n_chunk; c++) {
-        memcpy(chunk, toks + (size_t)c * (size_t)n_ctx, (size_t)n_ctx * sizeof *chunk);
-        if (mi->add_bos && mi->bos_id >= 0) chunk[0] = mi->bos_id;
-        octet_session_truncate(s, 0);
-        if (octet_session_decode(s, chunk, n_ctx, 0, &err)) {
+        int rc = 0;
+        if (pl) { /* keep n_seq chunks in flight, so every stage has work */
+            for (; !rc && submitted < n_chunk && submitted < c + n_seq; submitted++) {
+                memcpy(chunk, toks + (size_t)submitted * (size_t)n_ctx, (size_t)n_ctx * sizeof *chunk);
+                if (mi->add_bos && mi->bos_id >= 0) chunk[0] = mi->bos_id;
+                rc = octet_pipeline_submit(pl, submitted % n_seq, chunk, n_ctx, 0, 1, &err);
+            }
+            if (!rc) rc = octet_pipeline_wait(pl, NULL, &err);
+        } else {
+            memcpy(chunk, toks + (size_t)c * (size_t)n_ctx, (size_t)n_ctx * sizeof *chunk);
+            if (mi->add_bos && mi->bos_id >= 0) chunk[0] = mi->bos_id;
+            octet_session_truncate(s, 0);
+            rc = octet_session_decode(s, chunk, n_ctx, 0, &err);
+        }
+        if (rc) {
             fprintf(stderr, "\noctet: error: %s\n", err.msg);
             goto out;
         }
         for (int j = first; j < n_ctx - 1; j++) {
-            const float *row = octet_session_logits(s, j);
+            const float *row = pl ? octet_pipeline_logits(pl, c % n_seq, j) : octet_session_logits(s, j);
             int next = toks[(size_t)c * (size_t)n_ctx + (size_t)j + 1];
             log_softmax(row, V, lp);
             double v = -(double)lp[next];

@@ -26,6 +26,9 @@ typedef struct eval_io {
     /* fills base (n_vocab floats) with the base model's log-probabilities for the next scored row */
     int (*load)(void *ud, float *base);
     void *ud;
+    /* optional: evaluate through this pipeline (rank 0 of an MPI job, app/cli/dist.h) instead of the session,
+     * with up to octet_pipeline_n_seq chunks in flight as micro-batches; s may then be NULL */
+    octet_pipeline *pl;
 } eval_io;
 
 /* Evaluate n_chunk chunks of toks (n_chunk * n_ctx ids) with session s (logits_all, n_batch >= n_ctx).

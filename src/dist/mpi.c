@@ -189,7 +189,7 @@ static void *comm_main(void *arg) {
     m->started = 1;
     m->start_rc = irc;
     if (rc != MPI_SUCCESS) snprintf(m->start_msg, sizeof m->start_msg, "MPI_Init_thread failed (code %d)", rc);
-    else if (irc) snprintf(m->start_msg, sizeof m->start_msg, "%s", e.msg);
+    else if (irc) snprintf(m->start_msg, sizeof m->start_msg, "%.200s", e.msg);
     pthread_cond_broadcast(&m->cv);
     pthread_mutex_unlock(&m->mu);
     if (rc != MPI_SUCCESS) return NULL;

@@ -427,6 +427,7 @@ void octet_pipeline_get_stats(const octet_pipeline *pl, octet_pipeline_stats *ou
 }
 
 int octet_pipeline_n_ctx(const octet_pipeline *pl) { return pl ? pl->n_ctx : 0; }
+int octet_pipeline_n_seq(const octet_pipeline *pl) { return pl ? pl->n_seq : 0; }
 int octet_pipeline_n_past(const octet_pipeline *pl, int seq) {
     return pl && seq >= 0 && seq < pl->n_seq ? octet_session_n_past(pl->sess[seq]) : 0;
 }
