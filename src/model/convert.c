@@ -452,10 +452,13 @@ static int write_hparams(octet__gguf_writer *w, const conv *c, int outtype, octe
     const hparams *h = &c->hp;
     char k[128];
     int rc;
-    const char *dn = strrchr(c->dir, '/');
-    dn = dn && dn[1] ? dn + 1 : c->dir;
+    /* general.name: the folder's last component ("models/Llama-2-7b-hf/" -> "Llama-2-7b-hf") */
+    size_t end = strlen(c->dir);
+    while (end > 1 && c->dir[end - 1] == '/') end--;
+    size_t start = end;
+    while (start > 0 && c->dir[start - 1] != '/') start--;
     if ((rc = octet__gguf_writer_set_str(w, "general.architecture", h->arch, strlen(h->arch), err)) ||
-        (rc = octet__gguf_writer_set_str(w, "general.name", dn, strlen(dn), err)))
+        (rc = octet__gguf_writer_set_str(w, "general.name", c->dir + start, end - start, err)))
         return rc;
 #define KEY(suffix) (snprintf(k, sizeof k, "%s.%s", h->arch, suffix), k)
     if ((rc = octet__gguf_writer_set_u32(w, KEY("context_length"), (uint32_t)h->n_ctx, err)) ||

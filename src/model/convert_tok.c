@@ -496,7 +496,8 @@ static int load_tokenizer_config(octet__cv_vocab *v, const char *dir, int spm, o
                 goto done;
             }
             if (id >= v->n) continue;
-            if (set_token(v, id, content, strlen(content), err)) goto done;
+            if ((rc = set_token(v, id, content, strlen(content), err))) goto done;
+            rc = OCTET_EFORMAT;
             v->types[id] = json_is_true(json_object_get(a, "special")) ? TT_CONTROL : TT_USER;
         }
     }
@@ -506,10 +507,10 @@ static int load_tokenizer_config(octet__cv_vocab *v, const char *dir, int spm, o
     int b;
     int r = octet__json_get_bool(tc, "add_bos_token", &b, p, err);
     if (r == 0) v->add_bos = b;
-    else if (r != OCTET_ENOTFOUND) goto done;
+    else if (r != OCTET_ENOTFOUND) { rc = r; goto done; }
     r = octet__json_get_bool(tc, "add_eos_token", &b, p, err);
     if (r == 0) v->add_eos = b;
-    else if (r != OCTET_ENOTFOUND) goto done;
+    else if (r != OCTET_ENOTFOUND) { rc = r; goto done; }
     const json_t *ct = json_object_get(tc, "chat_template");
     const char *tmpl = NULL;
     if (json_is_string(ct)) {
@@ -531,7 +532,7 @@ static int load_tokenizer_config(octet__cv_vocab *v, const char *dir, int spm, o
         }
         v->chat_template = octet__strndup(tmpl, strlen(tmpl));
         if (!v->chat_template) {
-            octet__err(err, OCTET_ENOMEM, "convert: out of memory");
+            rc = octet__err(err, OCTET_ENOMEM, "convert: out of memory");
             goto done;
         }
     }
