@@ -211,15 +211,28 @@ int octet__model_fingerprint(const char *path, uint64_t *hash, uint64_t *file_by
     }
     /* the header ends where the first tensor's data starts */
     uint64_t hdr_end = size;
-    for (int64_t i = 0; i < octet_gguf_n_tensors(g); i++) {
+    int64_t n_t = octet_gguf_n_tensors(g);
+    for (int64_t i = 0; i < n_t; i++) {
         octet_tensor_info ti;
         if (octet_gguf_tensor_info(g, i, &ti) == 0 && ti.offset < hdr_end) hdr_end = ti.offset;
     }
-    octet_gguf_close(g);
     uint64_t h = UINT64_C(0xcbf29ce484222325); /* FNV-1a 64 (Fowler, Noll, Vo; offset basis and prime) */
     unsigned char buf[65536];
     rc = 0;
-    if (fseeko(f, 0, SEEK_SET) != 0) rc = octet__err(err, OCTET_EIO, "%s: seek failed", path);
+    /* the first 64 bytes of every tensor too, so files of one shape with other weights (two fine-tunes) differ;
+     * read with stdio, not through the mapping, so this rank's resident weights stay its own layers' */
+    for (int64_t i = 0; i < n_t && !rc; i++) {
+        octet_tensor_info ti;
+        if (octet_gguf_tensor_info(g, i, &ti)) continue;
+        size_t want = ti.n_bytes < 64 ? (size_t)ti.n_bytes : 64;
+        if (ti.offset > size || fseeko(f, (off_t)ti.offset, SEEK_SET) != 0 || fread(buf, 1, want, f) != want) {
+            rc = octet__err(err, OCTET_EIO, "%s: cannot read tensor %s to fingerprint it", path, ti.name);
+            break;
+        }
+        for (size_t k = 0; k < want; k++) h = (h ^ buf[k]) * UINT64_C(0x100000001b3);
+    }
+    octet_gguf_close(g);
+    if (!rc && fseeko(f, 0, SEEK_SET) != 0) rc = octet__err(err, OCTET_EIO, "%s: seek failed", path);
     for (uint64_t done = 0; !rc && done < hdr_end;) {
         size_t want = hdr_end - done < sizeof buf ? (size_t)(hdr_end - done) : sizeof buf;
         size_t got = fread(buf, 1, want, f);
