@@ -21,11 +21,13 @@ static void on_sigint(int sig) {
 }
 
 typedef struct progress_state {
-    int tty;
+    int tty, quiet;
 } progress_state;
 
+/* Progress lines, and the cancellation point for SIGINT/SIGTERM (so it runs in quiet mode too). */
 static int on_progress(const octet_quantize_progress *p, void *ud) {
     const progress_state *ps = ud;
+    if (ps->quiet) return g_interrupted != 0;
     const double mb = (double)p->bytes_written / 1e6;
     if (ps->tty) {
         const double frac = p->n_rows ? (double)p->rows_done / (double)p->n_rows : 1.0;
@@ -106,7 +108,7 @@ int cmd_quantize(int argc, char **argv) {
         return EXIT_USAGE;
     }
 
-    progress_state ps = {isatty(STDERR_FILENO)};
+    progress_state ps = {isatty(STDERR_FILENO), quiet};
     octet_quantize_params qp = octet_quantize_default_params();
     qp.type = type;
     qp.n_threads = n_threads;
@@ -125,7 +127,6 @@ int cmd_quantize(int argc, char **argv) {
     octet_quantize_stats st;
     octet_error err;
     memset(&err, 0, sizeof err);
-    if (quiet) qp.progress = NULL, qp.progress_ud = NULL;
     rc = octet_model_quantize(pos[0], pos[1], &qp, &st, &err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

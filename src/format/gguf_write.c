@@ -18,7 +18,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -44,7 +46,9 @@ typedef struct wtensor {
 
 struct octet__gguf_writer {
     char *path;       /* destination */
-    char *tmp;        /* temporary file (NULL once renamed) */
+    char *tmp;        /* temporary file name (NULL once renamed) */
+    int anon;         /* the data lives in an unnamed O_TMPFILE until finish links it as tmp: a killed process
+                         leaves nothing behind */
     FILE *f;
     uint32_t alignment;
     wkv *kv;
@@ -85,7 +89,25 @@ int octet__gguf_writer_new(octet__gguf_writer **out, const char *path, uint32_t 
     memcpy(w->tmp, path, pl);
     memcpy(w->tmp + pl, ".tmp.XXXXXX", 12);
     w->alignment = alignment;
-    int fd = mkstemp(w->tmp);
+    int fd = -1;
+#ifdef O_TMPFILE
+    {
+        /* an unnamed file in the destination folder (same file system, so the final rename is atomic) */
+        const char *slash = strrchr(path, '/');
+        char *dir = slash ? octet__strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
+        if (slash && !dir) {
+            octet__gguf_writer_free(w);
+            return octet__err(err, OCTET_ENOMEM, "%s: out of memory", path);
+        }
+        fd = open(dir ? dir : ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+        octet__free(dir);
+        if (fd >= 0) {
+            w->anon = 1;
+            snprintf(w->tmp + pl, 16, ".tmp.%ld", (long)getpid() % 1000000);
+        }
+    }
+#endif
+    if (fd < 0) fd = mkstemp(w->tmp);
     if (fd < 0) {
         int e = errno;
         octet__free(w->tmp);
@@ -93,7 +115,7 @@ int octet__gguf_writer_new(octet__gguf_writer **out, const char *path, uint32_t 
         octet__gguf_writer_free(w);
         return octet__err(err, OCTET_EIO, "%s: cannot create a temporary file next to it: %s", path, strerror(e));
     }
-    fchmod(fd, 0644); /* mkstemp makes 0600; a model file is normally world-readable (umask not applied) */
+    if (!w->anon) fchmod(fd, 0644); /* mkstemp makes 0600; a model file is normally world-readable */
     w->f = fdopen(fd, "wb");
     if (!w->f) {
         close(fd);
@@ -108,7 +130,7 @@ int octet__gguf_writer_new(octet__gguf_writer **out, const char *path, uint32_t 
 void octet__gguf_writer_free(octet__gguf_writer *w) {
     if (!w) return;
     if (w->f) fclose(w->f);
-    if (w->tmp) unlink(w->tmp);
+    if (w->tmp && !w->anon) unlink(w->tmp);
     for (size_t i = 0; i < w->n_kv; i++) {
         octet__free(w->kv[i].key);
         octet__free(w->kv[i].val);
@@ -121,7 +143,7 @@ void octet__gguf_writer_free(octet__gguf_writer *w) {
     octet__free(w);
 }
 
-const char *octet__gguf_writer_tmp_path(const octet__gguf_writer *w) { return w ? w->tmp : NULL; }
+const char *octet__gguf_writer_tmp_path(const octet__gguf_writer *w) { return w && !w->anon ? w->tmp : NULL; }
 uint64_t octet__gguf_writer_bytes_written(const octet__gguf_writer *w) { return w ? w->written : 0; }
 
 /* ---- key-values -------------------------------------------------------------------------------------------- */
@@ -481,6 +503,18 @@ int octet__gguf_writer_finish(octet__gguf_writer *w, octet_error *err) {
         int e = errno;
         w->failed = 1;
         return octet__err(err, OCTET_EIO, "%s: flush failed: %s", w->tmp, strerror(e));
+    }
+    if (w->anon) {
+        /* give the unnamed file its temporary name, then rename it over the destination */
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(w->f));
+        unlink(w->tmp); /* a leftover of an earlier process with the same id */
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, w->tmp, AT_SYMLINK_FOLLOW) != 0) {
+            int e = errno;
+            w->failed = 1;
+            return octet__err(err, OCTET_EIO, "%s: cannot link the temporary file: %s", w->path, strerror(e));
+        }
+        w->anon = 0; /* named now: free() removes it if anything below fails */
     }
     FILE *f = w->f;
     w->f = NULL;

@@ -243,9 +243,15 @@ static void test_errors(void) {
     CHECK(octet__gguf_writer_new(&w, "/nonexistent-dir/x.gguf", 0, &err) == OCTET_EIO && w == NULL);
     CHECK(strstr(err.msg, "/nonexistent-dir/x.gguf") != NULL);
     CHECK(octet__gguf_writer_new(&w, p, 0, &err) == 0);
-    CHECK(n_files() == base + 1); /* the temporary file */
+    /* the data goes to an unnamed O_TMPFILE (nothing visible, nothing left if the process dies), or where the
+     * file system lacks it, to a named temporary file next to the destination */
     const char *tmp = octet__gguf_writer_tmp_path(w);
-    CHECK(tmp && strncmp(tmp, p, strlen(p)) == 0 && strstr(tmp, ".tmp.") != NULL);
+    if (tmp) {
+        CHECK(n_files() == base + 1);
+        CHECK(strncmp(tmp, p, strlen(p)) == 0 && strstr(tmp, ".tmp.") != NULL);
+    } else {
+        CHECK(n_files() == base);
+    }
     const int64_t ok[2] = {32, 2}, odd[2] = {33, 2}, zero[2] = {32, 0};
     char longname[80];
     memset(longname, 'x', sizeof longname - 1);
