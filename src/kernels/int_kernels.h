@@ -33,4 +33,10 @@ typedef int64_t (*octet__int_score_fn)(const int16_t *q, const int8_t *k, const 
 int64_t octet__int_score_ref(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd);
 int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd);
 
+/* y[j] += w * x[j] for n elements in int32; the caller keeps every sum within int32 (attention: w <= 2^23 with
+ * sum_j w_j <= 2^23 + n, |x| <= 127). */
+typedef void (*octet__int_axpy_fn)(int32_t *y, int32_t w, const int8_t *x, int n);
+void octet__int_axpy_s8_ref(int32_t *y, int32_t w, const int8_t *x, int n);
+void octet__int_axpy_s8_avx2(int32_t *y, int32_t w, const int8_t *x, int n);
+
 #endif

@@ -2,7 +2,7 @@
  * test_int_dot.c - the integer kernels of the integer-only mode: the portable references against a naive int64
  * computation written here, and the AVX2 twins against the references with exact equality (random and edge
  * inputs: weight code -128, activation codes +-127, the largest scales, odd block counts, Q8_0 stride 34,
- * partial RoPE, every head size used by the models).
+ * partial RoPE, every head size used by the models; the attention axpy at its largest weights).
  */
 #include "core/core.h"
 #include "kernels/int_kernels.h"
@@ -82,11 +82,36 @@ static void test_score(int simd) {
     CHECKF(bad_simd == 0, "%d AVX2 scores differ from the reference", bad_simd);
 }
 
+static void test_axpy(int simd) {
+    static int32_t y0[600], y1[600], y2[600];
+    static int8_t x[600];
+    uint64_t rng = 13;
+    int bad_ref = 0, bad_simd = 0;
+    for (int trial = 0; trial < 5000; trial++) {
+        int n = 1 + (int)(t_rng_next(&rng) % 600);
+        int32_t w = (int32_t)(t_rng_next(&rng) % (1u << 24)) - (1 << 23);
+        if (trial % 7 == 0) w = 1 << 23;
+        for (int j = 0; j < n; j++) {
+            x[j] = trial % 7 == 0 ? -127 : rnd8(&rng, -127);
+            y0[j] = y1[j] = y2[j] = (int32_t)(t_rng_next(&rng) % (1u << 30)) - (1 << 29);
+        }
+        octet__int_axpy_s8_ref(y1, w, x, n);
+        if (simd) octet__int_axpy_s8_avx2(y2, w, x, n);
+        for (int j = 0; j < n; j++) {
+            if ((int64_t)y1[j] != (int64_t)y0[j] + (int64_t)w * x[j]) bad_ref++;
+            if (simd && y2[j] != y1[j]) bad_simd++;
+        }
+    }
+    CHECKF(bad_ref == 0, "%d reference axpy results wrong", bad_ref);
+    CHECKF(bad_simd == 0, "%d AVX2 axpy results differ from the reference", bad_simd);
+}
+
 int main(void) {
     const octet__cpu *c = octet__cpu_features();
     int simd = c->avx2 && c->fma && c->f16c;
     if (!simd) printf("no AVX2: only the reference kernels are checked\n");
     test_q8_dot(simd);
     test_score(simd);
+    test_axpy(simd);
     TEST_MAIN_END();
 }

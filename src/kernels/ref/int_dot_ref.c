@@ -36,3 +36,7 @@ int64_t octet__int_score_ref(const int16_t *q, const int8_t *k, const int16_t *c
     for (int j = 2 * half; j < hd; j++) rest += mul_limbs(q[j], k[j]);
     return r + rest * 32768;
 }
+
+void octet__int_axpy_s8_ref(int32_t *y, int32_t w, const int8_t *x, int n) {
+    for (int j = 0; j < n; j++) y[j] += w * x[j];
+}

@@ -73,3 +73,14 @@ int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *
     for (int j = 2 * half; j < hd; j++) rest += q[j] * k[j];
     return r + rest * 32768;
 }
+
+void octet__int_axpy_s8_avx2(int32_t *y, int32_t w, const int8_t *x, int n) {
+    const __m256i vw = _mm256_set1_epi32(w);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256i xv = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(x + j)));
+        __m256i yv = _mm256_loadu_si256((const __m256i *)(const void *)(y + j));
+        _mm256_storeu_si256((__m256i *)(void *)(y + j), _mm256_add_epi32(yv, _mm256_mullo_epi32(vw, xv)));
+    }
+    for (; j < n; j++) y[j] += w * x[j];
+}

@@ -50,10 +50,11 @@ struct octet__int_state {
     int64_t *kpos;                               /* [n_ctx] position of each cache slot */
     int64_t *sc;                                 /* [nth][n_ctx] scores in Q20 */
     int32_t *pr;                                 /* [nth][n_ctx] probabilities in Q30 */
-    int64_t *acc;                                /* [nth][head_dim] */
+    int32_t *acc;                                /* [nth][head_dim] */
     int32_t *lq;                                 /* [n_logit_rows][n_vocab] Q16 logits */
     octet__int_dot_fn dot;
     octet__int_score_fn score;
+    octet__int_axpy_fn axpy;
     /* per call */
     int n_tok, n_past, layer;
     int64_t pos;
@@ -73,10 +74,12 @@ static void *alloc_n(size_t a, size_t b, size_t elem, int *ok) {
 static void pick_kernels(octet__int_state *st) {
     st->dot = octet__int_dot_q8_ref;
     st->score = octet__int_score_ref;
+    st->axpy = octet__int_axpy_s8_ref;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (octet__use_simd() && octet__cpu_features()->avx2) {
         st->dot = octet__int_dot_q8_avx2;
         st->score = octet__int_score_avx2;
+        st->axpy = octet__int_axpy_s8_avx2;
     }
 #endif
 }
@@ -126,7 +129,7 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
     st->kpos = alloc_n((size_t)n_ctx, 1, 8, &ok);
     st->sc = alloc_n((size_t)st->nth, (size_t)n_ctx, 8, &ok);
     st->pr = alloc_n((size_t)st->nth, (size_t)n_ctx, 4, &ok);
-    st->acc = alloc_n((size_t)st->nth, (size_t)w->head_dim, 8, &ok);
+    st->acc = alloc_n((size_t)st->nth, (size_t)w->head_dim, 4, &ok);
     st->lq = alloc_n(logits_all ? nb : 1, (size_t)w->n_vocab, 4, &ok);
     if (!ok) {
         octet__int_free(st);
@@ -285,12 +288,7 @@ static void quant_head8(const int32_t *v, int n, int8_t *q, int16_t *m, int8_t *
         memset(q, 0, (size_t)n);
         return;
     }
-    int64_t den = sh >= 0 ? mant << sh : mant, half = den / 2;
-    for (int j = 0; j < n; j++) {
-        int64_t num = (int64_t)v[j] * 127;
-        if (sh < 0) num *= INT64_C(1) << -sh;
-        q[j] = (int8_t)(num >= 0 ? (num + half) / den : -((-num + half) / den));
-    }
+    octet__int_quant_codes(v, n, mant, sh, q);
 }
 
 /* Queries to int16 (one power-of-two scale per head), keys and values to int8 in the cache. Nothing is rotated
@@ -329,7 +327,7 @@ static void attn_run(void *ctx, int ith, int nth) {
     const size_t nkv = (size_t)w->n_head_kv, cs_stride = (size_t)(half + 1) * 2;
     int64_t *sc = st->sc + (size_t)ith * (size_t)st->n_ctx;
     int32_t *pr = st->pr + (size_t)ith * (size_t)st->n_ctx;
-    int64_t *acc = st->acc + (size_t)ith * (size_t)hd;
+    int32_t *acc = st->acc + (size_t)ith * (size_t)hd;
     int16_t *cs_tmp = st->cs_tmp + (size_t)ith * cs_stride;
     int total = st->n_tok * n_head;
     for (int job = ith; job < total; job += nth) {
@@ -349,9 +347,9 @@ static void attn_run(void *ctx, int ith, int nth) {
                 cs = cs_tmp;
             }
             int64_t r = st->score(q, st->kc + slot * kvd + (size_t)kh * (size_t)hd, cs, half, hd); /* x 2^15 */
-            int64_t u = octet__int_mulshift(r, st->ksc[so], 15);
-            /* real score = u * 2^(shq + shk - 32) / (127 sqrt(hd)) = u * att_m * 2^(shq + shk - 32 - att_e); Q20 */
-            sc[j] = octet__int_mulshift(u, w->att_m, w->att_e + 12 - shq - st->ksh[so]);
+            int64_t u = r * st->ksc[so]; /* |r| < 2^47, ksc <= 2^14: exact */
+            /* real score = u * 2^(shq + shk - 47) / (127 sqrt(hd)) = u * att_m * 2^(shq + shk - 47 - att_e); Q20 */
+            sc[j] = octet__int_mulshift(u, w->att_m, w->att_e + 27 - shq - st->ksh[so]);
         }
         octet__int_softmax_q30(sc, pr, n_keys);
         /* out = sum_j p_j v_j with v_j = v8 * vm_j * 2^(ve_j - 16) / 127, aligned to the largest exponent */
@@ -363,15 +361,15 @@ static void attn_run(void *ctx, int ith, int nth) {
         memset(acc, 0, (size_t)hd * sizeof *acc);
         for (int j = 0; j < n_keys; j++) {
             size_t slot = lbase + (size_t)j, so = slot * nkv + (size_t)kh;
-            int64_t wj = octet__int_shift_round((int64_t)pr[j] * st->vsc[so], 14 + emax - st->vsh[so]); /* <= 2^30 */
-            if (!wj) continue;
-            const int8_t *v8 = st->vc + slot * kvd + (size_t)kh * (size_t)hd;
-            for (int dd = 0; dd < hd; dd++) acc[dd] += wj * v8[dd];
+            /* weight p_j * vm_j in Q23 of the largest scale: sum_j w_j <= 2^23 + n_keys, so with |v8| <= 127
+             * every int32 accumulator stays below 2^31 */
+            int32_t wj = (int32_t)octet__int_shift_round((int64_t)pr[j] * st->vsc[so], 21 + emax - st->vsh[so]);
+            if (wj) st->axpy(acc, wj, st->vc + slot * kvd + (size_t)kh * (size_t)hd, hd);
         }
-        /* real out = acc * 2^(14 + emax - 30 - 16) / 127 -> Q16: acc * 2^(emax - 16) / 127 */
+        /* real out = acc * 2^(21 + emax - 30 - 16) / 127 -> Q16: acc * 2^(emax - 9) / 127 */
         int32_t *out = st->att + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
         for (int dd = 0; dd < hd; dd++)
-            out[dd] = octet__int_sat32(octet__int_mulshift(acc[dd], M127, 37 + 16 - emax));
+            out[dd] = octet__int_sat32(octet__int_mulshift(acc[dd], M127, 37 + 9 - emax));
     }
 }
 

@@ -16,45 +16,9 @@
 #define B_Q20 INT64_C(1418723)
 #define A_Q20 INT64_C(375914)
 #define C_Q30 INT64_C(369367187)
-#define LIM62 (INT64_C(1) << 62)
+#define INV_LN2_Q40 INT64_C(1512776) /* floor(2^40 / 726817): never overestimates z */
 
 int octet__int_bitlen(uint64_t v) { return v ? 64 - __builtin_clzll(v) : 0; }
-
-int64_t octet__int_shift_round(int64_t a, int s) {
-    if (s == 0) return a;
-    if (s > 0) {
-        if (s > 62) return 0;
-        int64_t half = INT64_C(1) << (s - 1);
-        return a >= 0 ? (a + half) >> s : -((-a + half) >> s);
-    }
-    if (s < -62) s = -62;
-    int64_t lim = LIM62 >> -s;
-    if (a > lim) return LIM62;
-    if (a < -lim) return -LIM62;
-    return a * (INT64_C(1) << -s);
-}
-
-int64_t octet__int_mulshift(int64_t a, int32_t m, int s) {
-    if (s > 62) {
-        a = octet__int_shift_round(a, s - 62);
-        s = 62;
-    }
-    if (s < -30) s = -30;
-    /* a * m = hi * 2^32 + lo with hi = (a >> 32) * m, lo = (a mod 2^32) * m; |hi| < 2^61, lo < 2^63 */
-    int64_t hi = (a >> 32) * (int64_t)m;
-    uint64_t lo = ((uint64_t)a & 0xffffffffu) * (uint64_t)(uint32_t)m;
-    if (s > 0) lo += (uint64_t)1 << (s - 1); /* round half up */
-    hi += (int64_t)(lo >> 32);
-    lo &= 0xffffffffu;
-    /* now a * m + round = hi * 2^32 + lo with 0 <= lo < 2^32: floor division by 2^s */
-    if (s >= 32) return hi >> (s - 32);
-    int up = 32 - s; /* 1 .. 62 */
-    int64_t lim = INT64_C(1) << (62 - up);
-    if (hi >= lim) return LIM62;
-    if (hi < -lim) return -LIM62;
-    int64_t low = s >= 0 ? (int64_t)(lo >> s) : (int64_t)(lo << -s);
-    return hi * (INT64_C(1) << up) + low;
-}
 
 uint64_t octet__int_isqrt64(uint64_t n) {
     uint64_t res = 0, bit = (uint64_t)1 << 62;
@@ -73,10 +37,14 @@ uint64_t octet__int_isqrt64(uint64_t n) {
 
 int32_t octet__int_exp_q30(int64_t x) {
     if (x > 0) x = 0;
-    if (x < -32 * LN2_Q20) return 0;
-    int64_t z = -x / LN2_Q20;
-    if (z > 31) return 0;
-    int64_t p = x + z * LN2_Q20;            /* (-ln2, 0] in Q20 */
+    if (x <= -32 * LN2_Q20) return 0;
+    /* z = floor(-x / ln2) by a reciprocal (2^40 / LN2_Q20 rounded down) and one correction step */
+    int64_t z = (-x * INV_LN2_Q40) >> 40;
+    int64_t p = x + z * LN2_Q20;
+    if (p <= -LN2_Q20) {
+        z++;
+        p += LN2_Q20;
+    }                                        /* p in (-ln2, 0] in Q20, z <= 31 */
     int64_t t = p + B_Q20;                   /* (0.66, 1.353] in Q20, < 2^21 */
     int64_t l = ((t * t) * A_Q20 + (INT64_C(1) << 29)) >> 30; /* Q40 * Q20 -> Q30 */
     l += C_Q30;
@@ -163,12 +131,21 @@ void octet__int_quant_row(const int32_t *x, int n, int8_t *q, int16_t *sc, int *
             memset(qb, 0, 32);
             continue;
         }
-        int64_t den = sa >= 0 ? d << sa : d, half = den / 2;
-        for (int j = 0; j < 32; j++) {
-            int64_t num = (int64_t)xb[j] * 127;
-            if (sa < 0) num *= INT64_C(1) << -sa;
-            qb[j] = (int8_t)(num >= 0 ? (num + half) / den : -((-num + half) / den));
-        }
+        octet__int_quant_codes(xb, 32, d, sa, qb);
+    }
+}
+
+void octet__int_quant_codes(const int32_t *x, int n, int64_t den, int sa, int8_t *q) {
+    /* value = x * 2^-sa against den; R < 2^30 and |value * R| < 2^62 for den <= 2^32, |x| <= den * 2^sa */
+    int k = octet__int_bitlen((uint64_t)den) + 22;
+    int64_t r = ((INT64_C(127) << k) + den / 2) / den;
+    for (int j = 0; j < n; j++) {
+        int64_t v = (int64_t)x[j];
+        if (sa < 0) v *= INT64_C(1) << -sa;
+        int64_t p = v * r, c;
+        int s = k + (sa > 0 ? sa : 0);
+        c = p >= 0 ? (p + (INT64_C(1) << (s - 1))) >> s : -((-p + (INT64_C(1) << (s - 1))) >> s);
+        q[j] = (int8_t)(c > 127 ? 127 : c < -127 ? -127 : c);
     }
 }
 

@@ -21,11 +21,50 @@ static inline int32_t octet__int_sat32(int64_t v) {
 }
 
 /* round(a * 2^-s) (half away from zero for s > 0); s < 0 shifts left, saturating to +-(2^62). */
-int64_t octet__int_shift_round(int64_t a, int s);
-/* round(a * m * 2^-s): the gemmlowp-style rescale by a fixed-point multiplier m (0 <= m < 2^31) and shift s
- * (any s in [-30, 126]), computed exactly with 32-bit halves (no 128-bit type); |a| < 2^62. Saturates to
- * +-(2^62) when the result would not fit. */
-int64_t octet__int_mulshift(int64_t a, int32_t m, int s);
+static inline int64_t octet__int_shift_round(int64_t a, int s) {
+    if (s == 0) return a;
+    if (s > 0) {
+        if (s > 62) return 0;
+        int64_t half = INT64_C(1) << (s - 1);
+        return a >= 0 ? (a + half) >> s : -((-a + half) >> s);
+    }
+    if (s < -62) s = -62;
+    int64_t lim = (INT64_C(1) << 62) >> -s;
+    if (a > lim) return INT64_C(1) << 62;
+    if (a < -lim) return -(INT64_C(1) << 62);
+    return a * (INT64_C(1) << -s);
+}
+
+/* round(a * m * 2^-s) (half up): the gemmlowp-style rescale by a fixed-point multiplier m (0 <= m < 2^31) and
+ * shift s (any s in [-30, 126]), computed exactly with 32-bit halves (no 128-bit type); |a| < 2^62. Saturates
+ * to +-(2^62) when the result would not fit. */
+static inline int64_t octet__int_mulshift(int64_t a, int32_t m, int s) {
+    if (s > 62) {
+        a = octet__int_shift_round(a, s - 62);
+        s = 62;
+    }
+    if (s < -30) s = -30;
+    /* a * m = hi * 2^32 + lo with hi = (a >> 32) * m, lo = (a mod 2^32) * m; |hi| < 2^61, lo < 2^63 */
+    int64_t hi = (a >> 32) * (int64_t)m;
+    uint64_t lo = ((uint64_t)a & 0xffffffffu) * (uint64_t)(uint32_t)m;
+    if (s > 0) lo += (uint64_t)1 << (s - 1);
+    hi += (int64_t)(lo >> 32);
+    lo &= 0xffffffffu;
+    /* now a * m + round = hi * 2^32 + lo with 0 <= lo < 2^32: floor division by 2^s */
+    if (s >= 32) return hi >> (s - 32);
+    int up = 32 - s; /* 1 .. 62 */
+    int64_t lim = INT64_C(1) << (62 - up);
+    if (hi >= lim) return INT64_C(1) << 62;
+    if (hi < -lim) return -(INT64_C(1) << 62);
+    int64_t low = s >= 0 ? (int64_t)(lo >> s) : (int64_t)(lo << -s);
+    return hi * (INT64_C(1) << up) + low;
+}
+
+/* int8 codes of x[0..n) for the scale den * 2^sa (den > 0, den * 2^sa >= max |x|): q = x * 127 / (den * 2^sa)
+ * rounded, through one reciprocal R = round(127 * 2^k / den) per call instead of a division per element
+ * (deterministic; differs from exact rounding only within 2^-21 of a half). */
+void octet__int_quant_codes(const int32_t *x, int n, int64_t den, int sa, int8_t *q);
+
 /* floor(sqrt(n)), exact for every uint64 (bit-by-bit method, no division). */
 uint64_t octet__int_isqrt64(uint64_t n);
 /* Number of significant bits of v (0 for 0). */
