@@ -260,6 +260,9 @@ static int mpi_recv(octet__transport *t, int src, int tag, void **buf, size_t *n
 
 static void mpi_abort(octet__transport *t, int code) {
     mpi_tr *m = (mpi_tr *)t;
+    /* let the launcher forward this process's last output (the error message) before MPI_Abort ends us all */
+    struct timespec pause = {0, 300000000L};
+    nanosleep(&pause, NULL);
     pthread_mutex_lock(&m->mu);
     m->abort_req = 1;
     m->abort_code = code;
