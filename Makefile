@@ -107,8 +107,18 @@ build/fuzz/%: fuzz/%.c $(fuzz_LIB_OBJ)
 build/fuzz/fuzz_server_request: fuzz/fuzz_server_request.c app/server/request.c app/server/chat_template.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iapp/server -fsanitize=fuzzer -o $@ $^ -ljansson
-.PHONY: fuzz
+# the command line's parsers: opts.c with the library
+build/fuzz/fuzz_cli: fuzz/fuzz_cli.c app/cli/opts.c $(fuzz_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+.PHONY: fuzz fuzz-smoke
 fuzz: $(fuzz_PROGS)
+
+# make fuzz-smoke: every fuzz target for FUZZ_SECONDS (default 20) on a copy of its seed corpus; a crash, leak
+# or timeout fails (the input is kept under build/fuzz/crashes/ and becomes a regression seed).
+FUZZ_SECONDS ?= 20
+fuzz-smoke: $(fuzz_PROGS)
+	@tests/fuzz_smoke.sh $(FUZZ_SECONDS) $(fuzz_PROGS)
 
 # make intonly: a second octet program, build/intonly/octet, whose integer per-token path (INTONLY_SRC, the
 # portable integer kernels included) is compiled with -mgeneral-regs-only: GCC may not use FP or vector registers
