@@ -7,7 +7,7 @@
 #          chromedriver (the server's chat-page test), MPICH (distributed tests)
 set -eu
 build_pkgs="build-essential libjansson-dev libmicrohttpd-dev"
-test_pkgs="clang libclang-rt-14-dev python3 python3-numpy python3-sentencepiece curl chromium chromium-driver"
+test_pkgs="clang libclang-rt-14-dev python3 python3-numpy python3-sentencepiece curl chromium chromium-driver mpich libmpich-dev"
 case "${1:-test}" in
     build) pkgs="$build_pkgs" ;;
     test) pkgs="$build_pkgs $test_pkgs" ;;

@@ -114,13 +114,14 @@ fault() { # name signal
     done
     if [ -z "$victim" ]; then bad "$name: rank 1 not found"; kill -9 $JOBPID; wait $JOBPID; JOBPID=; return; fi
     sleep 0.5
-    local t0; t0=$(date +%s.%N)
+    local t0; t0=$(date +%s%N)
     kill -"$sig" "$victim"
     wait $JOBPID; local rc=$?; JOBPID=
-    local dt; dt=$(echo "$(date +%s.%N) - $t0" | bc)
+    local ms=$(( ($(date +%s%N) - t0) / 1000000 )) dt
     # the message: ours (a silent rank) or the launcher's (a rank that died), on stderr or stdout
     local msg; msg=$(cat "$T/err" "$T/out" | grep -aE "stopped answering|BAD TERMINATION|Killed" | head -1)
-    if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$(echo "$dt < 30" | bc)" = 1 ] && [ -n "$msg" ]; then
+    dt="$((ms / 1000)).$(printf %03d $((ms % 1000)))"
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$ms" -lt 30000 ] && [ -n "$msg" ]; then
         ok "$name: job ended (exit $rc) after ${dt} s: $msg"
     else bad "$name: exit $rc after ${dt} s"; tail -5 "$T/err"; fi
 }
