@@ -1,7 +1,18 @@
 /*
- * threadpool.c - see threadpool.h. Invariants: `gen` only grows, and is written under `mu`; a worker that saw
- * generation g runs the job of g+1 exactly once; `n_done` counts workers finished with the current job and is
- * reset before gen is bumped. The dispatcher is the only thread that calls octet__pool_run at a time.
+ * threadpool.c - see threadpool.h.
+ *
+ * One 64-bit atomic word `job` describes the current job: generation (bits 32..63, only grows), kind (bit 17:
+ * an "any" job), closed (bit 16: an any job takes no more workers) and active (bits 0..15: workers inside an any
+ * job). fn and ctx are written before the generation is published (release) and read after it is seen (acquire).
+ *
+ * Full jobs (octet__pool_run): every worker runs fn once; `n_done` counts finished workers and is reset before
+ * the generation is bumped; the dispatcher waits for n - 1. Because it waits for everyone, fn/ctx stay valid
+ * for every worker of the job.
+ * Any jobs (octet__pool_run_any): a worker joins only by a compare-and-swap that checks the generation and that
+ * the job is still open, then reads fn/ctx; the dispatcher runs fn itself, closes the job, and waits only for
+ * the workers that joined (active == 0). A worker that wakes late finds the job closed (or a newer generation)
+ * and never touches it, so a descheduled thread cannot hold up a product on a busy machine.
+ * The dispatcher is the only thread that calls octet__pool_run* at a time.
  */
 #include "threadpool.h"
 
@@ -13,13 +24,17 @@
 #include "core.h"
 
 #define SPIN_ITERS 20000
+#define JOB_ACTIVE 0xffffull
+#define JOB_CLOSED (1ull << 16)
+#define JOB_ANY (1ull << 17)
+#define JOB_GEN(s) ((uint32_t)((s) >> 32))
 
 struct octet__pool {
     int n;                 /* threads including the caller */
     pthread_t *threads;    /* n - 1 workers */
     pthread_mutex_t mu;
     pthread_cond_t work_cv, done_cv;
-    atomic_uint gen;
+    _Atomic unsigned long long job;
     atomic_int n_done;
     atomic_int quit;
     octet__task_fn fn;
@@ -44,21 +59,38 @@ static void *worker_main(void *arg) {
     octet__pool *p = ((worker_arg *)arg)->p;
     int ith = ((worker_arg *)arg)->ith;
     octet__free(arg);
-    unsigned seen = 0; /* the generation at creation: workers exist before the first run */
+    uint32_t seen = 0; /* the generation at creation: workers exist before the first run */
     for (;;) {
         int spins = 0;
-        while (atomic_load_explicit(&p->gen, memory_order_acquire) == seen && !atomic_load(&p->quit) &&
+        while (JOB_GEN(atomic_load_explicit(&p->job, memory_order_acquire)) == seen && !atomic_load(&p->quit) &&
                spins < SPIN_ITERS) {
             cpu_relax(spins);
             spins++;
         }
-        if (atomic_load_explicit(&p->gen, memory_order_acquire) == seen && !atomic_load(&p->quit)) {
+        if (JOB_GEN(atomic_load_explicit(&p->job, memory_order_acquire)) == seen && !atomic_load(&p->quit)) {
             pthread_mutex_lock(&p->mu);
-            while (atomic_load(&p->gen) == seen && !atomic_load(&p->quit)) pthread_cond_wait(&p->work_cv, &p->mu);
+            while (JOB_GEN(atomic_load(&p->job)) == seen && !atomic_load(&p->quit))
+                pthread_cond_wait(&p->work_cv, &p->mu);
             pthread_mutex_unlock(&p->mu);
         }
         if (atomic_load(&p->quit)) break;
-        seen = atomic_load_explicit(&p->gen, memory_order_acquire);
+        unsigned long long s = atomic_load_explicit(&p->job, memory_order_acquire);
+        seen = JOB_GEN(s);
+        if (s & JOB_ANY) {
+            /* join only while this generation is open */
+            int joined = 0;
+            while (JOB_GEN(s) == seen && !(s & JOB_CLOSED)) {
+                if (atomic_compare_exchange_weak_explicit(&p->job, &s, s + 1, memory_order_acq_rel,
+                                                          memory_order_acquire)) {
+                    joined = 1;
+                    break;
+                }
+            }
+            if (!joined) continue;
+            p->fn(p->ctx, ith, p->n);
+            atomic_fetch_sub_explicit(&p->job, 1, memory_order_acq_rel);
+            continue;
+        }
         p->fn(p->ctx, ith, p->n);
         if (atomic_fetch_add_explicit(&p->n_done, 1, memory_order_acq_rel) + 1 == p->n - 1) {
             pthread_mutex_lock(&p->mu);
@@ -84,7 +116,7 @@ int octet__pool_new(octet__pool **out, int n_threads, octet_error *err) {
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work_cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
-    atomic_init(&p->gen, 0);
+    atomic_init(&p->job, 0);
     atomic_init(&p->n_done, 0);
     atomic_init(&p->quit, 0);
     if (n_threads > 1) {
@@ -125,6 +157,16 @@ void octet__pool_free(octet__pool *p) {
 
 int octet__pool_n_threads(const octet__pool *p) { return p->n; }
 
+/* Publish a new generation of the given kind (fn/ctx already written) and wake sleepers. */
+static void publish(octet__pool *p, unsigned long long kind) {
+    unsigned long long s = atomic_load_explicit(&p->job, memory_order_relaxed);
+    unsigned long long next = ((unsigned long long)(JOB_GEN(s) + 1u) << 32) | kind;
+    pthread_mutex_lock(&p->mu);
+    atomic_store_explicit(&p->job, next, memory_order_release);
+    pthread_cond_broadcast(&p->work_cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
 void octet__pool_run(octet__pool *p, octet__task_fn fn, void *ctx) {
     if (p->n == 1) {
         fn(ctx, 0, 1);
@@ -133,10 +175,7 @@ void octet__pool_run(octet__pool *p, octet__task_fn fn, void *ctx) {
     p->fn = fn;
     p->ctx = ctx;
     atomic_store(&p->n_done, 0);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-    pthread_cond_broadcast(&p->work_cv);
-    pthread_mutex_unlock(&p->mu);
+    publish(p, 0);
     fn(ctx, 0, p->n);
     int spins = 0;
     while (atomic_load_explicit(&p->n_done, memory_order_acquire) < p->n - 1 && spins < SPIN_ITERS) {
@@ -148,4 +187,18 @@ void octet__pool_run(octet__pool *p, octet__task_fn fn, void *ctx) {
         while (atomic_load(&p->n_done) < p->n - 1) pthread_cond_wait(&p->done_cv, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
+}
+
+void octet__pool_run_any(octet__pool *p, octet__task_fn fn, void *ctx) {
+    if (p->n == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    publish(p, JOB_ANY);
+    fn(ctx, 0, p->n);
+    atomic_fetch_or_explicit(&p->job, JOB_CLOSED, memory_order_acq_rel);
+    int spins = 0;
+    while (atomic_load_explicit(&p->job, memory_order_acquire) & JOB_ACTIVE) cpu_relax(spins++ < 2000 ? 0 : 2001);
 }

@@ -226,12 +226,16 @@ typedef struct mm_task {
     const octet__type_traits *kt;
     int64_t total_rows, chunk; /* rows of all weights; rows per work item */
     atomic_llong next_chunk;   /* next work item (mm_dot) */
+    atomic_int next_tok;       /* next activation row to quantize (mm_quantize) */
 } mm_task;
 
+/* Activation rows claimed one at a time from an atomic counter (run with octet__pool_run_any). */
 static void mm_quantize(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
+    (void)ith;
+    (void)nth;
     const octet__type_traits *vt = &t->kt[t->vdt];
-    for (int i = ith; i < t->n_tok; i += nth)
+    for (int i; (i = (int)atomic_fetch_add_explicit(&t->next_tok, 1, memory_order_relaxed)) < t->n_tok;)
         vt->from_float(t->x + (size_t)i * (size_t)t->n_in, t->aq + (size_t)i * t->a_stride, t->n_in);
 }
 
@@ -302,7 +306,9 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
         t.aq = s->aq;
         t.a = s->aq;
         t.a_stride = s->aq_stride;
-        octet__pool_run(s->pool, mm_quantize, &t);
+        atomic_init(&t.next_tok, 0);
+        if (n_tok == 1) mm_quantize(&t, 0, 1);
+        else octet__pool_run_any(s->pool, mm_quantize, &t);
     }
     t.total_rows = 0;
     for (int j = 0; j < n_w; j++) t.total_rows += w[j]->ne[1];
@@ -311,7 +317,7 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
     t.chunk = t.total_rows / (8 * (int64_t)nth);
     if (t.chunk < 16) t.chunk = 16;
     atomic_init(&t.next_chunk, 0);
-    octet__pool_run(s->pool, mm_dot, &t);
+    octet__pool_run_any(s->pool, mm_dot, &t);
 }
 
 static void matmul(octet_session *s, int n_w, const octet__tensor *const *w, float *const *y, const float *const *b,
