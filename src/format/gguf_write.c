@@ -530,14 +530,19 @@ int octet__gguf_writer_finish(octet__gguf_writer *w, octet_error *err) {
     }
     octet__free(w->tmp);
     w->tmp = NULL;
-    /* make the rename durable: fsync the folder (best effort: some file systems refuse) */
+    /* make the rename durable: fsync the folder (best effort: some file systems refuse; no allocation here, the
+     * output is already complete) */
+    char dir[4096];
     const char *slash = strrchr(w->path, '/');
-    char *dir = slash ? octet__strndup(w->path, slash == w->path ? 1 : (size_t)(slash - w->path)) : NULL;
-    int dfd = open(dir ? dir : ".", O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
+    size_t dl = slash ? (slash == w->path ? 1 : (size_t)(slash - w->path)) : 1;
+    if (dl < sizeof dir) {
+        memcpy(dir, slash ? w->path : ".", dl);
+        dir[dl] = 0;
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
     }
-    octet__free(dir);
     return 0;
 }

@@ -6,6 +6,7 @@
  * LeakSanitizer at exit).
  */
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "octet.h"
 #include "test.h"
@@ -96,6 +97,42 @@ int main(void) {
     CHECKF(n_fail == total, "%d of %ld injected failures were reported", n_fail, total);
     CHECKF(n_bad == 0, "%d failures without a message or with a mismatched code", n_bad);
     printf("fault injection: %ld allocation sites, %d failures reported, %d without message\n", total, n_fail, n_bad);
+
+    /* a quantize run: every failure reported, nothing leaked, no output file left behind */
+    char out[256];
+    snprintf(out, sizeof out, "/tmp/octet-fault-%ld.gguf", (long)getpid());
+    octet_quantize_params qp = octet_quantize_default_params();
+    qp.type = "Q4_K_M";
+    qp.n_threads = 2;
+    g_fail_at = -1;
+    atomic_store(&g_count, 0);
+    rc = octet_model_quantize(path, out, &qp, NULL, &err);
+    CHECKF(rc == 0, "clean quantize failed: %s", err.msg);
+    long qtotal = atomic_load(&g_count);
+    CHECK(atomic_load(&g_live) == 0);
+    unlink(out);
+    int q_fail = 0, q_left = 0;
+    for (long k = 1; k <= qtotal; k++) {
+        g_fail_at = k;
+        atomic_store(&g_count, 0);
+        memset(&err, 0, sizeof err);
+        rc = octet_model_quantize(path, out, &qp, NULL, &err);
+        if (rc != 0) {
+            q_fail++;
+            if (access(out, F_OK) == 0) q_left++;
+            CHECKF(err.msg[0] != 0, "quantize allocation %ld failed without a message", k);
+        } else {
+            printf("quantize allocation %ld of %ld: failure not reported\n", k, qtotal);
+        }
+        unlink(out);
+        if (atomic_load(&g_live) != 0) {
+            CHECKF(0, "quantize allocation %ld failed: %ld blocks leaked", k, atomic_load(&g_live));
+            atomic_store(&g_live, 0);
+        }
+    }
+    CHECKF(q_fail == qtotal, "%d of %ld injected quantize failures were reported", q_fail, qtotal);
+    CHECKF(q_left == 0, "%d failed quantize runs left an output file", q_left);
+    printf("fault injection, quantize: %ld allocation sites, %d failures reported\n", qtotal, q_fail);
     octet_set_alloc_hooks(NULL);
     TEST_MAIN_END();
 }
