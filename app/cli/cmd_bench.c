@@ -146,11 +146,6 @@ static int parse_list(const char *s, int *out, int max, int lo, int hi, const ch
     return n;
 }
 
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
 static void print_header(const char *fmt) {
     if (strcmp(fmt, "csv") == 0) {
         /* llama-bench's csv columns, in its order, then octet's additions */
@@ -357,7 +352,7 @@ int cmd_bench(int argc, char **argv) {
                 r.n_batch = nb;
                 if (src) {
                     if (ti == 0) fprintf(stderr, "octet bench: %s\n", err.msg[0] ? err.msg : octet_strerror(src));
-                    print_row(fmt, &r, base_name(model), &ms, &mi, first);
+                    print_row(fmt, &r, model, &ms, &mi, first);
                     first = 0;
                     continue;
                 }
@@ -396,7 +391,7 @@ int cmd_bench(int argc, char **argv) {
                 for (int k = 0; k < E_N; k++) pj += ops[k] * E_PJ[k];
                 r.j_compute = pj * 1e-12;
                 r.j_memory = r.bytes_per_tok / 8.0 * E_PJ[E_DRAM] * 1e-12;
-                print_row(fmt, &r, base_name(model), &ms, &mi, first);
+                print_row(fmt, &r, model, &ms, &mi, first);
                 first = 0;
             }
             octet_session_free(s);

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# bench/run_bench.sh - the fixed benchmark matrix behind `make bench`: TinyLlama-1.1B-shaped random-weight models
+# (octet synth) at Q8_0, Q4_0 and Q4_K, float and integer execution, 1 and 2 threads, pp512 and tg128, printed as
+# one markdown table by `octet bench`. Models are synthesized once into build/bench/ (not committed).
+#
+# With LLAMA_BENCH=/path/to/llama-bench, each (model, threads) case also runs llama-bench on the same file right
+# after octet (interleaved, so both see the same machine load) and a second table gives both speeds and the
+# ratio octet / llama.cpp. Environment (defaults): P=512 N=128 R=3 THREADS=1,2 EXEC=float,int
+# TYPES="Q8_0 Q4_0 Q4_K" SHAPE=tinyllama-1.1b OCTET=./octet PROBE_MB=512.
+set -u
+cd "$(dirname "$0")/.."
+OCTET=${OCTET:-./octet}
+P=${P:-512} N=${N:-128} R=${R:-3} THREADS=${THREADS:-1,2} EXEC=${EXEC:-float,int}
+TYPES=${TYPES:-"Q8_0 Q4_0 Q4_K"} SHAPE=${SHAPE:-tinyllama-1.1b} PROBE_MB=${PROBE_MB:-512}
+LLAMA_BENCH=${LLAMA_BENCH:-}
+mkdir -p build/bench
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+
+for t in $TYPES; do
+    m=build/bench/$SHAPE-$t.gguf
+    if [ ! -s "$m" ]; then
+        "$OCTET" synth --shape "$SHAPE" --type "$t" -o "$m" || exit 1
+    fi
+done
+
+echo "# octet bench: $SHAPE, pp$P / tg$N, threads $THREADS, exec $EXEC, $R repetitions ($(date -u +%FT%TZ))"
+echo
+for t in $TYPES; do
+    m=build/bench/$SHAPE-$t.gguf
+    for th in ${THREADS//,/ }; do
+        "$OCTET" bench -m "$m" -p "$P" -n "$N" -t "$th" -r "$R" --exec "$EXEC" --probe-mb "$PROBE_MB" -o csv \
+            > "$W/o.csv" 2> "$W/o.err" || { cat "$W/o.err"; exit 1; }
+        grep -h "bandwidth probe" "$W/o.err" >> "$W/probe.txt"
+        tail -n +2 "$W/o.csv" >> "$W/octet.csv"
+        if [ -n "$LLAMA_BENCH" ]; then
+            "$LLAMA_BENCH" -m "$m" -p "$P" -n "$N" -t "$th" -r "$R" -o csv 2>/dev/null | tail -n +2 >> "$W/llama.csv"
+        fi
+    done
+done
+# csv fields (llama-bench's order, then octet's): model_filename $6, model_type $7, n_threads $12, n_prompt $33,
+# n_gen $34, avg_ts $39, stddev_ts $40, exec $41, bytes_per_token $42, achieved_gbs $43, bandwidth_gbs $44,
+# roofline_pct $45, j_per_token $46, j_compute $47, j_memory $48
+echo "| model | exec | threads | test | t/s | MB/token | GB/s | roofline | mJ/token (compute + memory) |"
+echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+awk -F'","' '{ t = ($33+0 > 0) ? "pp"$33 : "tg"$34; sub(/"$/, "", $48)
+               if ($39 == "") printf "| %s | %s | %s | %s | not available | | | | |\n", $7, $41, $12, t
+               else printf "| %s | %s | %s | %s | %.2f ± %.2f | %.1f | %.2f | %.1f%% | %.1f (%.2f + %.1f) |\n", $7, $41, $12, t,
+                           $39, $40, $42/1e6, $43, $45, $46*1e3, $47*1e3, $48*1e3 }' "$W/octet.csv"
+echo
+sort -u "$W/probe.txt" | sed 's/^octet bench: /    /'
+
+if [ -n "$LLAMA_BENCH" ]; then
+    echo
+    echo "## side by side with llama.cpp (octet float mode; same file, same threads, interleaved runs)"
+    echo
+    echo "| model | threads | test | octet t/s | llama.cpp t/s | octet / llama.cpp |"
+    echo "| --- | ---: | --- | ---: | ---: | ---: |"
+    awk -F'","' 'FNR==NR { if ($41 == "float") { k=$6" "$12" "$33" "$34; o[k]=$39 }; next }
+                 { k=$6" "$12" "$33" "$34; if (k in o && $39 > 0) { t = ($33+0 > 0) ? "pp"$33 : "tg"$34;
+                   printf "| %s | %s | %s | %.2f | %.2f | %.2f |\n", $6, $12, t, o[k], $39, o[k]/$39 } }' \
+        "$W/octet.csv" "$W/llama.csv"
+fi
