@@ -71,7 +71,8 @@ int cli_dist_pipeline(cli_dist *cd, const octet_model *m, const char *path, cons
     pp.split = split;
     pp.n_seq = n_seq;
     const char *to = getenv("OCTET_DIST_TIMEOUT");
-    if (to && atof(to) > 0) pp.timeout_s = atof(to);
+    if (to && atof(to) > 0) /* at least 3 heartbeat periods (one a second), or a live rank may look dead */
+        pp.timeout_s = atof(to) < 3.0 ? 3.0 : atof(to);
     cd->model_path = path;
     if (octet_pipeline_new(&cd->pl, cd->d, m, path, &pp, &err)) {
         fprintf(stderr, "octet: error: rank %d: %s\n", cd->rank, err.msg);
