@@ -23,12 +23,14 @@ int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_strid
                                const int8_t *a, const int16_t *as);
 
 /* RoPE-relative attention score of one query head and one cached key head, both unrotated, in the "halves"
- * layout (pair i is (x[i], x[half + i]), i < half = n_rot / 2; elements n_rot .. hd pass unrotated):
- *   R = sum_{i<half} c[i] (qa ka + qb kb) + s[i] (qa kb - qb ka)  +  32768 sum_{j >= 2 half} q[j] k[j]
- * with (c, s) = cs[0..half), cs[half..2 half) the Q15 cos/sin of the angle (m - n) theta_i. This equals the dot
- * product of q rotated to its position m and k rotated to n, times 2^15, with no rounding inside, so a score
- * depends on m - n only, bit for bit. q is int16, k int8 in [-127, 127]; the int16 x int8 products are built from
- * int8 limbs q = q_hi * 256 + q_lo in the reference. Exact in int64 for hd <= 512. */
+ * layout (pair i is (x[i], x[half + i]), i < half = n_rot / 2; elements 2 half .. hd pass unrotated). The query
+ * pair is turned by the angle (m - n) theta_i, whose Q15 cos/sin are cs[0..half) and cs[half..2 half), with
+ * rounded Q15 products (rh(a, b) = (a b + 2^14) >> 15, the _mm256_mulhrs_epi16 rounding) and saturating int16
+ * adds, then dotted with the int8 key:
+ *   qa' = sat16(rh(qa, c) - rh(qb, s)),  qb' = sat16(rh(qa, s) + rh(qb, c))
+ *   R = sum_i qa'_i ka_i + qb'_i kb_i + sum_{j >= 2 half} q[j] k[j]
+ * This is q rotated to its position m dotted with k rotated to n, and it depends on m - n only, bit for bit.
+ * |q| <= 23170 (so a rotated pair stays in int16), k in [-127, 127], hd <= 512; exact integer result. */
 typedef int64_t (*octet__int_score_fn)(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd);
 int64_t octet__int_score_ref(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd);
 int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd);

@@ -178,11 +178,14 @@ static void test_scores(void) {
         /* relative phases as in the forward pass: int16 q, int8 k, both unrotated, halves layout */
         int16_t q16[HD], cs[2 * HALF];
         int8_t k8[HD];
-        double kmax = 0.0;
-        for (int j = 0; j < HD; j++) kmax = fmax(kmax, fabs(kd[j]));
+        double kmax = 0.0, qmax = 0.0; /* scaled as the forward pass does: max |q16| = 23170, max |k8| = 127 */
+        for (int j = 0; j < HD; j++) {
+            kmax = fmax(kmax, fabs(kd[j]));
+            qmax = fmax(qmax, fabs(qd[j]));
+        }
         for (int i = 0; i < HALF; i++) {
-            q16[i] = (int16_t)lround(qd[2 * i] * 32768.0);
-            q16[HALF + i] = (int16_t)lround(qd[2 * i + 1] * 32768.0);
+            q16[i] = (int16_t)lround(qd[2 * i] * 23170.0 / qmax);
+            q16[HALF + i] = (int16_t)lround(qd[2 * i + 1] * 23170.0 / qmax);
             k8[i] = (int8_t)lround(kd[2 * i] * 127.0 / kmax);
             k8[HALF + i] = (int8_t)lround(kd[2 * i + 1] * 127.0 / kmax);
         }
@@ -210,11 +213,11 @@ static void test_scores(void) {
         long double exact = 0;
         for (int i = 0; i < HALF; i++) {
             long double a = fmodl((long double)dk * g_theta[i], TWO_PI), c = cosl(a), s = sinl(a);
-            long double qa = q16[i] / 32768.0L, qb = q16[HALF + i] / 32768.0L;
+            long double qa = q16[i] * qmax / 23170.0L, qb = q16[HALF + i] * qmax / 23170.0L;
             long double ka = k8[i] * kmax / 127.0L, kb = k8[HALF + i] * kmax / 127.0L;
             exact += c * (qa * ka + qb * kb) + s * (qa * kb - qb * ka);
         }
-        long double got = (long double)r_ref / 32768.0L / 32768.0L * kmax / 127.0L;
+        long double got = (long double)r_ref * qmax / 23170.0L * kmax / 127.0L;
         e_rel = fmax(e_rel, (double)fabsl(got - exact));
     }
     printf("scores |s(P+k,P) - s(k,0)|, P = 1e3 1e5 1e6 1e7: int bridge %.1e %.1e %.1e %.1e; fp32 %.1e %.1e %.1e %.1e\n",

@@ -23,18 +23,20 @@ static inline int32_t mul_limbs(int16_t q, int8_t k) {
     return qh * k * 256 + ql * k;
 }
 
+static inline int32_t rh(int32_t a, int32_t b) { return (a * b + (1 << 14)) >> 15; }
+static inline int32_t sat16(int32_t v) { return v > 32767 ? 32767 : v < -32768 ? -32768 : v; }
+
 int64_t octet__int_score_ref(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd) {
     const int16_t *qa = q, *qb = q + half, *c = cs, *s = cs + half;
     const int8_t *ka = k, *kb = k + half;
     int64_t r = 0;
     for (int i = 0; i < half; i++) {
-        int32_t a = mul_limbs(qa[i], ka[i]) + mul_limbs(qb[i], kb[i]); /* Re(q conj k), |a| < 2^23 */
-        int32_t b = mul_limbs(qa[i], kb[i]) - mul_limbs(qb[i], ka[i]); /* -Im(q conj k) */
-        r += (int64_t)c[i] * a + (int64_t)s[i] * b;
+        int16_t ra = (int16_t)sat16(rh(qa[i], c[i]) - rh(qb[i], s[i])); /* q turned by the angle */
+        int16_t rb = (int16_t)sat16(rh(qa[i], s[i]) + rh(qb[i], c[i]));
+        r += mul_limbs(ra, ka[i]) + mul_limbs(rb, kb[i]);
     }
-    int64_t rest = 0;
-    for (int j = 2 * half; j < hd; j++) rest += mul_limbs(q[j], k[j]);
-    return r + rest * 32768;
+    for (int j = 2 * half; j < hd; j++) r += mul_limbs(q[j], k[j]);
+    return r;
 }
 
 void octet__int_axpy_s8_ref(int32_t *y, int32_t w, const int8_t *x, int n) {

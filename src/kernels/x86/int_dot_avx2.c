@@ -41,37 +41,40 @@ int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_strid
     return r;
 }
 
-/* 8 pairs per step: a, b in int32 lanes (exact, < 2^23), then c * a + s * b widened to int64 with
- * _mm256_mul_epi32 on the even and the odd lanes. */
+/* 16 pairs per step: _mm256_mulhrs_epi16 is exactly rh(), adds/subs saturate like sat16(), and
+ * _mm256_madd_epi16 forms the int16 x int8 products (each pair sum < 2^24). */
 int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd) {
     const int16_t *qa = q, *qb = q + half, *c = cs, *s = cs + half;
     const int8_t *ka = k, *kb = k + half;
     __m256i acc = _mm256_setzero_si256();
     int i = 0;
-    for (; i + 8 <= half; i += 8) {
-        __m256i vqa = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(qa + i)));
-        __m256i vqb = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(qb + i)));
-        __m256i vka = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(ka + i)));
-        __m256i vkb = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(kb + i)));
-        __m256i vc = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(c + i)));
-        __m256i vs = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
-        __m256i a = _mm256_add_epi32(_mm256_mullo_epi32(vqa, vka), _mm256_mullo_epi32(vqb, vkb));
-        __m256i b = _mm256_sub_epi32(_mm256_mullo_epi32(vqa, vkb), _mm256_mullo_epi32(vqb, vka));
-        acc = _mm256_add_epi64(acc, _mm256_mul_epi32(vc, a));
-        acc = _mm256_add_epi64(acc, _mm256_mul_epi32(vs, b));
-        acc = _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_srli_epi64(vc, 32), _mm256_srli_epi64(a, 32)));
-        acc = _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_srli_epi64(vs, 32), _mm256_srli_epi64(b, 32)));
+    for (; i + 16 <= half; i += 16) {
+        __m256i vqa = _mm256_loadu_si256((const __m256i *)(const void *)(qa + i));
+        __m256i vqb = _mm256_loadu_si256((const __m256i *)(const void *)(qb + i));
+        __m256i vc = _mm256_loadu_si256((const __m256i *)(const void *)(c + i));
+        __m256i vs = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+        __m256i vka = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(ka + i)));
+        __m256i vkb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(kb + i)));
+        __m256i ra = _mm256_subs_epi16(_mm256_mulhrs_epi16(vqa, vc), _mm256_mulhrs_epi16(vqb, vs));
+        __m256i rb = _mm256_adds_epi16(_mm256_mulhrs_epi16(vqa, vs), _mm256_mulhrs_epi16(vqb, vc));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(ra, vka));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(rb, vkb));
     }
-    int64_t lanes[4];
+    int32_t lanes[8];
     _mm256_storeu_si256((__m256i *)(void *)lanes, acc);
-    int64_t r = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    int64_t r = 0;
+    for (int l = 0; l < 8; l++) r += lanes[l];
     for (; i < half; i++) {
-        int32_t a = qa[i] * ka[i] + qb[i] * kb[i], b = qa[i] * kb[i] - qb[i] * ka[i];
-        r += (int64_t)c[i] * a + (int64_t)s[i] * b;
+        int32_t ra = ((int32_t)qa[i] * c[i] + (1 << 14)) >> 15, rb;
+        rb = ((int32_t)qa[i] * s[i] + (1 << 14)) >> 15;
+        ra -= ((int32_t)qb[i] * s[i] + (1 << 14)) >> 15;
+        rb += ((int32_t)qb[i] * c[i] + (1 << 14)) >> 15;
+        ra = ra > 32767 ? 32767 : ra < -32768 ? -32768 : ra;
+        rb = rb > 32767 ? 32767 : rb < -32768 ? -32768 : rb;
+        r += (int64_t)ra * ka[i] + (int64_t)rb * kb[i];
     }
-    int64_t rest = 0;
-    for (int j = 2 * half; j < hd; j++) rest += q[j] * k[j];
-    return r + rest * 32768;
+    for (int j = 2 * half; j < hd; j++) r += q[j] * k[j];
+    return r;
 }
 
 void octet__int_axpy_s8_avx2(int32_t *y, int32_t w, const int8_t *x, int n) {

@@ -302,7 +302,10 @@ static void qkv_run(void *ctx, int ith, int nth) {
         for (int h = 0; h < w->n_head; h++) {
             size_t o = (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
             to_halves(w, st->q + o, tmp);
-            int sh = octet__int_bitlen((uint64_t)max_abs32(tmp, hd)) - 15; /* max |q16| < 2^15 */
+            /* max |q16| <= 23170 = 32767 / sqrt 2: a pair turned by any angle stays in int16 */
+            int64_t qmax = max_abs32(tmp, hd);
+            int sh = octet__int_bitlen((uint64_t)qmax) - 15;
+            while (octet__int_shift_round(qmax, sh) > 23170) sh++;
             for (int j = 0; j < hd; j++) st->q16[o + (size_t)j] = (int16_t)octet__int_shift_round(tmp[j], sh);
             st->qsh[(size_t)t * (size_t)w->n_head + (size_t)h] = (int8_t)sh;
         }
@@ -346,10 +349,10 @@ static void attn_run(void *ctx, int ith, int nth) {
                 for (int i = 0; i < half; i++) octet__int_cossin(w, d * w->phi[i], &cs_tmp[i], &cs_tmp[half + i]);
                 cs = cs_tmp;
             }
-            int64_t r = st->score(q, st->kc + slot * kvd + (size_t)kh * (size_t)hd, cs, half, hd); /* x 2^15 */
-            int64_t u = r * st->ksc[so]; /* |r| < 2^47, ksc <= 2^14: exact */
-            /* real score = u * 2^(shq + shk - 47) / (127 sqrt(hd)) = u * att_m * 2^(shq + shk - 47 - att_e); Q20 */
-            sc[j] = octet__int_mulshift(u, w->att_m, w->att_e + 27 - shq - st->ksh[so]);
+            int64_t r = st->score(q, st->kc + slot * kvd + (size_t)kh * (size_t)hd, cs, half, hd);
+            int64_t u = r * st->ksc[so]; /* |r| < 2^31, ksc <= 2^14: exact */
+            /* real score = u * 2^(shq + shk - 32) / (127 sqrt(hd)) = u * att_m * 2^(shq + shk - 32 - att_e); Q20 */
+            sc[j] = octet__int_mulshift(u, w->att_m, w->att_e + 12 - shq - st->ksh[so]);
         }
         octet__int_softmax_q30(sc, pr, n_keys);
         /* out = sum_j p_j v_j with v_j = v8 * vm_j * 2^(ve_j - 16) / 127, aligned to the largest exponent */
