@@ -36,8 +36,13 @@ int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_strid
     int64_t lanes[4];
     _mm256_storeu_si256((__m256i *)(void *)lanes, acc);
     int64_t r = lanes[0] + lanes[1] + lanes[2] + lanes[3];
-    if (b < n_blocks) r += octet__int_dot_q8_ref(n_blocks - b, w + (size_t)b * w_stride, w_stride, ws + b,
-                                                 a + (size_t)b * 32, as + b);
+    for (; b < n_blocks; b++) { /* 1..3 tail blocks */
+        __m256i sb = block_sums(w + (size_t)b * w_stride, a + (size_t)b * 32);
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(sb), _mm256_extracti128_si256(sb, 1));
+        h = _mm_hadd_epi32(h, h);
+        h = _mm_hadd_epi32(h, h);
+        r += (int64_t)_mm_cvtsi128_si32(h) * ((int32_t)ws[b] * (int32_t)as[b]);
+    }
     return r;
 }
 
