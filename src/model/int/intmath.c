@@ -142,9 +142,7 @@ void octet__int_quant_codes(const int32_t *x, int n, int64_t den, int sa, int8_t
     for (int j = 0; j < n; j++) {
         int64_t v = (int64_t)x[j];
         if (sa < 0) v *= INT64_C(1) << -sa;
-        int64_t p = v * r, c;
-        int s = k + (sa > 0 ? sa : 0);
-        c = p >= 0 ? (p + (INT64_C(1) << (s - 1))) >> s : -((-p + (INT64_C(1) << (s - 1))) >> s);
+        int64_t c = octet__int_shift_round(v * r, k + (sa > 0 ? sa : 0));
         q[j] = (int8_t)(c > 127 ? 127 : c < -127 ? -127 : c);
     }
 }

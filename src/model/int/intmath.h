@@ -25,8 +25,10 @@ static inline int64_t octet__int_shift_round(int64_t a, int s) {
     if (s == 0) return a;
     if (s > 0) {
         if (s > 62) return 0;
-        int64_t half = INT64_C(1) << (s - 1);
-        return a >= 0 ? (a + half) >> s : -((-a + half) >> s);
+        /* branch-free half-away-from-zero: the sign of a is data, and a mispredicted branch costs more than this */
+        int64_t m = a >> 63, mag = (a ^ m) - m;
+        int64_t r = (mag + (INT64_C(1) << (s - 1))) >> s;
+        return (r ^ m) - m;
     }
     if (s < -62) s = -62;
     int64_t lim = (INT64_C(1) << 62) >> -s;
