@@ -22,6 +22,17 @@ int64_t octet__int_dot_q8_ref(int64_t n_blocks, const int8_t *w, size_t w_stride
 int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
                                const int8_t *a, const int16_t *as);
 
+/* The same block dot for one weight row and four activation rows (tokens) at once, so a prompt reads each
+ * weight block once per four tokens: out[t] = dot(w, a + t * a_stride, as + t * as_stride) for t < 4, each equal
+ * to the single-row result. */
+typedef void (*octet__int_dot4_fn)(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
+                                   const int8_t *a, size_t a_stride, const int16_t *as, size_t as_stride,
+                                   int64_t out[4]);
+void octet__int_dot4_q8_ref(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws, const int8_t *a,
+                            size_t a_stride, const int16_t *as, size_t as_stride, int64_t out[4]);
+void octet__int_dot4_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
+                             const int8_t *a, size_t a_stride, const int16_t *as, size_t as_stride, int64_t out[4]);
+
 /* RoPE-relative attention score of one query head and one cached key head, both unrotated, in the "halves"
  * layout (pair i is (x[i], x[half + i]), i < half = n_rot / 2; elements 2 half .. hd pass unrotated). The query
  * pair is turned by the angle (m - n) theta_i, whose Q15 cos/sin are cs[0..half) and cs[half..2 half), with

@@ -49,6 +49,36 @@ static void test_q8_dot(int simd) {
     CHECKF(bad_simd == 0, "%d AVX2 Q8 block dots differ from the reference", bad_simd);
 }
 
+/* four tokens at once equal four single dots (random rows, extreme codes, stride 34 and 32) */
+static void test_q8_dot4(int simd) {
+    enum { MAXB = 40 };
+    static int8_t w[MAXB * 34], a[4 * (MAXB * 32 + 64)];
+    static int16_t ws[MAXB], as[4 * (MAXB + 2)];
+    uint64_t rng = 14;
+    int bad_ref = 0, bad_simd = 0;
+    for (int trial = 0; trial < 2000; trial++) {
+        int nb = 1 + (int)(t_rng_next(&rng) % MAXB);
+        size_t stride = (trial & 1) ? 34 : 32, a_stride = (size_t)nb * 32 + (trial % 3) * 32;
+        size_t as_stride = (size_t)nb + (size_t)(trial % 3);
+        int ext = trial % 5 == 0;
+        for (size_t j = 0; j < sizeof w; j++) w[j] = ext ? ((j & 1) ? -128 : 127) : rnd8(&rng, -128);
+        for (size_t j = 0; j < sizeof a; j++) a[j] = ext ? ((j & 2) ? 127 : -127) : rnd8(&rng, -127);
+        for (int b = 0; b < MAXB; b++) ws[b] = ext ? 32767 : (int16_t)t_rng_next(&rng);
+        for (size_t b = 0; b < sizeof as / sizeof as[0]; b++) as[b] = ext ? 16384 : (int16_t)(t_rng_next(&rng) & 0x7fff);
+        int64_t want[4], got[4], got2[4];
+        for (int t = 0; t < 4; t++)
+            want[t] = octet__int_dot_q8_ref(nb, w, stride, ws, a + (size_t)t * a_stride, as + (size_t)t * as_stride);
+        octet__int_dot4_q8_ref(nb, w, stride, ws, a, a_stride, as, as_stride, got);
+        if (simd) octet__int_dot4_q8_avx2(nb, w, stride, ws, a, a_stride, as, as_stride, got2);
+        for (int t = 0; t < 4; t++) {
+            if (got[t] != want[t]) bad_ref++;
+            if (simd && got2[t] != want[t]) bad_simd++;
+        }
+    }
+    CHECKF(bad_ref == 0, "%d reference four-token dots differ from single dots", bad_ref);
+    CHECKF(bad_simd == 0, "%d AVX2 four-token dots differ from the reference", bad_simd);
+}
+
 static void test_score(int simd) {
     static int16_t q[512], cs[512];
     static int8_t k[512];
@@ -116,6 +146,7 @@ int main(void) {
     int simd = c->avx2 && c->fma && c->f16c;
     if (!simd) printf("no AVX2: only the reference kernels are checked\n");
     test_q8_dot(simd);
+    test_q8_dot4(simd);
     test_score(simd);
     test_axpy(simd);
     TEST_MAIN_END();

@@ -17,6 +17,12 @@ int64_t octet__int_dot_q8_ref(int64_t n_blocks, const int8_t *w, size_t w_stride
     return acc;
 }
 
+void octet__int_dot4_q8_ref(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws, const int8_t *a,
+                            size_t a_stride, const int16_t *as, size_t as_stride, int64_t out[4]) {
+    for (int t = 0; t < 4; t++)
+        out[t] = octet__int_dot_q8_ref(n_blocks, w, w_stride, ws, a + (size_t)t * a_stride, as + (size_t)t * as_stride);
+}
+
 /* int16 x int8 product from two 8-bit products: q = q_hi * 256 + q_lo, q_hi signed, q_lo unsigned */
 static inline int32_t mul_limbs(int16_t q, int8_t k) {
     int32_t qh = (int32_t)q >> 8, ql = (int32_t)((uint16_t)q & 255u);

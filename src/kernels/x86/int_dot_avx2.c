@@ -46,6 +46,30 @@ int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_strid
     return r;
 }
 
+/* One weight block against four tokens: |w| and the weight signs are computed once per block; the four 8-lane sums
+ * are reduced together by two rounds of hadd, then scaled in int64 as above. */
+void octet__int_dot4_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
+                             const int8_t *a, size_t a_stride, const int16_t *as, size_t as_stride, int64_t out[4]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int8_t *a0 = a, *a1 = a + a_stride, *a2 = a + 2 * a_stride, *a3 = a + 3 * a_stride;
+    const int16_t *s0 = as, *s1 = as + as_stride, *s2 = as + 2 * as_stride, *s3 = as + 3 * as_stride;
+    __m256i acc = _mm256_setzero_si256(); /* int64 lane t: token t */
+    for (int64_t b = 0; b < n_blocks; b++) {
+        const __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(w + (size_t)b * w_stride));
+        const __m256i aw = _mm256_sign_epi8(wv, wv);
+        const size_t o = (size_t)b * 32;
+#define OCTET__TOK(ap)                                                                                             \
+    _mm256_madd_epi16(_mm256_maddubs_epi16(aw, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(ap + o)), wv)), ones)
+        __m256i t0 = OCTET__TOK(a0), t1 = OCTET__TOK(a1), t2 = OCTET__TOK(a2), t3 = OCTET__TOK(a3);
+#undef OCTET__TOK
+        __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(t0, t1), _mm256_hadd_epi32(t2, t3));
+        __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)); /* tokens 0..3 */
+        __m128i sc = _mm_mullo_epi32(_mm_set1_epi32(ws[b]), _mm_setr_epi32(s0[b], s1[b], s2[b], s3[b]));
+        acc = _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_cvtepi32_epi64(sum4), _mm256_cvtepi32_epi64(sc)));
+    }
+    _mm256_storeu_si256((__m256i *)(void *)out, acc);
+}
+
 /* 16 pairs per step: _mm256_mulhrs_epi16 is exactly rh(), adds/subs saturate like sat16(), and
  * _mm256_madd_epi16 forms the int16 x int8 products (each pair sum < 2^24). */
 int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd) {

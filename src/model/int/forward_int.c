@@ -53,6 +53,7 @@ struct octet__int_state {
     int32_t *acc;                                /* [nth][head_dim] */
     int32_t *lq;                                 /* [n_logit_rows][n_vocab] Q16 logits */
     octet__int_dot_fn dot;
+    octet__int_dot4_fn dot4;
     octet__int_score_fn score;
     octet__int_axpy_fn axpy;
     /* per call */
@@ -73,11 +74,13 @@ static void *alloc_n(size_t a, size_t b, size_t elem, int *ok) {
 
 static void pick_kernels(octet__int_state *st) {
     st->dot = octet__int_dot_q8_ref;
+    st->dot4 = octet__int_dot4_q8_ref;
     st->score = octet__int_score_ref;
     st->axpy = octet__int_axpy_s8_ref;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (octet__use_simd() && octet__cpu_features()->avx2) {
         st->dot = octet__int_dot_q8_avx2;
+        st->dot4 = octet__int_dot4_q8_avx2;
         st->score = octet__int_score_avx2;
         st->axpy = octet__int_axpy_s8_avx2;
     }
@@ -192,12 +195,19 @@ static void mm_dot(void *ctx, int ith, int nth) {
             const int8_t *wr = w->q + (size_t)r * w->row_bytes;
             const int16_t *ws = w->ws + (size_t)r * (size_t)w->n_blocks;
             int64_t b = t->bias[j] ? t->bias[j][r] : 0;
-            for (int i = 0; i < t->n_tok; i++) {
-                int64_t acc = st->dot(w->n_blocks, wr, w->stride, ws, st->aq + (size_t)i * s,
-                                      st->as + (size_t)i * (s / 32));
-                /* real = acc * 2^-ws_exp * 2^(sa - 16) / 127  ->  Q16 */
-                int64_t v = octet__int_mulshift(acc, M127, 37 - st->asa[i] + w->ws_exp[r]);
-                t->y[j][(size_t)i * (size_t)w->n_out + (size_t)r] = octet__int_sat32(v + b);
+            int64_t acc[4];
+            for (int i = 0; i < t->n_tok;) {
+                int n = t->n_tok - i >= 4 ? 4 : 1; /* four tokens share each weight block */
+                if (n == 4)
+                    st->dot4(w->n_blocks, wr, w->stride, ws, st->aq + (size_t)i * s, s, st->as + (size_t)i * (s / 32),
+                             s / 32, acc);
+                else
+                    acc[0] = st->dot(w->n_blocks, wr, w->stride, ws, st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32));
+                for (int u = 0; u < n; u++, i++) {
+                    /* real = acc * 2^-ws_exp * 2^(sa - 16) / 127  ->  Q16 */
+                    int64_t v = octet__int_mulshift(acc[u], M127, 37 - st->asa[i] + w->ws_exp[r]);
+                    t->y[j][(size_t)i * (size_t)w->n_out + (size_t)r] = octet__int_sat32(v + b);
+                }
             }
         }
         base += w->n_out;
