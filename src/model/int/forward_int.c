@@ -8,12 +8,15 @@
  *   Xn = rmsnorm(X) * g                 int64 sum of squares, exact isqrt, one reciprocal (intmath.c)
  *   A8 = quant(Xn)                      int8 blocks of 32 + int16 block scales, per-token exponent (max pass)
  *   Q, K, V = A8 W8^T (+ b)             int32 per block, int64 across blocks with the products of the two
- *                                       block scales, one multiplier+shift to Q16 (kernels/int_kernels.h)
- *   RoPE(Q, K) in int16 (rope_int.c); K -> int8 per head and token (scale = max |k|, int16 + shift);
- *   V -> int8 per head and token (scale = max |v| in Q16)
- *   scores = q16 . k8 (int8 limbs) * one Q31 multiplier and shift -> Q20; softmax with integer exp -> Q30;
- *   attention out = sum_j (p_j * v_scale_j) v8_j / 127 in Q16
- *   X += quant(att) Wo^T; Xn = rmsnorm(X) * g2; X += quant(silu(Xn Wg^T) * (Xn Wu^T)) Wd^T
+ *                                       block scales, one multiplier+shift to Q16 (kernels/int_kernels.h);
+ *                                       four tokens per weight row in prompts
+ *   q -> int16 per head (power-of-two scale), k, v -> int8 per head and token in the cache (scale = max |.|
+ *   as int16 mantissa + exponent); nothing is rotated in place: RoPE enters each score as the turn of the query
+ *   pair by the angle (m - n) theta_i (cos/sin of every cache distance tabulated per session from the exact
+ *   phases d * phi_i, rope_int.c), so a score depends on m - n only, bit for bit
+ *   scores -> Q20 with one Q31 multiplier and shift; softmax with the integer exp -> Q30;
+ *   attention out = sum_j (p_j * v_scale_j) v8_j / 127 in Q16 (int32 accumulators)
+ *   X += quant(att) Wo^T; Xn = rmsnorm(X) * g2; X += quant(silu(Xn Wg^T) * (Xn Wu^T)) Wd^T  (sigmoid from exp)
  * logits = quant(rmsnorm(X) * g_out) Wout^T in Q16, handed out as float.
  *
  * Determinism: every output element is computed by one call whatever the thread count, and the integer kernels
