@@ -80,7 +80,7 @@ asan: build/asan/octet $(asan_TESTS)
 tsan: build/tsan/octet $(tsan_TESTS)
 	@TSAN_OPTIONS=halt_on_error=1 tests/run.sh --variant tsan
 
-tests-build: octet $(rel_TESTS) build/asan/octet $(asan_TESTS)
+tests-build: octet $(rel_TESTS) build/asan/octet $(asan_TESTS) build/intonly/octet
 
 test: tests-build
 	@tests/run.sh
