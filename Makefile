@@ -5,6 +5,8 @@
 #   make clean
 # Variables: CC, O (optimisation flags), WERROR=1 (warnings as errors; CI sets it).
 
+.DEFAULT_GOAL := all
+
 CC      ?= cc
 O       ?= -O2
 CSTD    := -std=c11 -D_GNU_SOURCE
