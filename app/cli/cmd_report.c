@@ -241,7 +241,11 @@ int cmd_report(int argc, char **argv) {
     for (char *save = NULL, *t = strtok_r(types_buf, ",", &save); t && n_rows < 32; t = strtok_r(NULL, ",", &save)) {
         if (strcmp(t, mi.file_type) == 0) continue;
         rows[n_rows].type = t;
-        snprintf(rows[n_rows].path, sizeof rows[n_rows].path, "%s/%s.gguf", dir, t);
+        int k = snprintf(rows[n_rows].path, sizeof rows[n_rows].path, "%s/%s.gguf", dir, t);
+        if (k < 0 || k >= (int)sizeof rows[n_rows].path) {
+            fprintf(stderr, "octet report: the folder name %s is too long\n", dir);
+            goto out;
+        }
         n_rows++;
     }
     fprintf(stderr, "octet report: %d variants, %d chunks of %d tokens, files in %s\n", n_rows, n_chunk, n_ctx, dir);
