@@ -84,4 +84,8 @@ const octet__type_traits *octet__kernels_simd(void);
 const octet__fkernel_table *octet__fkernels_ref(void);
 const octet__fkernel_table *octet__fkernels_simd(void);
 
+/* Q4_K / Q5_K quantizer core shared by both (kquant_ref.c): d, dmin, packed 6-bit scales and codes 0..nmax. */
+void octet__kq_quantize_superblock(const float *src, int nmax, uint16_t *d_out, uint16_t *dmin_out,
+                                   uint8_t scales[K_SCALE_SIZE], uint8_t q[QK_K]);
+
 #endif

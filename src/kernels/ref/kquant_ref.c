@@ -149,37 +149,43 @@ static void fit_scale_min(const float *x, int n, int nmax, float *scale, float *
     *min = -best_o;
 }
 
+/* One super-block of Q4_K or Q5_K (codes 0..nmax = 15 or 31): fit the 8 sub-block (scale, min) pairs,
+ * quantize them to 6 bits against d = max scale / 63 and dmin = max min / 63, pack them (the inverse of
+ * octet__q4_K_scales), and compute every code against the scales as stored. */
+void octet__kq_quantize_superblock(const float *src, int nmax, uint16_t *d_out, uint16_t *dmin_out,
+                                   uint8_t scales[K_SCALE_SIZE], uint8_t q[QK_K]) {
+    float sc_f[8], mn_f[8], max_scale = 0.0f, max_min = 0.0f;
+    for (int j = 0; j < 8; j++) {
+        fit_scale_min(src + 32 * j, 32, nmax, &sc_f[j], &mn_f[j]);
+        max_scale = sc_f[j] > max_scale ? sc_f[j] : max_scale;
+        max_min = mn_f[j] > max_min ? mn_f[j] : max_min;
+    }
+    uint8_t ls[8], lm[8];
+    const float is = max_scale > 0 ? 63.0f / max_scale : 0.0f, im = max_min > 0 ? 63.0f / max_min : 0.0f;
+    for (int j = 0; j < 8; j++) {
+        ls[j] = (uint8_t)clampi(nearest_int(is * sc_f[j]), 0, 63);
+        lm[j] = (uint8_t)clampi(nearest_int(im * mn_f[j]), 0, 63);
+    }
+    *d_out = octet__fp32_to_fp16(max_scale / 63.0f);
+    *dmin_out = octet__fp32_to_fp16(max_min / 63.0f);
+    for (int j = 0; j < 4; j++) {
+        scales[j] = (uint8_t)(ls[j] | ((ls[j + 4] >> 4) << 6));
+        scales[j + 4] = (uint8_t)(lm[j] | ((lm[j + 4] >> 4) << 6));
+        scales[j + 8] = (uint8_t)((ls[j + 4] & 15) | ((lm[j + 4] & 15) << 4));
+    }
+    const float d = octet__fp16_to_fp32(*d_out), dmin = octet__fp16_to_fp32(*dmin_out);
+    for (int j = 0; j < 8; j++) {
+        const float sc = d * (float)ls[j], m = dmin * (float)lm[j];
+        for (int l = 0; l < 32; l++)
+            q[32 * j + l] = sc > 0 ? (uint8_t)clampi(nearest_int((src[32 * j + l] + m) / sc), 0, nmax) : 0;
+    }
+}
+
 void octet__from_float_q4_K_ref(const float *src, void *dst, int64_t n) {
     block_q4_K *y = dst;
     for (int64_t i = 0; i < n / QK_K; i++, src += QK_K) {
-        float scales[8], mins[8], max_scale = 0.0f, max_min = 0.0f;
-        for (int j = 0; j < 8; j++) {
-            fit_scale_min(src + 32 * j, 32, 15, &scales[j], &mins[j]);
-            max_scale = scales[j] > max_scale ? scales[j] : max_scale;
-            max_min = mins[j] > max_min ? mins[j] : max_min;
-        }
-        /* 6-bit scales relative to the super-block scales d = max_scale/63, dmin = max_min/63 */
-        uint8_t ls[8], lm[8];
-        const float is = max_scale > 0 ? 63.0f / max_scale : 0.0f, im = max_min > 0 ? 63.0f / max_min : 0.0f;
-        for (int j = 0; j < 8; j++) {
-            ls[j] = (uint8_t)clampi(nearest_int(is * scales[j]), 0, 63);
-            lm[j] = (uint8_t)clampi(nearest_int(im * mins[j]), 0, 63);
-        }
-        y[i].d = octet__fp32_to_fp16(max_scale / 63.0f);
-        y[i].dmin = octet__fp32_to_fp16(max_min / 63.0f);
-        for (int j = 0; j < 4; j++) {
-            y[i].scales[j] = (uint8_t)(ls[j] | ((ls[j + 4] >> 4) << 6));
-            y[i].scales[j + 4] = (uint8_t)(lm[j] | ((lm[j + 4] >> 4) << 6));
-            y[i].scales[j + 8] = (uint8_t)((ls[j + 4] & 15) | ((lm[j + 4] & 15) << 4));
-        }
-        /* codes for the scales as stored */
-        const float d = octet__fp16_to_fp32(y[i].d), dmin = octet__fp16_to_fp32(y[i].dmin);
         uint8_t q[QK_K];
-        for (int j = 0; j < 8; j++) {
-            const float sc = d * (float)ls[j], m = dmin * (float)lm[j];
-            for (int l = 0; l < 32; l++)
-                q[32 * j + l] = sc > 0 ? (uint8_t)clampi(nearest_int((src[32 * j + l] + m) / sc), 0, 15) : 0;
-        }
+        octet__kq_quantize_superblock(src, 15, &y[i].d, &y[i].dmin, y[i].scales, q);
         for (int c = 0; c < 4; c++)
             for (int l = 0; l < 32; l++) y[i].qs[32 * c + l] = (uint8_t)(q[64 * c + l] | (q[64 * c + 32 + l] << 4));
     }

@@ -18,21 +18,9 @@
  */
 #include "kernels/kernels_impl.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "core/core.h"
-
-/* Round half to even for |v| < 2^22 (adding 1.5*2^23 leaves the integer in the low mantissa bits). */
-static inline int nearest_int(float v) {
-    if (!(fabsf(v) < 4194303.0f)) return v > 0 ? 4194303 : (v < 0 ? -4194303 : 0);
-    float t = v + 12582912.0f;
-    int32_t i;
-    memcpy(&i, &t, sizeof i);
-    return (i & 0x007fffff) - 0x00400000;
-}
-
-static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 static inline int q5_code(const block_q5_K *b, int e) {
     const int j = e / 32, l = e % 32;
@@ -51,91 +39,21 @@ void octet__to_float_q5_K_ref(const void *src, float *dst, int64_t n) {
     }
 }
 
-/* Fit x[i] ~ s*q[i] + o with q in 0..nmax, s >= 0, o <= 0 (the format stores the offset as an unsigned min).
- * Sweeps inverse scales (nmax - 1 + 0.1 r) / (hi - lo), r = 0..20, refits (s, o) by least squares for each
- * code assignment, re-chooses the codes for the fit and keeps the pair with the smallest squared error. */
-static void fit_scale_min(const float *x, int n, int nmax, float *scale, float *min) {
-    float lo = x[0], hi = x[0];
-    for (int i = 1; i < n; i++) {
-        lo = x[i] < lo ? x[i] : lo;
-        hi = x[i] > hi ? x[i] : hi;
-    }
-    if (lo > 0) lo = 0;
-    if (!(hi > lo)) { /* all equal (or non-finite): w = -min reproduces a constant non-positive block */
-        *scale = 0.0f;
-        *min = isfinite(lo) ? -lo : 0.0f;
-        return;
-    }
-    double best_err = INFINITY;
-    float best_s = (hi - lo) / (float)nmax, best_o = lo;
-    int q[32];
-    for (int step = 0; step <= 20; step++) {
-        const float iscale = ((float)nmax - 1.0f + 0.1f * (float)step) / (hi - lo);
-        double sq = 0, sqq = 0, sx = 0, sqx = 0;
-        for (int i = 0; i < n; i++) {
-            q[i] = clampi(nearest_int(iscale * (x[i] - lo)), 0, nmax);
-            sq += q[i];
-            sqq += (double)q[i] * q[i];
-            sx += (double)x[i];
-            sqx += (double)q[i] * (double)x[i];
-        }
-        const double det = n * sqq - sq * sq;
-        if (det <= 0) continue;
-        double s = (n * sqx - sq * sx) / det, o = (sqq * sx - sq * sqx) / det;
-        if (o > 0) {
-            o = 0;
-            s = sqq > 0 ? sqx / sqq : 0;
-        }
-        if (!(s >= 0)) continue;
-        double err = 0;
-        for (int i = 0; i < n; i++) {
-            const int qq = s > 0 ? clampi(nearest_int((float)(((double)x[i] - o) / s)), 0, nmax) : 0;
-            const double e = s * qq + o - (double)x[i];
-            err += e * e;
-        }
-        if (err < best_err) {
-            best_err = err;
-            best_s = (float)s;
-            best_o = (float)o;
-        }
-    }
-    *scale = best_s;
-    *min = -best_o;
-}
-
+/* The quantizer shares its scale fit and packing with Q4_K (octet__kq_quantize_superblock, kquant_ref.c); only
+ * the code layout differs: low nibbles as Q4_K's, the fifth bit of sub-block j's codes in bit j of qh. */
 void octet__from_float_q5_K_ref(const float *src, void *dst, int64_t n) {
     block_q5_K *y = dst;
     for (int64_t i = 0; i < n / QK_K; i++, src += QK_K) {
-        float scales[8], mins[8], max_scale = 0.0f, max_min = 0.0f;
-        for (int j = 0; j < 8; j++) {
-            fit_scale_min(src + 32 * j, 32, 31, &scales[j], &mins[j]);
-            max_scale = scales[j] > max_scale ? scales[j] : max_scale;
-            max_min = mins[j] > max_min ? mins[j] : max_min;
-        }
-        uint8_t ls[8], lm[8];
-        const float is = max_scale > 0 ? 63.0f / max_scale : 0.0f, im = max_min > 0 ? 63.0f / max_min : 0.0f;
-        for (int j = 0; j < 8; j++) {
-            ls[j] = (uint8_t)clampi(nearest_int(is * scales[j]), 0, 63);
-            lm[j] = (uint8_t)clampi(nearest_int(im * mins[j]), 0, 63);
-        }
-        y[i].d = octet__fp32_to_fp16(max_scale / 63.0f);
-        y[i].dmin = octet__fp32_to_fp16(max_min / 63.0f);
-        for (int j = 0; j < 4; j++) { /* the Q4_K packing, inverse of octet__q4_K_scales */
-            y[i].scales[j] = (uint8_t)(ls[j] | ((ls[j + 4] >> 4) << 6));
-            y[i].scales[j + 4] = (uint8_t)(lm[j] | ((lm[j + 4] >> 4) << 6));
-            y[i].scales[j + 8] = (uint8_t)((ls[j + 4] & 15) | ((lm[j + 4] & 15) << 4));
-        }
-        const float d = octet__fp16_to_fp32(y[i].d), dmin = octet__fp16_to_fp32(y[i].dmin);
+        uint8_t q[QK_K];
+        octet__kq_quantize_superblock(src, 31, &y[i].d, &y[i].dmin, y[i].scales, q);
         memset(y[i].qh, 0, sizeof y[i].qh);
         memset(y[i].qs, 0, sizeof y[i].qs);
-        for (int j = 0; j < 8; j++) {
-            const float sc = d * (float)ls[j], m = dmin * (float)lm[j];
+        for (int j = 0; j < 8; j++)
             for (int l = 0; l < 32; l++) {
-                const int q = sc > 0 ? clampi(nearest_int((src[32 * j + l] + m) / sc), 0, 31) : 0;
-                y[i].qs[32 * (j / 2) + l] |= (uint8_t)((q & 15) << (4 * (j & 1)));
-                y[i].qh[l] |= (uint8_t)((q >> 4) << j);
+                const int c = q[32 * j + l];
+                y[i].qs[32 * (j / 2) + l] |= (uint8_t)((c & 15) << (4 * (j & 1)));
+                y[i].qh[l] |= (uint8_t)((c >> 4) << j);
             }
-        }
     }
 }
 
