@@ -286,60 +286,15 @@ typedef struct sym {
     int64_t prev, next;
 } sym;
 
-typedef struct bigram {
-    int32_t rank;
-    int64_t left, right;
-    size_t size;
-} bigram;
-
-typedef struct heap {
-    bigram *a;
-    size_t n, cap;
-} heap;
-
-static int before(const bigram *x, const bigram *y) {
-    return x->rank < y->rank || (x->rank == y->rank && x->left < y->left);
-}
-
-static int heap_push(heap *h, bigram b) {
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 64;
-        bigram *na = octet__realloc_array(h->a, h->n, nc, sizeof *na);
-        if (!na) return OCTET_ENOMEM;
-        h->a = na, h->cap = nc;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!before(&b, &h->a[p])) break;
-        h->a[i] = h->a[p];
-        i = p;
-    }
-    h->a[i] = b;
-    return 0;
-}
-
-static bigram heap_pop(heap *h) {
-    bigram top = h->a[0], last = h->a[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && before(&h->a[c + 1], &h->a[c])) c++;
-        if (!before(&h->a[c], &last)) break;
-        h->a[i] = h->a[c];
-        i = c;
-    }
-    if (h->n) h->a[i] = last;
-    return top;
-}
+typedef octet__tok_bigram bigram;
+typedef octet__tok_heap heap;
 
 static int try_add(const octet__tokenizer *t, const char *w, const sym *s, int64_t l, int64_t r, heap *h) {
     if (l < 0 || r < 0) return 0;
     int32_t rank = octet__tok_merge_rank(t, w + s[l].off, s[l].n, w + s[r].off, s[r].n);
     if (rank < 0) return 0;
-    bigram b = {rank, l, r, s[l].n + s[r].n};
-    return heap_push(h, b);
+    bigram b = {(double)rank, l, r, s[l].n + s[r].n}; /* the lowest rank merges first */
+    return octet__tok_heap_push(h, b);
 }
 
 typedef struct work {
@@ -382,7 +337,7 @@ static int encode_word(const octet__tokenizer *t, work *wk, size_t wl, octet__to
     int rc = 0;
     for (size_t i = 1; i < ns && rc == 0; i++) rc = try_add(t, w, s, (int64_t)i - 1, (int64_t)i, h);
     while (h->n > 0 && rc == 0) {
-        bigram b = heap_pop(h);
+        bigram b = octet__tok_heap_pop(h);
         sym *L = &s[b.left], *R = &s[b.right];
         /* both symbols only grow, so unchanged sizes mean the pair still spells the merged text */
         if (L->n == 0 || R->n == 0 || L->n + R->n != b.size) continue;

@@ -78,4 +78,19 @@ int octet__bpe_encode(const octet__tokenizer *t, const char *text, size_t len, o
  * with the word lengths in codepoints, *n_out of them. Exposed for tests. */
 int octet__pretokenize(int pre, const uint32_t *cps, size_t n, uint32_t **out_lens, size_t *n_out);
 
+/* A candidate merge of adjacent symbols left and right (size bytes together), and the priority queue both
+ * tokenizers merge from: the smallest key first (SPM: minus the merged piece's score; BPE: the merge rank), the
+ * leftmost pair on ties. Keys are doubles, exact for float scores and int32 ranks. */
+typedef struct octet__tok_bigram {
+    double key;
+    int64_t left, right;
+    size_t size;
+} octet__tok_bigram;
+typedef struct octet__tok_heap {
+    octet__tok_bigram *a;
+    size_t n, cap;
+} octet__tok_heap;
+int octet__tok_heap_push(octet__tok_heap *h, octet__tok_bigram b); /* 0 or OCTET_ENOMEM */
+octet__tok_bigram octet__tok_heap_pop(octet__tok_heap *h);         /* h->n > 0 */
+
 #endif

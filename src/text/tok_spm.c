@@ -19,61 +19,16 @@ typedef struct sym {
     int64_t prev, next;
 } sym;
 
-typedef struct bigram {
-    float score;
-    int64_t left, right;
-    size_t size;
-} bigram;
-
-typedef struct heap {
-    bigram *a;
-    size_t n, cap;
-} heap;
-
-static int before(const bigram *x, const bigram *y) { /* x is popped before y */
-    return x->score > y->score || (x->score == y->score && x->left < y->left);
-}
-
-static int heap_push(heap *h, bigram b) {
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 64;
-        bigram *na = octet__realloc_array(h->a, h->n, nc, sizeof *na);
-        if (!na) return OCTET_ENOMEM;
-        h->a = na, h->cap = nc;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!before(&b, &h->a[p])) break;
-        h->a[i] = h->a[p];
-        i = p;
-    }
-    h->a[i] = b;
-    return 0;
-}
-
-static bigram heap_pop(heap *h) {
-    bigram top = h->a[0], last = h->a[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && before(&h->a[c + 1], &h->a[c])) c++;
-        if (!before(&h->a[c], &last)) break;
-        h->a[i] = h->a[c];
-        i = c;
-    }
-    if (h->n) h->a[i] = last;
-    return top;
-}
+typedef octet__tok_bigram bigram;
+typedef octet__tok_heap heap;
 
 static int try_add(const octet__tokenizer *t, const char *buf, const sym *s, int64_t l, int64_t r, heap *h) {
     if (l < 0 || r < 0) return 0;
     size_t n = s[l].n + s[r].n; /* adjacent symbols: the pair is contiguous in buf */
     int32_t id = octet__tok_lookup(t, buf + s[l].off, n);
     if (id < 0) return 0;
-    bigram b = {t->scores[id], l, r, n};
-    return heap_push(h, b);
+    bigram b = {-(double)t->scores[id], l, r, n}; /* the highest score merges first */
+    return octet__tok_heap_push(h, b);
 }
 
 int octet__spm_encode(const octet__tokenizer *t, const char *text, size_t len, int space_prefix, octet__tok_out *o) {
@@ -113,7 +68,7 @@ int octet__spm_encode(const octet__tokenizer *t, const char *text, size_t len, i
     }
     for (size_t i = 1; i < n_sym && rc == 0; i++) rc = try_add(t, buf, s, (int64_t)i - 1, (int64_t)i, &h);
     while (h.n > 0 && rc == 0) {
-        bigram b = heap_pop(&h);
+        bigram b = octet__tok_heap_pop(&h);
         sym *L = &s[b.left], *R = &s[b.right];
         if (L->n == 0 || R->n == 0 || L->n + R->n != b.size) continue; /* stale */
         L->n += R->n;

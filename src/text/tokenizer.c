@@ -559,3 +559,42 @@ int octet__tokenizer_n_vocab(const octet__tokenizer *t) { return t ? t->n_vocab 
 int32_t octet__tokenizer_bos_id(const octet__tokenizer *t) { return t ? t->bos_id : -1; }
 int32_t octet__tokenizer_eos_id(const octet__tokenizer *t) { return t ? t->eos_id : -1; }
 int octet__tokenizer_add_bos(const octet__tokenizer *t) { return t ? t->add_bos : 0; }
+
+/* ---- the merge queue shared by tok_spm.c and tok_bpe.c ----------------------------------------------------- */
+
+static int bigram_before(const octet__tok_bigram *x, const octet__tok_bigram *y) {
+    return x->key < y->key || (x->key == y->key && x->left < y->left);
+}
+
+int octet__tok_heap_push(octet__tok_heap *h, octet__tok_bigram b) {
+    if (h->n == h->cap) {
+        size_t nc = h->cap ? h->cap * 2 : 64;
+        octet__tok_bigram *na = octet__realloc_array(h->a, h->n, nc, sizeof *na);
+        if (!na) return OCTET_ENOMEM;
+        h->a = na, h->cap = nc;
+    }
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!bigram_before(&b, &h->a[p])) break;
+        h->a[i] = h->a[p];
+        i = p;
+    }
+    h->a[i] = b;
+    return 0;
+}
+
+octet__tok_bigram octet__tok_heap_pop(octet__tok_heap *h) {
+    octet__tok_bigram top = h->a[0], last = h->a[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && bigram_before(&h->a[c + 1], &h->a[c])) c++;
+        if (!bigram_before(&h->a[c], &last)) break;
+        h->a[i] = h->a[c];
+        i = c;
+    }
+    if (h->n) h->a[i] = last;
+    return top;
+}
