@@ -4,7 +4,7 @@
 # request alone; the target is at least 2x. Best of three interleaved rounds each, since the machine is shared.
 # Prints the measured ratio and exits non-zero below the target.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/.."
 . tests/e2e/lib/server_common.sh
 
 start_server -np 4 -c 256 -q
