@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dist.h"
 #include "energy.h"
 
 /* ---- STREAM-style bandwidth probe --------------------------------------------------------------------------- */
@@ -91,7 +92,7 @@ static int probe_bandwidth(int nth, int mb, double *copy_gbs, double *triad_gbs)
 
 /* ---- tests ------------------------------------------------------------------------------------------------ */
 typedef struct result {
-    int exec, n_threads, n_prompt, n_gen, n_batch;
+    int exec, n_threads, n_prompt, n_gen, n_batch, n_par;
     double avg_ns, stddev_ns, avg_ts, stddev_ts;
     double bytes_per_tok, gbs, bw_gbs, roof_pct;
     double j_compute, j_memory;
@@ -126,6 +127,14 @@ static double run_once(octet_session *s, int n_vocab, int n_prompt, int n_gen, i
     return (cli_now_ms() - t0) / 1e3;
 }
 
+/* One run of a test: on one session, or (under mpiexec) through the pipeline with all its sequences. */
+static double bench_once(cli_dist *cd, octet_session *s, int n_vocab, int n_prompt, int n_gen, int n_batch,
+                         int32_t *toks) {
+    if (!cd->pl) return run_once(s, n_vocab, n_prompt, n_gen, n_batch, toks);
+    for (int i = 0; i < n_prompt + n_gen; i++) toks[i] = rand_tok(n_vocab);
+    return cli_pipeline_bench(cd->pl, toks, n_prompt, n_gen, n_batch);
+}
+
 static int parse_list(const char *s, int *out, int max, int lo, int hi, const char *what) {
     int n = 0;
     while (s && *s) {
@@ -154,7 +163,7 @@ static void print_header(const char *fmt) {
                "n_cpu_moe,split_mode,main_gpu,no_kv_offload,flash_attn,devices,tensor_split,tensor_buft_overrides,"
                "load_mode,embeddings,no_op_offload,no_host,fit_target,fit_min_ctx,n_prompt,n_gen,n_depth,"
                "test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,exec,bytes_per_token,achieved_gbs,bandwidth_gbs,"
-               "roofline_pct,j_per_token,j_compute,j_memory\n");
+               "roofline_pct,j_per_token,j_compute,j_memory,n_parallel\n");
     } else if (strcmp(fmt, "md") == 0) {
         printf("| model | size | params | exec | threads | test | t/s | MB/token | GB/s | roofline | mJ/token "
                "(compute + memory) |\n");
@@ -170,6 +179,7 @@ static void print_row(const char *fmt, const result *r, const char *model, const
     if (r->n_prompt && !r->n_gen) snprintf(test, sizeof test, "pp%d", r->n_prompt);
     else if (!r->n_prompt) snprintf(test, sizeof test, "tg%d", r->n_gen);
     else snprintf(test, sizeof test, "pp%d+tg%d", r->n_prompt, r->n_gen);
+    if (r->n_par > 1) snprintf(test + strlen(test), sizeof test - strlen(test), " x%d", r->n_par);
     const char *exec = r->exec == OCTET_EXEC_INT ? "int" : "float";
     char mtype[96];
     snprintf(mtype, sizeof mtype, "%s %s", mi->arch, mi->file_type);
@@ -185,11 +195,11 @@ static void print_row(const char *fmt, const result *r, const char *model, const
                r->n_batch, r->n_threads, "mmap", r->n_prompt, r->n_gen, ts);
         if (r->available)
             printf("\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\",\"%s\",\"%.0f\",\"%.3f\",\"%.3f\",\"%.1f\",\"%.6g\",\"%.6g\","
-                   "\"%.6g\"\n",
+                   "\"%.6g\",\"%d\"\n",
                    r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts, exec, r->bytes_per_tok, r->gbs, r->bw_gbs,
-                   r->roof_pct, jt, r->j_compute, r->j_memory);
+                   r->roof_pct, jt, r->j_compute, r->j_memory, r->n_par);
         else
-            printf("\"\",\"\",\"\",\"\",\"%s\",\"\",\"\",\"\",\"\",\"\",\"\",\"\"\n", exec);
+            printf("\"\",\"\",\"\",\"\",\"%s\",\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"%d\"\n", exec, r->n_par);
     } else if (strcmp(fmt, "md") == 0) {
         if (r->available)
             printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f | %.1f | %.2f | %.1f%% | %.2f (%.2f + %.2f) "
@@ -203,9 +213,9 @@ static void print_row(const char *fmt, const result *r, const char *model, const
     } else {
         printf("%s  {\"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %llu, \"model_n_params\": %lld, "
                "\"exec\": \"%s\", \"n_threads\": %d, \"n_batch\": %d, \"n_prompt\": %d, \"n_gen\": %d, "
-               "\"available\": %s",
+               "\"n_parallel\": %d, \"available\": %s",
                first ? "" : ",\n", model, mtype, (unsigned long long)ms->file_bytes, (long long)ms->n_params, exec,
-               r->n_threads, r->n_batch, r->n_prompt, r->n_gen, r->available ? "true" : "false");
+               r->n_threads, r->n_batch, r->n_prompt, r->n_gen, r->n_par, r->available ? "true" : "false");
         if (r->available)
             printf(", \"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
                    "\"bytes_per_token\": %.0f, \"achieved_gbs\": %.3f, \"bandwidth_gbs\": %.3f, \"roofline_pct\": %.2f, "
@@ -220,7 +230,8 @@ static void print_row(const char *fmt, const result *r, const char *model, const
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *p_list = "512", *n_list = "128", *t_list = NULL, *exec_list = "float", *fmt = "md";
     const char *etable = NULL;
-    int reps = 5, no_mmap = 0, use_mlock = 0, probe_mb = 512, n_batch_opt = 0, no_probe = 0;
+    const char *split = NULL;
+    int reps = 5, no_mmap = 0, use_mlock = 0, probe_mb = 512, n_batch_opt = 0, no_probe = 0, n_par = 1;
     const opt opts[] = {
         {"--model", "-m", OPT_STR, &model, "FILE", "GGUF model (default: the bundled model)", 0, 0, NULL},
         {"--n-prompt", "-p", OPT_STR, &p_list, "N[,N..]", "prompt tokens per pp test, 0 for none (default 512)", 0, 0,
@@ -241,13 +252,20 @@ int cmd_bench(int argc, char **argv) {
         {"--no-probe", NULL, OPT_FLAG, &no_probe, NULL, "skip the bandwidth probe (no GB/s or roofline)", 0, 0, NULL},
         {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
         {"--mlock", NULL, OPT_FLAG, &use_mlock, NULL, "lock the model in RAM", 0, 0, NULL},
+        {"--parallel", NULL, OPT_INT, &n_par, "N",
+         "under mpiexec (build/mpi/octet): N sequences in flight through the pipeline stages, each decoding the "
+         "whole test, rows give aggregate tokens/s (default 1; more than 1 needs an MPI job)", 1, 256, NULL},
+        {"--split", NULL, OPT_STR, &split, "N,N..", "under mpiexec: layers per rank (default: balanced by bytes)", 0,
+         0, NULL},
     };
     const cmd_spec spec = {
         "bench", "[-m MODEL] [-p 512] [-n 128] [-t T] [-r 5] [--exec float|int] [-o md|csv|json]",
         "Measure prompt processing (ppN) and generation (tgN) speed like llama-bench: tokens/s mean ± sd over -r "
         "runs, plus bytes read per token, achieved GB/s against this machine's bandwidth (a STREAM-style probe) "
         "and estimated joules per token split into compute and memory (docs/performance.md). Comma lists run "
-        "every combination.",
+        "every combination. Under mpiexec (docs/distributed.md) the model runs as a pipeline of stages, one per "
+        "rank, with --parallel sequences in flight (one -t value, float execution); each rank prints its stage "
+        "report (layers, compute and wait time, bytes sent per token) at the end.",
         opts, (int)(sizeof opts / sizeof opts[0]), 0};
     const char *pos[1];
     int n_pos;
@@ -280,14 +298,27 @@ int cmd_bench(int argc, char **argv) {
         s = c ? c + 1 : s + len;
     }
     if (!model) model = cli_default_model();
+    cli_dist cd; /* under mpiexec (dist.h): one pipeline, --parallel sequences in flight */
+    if (cli_dist_start(&cd)) return EXIT_ERR;
+    if (!cd.d && n_par > 1) {
+        fprintf(stderr, "octet bench: --parallel %d needs an MPI job (mpiexec -n K build/mpi/octet bench ...); "
+                        "without one, use the server's slots for batched decoding\n", n_par);
+        return EXIT_USAGE;
+    }
+    if (cd.d && (n_t > 1 || n_ex > 1 || ex[0] != OCTET_EXEC_FLOAT)) {
+        fprintf(stderr, "octet bench: under mpiexec: one -t value and --exec float only (one pipeline per job)\n");
+        return cli_dist_end(&cd, EXIT_USAGE);
+    }
+    if (cd.d) no_probe = 1; /* the probe measures one process's bandwidth; pipeline rows have no roofline */
 
     model_stats ms;
-    if (model_account(model, &ms)) return EXIT_ERR;
+    if (model_account(model, &ms)) return cli_dist_end(&cd, EXIT_ERR);
     octet_model *m = cli_open_model(model, !no_mmap, use_mlock, 1);
-    if (!m) return EXIT_ERR;
+    if (!m) return cli_dist_end(&cd, EXIT_ERR);
     octet_model_info mi;
     octet_model_get_info(m, &mi);
-    fprintf(stderr, "octet bench: %s: %s %s, %.1f MiB of matrices, kernels: %s\n", model, mi.arch, mi.file_type,
+    if (!cli_dist_quiet(&cd))
+        fprintf(stderr, "octet bench: %s: %s %s, %.1f MiB of matrices, kernels: %s\n", model, mi.arch, mi.file_type,
             ms.mat_bytes / 1048576.0, octet_kernel_isa());
     int max_tok = 0;
     for (int i = 0; i < n_p; i++)
@@ -295,9 +326,9 @@ int cmd_bench(int argc, char **argv) {
     int32_t *toks = malloc(sizeof(int32_t) * (size_t)(max_tok > 0 ? max_tok : 1));
     if (!toks) {
         octet_model_close(m);
-        return EXIT_ERR;
+        return cli_dist_end(&cd, EXIT_ERR);
     }
-    print_header(fmt);
+    if (!cli_dist_quiet(&cd)) print_header(fmt);
     int first = 1, status = EXIT_OK;
     double bw_cache[257] = {0};
     for (int ie = 0; ie < n_ex; ie++)
@@ -323,7 +354,12 @@ int cmd_bench(int argc, char **argv) {
             octet_session *s = NULL;
             octet_error err;
             memset(&err, 0, sizeof err);
-            int src = octet_session_new(&s, m, &sp, &err);
+            int dr = cli_dist_pipeline(&cd, m, model, split, &sp, n_par);
+            if (dr) { /* > 0: a later stage that served until the end */
+                status = dr > 0 ? EXIT_OK : EXIT_ERR;
+                break;
+            }
+            int src = cd.pl ? 0 : octet_session_new(&s, m, &sp, &err);
             int real_nth = nth > 0 ? nth : 0;
             if (!src && real_nth == 0) {
                 /* the session picked the CPU count; report it */
@@ -349,21 +385,21 @@ int cmd_bench(int argc, char **argv) {
                 result r;
                 memset(&r, 0, sizeof r);
                 r.exec = ex[ie], r.n_threads = real_nth, r.n_prompt = tests[ti][0], r.n_gen = tests[ti][1];
-                r.n_batch = nb;
+                r.n_batch = nb, r.n_par = n_par;
                 if (src) {
                     if (ti == 0) fprintf(stderr, "octet bench: %s\n", err.msg[0] ? err.msg : octet_strerror(src));
                     print_row(fmt, &r, model, &ms, &mi, first);
                     first = 0;
                     continue;
                 }
-                int ntok = r.n_prompt + r.n_gen;
-                if (run_once(s, mi.n_vocab, r.n_prompt, r.n_gen, nb, toks) < 0) { /* warm-up */
+                int ntok = (r.n_prompt + r.n_gen) * n_par;
+                if (bench_once(&cd, s, mi.n_vocab, r.n_prompt, r.n_gen, nb, toks) < 0) { /* warm-up */
                     status = EXIT_ERR;
                     break;
                 }
                 double sum = 0, sum2 = 0, sumt = 0, sumt2 = 0;
                 for (int k = 0; k < reps; k++) {
-                    double sec = run_once(s, mi.n_vocab, r.n_prompt, r.n_gen, nb, toks);
+                    double sec = bench_once(&cd, s, mi.n_vocab, r.n_prompt, r.n_gen, nb, toks);
                     if (sec < 0) {
                         status = EXIT_ERR;
                         break;
@@ -395,9 +431,11 @@ int cmd_bench(int argc, char **argv) {
                 first = 0;
             }
             octet_session_free(s);
-            if (status) break;
+            if (status || cli_dist_quiet(&cd)) break;
         }
-    if (strcmp(fmt, "json") == 0) printf("\n]\n");
+    if (strcmp(fmt, "json") == 0 && !cli_dist_quiet(&cd)) printf("\n]\n");
+    fflush(stdout);
+    status = cli_dist_end(&cd, status);
     free(toks);
     octet_model_close(m);
     return status;

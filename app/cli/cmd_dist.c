@@ -104,6 +104,46 @@ int cli_n_ctx(const cli_dist *cd, const octet_session *s) {
     return cd->pl ? octet_pipeline_n_ctx(cd->pl) : octet_session_n_ctx(s);
 }
 
+/* Submit seq's next piece of bench work: a prompt batch, or one generated token. */
+static int bench_submit(octet_pipeline *pl, int seq, int *next, const int32_t *toks, int n_prompt, int n_batch,
+                        octet_error *err) {
+    int i = next[seq];
+    int n = i < n_prompt ? (n_prompt - i < n_batch ? n_prompt - i : n_batch) : 1;
+    next[seq] = i + n;
+    return octet_pipeline_submit(pl, seq, toks + i, n, i, i == 0, err);
+}
+
+double cli_pipeline_bench(octet_pipeline *pl, const int32_t *toks, int n_prompt, int n_gen, int n_batch) {
+    const int n_seq = octet_pipeline_n_seq(pl), total = n_prompt + n_gen;
+    int *next = calloc((size_t)n_seq, sizeof *next);
+    if (!next) {
+        fprintf(stderr, "octet bench: out of memory\n");
+        return -1;
+    }
+    octet_error err;
+    memset(&err, 0, sizeof err);
+    int rc = 0, busy = 0;
+    double t0 = cli_now_ms();
+    for (int s = 0; s < n_seq && total > 0 && !rc; s++, busy++)
+        rc = bench_submit(pl, s, next, toks, n_prompt, n_batch, &err);
+    while (!rc && busy > 0) {
+        int s = 0;
+        rc = octet_pipeline_wait(pl, &s, &err);
+        busy--;
+        if (!rc && next[s] < total) {
+            rc = bench_submit(pl, s, next, toks, n_prompt, n_batch, &err);
+            busy++;
+        }
+    }
+    double sec = (cli_now_ms() - t0) / 1e3;
+    free(next);
+    if (rc) {
+        fprintf(stderr, "octet bench: pipeline: %s\n", err.msg[0] ? err.msg : octet_strerror(rc));
+        return -1;
+    }
+    return sec;
+}
+
 static void report(const cli_dist *cd) {
     octet_pipeline_stats st;
     octet_pipeline_get_stats(cd->pl, &st);

@@ -38,6 +38,11 @@ int cli_decode(cli_dist *cd, octet_session *s, const int32_t *tokens, int n, int
 const float *cli_logits(const cli_dist *cd, const octet_session *s, int i);
 int cli_n_past(const cli_dist *cd, const octet_session *s);
 int cli_n_ctx(const cli_dist *cd, const octet_session *s);
+/* Rank 0 of a pipeline, for `bench --parallel`: every one of the pipeline's n_seq sequences decodes toks[0 ..
+ * n_prompt) from an empty cache in batches of at most n_batch, then toks[n_prompt .. n_prompt + n_gen) one at a
+ * time; each sequence's next submission goes in as soon as its previous one came back, so micro-batches of
+ * different sequences occupy different stages at once. Returns the wall seconds, or -1 (the reason printed). */
+double cli_pipeline_bench(octet_pipeline *pl, const int32_t *toks, int n_prompt, int n_gen, int n_batch);
 /* Returns the exit status (status, or EXIT_ERR if finishing failed); aborts the job when status is not 0. */
 int cli_dist_end(cli_dist *cd, int status);
 
