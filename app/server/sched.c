@@ -12,6 +12,12 @@
  *      weights are streamed from memory once per step instead of once per slot.
  * A job whose client went away (job->cancel) leaves its slot at the next step.
  *
+ * Pipeline mode (srv_sched_new_pipeline: `octet serve` under mpiexec, docs/distributed.md): slot i is the
+ * pipeline's sequence i instead of a session. Step 2 submits every prefilling slot's chunk before waiting for
+ * any, and step 4 submits every continuing slot's token before waiting, so the slots' micro-batches occupy
+ * different stages at once. Nothing is in flight between steps. A pipeline sequence cannot be truncated, so a
+ * new job always starts from an empty cache (no prefix reuse).
+ *
  * Only this thread touches sessions and samplers. Jobs are shared with connection threads under job->mu.
  */
 #include <stdatomic.h>
@@ -82,11 +88,13 @@ typedef struct slot {
     int generating;     /* the prompt is in; logits are those of the last token */
     int last_n;         /* tokens of the last decode call (the logits are its last token's) */
     int n_reused;       /* prompt tokens found in the cache */
+    int pend;           /* pipeline: prompt tokens of the chunk in flight */
     double t_start;
 } slot;
 
 struct srv_sched {
     const octet_model *m;
+    octet_pipeline *pl;     /* pipeline mode: slot i is sequence i (not owned) */
     int n_slots, n_ctx, queue_max;
     slot *slots;
     pthread_t th;
@@ -180,15 +188,79 @@ static int start_job(srv_sched *sc, slot *sl, srv_job *j) {
     sl->generating = 0;
     if (octet_sampler_new(&sl->smp, &j->sp, octet_n_vocab(sc->m), &err)) return -1;
     int common = 0;
-    while (common < sl->n_cache && common < j->n_prompt && sl->cache[common] == j->prompt[common]) common++;
+    while (!sc->pl && common < sl->n_cache && common < j->n_prompt && sl->cache[common] == j->prompt[common])
+        common++;
     if (common >= j->n_prompt) common = j->n_prompt - 1; /* re-evaluate the last token for its logits */
-    octet_session_truncate(sl->s, common);
+    if (!sc->pl) octet_session_truncate(sl->s, common);
     sl->n_cache = common;
     sl->n_fed = common;
     sl->n_reused = common;
     sl->t_start = now_ms();
     for (int i = 0; i < j->n_prompt; i++) octet_sampler_accept(sl->smp, j->prompt[i]);
     return 0;
+}
+
+/* Pipeline mode: collect the npend prompt chunks submitted in this step; slots whose prompt is complete join
+ * bslot (from index nb). Returns the new nb. */
+static int prefill_wait(srv_sched *sc, int nb, int npend) {
+    octet_error err;
+    memset(&err, 0, sizeof err);
+    for (int k = 0; k < npend; k++) {
+        int seq = -1;
+        if (octet_pipeline_wait(sc->pl, &seq, &err)) { /* the pipeline is broken: fail every chunk in flight */
+            for (int i = 0; i < sc->n_slots; i++)
+                if (sc->slots[i].pend) {
+                    sc->slots[i].pend = 0;
+                    sc->slots[i].n_cache = 0;
+                    finish(sc, &sc->slots[i], NULL, 500, err.msg);
+                }
+            return nb;
+        }
+        slot *sl = &sc->slots[seq];
+        srv_job *j = sl->job;
+        int chunk = sl->pend;
+        sl->pend = 0;
+        memcpy(sl->cache + sl->n_fed, j->prompt + sl->n_fed, (size_t)chunk * sizeof *sl->cache);
+        sl->n_fed += chunk;
+        sl->n_cache = sl->n_fed;
+        if (sl->n_fed < j->n_prompt) continue;
+        sl->generating = 1;
+        sl->last_n = chunk;
+        if (j->n_gen >= j->max_tokens) {
+            finish(sc, sl, "length", 0, NULL);
+            continue;
+        }
+        sc->bslot[nb++] = seq;
+    }
+    return nb;
+}
+
+/* Pipeline mode: decode the nd tokens in btok for slots bslot (all submitted, then all collected); a failed
+ * slot gets bslot[k] = -1. */
+static void pipeline_step(srv_sched *sc, int nd) {
+    octet_error err;
+    memset(&err, 0, sizeof err);
+    int sent = 0;
+    for (int k = 0; k < nd; k++) {
+        slot *sl = &sc->slots[sc->bslot[k]];
+        if (octet_pipeline_submit(sc->pl, sc->bslot[k], &sc->btok[k], 1, sc->bpos[k], 0, &err)) {
+            sl->n_cache = 0;
+            finish(sc, sl, NULL, 500, err.msg);
+            sc->bslot[k] = -1;
+        } else {
+            sent++;
+        }
+    }
+    for (int k = 0; k < sent; k++)
+        if (octet_pipeline_wait(sc->pl, NULL, &err)) {
+            for (int i = 0; i < nd; i++)
+                if (sc->bslot[i] >= 0) {
+                    sc->slots[sc->bslot[i]].n_cache = 0;
+                    finish(sc, &sc->slots[sc->bslot[i]], NULL, 500, err.msg);
+                    sc->bslot[i] = -1;
+                }
+            return;
+        }
 }
 
 static void *sched_main(void *arg) {
@@ -214,7 +286,7 @@ static void *sched_main(void *arg) {
         }
         pthread_mutex_unlock(&sc->mu);
 
-        int nb = 0;
+        int nb = 0, npend = 0;
         for (int i = 0; i < sc->n_slots; i++) {
             slot *sl = &sc->slots[i];
             srv_job *j = sl->job;
@@ -230,6 +302,17 @@ static void *sched_main(void *arg) {
             if (!sl->generating) {
                 int chunk = j->n_prompt - sl->n_fed;
                 if (chunk > SRV_PREFILL_CHUNK) chunk = SRV_PREFILL_CHUNK;
+                if (sc->pl) { /* in flight with the other slots' chunks; collected by prefill_wait */
+                    if (octet_pipeline_submit(sc->pl, i, j->prompt + sl->n_fed, chunk, sl->n_fed, sl->n_fed == 0,
+                                              &err)) {
+                        sl->n_cache = 0;
+                        finish(sc, sl, NULL, 500, err.msg);
+                        continue;
+                    }
+                    sl->pend = chunk;
+                    npend++;
+                    continue;
+                }
                 if (octet_session_decode(sl->s, j->prompt + sl->n_fed, chunk, sl->n_fed, &err)) {
                     sl->n_cache = 0;
                     octet_session_truncate(sl->s, 0);
@@ -249,13 +332,15 @@ static void *sched_main(void *arg) {
             }
             sc->bslot[nb++] = i;
         }
+        if (npend) nb = prefill_wait(sc, nb, npend);
 
         /* sample for every generating slot, then decode the survivors together */
         int nd = 0;
         for (int k = 0; k < nb; k++) {
             slot *sl = &sc->slots[sc->bslot[k]];
             srv_job *j = sl->job;
-            const float *logits = octet_session_logits(sl->s, sl->last_n - 1);
+            const float *logits = sc->pl ? octet_pipeline_logits(sc->pl, sc->bslot[k], sl->last_n - 1)
+                                         : octet_session_logits(sl->s, sl->last_n - 1);
             if (!logits) {
                 finish(sc, sl, NULL, 500, "no logits");
                 continue;
@@ -292,11 +377,12 @@ static void *sched_main(void *arg) {
         }
         if (nd == 0) continue;
         int rc = 0;
-        if (sc->use_batch && nd > 1) {
+        if (sc->pl) pipeline_step(sc, nd);
+        else if (sc->use_batch && nd > 1) {
             rc = octet_session_decode_batch(sc->bs, sc->btok, sc->bpos, nd, &err);
             if (rc) sc->use_batch = 0; /* fall back to one session at a time */
         }
-        if (!sc->use_batch || nd == 1 || rc) {
+        if (!sc->pl && (!sc->use_batch || nd == 1 || rc)) {
             for (int k = 0; k < nd; k++) {
                 slot *sl = &sc->slots[sc->bslot[k]];
                 if (octet_session_n_past(sl->s) > sl->n_cache) continue; /* done by the batch */
@@ -337,12 +423,13 @@ static void *sched_main(void *arg) {
     return NULL;
 }
 
-int srv_sched_new(srv_sched **out, const octet_model *m, int n_slots, int queue_max,
-                  const octet_session_params *sp, octet_error *err) {
+static int sched_new(srv_sched **out, const octet_model *m, octet_pipeline *pl, int n_slots, int queue_max,
+                     const octet_session_params *sp, octet_error *err) {
     *out = NULL;
     srv_sched *sc = calloc(1, sizeof *sc);
     if (!sc) goto oom;
     sc->m = m;
+    sc->pl = pl;
     sc->n_slots = n_slots;
     sc->queue_max = queue_max;
     sc->use_batch = 1;
@@ -355,16 +442,14 @@ int srv_sched_new(srv_sched **out, const octet_model *m, int n_slots, int queue_
     sc->bslot = calloc((size_t)n_slots, sizeof *sc->bslot);
     if (!sc->slots || !sc->bs || !sc->btok || !sc->bpos || !sc->bslot) goto oom;
     octet_session_params p = *sp;
-    if (p.n_batch == 0) p.n_batch = 512;
-    if (p.n_batch < n_slots) p.n_batch = n_slots; /* decode_batch needs room for one row per slot */
-    p.logits_all = 0;
+    srv_sched_session_params(&p, n_slots); /* decode_batch needs room for one row per slot */
     for (int i = 0; i < n_slots; i++) {
-        int rc = octet_session_new(&sc->slots[i].s, m, &p, err);
+        int rc = pl ? 0 : octet_session_new(&sc->slots[i].s, m, &p, err);
         if (rc) {
             srv_sched_free(sc);
             return rc;
         }
-        sc->n_ctx = octet_session_n_ctx(sc->slots[i].s);
+        sc->n_ctx = pl ? octet_pipeline_n_ctx(pl) : octet_session_n_ctx(sc->slots[i].s);
         sc->slots[i].cache = calloc((size_t)sc->n_ctx + 1, sizeof *sc->slots[i].cache);
         if (!sc->slots[i].cache) goto oom;
     }
@@ -386,6 +471,23 @@ oom:
         snprintf(err->msg, sizeof err->msg, "serve: out of memory for %d slots", n_slots);
     }
     return OCTET_ENOMEM;
+}
+
+int srv_sched_new(srv_sched **out, const octet_model *m, int n_slots, int queue_max,
+                  const octet_session_params *sp, octet_error *err) {
+    return sched_new(out, m, NULL, n_slots, queue_max, sp, err);
+}
+
+int srv_sched_new_pipeline(srv_sched **out, const octet_model *m, octet_pipeline *pl, int queue_max,
+                           octet_error *err) {
+    octet_session_params sp = octet_session_default_params();
+    return sched_new(out, m, pl, octet_pipeline_n_seq(pl), queue_max, &sp, err);
+}
+
+void srv_sched_session_params(octet_session_params *sp, int n_slots) {
+    if (sp->n_batch == 0) sp->n_batch = 512;
+    if (sp->n_batch < n_slots) sp->n_batch = n_slots;
+    sp->logits_all = 0;
 }
 
 int srv_sched_submit(srv_sched *sc, srv_job *j) {

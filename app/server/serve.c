@@ -4,6 +4,10 @@
  *
  * Signals are blocked in every thread (they inherit the mask from here) and taken by sigtimedwait in the main
  * thread, so no handler runs inside library code.
+ *
+ * Under mpiexec (build/mpi/octet, docs/distributed.md) the model runs as a pipeline of stages, one per rank:
+ * rank 0 runs the HTTP server, the scheduler and stage 0, each slot being one pipeline sequence; the other ranks
+ * only serve their stage until rank 0 finishes (they ignore SIGTERM/SIGINT: rank 0 drains and then ends them).
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +17,7 @@
 #include <time.h>
 
 #include "../cli/cli.h"
+#include "../cli/dist.h"
 #include "server.h"
 
 /* tokenizer.chat_template (cut to size - 1 bytes: enough to find the family's markers), or "" when absent. */
@@ -80,20 +85,43 @@ int cmd_serve(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!model) model = cli_default_model();
-
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* before any thread starts (MPI's communication thread too) */
     signal(SIGPIPE, SIG_IGN);
+    cli_dist cd; /* under mpiexec (dist.h): one pipeline, one sequence per slot */
+    if (cli_dist_start(&cd)) return EXIT_ERR;
+    if (cd.d && exec != OCTET_EXEC_FLOAT) {
+        fprintf(stderr, "octet serve: under mpiexec only --exec float is available (no integer pipeline stages)\n");
+        return cli_dist_end(&cd, EXIT_USAGE);
+    }
+    if (cli_dist_quiet(&cd)) { /* a later stage: no HTTP, no signals of its own; serve until rank 0 finishes */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        octet_model *qm = cli_open_model(model, !no_mmap, 0, 1);
+        int st = EXIT_ERR;
+        if (qm) {
+            octet_session_params qp = octet_session_default_params();
+            qp.n_ctx = n_ctx;
+            qp.n_threads = n_threads;
+            qp.exec = exec;
+            srv_sched_session_params(&qp, n_slots);
+            st = cli_dist_pipeline(&cd, qm, model, NULL, &qp, n_slots) > 0 ? EXIT_OK : EXIT_ERR;
+        }
+        st = cli_dist_end(&cd, st);
+        octet_model_close(qm);
+        return st;
+    }
+
 
     srv_config cfg = {host, port, api_key, n_slots};
     srv_server *h = NULL;
     char msg[512];
     if (srv_http_start(&h, &cfg, msg, sizeof msg)) {
         fprintf(stderr, "octet serve: %s\n", msg);
-        return EXIT_ERR;
+        return cli_dist_end(&cd, EXIT_ERR);
     }
     if (!quiet) fprintf(stderr, "octet serve: listening on http://%s:%d (loading the model)\n", host, srv_http_port(h));
 
@@ -117,7 +145,10 @@ int cmd_serve(int argc, char **argv) {
     sp.exec = exec;
     octet_error err;
     memset(&err, 0, sizeof err);
-    if (srv_sched_new(&sched, m, n_slots, SRV_MAX_QUEUE, &sp, &err)) {
+    if (cd.d) srv_sched_session_params(&sp, n_slots);
+    if (cd.d && cli_dist_pipeline(&cd, m, model, NULL, &sp, n_slots) != 0) goto out;
+    if (cd.pl ? srv_sched_new_pipeline(&sched, m, cd.pl, SRV_MAX_QUEUE, &err)
+              : srv_sched_new(&sched, m, n_slots, SRV_MAX_QUEUE, &sp, &err)) {
         fprintf(stderr, "octet serve: error: %s\n", err.msg[0] ? err.msg : octet_strerror(err.code));
         goto out;
     }
@@ -155,6 +186,7 @@ out:
     srv_sched_shutdown(sched); /* jobs still running end with an error, so no connection waits forever */
     srv_http_stop(h);
     srv_sched_free(sched);
+    status = cli_dist_end(&cd, status); /* after the scheduler: finishes the pipeline, ends the other ranks */
     octet_model_close(m);
     if (status == EXIT_OK && !quiet) fprintf(stderr, "octet serve: stopped\n");
     return status;

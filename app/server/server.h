@@ -144,6 +144,13 @@ void srv_job_wait(srv_job *j, size_t sent, int ms);
 typedef struct srv_sched srv_sched;
 int srv_sched_new(srv_sched **out, const octet_model *m, int n_slots, int queue_max,
                   const octet_session_params *sp, octet_error *err);
+/* Pipeline mode (under mpiexec): slot i is sequence i of pl (n_slots = its n_seq), which must have been made
+ * with session parameters passed through srv_sched_session_params; pl is not owned and must stay idle until
+ * srv_sched_shutdown returned. */
+int srv_sched_new_pipeline(srv_sched **out, const octet_model *m, octet_pipeline *pl, int queue_max,
+                           octet_error *err);
+/* The session parameters the scheduler uses for n_slots slots (n_batch, logits_all set from sp). */
+void srv_sched_session_params(octet_session_params *sp, int n_slots);
 /* Queue a job (adds a reference). Returns 0, or -1 when the queue is full or the scheduler is stopping. */
 int srv_sched_submit(srv_sched *s, srv_job *j);
 /* Jobs queued or running. */
