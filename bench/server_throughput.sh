@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/e2e/lib/server_common.sh
 
-start_server -np 4 -c 256 -q
+start_server -np 4 -c 256 -q ${SERVER_ARGS:-}
 "$PY" - "$URL" <<'PYEOF'
 import json, sys, threading, time, urllib.request
 url = sys.argv[1]

@@ -103,9 +103,9 @@ static int cmp_desc(const void *a, const void *b) {
 
 static inline int better(const float *l, int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); }
 
-/* Put the k largest logits' ids, sorted descending, at idx[0..k). k <= 0: all n, fully sorted. For small k an
- * insertion into a sorted window of k: each id is compared with the window's last entry first, so the scan is
- * about n comparisons. */
+/* Put the k largest logits' ids, sorted descending, at idx[0..k); k <= 0 or k >= n: all n ids sorted. For
+ * small k an insertion into a sorted window of k: each id is compared with the window's last entry first, so
+ * the scan is about n comparisons. */
 static int select_top(const float *l, int32_t *idx, int n, int k) {
     if (k <= 0 || k >= n) {
         for (int i = 0; i < n; i++) idx[i] = i;
@@ -149,12 +149,37 @@ int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
             if (l[i] > l[best]) best = i;
         return best;
     }
-    int k = select_top(l, s->idx, n, s->p.top_k);
-    /* probabilities at temperature 1 for the filters (as llama.cpp applies top-p/min-p before temperature) */
-    double mx = l[s->idx[0]], sum = 0.0;
-    for (int i = 0; i < k; i++) {
-        s->prob[i] = (float)exp((double)l[s->idx[i]] - mx);
-        sum += (double)s->prob[i];
+    /* Candidates, in the order the draw walks them. With top-k: the k best, sorted. With top-k off and no other
+     * filter: every token, by id (no sort needed). Otherwise a sorted head of the distribution grown (64, 256,
+     * ... tokens, each an O(n) selection) until it holds the top-p mass or reaches below the min-p cut, so a large
+     * vocabulary is not sorted for every token; top-p is measured against the mass of the whole vocabulary. */
+    float mxl = l[0];
+    for (int i = 1; i < n; i++)
+        if (l[i] > mxl) mxl = l[i];
+    int k;
+    double sum = 0.0, mx = mxl;
+    if (s->p.top_k > 0 && s->p.top_k < n) {
+        k = select_top(l, s->idx, n, s->p.top_k);
+        for (int i = 0; i < k; i++) {
+            s->prob[i] = (float)exp((double)l[s->idx[i]] - mx);
+            sum += (double)s->prob[i];
+        }
+    } else if (s->p.top_p >= 1.0f && s->p.min_p <= 0.0f) {
+        for (int i = 0; i < n; i++) s->idx[i] = i;
+        k = n;
+    } else {
+        for (int i = 0; i < n; i++) sum += exp((double)l[i] - mx); /* temperature 1: where top-p and min-p look */
+        for (int kk = 64;; kk *= 4) {
+            k = select_top(l, s->idx, n, kk >= n / 2 ? 0 : kk);
+            double cum = 0.0;
+            for (int i = 0; i < k; i++) {
+                s->prob[i] = (float)exp((double)l[s->idx[i]] - mx);
+                cum += (double)s->prob[i];
+            }
+            if (k == n || (s->p.top_p < 1.0f && cum / sum >= (double)s->p.top_p) ||
+                (s->p.min_p > 0.0f && s->prob[k - 1] < s->p.min_p * s->prob[0]))
+                break;
+        }
     }
     if (s->p.top_p < 1.0f) {
         double cum = 0.0;

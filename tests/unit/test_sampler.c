@@ -104,6 +104,51 @@ int main(void) {
         CHECK(octet_sampler_sample(s, l2) == 1);
         octet_sampler_free(s);
     }
+    /* a large vocabulary with top-k off: top-p and min-p keep exactly the sets their definitions give (the sampler
+     * sorts only a growing head of the distribution; the expected sets here come from a full sort) */
+    {
+        enum { NV = 5000 };
+        static float big[NV];
+        static int order[NV];
+        uint64_t rng = 99;
+        for (int i = 0; i < NV; i++) big[i] = 4.0f * t_rng_f(&rng), order[i] = i;
+        for (int i = 1; i < NV; i++) /* insertion sort by logit, descending (test-side reference) */
+            for (int j = i; j > 0 && big[order[j]] > big[order[j - 1]]; j--) {
+                int t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+        double z = 0;
+        for (int i = 0; i < NV; i++) z += exp((double)big[i] - (double)big[order[0]]);
+        for (int pass = 0; pass < 2; pass++) {
+            float top_p = pass == 0 ? 0.3f : 1.0f, min_p = pass == 0 ? 0.0f : 0.5f;
+            static char allowed[NV];
+            memset(allowed, 0, sizeof allowed);
+            double cum = 0;
+            int n_allowed = 0;
+            for (int i = 0; i < NV; i++) {
+                double p = exp((double)big[order[i]] - (double)big[order[0]]);
+                if (pass == 0 && cum / z >= (double)top_p) break;
+                if (pass == 1 && p < (double)min_p) break;
+                cum += p;
+                allowed[order[i]] = 1;
+                n_allowed++;
+            }
+            s = mk(1.0f, 0, top_p, min_p, 1.0f, 17 + (uint64_t)pass, NV);
+            int bad = 0, distinct = 0;
+            static char seen[NV];
+            memset(seen, 0, sizeof seen);
+            for (int i = 0; i < 4000; i++) {
+                int t = octet_sampler_sample(s, big);
+                bad += !allowed[t];
+                distinct += !seen[t];
+                seen[t] = 1;
+            }
+            CHECKF(bad == 0, "pass %d: %d draws outside the %d allowed tokens", pass, bad, n_allowed);
+            CHECKF(distinct > n_allowed / 2, "pass %d: only %d of %d allowed tokens drawn", pass, distinct, n_allowed);
+            octet_sampler_free(s);
+        }
+    }
     /* bad parameters are rejected */
     {
         octet_sampler_params p = octet_sampler_default_params();
