@@ -358,7 +358,7 @@ static void *sched_main(void *arg) {
             j->n_gen++;
             int stopped = emit(j, piece, (size_t)n);
             if (j->text.oom) stopped = 2;
-            pthread_cond_broadcast(&j->cv);
+            if (j->stream) pthread_cond_broadcast(&j->cv); /* a whole-response request is woken by finish() */
             int more = j->n_gen < j->max_tokens;
             pthread_mutex_unlock(&j->mu);
             if (stopped) {

@@ -116,6 +116,7 @@ typedef struct srv_job {
     int32_t *prompt;
     int n_prompt;
     int max_tokens;
+    int stream;          /* the connection sends text as it comes: wake it per token (else only when done) */
     octet_sampler_params sp;
     char *stop[SRV_MAX_STOP + 1];
     int n_stop;

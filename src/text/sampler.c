@@ -157,23 +157,23 @@ int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
     for (int i = 1; i < n; i++)
         if (l[i] > mxl) mxl = l[i];
     int k;
-    double sum = 0.0, mx = mxl;
+    double sum = 0.0;
     if (s->p.top_k > 0 && s->p.top_k < n) {
         k = select_top(l, s->idx, n, s->p.top_k);
         for (int i = 0; i < k; i++) {
-            s->prob[i] = (float)exp((double)l[s->idx[i]] - mx);
+            s->prob[i] = expf(l[s->idx[i]] - mxl);
             sum += (double)s->prob[i];
         }
     } else if (s->p.top_p >= 1.0f && s->p.min_p <= 0.0f) {
         for (int i = 0; i < n; i++) s->idx[i] = i;
         k = n;
     } else {
-        for (int i = 0; i < n; i++) sum += exp((double)l[i] - mx); /* temperature 1: where top-p and min-p look */
+        for (int i = 0; i < n; i++) sum += (double)expf(l[i] - mxl); /* temperature 1: where top-p and min-p look */
         for (int kk = 64;; kk *= 4) {
             k = select_top(l, s->idx, n, kk >= n / 2 ? 0 : kk);
             double cum = 0.0;
             for (int i = 0; i < k; i++) {
-                s->prob[i] = (float)exp((double)l[s->idx[i]] - mx);
+                s->prob[i] = expf(l[s->idx[i]] - mxl);
                 cum += (double)s->prob[i];
             }
             if (k == n || (s->p.top_p < 1.0f && cum / sum >= (double)s->p.top_p) ||
@@ -198,9 +198,11 @@ int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
         while (keep < k && s->prob[keep] >= s->p.min_p * s->prob[0]) keep++;
         k = keep;
     }
+    /* float exp: sampling needs probabilities, not digits, and this loop runs over the vocabulary per token */
     sum = 0.0;
+    const float inv_t = 1.0f / s->p.temp;
     for (int i = 0; i < k; i++) {
-        s->prob[i] = (float)exp(((double)l[s->idx[i]] - mx) / (double)s->p.temp);
+        s->prob[i] = expf((l[s->idx[i]] - mxl) * inv_t);
         sum += (double)s->prob[i];
     }
     double r = (double)(xoshiro_next(s->rng) >> 11) * 0x1p-53 * sum, cum = 0.0;
