@@ -51,7 +51,7 @@ static void model_id_of(const char *path, char *out, size_t n) {
 }
 
 int cmd_serve(int argc, char **argv) {
-    const char *model = NULL, *host = "127.0.0.1", *api_key = NULL, *exec_mode = NULL;
+    const char *model = NULL, *host = "127.0.0.1", *api_key = NULL, *exec_mode = NULL, *split = NULL;
     int port = 8080, n_slots = 1, n_ctx = 0, n_threads = 0, no_mmap = 0, quiet = 0;
     const opt opts[] = {
         {"--model", "-m", OPT_STR, &model, "FILE", "GGUF model (default: the bundled model)", 0, 0, NULL},
@@ -68,11 +68,15 @@ int cmd_serve(int argc, char **argv) {
         {"--threads", "-t", OPT_INT, &n_threads, "N", "threads per forward pass (default: all CPUs)", 1, 256, NULL},
         {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
         {"--quiet", "-q", OPT_FLAG, &quiet, NULL, "no start-up lines on stderr", 0, 0, NULL},
+        {"--split", NULL, OPT_STR, &split, "N,N..", "under mpiexec: layers per rank (default: balanced by bytes)", 0,
+         0, NULL},
     };
     const cmd_spec spec = {"serve", "[-m MODEL] [--host ADDR] [--port N] [-np SLOTS] [--api-key KEY] [options]",
                            "Serve the model over HTTP with an OpenAI-compatible API (/v1/completions, "
                            "/v1/chat/completions, /v1/models, /health, /tokenize, /detokenize) and a chat page at /. "
-                           "SIGTERM or SIGINT finishes the requests in flight and exits 0.",
+                           "SIGTERM or SIGINT finishes the requests in flight and exits 0. Under mpiexec (build/mpi/octet, "
+                           "docs/distributed.md) the model runs as a pipeline of stages, one per rank; rank 0 serves "
+                           "HTTP and each slot is one pipeline sequence.",
                            opts, (int)(sizeof opts / sizeof opts[0]), 0};
     const char *pos[1];
     int n_pos;
@@ -108,7 +112,7 @@ int cmd_serve(int argc, char **argv) {
             qp.n_threads = n_threads;
             qp.exec = exec;
             srv_sched_session_params(&qp, n_slots);
-            st = cli_dist_pipeline(&cd, qm, model, NULL, &qp, n_slots) > 0 ? EXIT_OK : EXIT_ERR;
+            st = cli_dist_pipeline(&cd, qm, model, split, &qp, n_slots) > 0 ? EXIT_OK : EXIT_ERR;
         }
         st = cli_dist_end(&cd, st);
         octet_model_close(qm);
@@ -146,7 +150,7 @@ int cmd_serve(int argc, char **argv) {
     octet_error err;
     memset(&err, 0, sizeof err);
     if (cd.d) srv_sched_session_params(&sp, n_slots);
-    if (cd.d && cli_dist_pipeline(&cd, m, model, NULL, &sp, n_slots) != 0) goto out;
+    if (cd.d && cli_dist_pipeline(&cd, m, model, split, &sp, n_slots) != 0) goto out;
     if (cd.pl ? srv_sched_new_pipeline(&sched, m, cd.pl, SRV_MAX_QUEUE, &err)
               : srv_sched_new(&sched, m, n_slots, SRV_MAX_QUEUE, &sp, &err)) {
         fprintf(stderr, "octet serve: error: %s\n", err.msg[0] ? err.msg : octet_strerror(err.code));

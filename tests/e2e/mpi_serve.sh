@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `octet serve` under mpiexec (docs/distributed.md), over loopback with MPICH: rank 0 serves HTTP and stage 0,
 # the other ranks their stages, one pipeline sequence per slot.
-#  - with -n 2 and -n 3 and 3 slots, four concurrent /v1/completions requests (temperature 0, so more requests
+#  - with -n 2 and -n 3 (--split 2,1,1) and 3 slots, four concurrent /v1/completions requests (temperature 0, so more requests
 #    than slots: a slot is reused, from an empty cache) and one streamed request give the same text as the
 #    single-process server (the second implementation here);
 #  - SIGTERM to mpiexec ends the job cleanly: exit 0 within 15 s, "stopped", one stage report per rank, and no
@@ -32,7 +32,7 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 start() { # log command...
     local log=$1; shift
     PORT=$(free_port)
-    "$@" serve -m "$MODEL" --port "$PORT" -np 3 -c 128 -t 1 2>"$log" &
+    "$@" serve -m "$MODEL" --port "$PORT" -np 3 -c 128 -t 1 "${extra[@]}" 2>"$log" &
     PID=$!
     for _ in $(seq 1 300); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" = 200 ] && return 0
@@ -83,18 +83,25 @@ stop() { # name log n_ranks: SIGTERM, exit 0 within 15 s
     else bad "$1: SIGTERM: exit $rc, $st stage reports"; tail -5 "$2"; fi
 }
 
+extra=()
 start "$T/ref.log" "$OCTET" || exit 1
 query "$T/ref.json" || bad "single-process server requests"
 kill -TERM "$PID"; wait "$PID"; PID=
 for n in 2 3; do
+    extra=(); [ "$n" -eq 3 ] && extra=(--split 2,1,1)
     if ! start "$T/mpi$n.log" timeout 60 mpiexec -n "$n" "$MPI"; then bad "mpiexec -n $n serve did not start"; continue; fi
     grep -q "3 sequences in flight" "$T/mpi$n.log" && ok "-n $n: 3 slots, 3 pipeline sequences" || bad "-n $n: sequences"
     if query "$T/mpi$n.json" && cmp -s "$T/ref.json" "$T/mpi$n.json"; then
         ok "-n $n: 5 greedy completions equal the single-process server's"
     else bad "-n $n: completions differ: $(cat "$T/mpi$n.json" 2>/dev/null) vs $(cat "$T/ref.json")"; fi
     stop "-n $n" "$T/mpi$n.log" "$n"
+    if [ "$n" -eq 3 ]; then
+        a=$(grep -oE '^octet: stage [0-2]/3 layers [0-9]+-[0-9]+' "$T/mpi$n.log" | sort | tr '\n' ,)
+        [ "$a" = "octet: stage 0/3 layers 0-1,octet: stage 1/3 layers 2-2,octet: stage 2/3 layers 3-3," ] \
+            && ok "-n 3: --split 2,1,1 stage layers" || bad "-n 3: --split 2,1,1: $a"
+    fi
     sleep 0.3
-    left=$(pgrep -f "$MPI serve -m $MODEL --port $PORT" | wc -l)
+    left=$(pgrep -f "$MPI serve -m $MODEL --port $PORT " | wc -l)
     [ "$left" -eq 0 ] && ok "-n $n: no rank left running" || bad "-n $n: $left processes left"
 done
 
