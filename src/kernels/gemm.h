@@ -20,6 +20,14 @@
 
 typedef void (*octet__gemm_fn)(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 
+/* Multi-row GEMV for one token: s[r] = dot(w + r * w_stride, a) for r < 4, with exactly the arithmetic of the
+ * same table's vec_dot (tests/kernels/test_gemm.c checks it bit for bit). */
+typedef void (*octet__gemv4_fn)(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
+/* The 4-row GEMV matching octet__kernels()[type].vec_dot, or NULL (callers use vec_dot per row). */
+octet__gemv4_fn octet__gemv4(int type);
+void octet__gemv4_q4_0_q8_0_ref(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
+void octet__gemv4_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
+
 /* The tile kernel matching octet__kernels()[type].vec_dot (SIMD or reference, following octet__use_simd()),
  * or NULL when the type has none (callers then use vec_dot per token). */
 octet__gemm_fn octet__gemm(int type);

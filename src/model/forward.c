@@ -262,6 +262,15 @@ static void mm_dot(void *ctx, int ith, int nth) {
             octet__gemm_fn gemm = t->n_tok > 1 ? octet__gemm(w->type) : NULL;
             float *y = t->y[j];
             const float *b = t->bias[j];
+            octet__gemv4_fn gemv4 = t->n_tok == 1 ? octet__gemv4(w->type) : NULL;
+            if (gemv4) { /* one token: 4 rows per call share the activation (same arithmetic as the dot) */
+                float *yi = t->yrows ? t->yrows[0] : y;
+                for (; lo + 4 <= hi; lo += 4) {
+                    float v[4];
+                    gemv4(t->n_in, v, (const uint8_t *)w->data + (size_t)lo * w->row_bytes, w->row_bytes, t->a);
+                    for (int k = 0; k < 4; k++) yi[lo + k] = b ? v[k] + b[lo + k] : v[k];
+                }
+            }
             for (int64_t r = lo; r < hi; r++) {
                 const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
                 for (int i = 0; i < t->n_tok; i += OCTET__GEMM_NC) {
@@ -316,6 +325,7 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
     int nth = octet__pool_n_threads(s->pool);
     t.chunk = t.total_rows / (8 * (int64_t)nth);
     if (t.chunk < 16) t.chunk = 16;
+    t.chunk = (t.chunk + 3) & ~(int64_t)3; /* whole groups of 4 rows for the multi-row kernels */
     atomic_init(&t.next_chunk, 0);
     octet__pool_run_any(s->pool, mm_dot, &t);
 }

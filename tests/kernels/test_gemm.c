@@ -7,6 +7,7 @@
  *   - AVX2 tile == AVX2 dot for every token, bit for bit (the property that makes a batched prompt identical to
  *     token-by-token decoding and results independent of the thread split);
  *   - reference tile == reference dot, bit for bit;
+ *   - the Q4_0 4-row GEMV == the dot of each row, bit for bit (AVX2 and reference);
  *   - AVX2 tile vs the reference dot and vs the float64 dot of the dequantized rows: |diff| <= (nb + 8) * 2^-23 *
  *     sum_j |w_j a_j| (nb = blocks; each block's integer sum is exact, the float combination of nb block terms
  *     in any order errs by at most about nb ulps of the absolute sum).
@@ -86,6 +87,34 @@ int main(void) {
             for (int o = 0; o < 2; o++)
                 run_type(types[t], types[t] == OCTET_TYPE_Q8_0 || types[t] == OCTET_TYPE_Q4_0 ? lens_q[l] : lens_k[l],
                          o, 1000u * (uint64_t)t + 10u * (uint64_t)l + (uint64_t)o);
+    }
+    /* Q4_0 4-row GEMV == the dot of each row (AVX2 and reference), bit for bit */
+    for (int rep = 0; rep < 20; rep++) {
+        enum { N = 288 };
+        static float wf[4][N], af[N];
+        static block_q4_0 wq[4][N / 32];
+        static block_q8_0 aq[N / 32];
+        uint64_t s = 99 + (uint64_t)rep;
+        for (int r = 0; r < 4; r++)
+            for (int j = 0; j < N; j++) wf[r][j] = t_rng_f(&s) * (r == 2 ? 30.0f : 0.05f);
+        for (int j = 0; j < N; j++) af[j] = t_rng_f(&s) * (j == 7 ? 100.0f : 2.0f);
+        for (int r = 0; r < 4; r++) octet__from_float_q4_0_ref(wf[r], wq[r], N);
+        octet__from_float_q8_0_ref(af, aq, N);
+        float g[4], d[4];
+        octet__gemv4_q4_0_q8_0_ref(N, g, wq, sizeof wq[0], aq);
+        for (int r = 0; r < 4; r++) {
+            octet__dot_q4_0_q8_0_ref(N, &d[r], wq[r], aq);
+            CHECK(memcmp(&g[r], &d[r], sizeof(float)) == 0);
+        }
+        if (octet__kernels_simd()) {
+            octet__gemv4_q4_0_q8_0_avx2(N, g, wq, sizeof wq[0], aq);
+            for (int r = 0; r < 4; r++) {
+                octet__dot_q4_0_q8_0_avx2(N, &d[r], wq[r], aq);
+                CHECKF(memcmp(&g[r], &d[r], sizeof(float)) == 0, "gemv4 row %d: %.9g vs dot %.9g", r, (double)g[r],
+                       (double)d[r]);
+            }
+        }
+        CHECK(octet__gemv4(OCTET_TYPE_Q8_0) == NULL);
     }
     /* dispatch: the tile matching the table in use */
     octet_force_portable(1);

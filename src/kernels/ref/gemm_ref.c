@@ -36,3 +36,16 @@ octet__gemm_fn octet__gemm(int type) {
     default: return NULL;
     }
 }
+
+void octet__gemv4_q4_0_q8_0_ref(int64_t n, float *s, const void *w, size_t w_stride, const void *a) {
+    for (int r = 0; r < 4; r++) octet__dot_q4_0_q8_0_ref(n, &s[r], (const uint8_t *)w + (size_t)r * w_stride, a);
+}
+
+octet__gemv4_fn octet__gemv4(int type) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (type == OCTET_TYPE_Q4_0) return octet__use_simd() ? octet__gemv4_q4_0_q8_0_avx2 : octet__gemv4_q4_0_q8_0_ref;
+#else
+    if (type == OCTET_TYPE_Q4_0) return octet__gemv4_q4_0_q8_0_ref;
+#endif
+    return NULL;
+}

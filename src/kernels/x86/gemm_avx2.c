@@ -83,6 +83,40 @@ static inline __m256i dot_u8s8(__m256i u, __m256i s) {
 Q_TILE(octet__gemm_q8_0_q8_0_avx2, block_q8_0, UNPACK_Q8_0, octet__dot_q8_0_q8_0_avx2)
 Q_TILE(octet__gemm_q4_0_q8_0_avx2, block_q4_0, UNPACK_Q4_0, octet__dot_q4_0_q8_0_avx2)
 
+/* ---- Q4_0 GEMV, 4 rows x 1 token -------------------------------------------------------------------------
+ * The integer part uses (q - 8) * a = q * a - 8 * a: maddubs(nibbles, a) - maddubs(8, a) in int16 (pairs at most
+ * 2*15*127 and 2*8*127, so no saturation), then madd with ones: the same exact int32 per group of 4 bytes as the
+ * dot's sign trick, so the per-lane float accumulation (acc0 even blocks, acc1 odd, tail into acc0) is the dot's.
+ * The activation load, maddubs(8, a) and the activation's scale are shared by the 4 rows. */
+void octet__gemv4_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a) {
+    const block_q4_0 *x[4];
+    for (int r = 0; r < 4; r++) x[r] = (const block_q4_0 *)((const uint8_t *)w + (size_t)r * w_stride);
+    const block_q8_0 *y = a;
+    const int64_t nb = n / 32;
+    const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    __m256 acc0[4], acc1[4];
+    for (int r = 0; r < 4; r++) acc0[r] = _mm256_setzero_ps(), acc1[r] = _mm256_setzero_ps();
+#define GEMV_STEP(ib, ACC)                                                                                        \
+    {                                                                                                            \
+        const __m256i av = _mm256_loadu_si256((const __m256i *)y[ib].qs);                                        \
+        const __m256i a8 = _mm256_maddubs_epi16(eight, av);                                                      \
+        const float da = h2f(y[ib].d);                                                                           \
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {                                                    \
+            const __m256i p = _mm256_madd_epi16(_mm256_sub_epi16(_mm256_maddubs_epi16(unpack_nibbles(x[r][ib].qs), av), a8), \
+                                                ones);                                                           \
+            ACC[r] = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[r][ib].d) * da), _mm256_cvtepi32_ps(p), ACC[r]);         \
+        }                                                                                                        \
+    }
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        GEMV_STEP(i, acc0)
+        GEMV_STEP(i + 1, acc1)
+    }
+    for (; i < nb; i++) GEMV_STEP(i, acc0)
+#undef GEMV_STEP
+    for (int r = 0; r < 4; r++) s[r] = hsum8(_mm256_add_ps(acc0[r], acc1[r]));
+}
+
 /* ---- K-quants with Q8_K activations ------------------------------------------------------------------------- */
 static inline __m256i bcast16(int lo, int hi) {
     return _mm256_set_m128i(_mm_set1_epi16((short)(((2 * hi + 1) << 8) | (2 * hi))),
