@@ -13,12 +13,19 @@ $PY tests/ref/make_random_model.py -o "$T/in.gguf" --vocab 512 --dim 512 --layer
 "$OCTET" quantize "$T/in.gguf" "$T/out/m.gguf" --type Q8_0 -q >/dev/null 2>&1 || { echo "FAIL: first quantize"; exit 1; }
 prev=$(sha256sum < "$T/out/m.gguf")
 fails=0; killed=0; replaced=0
-# Q4_K_M runs take seconds here: the kill lands mid-write; every fourth run is a fast Q8_0 that may complete
+# Time one Q4_K_M run on this machine, then kill runs at random moments between 5% and 80% of that time, so the
+# kill lands mid-write however fast the machine is; every fourth run is a fast Q8_0 that usually completes.
+t0=$(date +%s%N)
+"$OCTET" quantize "$T/in.gguf" "$T/probe.gguf" --type Q4_K_M -q >/dev/null 2>&1 || { echo "FAIL: timing run"; exit 1; }
+full_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+rm -f "$T/probe.gguf"
+echo "a Q4_K_M run takes $full_ms ms here"
 for i in $(seq 1 8); do
     type=$([ $((i % 4)) -eq 0 ] && echo Q8_0 || echo Q4_K_M)
     "$OCTET" quantize "$T/in.gguf" "$T/out/m.gguf" --type $type -q >/dev/null 2>&1 &
     pid=$!
-    sleep "$((RANDOM % 2)).$((RANDOM % 10))"
+    ms=$(( full_ms * (5 + RANDOM % 76) / 100 ))
+    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
     if kill -9 $pid 2>/dev/null; then killed=$((killed+1)); fi
     wait $pid 2>/dev/null
     now=$(sha256sum < "$T/out/m.gguf")
@@ -34,7 +41,8 @@ echo "killed $killed of 8 runs mid-way; $replaced completed runs replaced the fi
 # SIGINT: clean exit status, previous file intact
 "$OCTET" quantize "$T/in.gguf" "$T/out/m.gguf" --type Q4_K_M -q >/dev/null 2>&1 &
 pid=$!
-sleep 0.5
+ms=$(( full_ms / 3 ))
+sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 kill -INT $pid 2>/dev/null
 wait $pid; st=$?
 now=$(sha256sum < "$T/out/m.gguf")
