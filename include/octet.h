@@ -349,6 +349,16 @@ typedef struct octet_pipeline_stats {
 void octet_pipeline_get_stats(const octet_pipeline *pl, octet_pipeline_stats *out);
 void octet_pipeline_free(octet_pipeline *pl);
 
+/* ---- synthetic models (speed work without downloads) --------------------------------------------------- */
+/* Write a random-weight llama GGUF of a real shape (tinyllama-1.1b, llama-7b, llama-7b-layers:N, smollm-135m,
+ * test-tiny) with its 2-D weights in type (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K) to path, written
+ * to a temporary file and renamed. The same arguments give the same bytes for any n_threads (0: all CPUs).
+ * *bytes_out (optional): the file size. Errors: OCTET_EINVAL (shape or type), OCTET_EIO, OCTET_ENOMEM. */
+int octet_synth_model(const char *path, const char *shape, const char *type, int n_threads, uint64_t seed,
+                      uint64_t *bytes_out, octet_error *err);
+/* The accepted shape names, for help text. */
+const char *octet_synth_shape_names(void);
+
 #ifdef __cplusplus
 }
 #endif

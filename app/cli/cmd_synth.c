@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "model/synth.h"
 
 int cmd_synth(int argc, char **argv) {
     const char *shape = NULL, *type = "Q8_0", *out = NULL;
@@ -39,19 +38,14 @@ int cmd_synth(int argc, char **argv) {
     }
     octet_error err;
     memset(&err, 0, sizeof err);
-    octet__synth_shape sh;
-    if (octet__synth_shape_parse(shape, &sh, &err)) {
-        fprintf(stderr, "octet synth: %s\n", err.msg);
-        return EXIT_USAGE;
-    }
     double t0 = cli_now_ms();
     uint64_t bytes = 0;
-    rc = octet__synth_write(out, &sh, type, n_threads, (uint64_t)seed, &bytes, &err);
+    rc = octet_synth_model(out, shape, type, n_threads, (uint64_t)seed, &bytes, &err);
     if (rc) {
         fprintf(stderr, "octet: error: %s\n", err.msg[0] ? err.msg : octet_strerror(rc));
         return rc == OCTET_EINVAL ? EXIT_USAGE : EXIT_ERR;
     }
-    fprintf(stderr, "octet synth: wrote %s (%s, %s, %.1f MiB) in %.1f s\n", out, sh.name, type,
+    fprintf(stderr, "octet synth: wrote %s (%s, %s, %.1f MiB) in %.1f s\n", out, shape, type,
             (double)bytes / 1048576.0, (cli_now_ms() - t0) / 1000.0);
     return EXIT_OK;
 }

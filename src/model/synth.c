@@ -277,3 +277,14 @@ out:
     octet__free(td);
     return rc;
 }
+
+int octet_synth_model(const char *path, const char *shape, const char *type, int n_threads, uint64_t seed,
+                      uint64_t *bytes_out, octet_error *err) {
+    if (!path || !shape || !type) return octet__err(err, OCTET_EINVAL, "synth: NULL argument");
+    octet__synth_shape sh;
+    int rc = octet__synth_shape_parse(shape, &sh, err);
+    if (rc) return rc;
+    return octet__synth_write(path, &sh, type, n_threads, seed, bytes_out, err);
+}
+
+const char *octet_synth_shape_names(void) { return octet__synth_shape_names(); }
