@@ -3,10 +3,11 @@
  *
  * Use: new -> set/copy key-values and add tensor infos (any order between the two) -> begin_data (writes the
  * header) -> write_data with every tensor's bytes, in the order the tensors were added -> finish. Nothing
- * reaches the destination path until finish: the file is written to a temporary file in the destination's
- * folder ("<path>.tmp.XXXXXX"), flushed, fsync'ed and renamed over path, then the folder is fsync'ed.
- * octet__gguf_writer_free on a writer that has not finished removes the temporary file, so an error (or an
- * interrupted caller that frees the writer) never leaves a partial output.
+ * reaches the destination path until finish: the data goes to an unnamed O_TMPFILE in the destination's folder
+ * (so a killed process leaves nothing behind), and finish fsyncs it, links it as "<path>.tmp.<pid>" and renames
+ * that over path, then fsyncs the folder. Where O_TMPFILE is unavailable a named temporary file
+ * ("<path>.tmp.XXXXXX") is used instead; octet__gguf_writer_free on a writer that has not finished removes it, so
+ * an error (or an interrupted caller that frees the writer) never leaves a partial output.
  *
  * Keys: setting a key that is already present replaces its value in place (its position is kept), so a caller
  * may copy every key of an input and then override a few. Tensor data offsets are assigned in add order, each
