@@ -32,6 +32,8 @@ void octet__gemv4_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_st
  * or NULL when the type has none (callers then use vec_dot per token). */
 octet__gemm_fn octet__gemm(int type);
 
+void octet__gemm_f32_f32_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
+void octet__gemm_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 void octet__gemm_q8_0_q8_0_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 void octet__gemm_q4_0_q8_0_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 void octet__gemm_q4_K_q8_K_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);

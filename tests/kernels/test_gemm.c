@@ -43,7 +43,8 @@ static void run_type(int type, int64_t n, int outliers, uint64_t seed) {
     const int64_t nb = n / wt->block_size;
     for (int nc = 1; nc <= 4; nc++) {
         float tr[4], dr[4];
-        octet__gemm_fn gref = type == OCTET_TYPE_Q8_0   ? octet__gemm_q8_0_q8_0_ref
+        octet__gemm_fn gref = type == OCTET_TYPE_F32    ? octet__gemm_f32_f32_ref
+                              : type == OCTET_TYPE_Q8_0 ? octet__gemm_q8_0_q8_0_ref
                               : type == OCTET_TYPE_Q4_0 ? octet__gemm_q4_0_q8_0_ref
                               : type == OCTET_TYPE_Q4_K ? octet__gemm_q4_K_q8_K_ref
                                                         : octet__gemm_q6_K_q8_K_ref;
@@ -55,7 +56,8 @@ static void run_type(int type, int64_t n, int outliers, uint64_t seed) {
         }
         if (!simd) continue;
         float ts[4], ds[4];
-        octet__gemm_fn gs = type == OCTET_TYPE_Q8_0   ? octet__gemm_q8_0_q8_0_avx2
+        octet__gemm_fn gs = type == OCTET_TYPE_F32    ? octet__gemm_f32_f32_avx2
+                            : type == OCTET_TYPE_Q8_0 ? octet__gemm_q8_0_q8_0_avx2
                             : type == OCTET_TYPE_Q4_0 ? octet__gemm_q4_0_q8_0_avx2
                             : type == OCTET_TYPE_Q4_K ? octet__gemm_q4_K_q8_K_avx2
                                                       : octet__gemm_q6_K_q8_K_avx2;
@@ -87,6 +89,13 @@ int main(void) {
             for (int o = 0; o < 2; o++)
                 run_type(types[t], types[t] == OCTET_TYPE_Q8_0 || types[t] == OCTET_TYPE_Q4_0 ? lens_q[l] : lens_k[l],
                          o, 1000u * (uint64_t)t + 10u * (uint64_t)l + (uint64_t)o);
+    }
+    /* F32 rows (the float path's tile): lengths with a scalar tail, an 8-wide tail and 32-wide chunks; the row
+     * buffers hold 2048 bytes, so n <= 512 floats */
+    {
+        const int64_t lens_f[4] = {7, 37, 288, 500};
+        for (int l = 0; l < 4; l++)
+            for (int o = 0; o < 2; o++) run_type(OCTET_TYPE_F32, lens_f[l], o, 7000u + 10u * (uint64_t)l + (uint64_t)o);
     }
     /* Q4_0 4-row GEMV == the dot of each row (AVX2 and reference), bit for bit */
     for (int rep = 0; rep < 20; rep++) {
@@ -121,6 +130,7 @@ int main(void) {
     CHECK(octet__gemm(OCTET_TYPE_Q4_0) == octet__gemm_q4_0_q8_0_ref);
     octet_force_portable(0);
     if (octet__kernels_simd()) CHECK(octet__gemm(OCTET_TYPE_Q4_K) == octet__gemm_q4_K_q8_K_avx2);
-    CHECK(octet__gemm(OCTET_TYPE_F32) == NULL);
+    CHECK(octet__gemm(OCTET_TYPE_F16) == NULL);
+    CHECK(octet__gemm(OCTET_TYPE_F32) != NULL);
     TEST_MAIN_END();
 }

@@ -13,6 +13,7 @@
     void name(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc) {                     \
         for (int c = 0; c < nc; c++) dot(n, &s[c], w, (const uint8_t *)a + (size_t)c * a_stride);                \
     }
+REF_TILE(octet__gemm_f32_f32_ref, octet__dot_f32_f32_ref)
 REF_TILE(octet__gemm_q8_0_q8_0_ref, octet__dot_q8_0_q8_0_ref)
 REF_TILE(octet__gemm_q4_0_q8_0_ref, octet__dot_q4_0_q8_0_ref)
 REF_TILE(octet__gemm_q4_K_q8_K_ref, octet__dot_q4_K_q8_K_ref)
@@ -23,12 +24,14 @@ octet__gemm_fn octet__gemm(int type) {
     const int simd = octet__use_simd();
 #else
     const int simd = 0;
+#define octet__gemm_f32_f32_avx2 octet__gemm_f32_f32_ref
 #define octet__gemm_q8_0_q8_0_avx2 octet__gemm_q8_0_q8_0_ref
 #define octet__gemm_q4_0_q8_0_avx2 octet__gemm_q4_0_q8_0_ref
 #define octet__gemm_q4_K_q8_K_avx2 octet__gemm_q4_K_q8_K_ref
 #define octet__gemm_q6_K_q8_K_avx2 octet__gemm_q6_K_q8_K_ref
 #endif
     switch (type) {
+    case OCTET_TYPE_F32: return simd ? octet__gemm_f32_f32_avx2 : octet__gemm_f32_f32_ref;
     case OCTET_TYPE_Q8_0: return simd ? octet__gemm_q8_0_q8_0_avx2 : octet__gemm_q8_0_q8_0_ref;
     case OCTET_TYPE_Q4_0: return simd ? octet__gemm_q4_0_q8_0_avx2 : octet__gemm_q4_0_q8_0_ref;
     case OCTET_TYPE_Q4_K: return simd ? octet__gemm_q4_K_q8_K_avx2 : octet__gemm_q4_K_q8_K_ref;

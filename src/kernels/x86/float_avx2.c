@@ -7,6 +7,7 @@
  * multiply-then-add in float as the reference (no FMA), so they are bit-identical to it.
  */
 #include "kernels/kernels_impl.h"
+#include "kernels/gemm.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -63,6 +64,49 @@ void octet__dot_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a) 
     const float *x = w, *y = a;
     DOT_BODY(_mm256_loadu_ps, id_f32)
     *s = sum;
+}
+
+/* Two tokens against one F32 weight row: each token's arithmetic is exactly DOT_BODY's (same four accumulator
+ * chains, same FMAs in the same order, same reduction and scalar tail), only the weight loads are shared. */
+static void dot2_f32(int64_t n, const float *x, const float *y0, const float *y1, float *s0, float *s1) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m256 w0 = _mm256_loadu_ps(x + i), w1 = _mm256_loadu_ps(x + i + 8), w2 = _mm256_loadu_ps(x + i + 16),
+                     w3 = _mm256_loadu_ps(x + i + 24);
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y0 + i), a0);
+        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y0 + i + 8), a1);
+        a2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(y0 + i + 16), a2);
+        a3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(y0 + i + 24), a3);
+        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y1 + i), b0);
+        b1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y1 + i + 8), b1);
+        b2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(y1 + i + 16), b2);
+        b3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(y1 + i + 24), b3);
+    }
+    for (; i + 8 <= n; i += 8) {
+        const __m256 w0 = _mm256_loadu_ps(x + i);
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y0 + i), a0);
+        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y1 + i), b0);
+    }
+    float sa = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    float sb = hsum8(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));
+    for (; i < n; i++) {
+        sa += x[i] * y0[i];
+        sb += x[i] * y1[i];
+    }
+    *s0 = sa;
+    *s1 = sb;
+}
+
+void octet__gemm_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc) {
+    const float *x = w;
+    const uint8_t *ab = a;
+    int c = 0;
+    for (; c + 2 <= nc; c += 2)
+        dot2_f32(n, x, (const float *)(ab + (size_t)c * a_stride), (const float *)(ab + (size_t)(c + 1) * a_stride),
+                 &s[c], &s[c + 1]);
+    if (c < nc) octet__dot_f32_f32_avx2(n, &s[c], w, ab + (size_t)c * a_stride);
 }
 
 void octet__dot_f16_f32_avx2(int64_t n, float *s, const void *w, const void *a) {
