@@ -10,23 +10,12 @@
 # Needs mpicc and mpiexec (tools/deps.sh installs MPICH); builds build/mpi/octet with make MPI=1.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OCTET=${OCTET:-./octet}
-MODEL=${MODEL:-models/octet-kjv.gguf}
-PY=${PY:-/usr/bin/python3}
-MPI=build/mpi/octet
 T=$(mktemp -d)
 JOBPID=
 cleanup() { [ -n "$JOBPID" ] && kill -9 "$JOBPID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-fails=0
-ok() { echo "PASS $1"; }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
-if ! command -v mpiexec >/dev/null || ! command -v mpicc >/dev/null; then
-    echo "FAIL mpiexec/mpicc not found: install MPICH (tools/deps.sh test)"; exit 1
-fi
-if ! nice -n 10 make -s MPI=1 "$MPI" >"$T/make.log" 2>&1; then
-    echo "FAIL make MPI=1 $MPI"; tail -20 "$T/make.log"; exit 1
-fi
+MPI_MISSING=fail
+. tests/e2e/lib/mpi_common.sh
 [ -x "$OCTET" ] || { echo "FAIL $OCTET not built"; exit 1; }
 MPX="timeout 60 mpiexec"
 

@@ -8,21 +8,10 @@
 # Skips (exit 0) when mpiexec or mpicc is missing.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OCTET=${OCTET:-./octet}
-MODEL=${MODEL:-models/octet-kjv.gguf}
-PY=${PY:-/usr/bin/python3}
-MPI=build/mpi/octet
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-fails=0
-ok() { echo "PASS $1"; }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
-if ! command -v mpiexec >/dev/null || ! command -v mpicc >/dev/null; then
-    echo "SKIP mpiexec/mpicc not found (install MPICH: tools/deps.sh test)"; exit 0
-fi
-if ! nice -n 10 make -s MPI=1 "$MPI" >"$T/make.log" 2>&1; then
-    echo "FAIL make MPI=1 $MPI"; tail -20 "$T/make.log"; exit 1
-fi
+MPI_MISSING=skip
+. tests/e2e/lib/mpi_common.sh
 MPX="timeout 60 mpiexec"
 B=(bench -m "$MODEL" -p 32 -n 8 -r 1 -t 1)
 

@@ -9,24 +9,13 @@
 # Skips (exit 0) when mpiexec or mpicc is missing.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-OCTET=${OCTET:-./octet}
-MODEL=${MODEL:-models/octet-kjv.gguf}
-PY=${PY:-/usr/bin/python3}
-MPI=build/mpi/octet
 T=$(mktemp -d)
 PID=
 cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-fails=0
-ok() { echo "PASS $1"; }
-bad() { echo "FAIL $1"; fails=$((fails+1)); }
-if ! command -v mpiexec >/dev/null || ! command -v mpicc >/dev/null; then
-    echo "SKIP mpiexec/mpicc not found (install MPICH: tools/deps.sh test)"; exit 0
-fi
 command -v curl >/dev/null || { echo "SKIP curl not found"; exit 0; }
-if ! nice -n 10 make -s MPI=1 "$MPI" >"$T/make.log" 2>&1; then
-    echo "FAIL make MPI=1 $MPI"; tail -20 "$T/make.log"; exit 1
-fi
+MPI_MISSING=skip
+. tests/e2e/lib/mpi_common.sh
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 start() { # log command...
