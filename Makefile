@@ -16,7 +16,7 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 INC     := -Iinclude -Isrc
-CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -g -fno-fast-math -pthread
+CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -g -fno-fast-math -ffp-contract=off -pthread
 LDLIBS  := -lm -pthread -ljansson
 # octet serve: libmicrohttpd (HTTP; Debian's libmicrohttpd-dev), JSON through jansson above
 SERVER_LDLIBS := -lmicrohttpd
@@ -93,7 +93,7 @@ clean:
 # make fuzz: one libFuzzer program per fuzz/*.c (clang), linked with the library compiled for coverage and
 # ASan+UBSan under build/fuzz/. Run e.g.: build/fuzz/fuzz_gguf fuzz/corpus/gguf -max_total_time=120
 FUZZ_CC     ?= clang
-FUZZ_CFLAGS := $(CSTD) $(INC) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_CFLAGS := $(CSTD) $(INC) -g -O1 -ffp-contract=off -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined -pthread
 fuzz_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC) $(X86_SRC))
 fuzz_PROGS   := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*.c))

@@ -1,14 +1,15 @@
 /*
- * gemm.h - multi-token dot kernels ("GEMM tiles") for prompt batches: one weight row against up to
- * OCTET__GEMM_NC activation rows per call, so the weight block is loaded and unpacked once and reused across the
- * tokens.
+ * gemm.h - multi-row and multi-token kernels for the matrix products of the forward pass.
  *
- * Contract: s[c] = dot(w, a + c * a_stride) for c < nc (1 <= nc <= OCTET__GEMM_NC), n a multiple of the block
- * size; a holds activations in the weight type's vec_dot_type (Q8_0 for Q4_0/Q8_0, Q8_K for Q4_K/Q6_K).
- * Each s[c] is computed with exactly the arithmetic of the same table's vec_dot (AVX2 tile == AVX2 dot, ref tile
- * == ref dot): every float operation on every element is the same, in the same order, only the weight unpacking
- * is shared. So a prompt evaluated as a batch gives bit-identical results to one token at a time, and results do
- * not depend on how rows and tokens are split across threads (tests/kernels/test_gemm.c checks both).
+ * The specification of every quantized product is its reference dot (src/kernels/ref/): per block b an exact
+ * integer sum isum_b, then one float term per block, v_b = (float)isum_b * (d_w * d_a) (K-quants: the formula of
+ * their reference dot), added in block order: acc = acc + v_b, from 0.0f, with no fused multiply-add. Every
+ * kernel here for Q8_0, Q4_0, Q4_K and Q6_K reproduces that scalar chain exactly, whatever it vectorizes over
+ * (blocks, rows or tokens) - so SIMD == reference bit for bit, a prompt evaluated as a batch equals one token at
+ * a time, and results do not depend on the thread split. tests/kernels/test_gemm.c checks all of it with memcmp.
+ *
+ * The integer part is exact in any order; what the kernels vectorize is the float chain across *rows* (8 rows in
+ * the 8 lanes of a vector, each lane its own chain) or across tokens, never within one chain.
  */
 #ifndef OCTET_GEMM_H
 #define OCTET_GEMM_H
@@ -16,31 +17,56 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- F32 tile: one weight row against up to OCTET__GEMM_NC activation rows --------------------------------
+ * s[c] = dot(w, a + c * a_stride) for c < nc, with exactly the arithmetic of the same table's F32 vec_dot. */
 #define OCTET__GEMM_NC 4
-
 typedef void (*octet__gemm_fn)(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-
-/* Multi-row GEMV for one token: s[r] = dot(w + r * w_stride, a) for r < 4, with exactly the arithmetic of the
- * same table's vec_dot (tests/kernels/test_gemm.c checks it bit for bit). */
-typedef void (*octet__gemv4_fn)(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
-/* The 4-row GEMV matching octet__kernels()[type].vec_dot, or NULL (callers use vec_dot per row). */
-octet__gemv4_fn octet__gemv4(int type);
-void octet__gemv4_q4_0_q8_0_ref(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
-void octet__gemv4_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
-
-/* The tile kernel matching octet__kernels()[type].vec_dot (SIMD or reference, following octet__use_simd()),
- * or NULL when the type has none (callers then use vec_dot per token). */
+/* The F32 tile matching octet__kernels()[type].vec_dot, or NULL for other types. */
 octet__gemm_fn octet__gemm(int type);
-
 void octet__gemm_f32_f32_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 void octet__gemm_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_q8_0_q8_0_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_q4_0_q8_0_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_q4_K_q8_K_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_q6_K_q8_K_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_q6_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
+
+/* ---- 8-row GEMV (generation: one token) ---------------------------------------------------------------------
+ * s[r] = dot(w + r * w_stride, a) for r < 8, equal bit for bit to the reference dot of each row. */
+#define OCTET__GEMV_ROWS 8
+typedef void (*octet__gemv8_fn)(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
+/* NULL when the type has none or SIMD is off (callers use vec_dot per row). */
+octet__gemv8_fn octet__gemv8(int type);
+void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
+void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
+
+/* ---- row panels (prompt batches) ----------------------------------------------------------------------------
+ * pack() rewrites 8 weight rows of n elements (row r at w + r * w_stride) into a panel: codes unpacked to bytes
+ * with the 8 rows in the lanes of each vector, scales converted to float. gemm() then multiplies the panel with
+ * nc >= 1 activation rows (token c at a + c * a_stride, in the type's vec_dot_type):
+ *   s[c * s_stride + r] = dot(row r, token c)   for r < 8, c < nc,
+ * equal bit for bit to the reference dot. A panel is packed once per 8 rows and reused for every token of the
+ * batch, so unpacking is amortized and the inner loop is multiply-adds on bytes. */
+#define OCTET__PANEL_ROWS 8
+typedef struct octet__panel_kernels {
+    size_t (*bytes)(int64_t n); /* panel size for rows of n elements (n a multiple of the block size) */
+    void (*pack)(int64_t n, void *panel, const void *w, size_t w_stride);
+    void (*gemm)(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc);
+} octet__panel_kernels;
+/* NULL when the type has none or SIMD is off. Panels are 32-byte aligned when the buffer is. */
+const octet__panel_kernels *octet__panel(int type);
+
+/* Q4_0, Q8_0 (x Q8_0): src/kernels/x86/panel_avx2.c */
+size_t octet__panel_bytes_q8_0(int64_t n);
+void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__panel_gemm_q4_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                 size_t a_stride, int nc);
+void octet__panel_gemm_q8_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                 size_t a_stride, int nc);
+/* Q4_K, Q6_K (x Q8_K): src/kernels/x86/kpanel_avx2.c */
+size_t octet__panel_bytes_q4_K(int64_t n);
+size_t octet__panel_bytes_q6_K(int64_t n);
+void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__pack_q6_K(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__panel_gemm_q4_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                 size_t a_stride, int nc);
+void octet__panel_gemm_q6_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                 size_t a_stride, int nc);
 
 #endif

@@ -33,6 +33,21 @@ void octet__int_dot4_q8_ref(int64_t n_blocks, const int8_t *w, size_t w_stride, 
 void octet__int_dot4_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
                              const int8_t *a, size_t a_stride, const int16_t *as, size_t as_stride, int64_t out[4]);
 
+/* Multi-row forms of the block dot (AVX2 only; x86/int_panel_avx2.c), each result equal to the reference dot of
+ * its row and token. Row r's codes start at w + r * row_bytes (blocks w_stride apart), its scales at
+ * ws + r * ws_stride.
+ * 8-row GEMV for one token: out[r] for r < 8. */
+void octet__int_gemv8_q8_avx2(int64_t n_blocks, const int8_t *w, size_t row_bytes, size_t w_stride,
+                              const int16_t *ws, size_t ws_stride, const int8_t *a, const int16_t *as,
+                              int64_t out[8]);
+/* Row panels for prompt batches: pack 8 rows once (codes with the rows in the lanes of each vector, scales as
+ * int32), then out[c * 8 + r] for nc tokens (token c's codes at a + c * a_stride, scales at as + c * as_stride). */
+size_t octet__int_panel_bytes(int64_t n_blocks);
+void octet__int_pack8_q8(int64_t n_blocks, void *panel, const int8_t *w, size_t row_bytes, size_t w_stride,
+                         const int16_t *ws, size_t ws_stride);
+void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
+                              const int16_t *as, size_t as_stride, int nc, int64_t *out);
+
 /* RoPE-relative attention score of one query head and one cached key head, both unrotated, in the "halves"
  * layout (pair i is (x[i], x[half + i]), i < half = n_rot / 2; elements 2 half .. hd pass unrotated). The query
  * pair is turned by the angle (m - n) theta_i, whose Q15 cos/sin are cs[0..half) and cs[half..2 half), with

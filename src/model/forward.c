@@ -56,6 +56,9 @@ struct octet_session {
     float *scores; /* [n_threads][n_ctx] */
     uint8_t *aq;  /* quantized activations [n_batch][aq_stride] */
     size_t aq_stride;
+    uint8_t *panel;      /* [n_threads][panel_stride] row panels of the prompt GEMMs (kernels/gemm.h) */
+    size_t panel_stride; /* 0: no panel kernels */
+    float *pout;         /* [n_threads][n_batch * 8] panel results */
     float *logits; /* [n_logit_rows][n_vocab] */
     int n_logit_rows;
     struct row_info *rows; /* [n_batch] per-row owner, cache slot and position of the current pass */
@@ -83,6 +86,23 @@ static size_t max_act_row_bytes(int64_t n) {
         if (b > best) best = b;
     }
     return best;
+}
+
+/* The largest row panel any of the model's matrices needs (0 when no panel kernel applies). */
+static size_t panel_bytes_of(const octet__tensor *t, size_t best) {
+    const octet__panel_kernels *pk = t->data ? octet__panel(t->type) : NULL;
+    size_t b = pk ? pk->bytes(t->ne[0]) : 0;
+    return b > best ? b : best;
+}
+
+static size_t panel_bytes(const octet_model *m, int l0, int l1) {
+    size_t best = panel_bytes_of(&m->output, 0);
+    for (int l = l0; l < l1; l++) {
+        const octet__layer *L = &m->layers[l];
+        const octet__tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) best = panel_bytes_of(ts[i], best);
+    }
+    return (best + 63) & ~(size_t)63;
 }
 
 /* Allocate count floats, checking count = a * b * c for overflow. */
@@ -167,6 +187,14 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
     if ((t = max_act_row_bytes((int64_t)q_dim)) > stride) stride = t;
     if ((t = max_act_row_bytes(hp->n_ff)) > stride) stride = t;
     s->aq_stride = (stride + 63) & ~(size_t)63;
+    s->panel_stride = panel_bytes(m, l0, l1);
+    if (s->panel_stride) {
+        size_t pb;
+        if (octet__mul_size((size_t)nth, s->panel_stride, &pb)) s->panel = octet__malloc(pb);
+        else ok = 0;
+        s->pout = alloc_f32((size_t)nth, nb, OCTET__PANEL_ROWS, &ok);
+        if (!s->panel) ok = 0;
+    }
     s->rows = octet__calloc(nb, sizeof *s->rows);
     s->yrows = octet__calloc(nb, sizeof *s->yrows);
     if (!s->rows || !s->yrows) ok = 0;
@@ -189,6 +217,8 @@ void octet_session_free(octet_session *s) {
                      s->scores, s->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(s->aq);
+    octet__free(s->panel);
+    octet__free(s->pout);
     octet__free(s->rows);
     octet__free(s->yrows);
     octet__free(s);
@@ -225,6 +255,10 @@ typedef struct mm_task {
     uint8_t *aq;
     const octet__type_traits *kt;
     int64_t total_rows, chunk; /* rows of all weights; rows per work item */
+    uint8_t *panel;            /* per-thread panel scratch (stride panel_stride), or NULL */
+    size_t panel_stride;
+    float *pout;               /* per-thread panel results (stride pout_stride floats) */
+    size_t pout_stride;
     atomic_llong next_chunk;   /* next work item (mm_dot) */
     atomic_int next_tok;       /* next activation row to quantize (mm_quantize) */
 } mm_task;
@@ -239,14 +273,25 @@ static void mm_quantize(void *ctx, int ith, int nth) {
         vt->from_float(t->x + (size_t)i * (size_t)t->n_in, t->aq + (size_t)i * t->a_stride, t->n_in);
 }
 
+/* Prompt batches of at least this many tokens go through row panels; smaller ones use the 8-row GEMV per token
+ * (the 8 rows stay in L1 across the tokens). Both give the reference dot's bits, so this is only about speed. */
+#define PANEL_MIN_TOK 3
+
+static inline void mm_store(const mm_task *t, float *y, int n_out, int i, int64_t r, float v, const float *b) {
+    float *yi = t->yrows ? t->yrows[i] : y + (size_t)i * (size_t)n_out;
+    yi[r] = b ? v + b[r] : v;
+}
+
 /* Rows of all weights (concatenated) are taken in chunks from an atomic counter, so a thread slowed down by
- * another process does not hold up the product; each output element is still one kernel call (a dot, or one
- * lane of a GEMM tile, which is bit-identical to the dot: src/kernels/gemm.h), so the split never changes
- * results. For a batch, every weight row is unpacked once per 4 tokens by the tile kernel. */
+ * another process does not hold up the product. Every output element equals one reference-exact kernel result
+ * (a dot, or one lane of an 8-row GEMV or of a row panel: src/kernels/gemm.h), so neither the split nor the
+ * kernel choice changes results. Quantized types: 8 rows at a time, as a panel for a prompt batch (packed once,
+ * used for every token) or through the 8-row GEMV; F32: the tile of OCTET__GEMM_NC tokens per row. */
 static void mm_dot(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
-    (void)ith;
     (void)nth;
+    uint8_t *panel = t->panel ? t->panel + (size_t)ith * t->panel_stride : NULL;
+    float *pout = t->pout ? t->pout + (size_t)ith * t->pout_stride : NULL;
     for (;;) {
         int64_t r0 = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed) * t->chunk;
         if (r0 >= t->total_rows) break;
@@ -259,18 +304,30 @@ static void mm_dot(void *ctx, int ith, int nth) {
             base += n_out;
             if (lo >= hi) continue;
             octet__vec_dot_fn dot = t->kt[w->type].vec_dot;
-            octet__gemm_fn gemm = t->n_tok > 1 ? octet__gemm(w->type) : NULL;
             float *y = t->y[j];
             const float *b = t->bias[j];
-            octet__gemv4_fn gemv4 = t->n_tok == 1 ? octet__gemv4(w->type) : NULL;
-            if (gemv4) { /* one token: 4 rows per call share the activation (same arithmetic as the dot) */
-                float *yi = t->yrows ? t->yrows[0] : y;
-                for (; lo + 4 <= hi; lo += 4) {
-                    float v[4];
-                    gemv4(t->n_in, v, (const uint8_t *)w->data + (size_t)lo * w->row_bytes, w->row_bytes, t->a);
-                    for (int k = 0; k < 4; k++) yi[lo + k] = b ? v[k] + b[lo + k] : v[k];
+            const octet__panel_kernels *pk = t->n_tok >= PANEL_MIN_TOK && panel ? octet__panel(w->type) : NULL;
+            if (pk && pk->bytes(t->n_in) > t->panel_stride) pk = NULL;
+            octet__gemv8_fn gemv8 = pk ? NULL : octet__gemv8(w->type);
+            if (pk || gemv8) {
+                for (; lo + OCTET__PANEL_ROWS <= hi; lo += OCTET__PANEL_ROWS) {
+                    const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
+                    if (pk) {
+                        pk->pack(t->n_in, panel, w0, w->row_bytes);
+                        pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok);
+                        for (int i = 0; i < t->n_tok; i++)
+                            for (int k = 0; k < OCTET__PANEL_ROWS; k++)
+                                mm_store(t, y, (int)n_out, i, lo + k, pout[(size_t)i * OCTET__PANEL_ROWS + k], b);
+                    } else {
+                        for (int i = 0; i < t->n_tok; i++) {
+                            float v[OCTET__GEMV_ROWS];
+                            gemv8(t->n_in, v, w0, w->row_bytes, t->a + (size_t)i * t->a_stride);
+                            for (int k = 0; k < OCTET__GEMV_ROWS; k++) mm_store(t, y, (int)n_out, i, lo + k, v[k], b);
+                        }
+                    }
                 }
             }
+            octet__gemm_fn gemm = t->n_tok > 1 ? octet__gemm(w->type) : NULL;
             for (int64_t r = lo; r < hi; r++) {
                 const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
                 for (int i = 0; i < t->n_tok; i += OCTET__GEMM_NC) {
@@ -281,10 +338,7 @@ static void mm_dot(void *ctx, int ith, int nth) {
                     } else {
                         for (int c = 0; c < nc; c++) dot(t->n_in, &v[c], wr, t->a + (size_t)(i + c) * t->a_stride);
                     }
-                    for (int c = 0; c < nc; c++) {
-                        float *yi = t->yrows ? t->yrows[i + c] : y + (size_t)(i + c) * (size_t)n_out;
-                        yi[r] = b ? v[c] + b[r] : v[c];
-                    }
+                    for (int c = 0; c < nc; c++) mm_store(t, y, (int)n_out, i + c, r, v[c], b);
                 }
             }
         }
@@ -319,13 +373,17 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
         if (n_tok == 1) mm_quantize(&t, 0, 1);
         else octet__pool_run_any(s->pool, mm_quantize, &t);
     }
+    t.panel = s->panel;
+    t.panel_stride = s->panel_stride;
+    t.pout = s->pout;
+    t.pout_stride = (size_t)s->n_batch * OCTET__PANEL_ROWS;
     t.total_rows = 0;
     for (int j = 0; j < n_w; j++) t.total_rows += w[j]->ne[1];
     /* about 8 work items per thread, at least 16 rows each */
     int nth = octet__pool_n_threads(s->pool);
     t.chunk = t.total_rows / (8 * (int64_t)nth);
     if (t.chunk < 16) t.chunk = 16;
-    t.chunk = (t.chunk + 3) & ~(int64_t)3; /* whole groups of 4 rows for the multi-row kernels */
+    t.chunk = (t.chunk + 7) & ~(int64_t)7; /* whole groups of 8 rows for the multi-row kernels */
     atomic_init(&t.next_chunk, 0);
     octet__pool_run_any(s->pool, mm_dot, &t);
 }

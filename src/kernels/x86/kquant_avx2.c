@@ -2,14 +2,22 @@
  * kquant_avx2.c - AVX2+FMA+F16C twins for the super-block types: dots of Q4_K and Q6_K with Q8_K and the Q8_K
  * activation quantizer. Compiled with -mavx2 -mfma -mf16c; reached only through the SIMD table.
  *
+ * The dots equal the reference dots (ref/kquant_ref.c) bit for bit. Per super-block i the reference forms exact
+ * integers, then one float term added to the running sum in super-block order, from 0.0f, with no FMA:
+ *   Q4_K: dw = d*da, mw = dmin*da; sumf = sumf + (dw*(float)sumi - mw*(float)summ)
+ *   Q6_K: sumf = sumf + ((d*da)*(float)sumi)
+ * Here the integer sums are vectorized and reduced to int32 per super-block (exact in any order), and the float
+ * term is formed with the same separately rounded operations (mul, sub, add intrinsics; never fmadd).
+ *
  * Q4_K x Q8_K: per 64 weights one 32-byte load of nibbles; low nibbles are sub-block 2c, high nibbles 2c+1.
  *   _mm256_maddubs_epi16(nibbles, a) gives int16 pair sums (|.| <= 2*15*128); _mm256_madd_epi16 with the
- *   sub-block scale broadcast as int16 gives int32. The min term uses the activation's bsums:
- *   sum_j m[j]*(bsums[2j] + bsums[2j+1]) in one _mm_madd_epi16. The whole super-block sum is exact int32
- *   (|sumi| <= 256*15*128*63 < 2^31), then scaled by d*da in float.
- * Q6_K x Q8_K: 6-bit codes q (0..63) from ql/qh with masks and shifts; (q - 32)*a is computed as
- *   maddubs(q, a) - maddubs(32, a) (both int16 exact: 2*63*128 < 32767), then madd with the int8 scales of the
- *   two 16-weight sub-blocks of the vector (low 128 bits: sub-block 2k, high: 2k+1). Exact int32 per block.
+ *   sub-block scale broadcast as int16 gives int32. summ = sum_j m[j]*(bsums[2j] + bsums[2j+1]) in one
+ *   _mm_madd_epi16 (|bsums[2j] + bsums[2j+1]| <= 32*128 fits int16). |sumi| <= 256*15*128*63 < 2^31.
+ * Q6_K x Q8_K: 6-bit codes q (0..63) from ql/qh with masks and shifts; maddubs(q, a) is exact in int16
+ *   (2*63*128 < 32767), madd with the int8 scales of the two 16-weight sub-blocks of the vector (low 128 bits:
+ *   sub-block 2k, high: 2k+1). The -32 offset uses the activation's bsums (sums of 16 codes, consistent with qs
+ *   as every Q8_K quantizer writes them): sum_j sc[j]*sum_l (q - 32)*a = sum_j sc[j]*sum_l q*a
+ *   - 32*sum_j sc[j]*bsums[j], the second sum one madd of 16 int16 pairs. All terms are below 2^28 in magnitude.
  * Q8_K quantizer: bit-identical to the reference; _mm256_cvtps_epi32 rounds half to even under the default
  *   MXCSR mode, like nearest_int in ref/kquant_ref.c, and pack saturation is the reference's clamp.
  */
@@ -19,17 +27,23 @@
 #include <immintrin.h>
 #include <string.h>
 
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+/* No fused multiply-add may be formed from the float operations here: clang contracts within an expression unless
+ * told not to; GCC contracts only under -ffp-contract=fast, which ISO mode (-std=c11, the Makefile's) turns off. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 /* shuffle control broadcasting int16 element lo in the low 128 bits and element hi in the high 128 bits */
 static inline __m256i bcast16(int lo, int hi) {
     return _mm256_set_m128i(_mm_set1_epi16((short)(((2 * hi + 1) << 8) | (2 * hi))),
                             _mm_set1_epi16((short)(((2 * lo + 1) << 8) | (2 * lo))));
+}
+
+/* sum of the 8 int32 lanes of v, in lane 0 */
+static inline __m128i hsum8i(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    return _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
 }
 
 void octet__dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) {
@@ -39,8 +53,7 @@ void octet__dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     const __m256i sh0 = bcast16(0, 0), sh1 = bcast16(1, 1), sh2 = bcast16(2, 2), sh3 = bcast16(3, 3),
                   sh4 = bcast16(4, 4), sh5 = bcast16(5, 5), sh6 = bcast16(6, 6), sh7 = bcast16(7, 7);
-    __m256 acc = _mm256_setzero_ps();
-    float accm = 0.0f;
+    __m128 sumf = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         /* unpack 6-bit scales and mins: u[0..1] = sc[0..7], u[2..3] = m[0..7] (see octet__q4_K_scales) */
         uint32_t k[3], u[4];
@@ -52,10 +65,7 @@ void octet__dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a
         const __m128i sm = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)&u[2])); /* 8 mins as int16 */
         const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[i].bsums),
                                           _mm_loadu_si128((const __m128i *)(y[i].bsums + 8)));
-        __m128i pm = _mm_madd_epi16(sm, bs);
-        pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 0x4e));
-        pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, 0xb1));
-        const int32_t summ = _mm_cvtsi128_si32(pm);
+        const __m128i pm = _mm_madd_epi16(sm, bs); /* 4 partial sums of summ */
 
         const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)&u[0])));
         const uint8_t *q4 = x[i].qs;
@@ -76,41 +86,52 @@ void octet__dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a
         Q4K_STEP(2, sh4, sh5)
         Q4K_STEP(3, sh6, sh7)
 #undef Q4K_STEP
-        const float da = y[i].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[i].d) * da), _mm256_cvtepi32_ps(sumi), acc);
-        accm += _cvtsh_ss(x[i].dmin) * da * (float)summ;
+        /* [sumi, summ] in lanes 0, 1 -> floats, times [dw, mw] = [d, dmin] * da, then lane 0 - lane 1 */
+        const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sumi), _mm256_extracti128_si256(sumi, 1));
+        const __m128i h = _mm_hadd_epi32(s4, pm); /* [s0+s1, s2+s3, m0+m1, m2+m3] */
+        const __m128 fi = _mm_cvtepi32_ps(_mm_hadd_epi32(h, h));
+        uint32_t dd;
+        memcpy(&dd, &x[i], 4); /* d, dmin: the first two fields, fp16 */
+        const __m128 dwm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(y[i].d));
+        const __m128 p = _mm_mul_ps(dwm, fi);
+        sumf = _mm_add_ss(sumf, _mm_sub_ss(p, _mm_movehdup_ps(p)));
     }
-    *s = hsum8(acc) - accm;
+    *s = _mm_cvtss_f32(sumf);
 }
 
 void octet__dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) {
     const block_q6_K *x = w;
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03), m2s4 = _mm256_set1_epi8(0x30),
-                  m32 = _mm256_set1_epi8(32);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03), m2s4 = _mm256_set1_epi8(0x30);
     const __m256i sh0 = bcast16(0, 1), sh1 = bcast16(2, 3), sh2 = bcast16(4, 5), sh3 = bcast16(6, 7);
-    __m256 acc = _mm256_setzero_ps();
+    __m128 sumf = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        __m256i sumi = _mm256_setzero_si256();
+        /* start from -32 * sum_j sc[j]*bsums[j]: 16 int16 scales against the 16 bsums in one madd */
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
+        const __m256i sc_lo = _mm256_permute2x128_si256(sc16, sc16, 0x00); /* scales 0..7 in both halves */
+        const __m256i sc_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11); /* scales 8..15 */
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
-            const __m256i sc = _mm256_broadcastsi128_si256(
-                _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(x[i].scales + 8 * h))));
+            const __m256i sc = h ? sc_hi : sc_lo;
             const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h));
             const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
             const __m256i hb = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
             /* codes of weights 128h + 32k + l, k = 0..3; shifts on 16-bit lanes are safe after masking */
-            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            const __m256i q0 =
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
             const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m2s4));
+            const __m256i q2 =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m2s4));
             const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                                                _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2s4));
             const int8_t *q8 = y[i].qs + 128 * h;
 #define Q6K_STEP(q, k, shk)                                                                                      \
             {                                                                                                    \
-                const __m256i av = _mm256_loadu_si256((const __m256i *)(q8 + 32 * (k)));                         \
-                const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, av), _mm256_maddubs_epi16(m32, av));  \
+                const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(q8 + 32 * (k)))); \
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, shk)));               \
             }
             Q6K_STEP(q0, 0, sh0)
@@ -119,9 +140,10 @@ void octet__dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a
             Q6K_STEP(q3, 3, sh3)
 #undef Q6K_STEP
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        const __m128 dd = _mm_mul_ss(_mm_set_ss(_cvtsh_ss(x[i].d)), _mm_set_ss(y[i].d));
+        sumf = _mm_add_ss(sumf, _mm_mul_ss(dd, _mm_cvtepi32_ps(hsum8i(sumi))));
     }
-    *s = hsum8(acc);
+    *s = _mm_cvtss_f32(sumf);
 }
 
 void octet__from_float_q8_K_avx2(const float *src, void *dst, int64_t n) {

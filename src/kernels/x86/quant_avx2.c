@@ -63,52 +63,7 @@ static inline __m256i dot_s8s8(__m256i x, __m256i y) {
     return dot_u8s8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
-/* ---- dots with Q8_0 ------------------------------------------------------------------------------------- */
-void octet__dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
-    const block_q8_0 *x = w;
-    const block_q8_0 *y = a;
-    const int64_t nb = n / QK8_0;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = dot_s8s8(_mm256_loadu_si256((const __m256i *)x[i].qs),
-                                    _mm256_loadu_si256((const __m256i *)y[i].qs));
-        const __m256i p1 = dot_s8s8(_mm256_loadu_si256((const __m256i *)x[i + 1].qs),
-                                    _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const __m256i p = dot_s8s8(_mm256_loadu_si256((const __m256i *)x[i].qs),
-                                   _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc0);
-    }
-    *s = hsum8(_mm256_add_ps(acc0, acc1));
-}
-
-void octet__dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
-    const block_q4_0 *x = w;
-    const block_q8_0 *y = a;
-    const int64_t nb = n / QK4_0;
-    const __m256i off = _mm256_set1_epi8(8);
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i q0 = _mm256_sub_epi8(unpack_nibbles(x[i].qs), off);
-        const __m256i q1 = _mm256_sub_epi8(unpack_nibbles(x[i + 1].qs), off);
-        const __m256i p0 = dot_s8s8(q0, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        const __m256i p1 = dot_s8s8(q1, _mm256_loadu_si256((const __m256i *)y[i + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i + 1].d) * h2f(y[i + 1].d)), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++) {
-        const __m256i q = _mm256_sub_epi8(unpack_nibbles(x[i].qs), off);
-        const __m256i p = dot_s8s8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc0);
-    }
-    *s = hsum8(_mm256_add_ps(acc0, acc1));
-}
-
+/* ---- dots with Q8_0 (Q8_0 and Q4_0 weights: panel_avx2.c) ------------------------------------------------ */
 void octet__dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
     const block_q5_0 *x = w;
     const block_q8_0 *y = a;

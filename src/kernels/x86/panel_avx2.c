@@ -1,0 +1,319 @@
+/*
+ * panel_avx2.c - Q4_0 and Q8_0 weights (x Q8_0 activations): 8-row GEMV for generation, row panels for prompt
+ * batches, and the single-row dots, all equal bit for bit to the reference dots (the contract in ../gemm.h).
+ *
+ * The reference computes, per 32-element block b, the exact integer isum_b = sum_k w_k a_k and then
+ *     sumf = sumf + (float)isum_b * (d_w_b * d_a_b)          (two roundings, no fused multiply-add)
+ * in block order. The integer sum may be formed in any order; the float chain is vectorized across rows (or
+ * blocks, with a sequential final pass), never reordered within one row.
+ *
+ * Integer technique. _mm256_maddubs_epi16(u, s) multiplies unsigned bytes u by signed bytes s and adds adjacent
+ * pairs into int16 (saturating); _mm256_madd_epi16(x, ones) adds adjacent int16 pairs into exact int32.
+ *  - Q8_0 x Q8_0: |w| through maddubs with the activation carrying w's sign (_mm256_sign_epi8). Codes are in
+ *    [-128, 127] for weights and [-127, 127] for activations, so a pair is at most 2*128*127 = 32512: no
+ *    saturation, but two pairs cannot be added in int16, so every maddubs goes through madd.
+ *  - Q4_0 in the GEMV: nibbles 0..15 as the unsigned operand, minus 8 * (the activation pair sums), formed once
+ *    per block: (q - 8) a = q a - 8 a. Pairs: 2*15*127 = 3810 and 2*8*127 = 2032.
+ *  - Q4_0 in panels: codes q - 8 in [-8, 7] stored signed, same sign trick as Q8_0; a pair is at most
+ *    2*8*127 = 2032, so the 8 maddubs of a block (32 elements) add up in int16 (<= 16256) before one madd.
+ *
+ * Panels ("lanes = rows"): for each block, 8 vectors W_j (j = 0..7), W_j holding codes 4j..4j+3 of the 8 rows
+ * (row r in bytes 4r..4r+3), then the 8 rows' scales as float: 288 bytes per block. For one token the kernel
+ * broadcasts activation bytes 4j..4j+3 to every lane, so the 8 rows' integer sums land in the 8 int32 lanes and
+ * each lane's float chain is exactly the reference chain of that row.
+ */
+#include "kernels/gemm.h"
+#include "kernels/kernels_impl.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <string.h>
+
+#define PANEL_BLOCK_BYTES (8 * 32 + 8 * 4) /* 8 code vectors + 8 float scales */
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+static inline int32_t hsum8i(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static inline __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* 16 bytes of packed nibbles -> 32 bytes: low nibbles (codes 0..15) then high nibbles (16..31). */
+static inline __m256i unpack_nibbles(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
+}
+
+/* exact int32 lanes of sum_k w_k a_k for signed w (>= -128) and a (> -128), grouped by 4 */
+static inline __m256i dot_s8s8(__m256i w, __m256i a) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)),
+                             _mm256_set1_epi16(1));
+}
+
+/* Reduce 8 vectors of 8 int32 to one vector of their 8 totals, in order. */
+static inline __m256i reduce8(const __m256i p[8]) {
+    const __m256i h01 = _mm256_hadd_epi32(p[0], p[1]), h23 = _mm256_hadd_epi32(p[2], p[3]);
+    const __m256i h45 = _mm256_hadd_epi32(p[4], p[5]), h67 = _mm256_hadd_epi32(p[6], p[7]);
+    const __m256i a = _mm256_hadd_epi32(h01, h23), b = _mm256_hadd_epi32(h45, h67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+/* The 8 rows' fp16 scales at byte offset off of each row, as floats (inserted lane by lane: going through a small
+ * array in memory would stall on store forwarding). */
+static inline __m256 row_scales(const uint8_t *w, size_t w_stride, size_t off) {
+    uint16_t d[8];
+    for (int r = 0; r < 8; r++) memcpy(&d[r], w + (size_t)r * w_stride + off, 2);
+    __m128i v = _mm_cvtsi32_si128(d[0]);
+    v = _mm_insert_epi16(v, d[1], 1);
+    v = _mm_insert_epi16(v, d[2], 2);
+    v = _mm_insert_epi16(v, d[3], 3);
+    v = _mm_insert_epi16(v, d[4], 4);
+    v = _mm_insert_epi16(v, d[5], 5);
+    v = _mm_insert_epi16(v, d[6], 6);
+    v = _mm_insert_epi16(v, d[7], 7);
+    return _mm256_cvtph_ps(v);
+}
+
+/* ---- single-row dots (exactly the reference) ------------------------------------------------------------ */
+/* 8 blocks at a time: their integer sums reduced into 8 lanes, the 8 float terms formed as vectors, then added to
+ * the running sum one by one in block order; the tail block by block. */
+void octet__dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
+    const block_q8_0 *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK8_0;
+    float sumf = 0.0f;
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        __m256i p[8];
+        uint16_t dx[8], dy[8];
+        for (int k = 0; k < 8; k++) {
+            p[k] = dot_s8s8(_mm256_loadu_si256((const __m256i *)x[i + k].qs),
+                            _mm256_loadu_si256((const __m256i *)y[i + k].qs));
+            dx[k] = x[i + k].d, dy[k] = y[i + k].d;
+        }
+        const __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dx)),
+                                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dy)));
+        float v[8];
+        _mm256_storeu_ps(v, _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));
+        for (int k = 0; k < 8; k++) sumf += v[k];
+    }
+    for (; i < nb; i++) {
+        const int32_t isum = hsum8i(dot_s8s8(_mm256_loadu_si256((const __m256i *)x[i].qs),
+                                             _mm256_loadu_si256((const __m256i *)y[i].qs)));
+        sumf += (float)isum * (h2f(x[i].d) * h2f(y[i].d));
+    }
+    *s = sumf;
+}
+
+void octet__dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
+    const block_q4_0 *x = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK4_0;
+    const __m256i off = _mm256_set1_epi8(8);
+    float sumf = 0.0f;
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        __m256i p[8];
+        uint16_t dx[8], dy[8];
+        for (int k = 0; k < 8; k++) {
+            p[k] = dot_s8s8(_mm256_sub_epi8(unpack_nibbles(x[i + k].qs), off),
+                            _mm256_loadu_si256((const __m256i *)y[i + k].qs));
+            dx[k] = x[i + k].d, dy[k] = y[i + k].d;
+        }
+        const __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dx)),
+                                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dy)));
+        float v[8];
+        _mm256_storeu_ps(v, _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));
+        for (int k = 0; k < 8; k++) sumf += v[k];
+    }
+    for (; i < nb; i++) {
+        const int32_t isum = hsum8i(dot_s8s8(_mm256_sub_epi8(unpack_nibbles(x[i].qs), off),
+                                             _mm256_loadu_si256((const __m256i *)y[i].qs)));
+        sumf += (float)isum * (h2f(x[i].d) * h2f(y[i].d));
+    }
+    *s = sumf;
+}
+
+/* ---- 8-row GEMV --------------------------------------------------------------------------------------------
+ * Per block: the 8 rows' integer sums (lanes = elements) reduced into one vector (lanes = rows), then one vector
+ * step of the 8 float chains. Rows are read as 8 sequential streams; a software prefetch a few hundred bytes
+ * ahead in each keeps enough cache-line requests in flight for one core to approach its memory bandwidth. */
+/* The 8 rows of the next call (the next 8 rows, contiguous with these) are prefetched linearly while this call
+ * works: each block step requests its share of their cache lines. */
+#define PREFETCH_SETUP                                                                                            \
+    const char *pf_next = (const char *)wb + 8 * w_stride;                                                        \
+    const size_t pf_lines = (8 * w_stride / 64 + (size_t)nb - 1) / (size_t)nb;
+#define PREFETCH_STEP                                                                                             \
+    for (size_t k = 0; k < pf_lines; k++)                                                                         \
+        _mm_prefetch(pf_next + ((size_t)i * pf_lines + k) * 64 + PF_AHEAD, _MM_HINT_T0);
+#ifndef PF_AHEAD
+#define PF_AHEAD 0
+#endif
+#ifndef OCTET_GEMV_PREFETCH
+#define OCTET_GEMV_PREFETCH 1536
+#endif
+
+void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a) {
+    const uint8_t *wb = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK8_0;
+    __m256 acc = _mm256_setzero_ps();
+    PREFETCH_SETUP
+    for (int64_t i = 0; i < nb; i++) {
+        PREFETCH_STEP
+        const size_t off = (size_t)i * sizeof(block_q8_0);
+        const __m256i av = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256i p[8];
+        for (int r = 0; r < 8; r++) {
+            const uint8_t *xr = wb + (size_t)r * w_stride + off;
+            p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(xr + 2)), av);
+        }
+        const __m256 dd = _mm256_mul_ps(row_scales(wb, w_stride, off), _mm256_set1_ps(h2f(y[i].d)));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));
+    }
+    _mm256_storeu_ps(s, acc);
+}
+
+void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a) {
+    const uint8_t *wb = w;
+    const block_q8_0 *y = a;
+    const int64_t nb = n / QK4_0;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256 acc = _mm256_setzero_ps();
+    PREFETCH_SETUP
+    for (int64_t i = 0; i < nb; i++) {
+        PREFETCH_STEP
+        const size_t off = (size_t)i * sizeof(block_q4_0);
+        /* activation halves in both 128-bit lanes: codes 0..15 pair with low nibbles, 16..31 with high ones */
+        const __m256i alo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)y[i].qs));
+        const __m256i ahi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(y[i].qs + 16)));
+        const __m256i a8 = _mm256_add_epi16(_mm256_maddubs_epi16(eight, alo), _mm256_maddubs_epi16(eight, ahi));
+        __m256i q[4];
+        for (int r = 0; r < 8; r += 2) {
+            const uint8_t *x0 = wb + (size_t)r * w_stride + off, *x1 = x0 + w_stride;
+            /* rows r and r+1 in the two 128-bit lanes */
+            const __m256i b = _mm256_loadu2_m128i((const __m128i *)(x1 + 2), (const __m128i *)(x0 + 2));
+            const __m256i lo = _mm256_and_si256(b, m4), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
+            const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, alo), _mm256_maddubs_epi16(hi, ahi));
+            q[r / 2] = _mm256_sub_epi16(p16, a8); /* [row r: 8 int16 | row r+1: 8 int16] of sum (q-8) a */
+        }
+        /* Every partial sum of (q-8) a over at most 32 elements is within 32*8*127 = 32512, so the reduction can
+         * stay in int16: -> [r0 r0 r2 r2 r4 r4 r6 r6 | r1 r1 r3 r3 ...] -> int32 [r0 r2 r4 r6 | r1 r3 r5 r7] */
+        const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
+        const __m256i h = _mm256_madd_epi16(h16, ones);
+        const __m256i isum = _mm256_permutevar8x32_epi32(h, order);
+        const __m256 dd = _mm256_mul_ps(row_scales(wb, w_stride, off), _mm256_set1_ps(h2f(y[i].d)));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), dd));
+    }
+    _mm256_storeu_ps(s, acc);
+}
+
+/* ---- panels ---------------------------------------------------------------------------------------------- */
+size_t octet__panel_bytes_q8_0(int64_t n) { return (size_t)(n / 32) * PANEL_BLOCK_BYTES; }
+
+/* c[r] = the 32 signed codes of row r's block: transpose the 8x8 matrix of 4-byte groups and store it. */
+static inline void store_transposed(uint8_t *dst, const __m256i c[8]) {
+    __m256i t[8], u[8];
+    for (int k = 0; k < 4; k++) {
+        t[2 * k] = _mm256_unpacklo_epi32(c[2 * k], c[2 * k + 1]);
+        t[2 * k + 1] = _mm256_unpackhi_epi32(c[2 * k], c[2 * k + 1]);
+    }
+    for (int k = 0; k < 2; k++) {
+        u[4 * k + 0] = _mm256_unpacklo_epi64(t[4 * k + 0], t[4 * k + 2]); /* groups 0 / 4 of rows 4k..4k+3 */
+        u[4 * k + 1] = _mm256_unpackhi_epi64(t[4 * k + 0], t[4 * k + 2]); /* groups 1 / 5 */
+        u[4 * k + 2] = _mm256_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]); /* groups 2 / 6 */
+        u[4 * k + 3] = _mm256_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]); /* groups 3 / 7 */
+    }
+    for (int j = 0; j < 4; j++) {
+        _mm256_storeu_si256((__m256i *)(dst + 32 * j), _mm256_permute2x128_si256(u[j], u[4 + j], 0x20));
+        _mm256_storeu_si256((__m256i *)(dst + 32 * (j + 4)), _mm256_permute2x128_si256(u[j], u[4 + j], 0x31));
+    }
+}
+
+static inline void store_scales(uint8_t *dst, const uint8_t *w, size_t w_stride, size_t off) {
+    _mm256_storeu_ps((float *)(void *)dst, row_scales(w, w_stride, off));
+}
+
+void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride) {
+    const uint8_t *wb = w;
+    uint8_t *dst = panel;
+    for (int64_t i = 0; i < n / QK8_0; i++, dst += PANEL_BLOCK_BYTES) {
+        const size_t off = (size_t)i * sizeof(block_q8_0);
+        __m256i c[8];
+        for (int r = 0; r < 8; r++) c[r] = _mm256_loadu_si256((const __m256i *)(wb + (size_t)r * w_stride + off + 2));
+        store_transposed(dst, c);
+        store_scales(dst + 256, wb, w_stride, off);
+    }
+}
+
+void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride) {
+    const uint8_t *wb = w;
+    uint8_t *dst = panel;
+    for (int64_t i = 0; i < n / QK4_0; i++, dst += PANEL_BLOCK_BYTES) {
+        const size_t off = (size_t)i * sizeof(block_q4_0);
+        __m256i c[8];
+        for (int r = 0; r < 8; r++)
+            c[r] = _mm256_sub_epi8(unpack_nibbles(wb + (size_t)r * w_stride + off + 2), _mm256_set1_epi8(8));
+        store_transposed(dst, c);
+        store_scales(dst + 256, wb, w_stride, off);
+    }
+}
+
+/* One block of the panel against T tokens. SUM16: the block's products add up in int16 (Q4_0 codes). */
+#define PANEL_STEP(T, SUM16)                                                                                      \
+    do {                                                                                                       \
+        const uint8_t *pb = (const uint8_t *)panel + (size_t)i * PANEL_BLOCK_BYTES;                           \
+        __m256i isum[T];                                                                                       \
+        for (int c = 0; c < T; c++) isum[c] = _mm256_setzero_si256();                                          \
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                                  \
+            const __m256i wj = _mm256_loadu_si256((const __m256i *)(pb + 32 * j));                            \
+            const __m256i uj = _mm256_sign_epi8(wj, wj);                                                       \
+            _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {                                              \
+                const __m256i p = _mm256_maddubs_epi16(uj, _mm256_sign_epi8(bcast4(y[c][i].qs + 4 * j), wj));  \
+                isum[c] = SUM16 ? _mm256_add_epi16(isum[c], p) : _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, ones)); \
+            }                                                                                                  \
+        }                                                                                                      \
+        const __m256 dw = _mm256_loadu_ps((const float *)(const void *)(pb + 256));                            \
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {                                                  \
+            const __m256i is = SUM16 ? _mm256_madd_epi16(isum[c], ones) : isum[c];                             \
+            const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(h2f(y[c][i].d)));                               \
+            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(is), dd));                         \
+        }                                                                                                      \
+    } while (0)
+
+#define PANEL_GEMM(NAME, SUM16)                                                                                   \
+    void NAME(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc) { \
+        const int64_t nb = n / 32;                                                                             \
+        const __m256i ones = _mm256_set1_epi16(1);                                                             \
+        int c0 = 0;                                                                                            \
+        for (; c0 + 4 <= nc; c0 += 4) {                                                                        \
+            const block_q8_0 *y[4];                                                                            \
+            __m256 acc[4];                                                                                     \
+            for (int c = 0; c < 4; c++) {                                                                      \
+                y[c] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(c0 + c) * a_stride);                 \
+                acc[c] = _mm256_setzero_ps();                                                                  \
+            }                                                                                                  \
+            for (int64_t i = 0; i < nb; i++) PANEL_STEP(4, SUM16);                                             \
+            for (int c = 0; c < 4; c++) _mm256_storeu_ps(s + (size_t)(c0 + c) * s_stride, acc[c]);             \
+        }                                                                                                      \
+        for (; c0 < nc; c0++) {                                                                                \
+            const block_q8_0 *y[1] = {(const block_q8_0 *)((const uint8_t *)a + (size_t)c0 * a_stride)};      \
+            __m256 acc[1] = {_mm256_setzero_ps()};                                                             \
+            for (int64_t i = 0; i < nb; i++) PANEL_STEP(1, SUM16);                                             \
+            _mm256_storeu_ps(s + (size_t)c0 * s_stride, acc[0]);                                               \
+        }                                                                                                      \
+    }
+
+PANEL_GEMM(octet__panel_gemm_q4_0_avx2, 1)
+PANEL_GEMM(octet__panel_gemm_q8_0_avx2, 0)
+#endif
