@@ -141,6 +141,59 @@ static void test_axpy(int simd) {
     CHECKF(bad_simd == 0, "%d AVX2 axpy results differ from the reference", bad_simd);
 }
 
+/* 8-row GEMV and row panels equal the reference dot of every (row, token): random and extreme codes and scales,
+ * stride 34 (Q8_0 in place, rows not aligned) and 32, 1..12 tokens. */
+static void test_q8_multirow(void) {
+    enum { MAXB = 70, NT = 12 };
+    static int8_t w[8 * (MAXB * 34 + 2)], a[NT * (MAXB * 32 + 8)];
+    static int16_t ws[8 * (MAXB + 1)], as[NT * (MAXB + 3)];
+    static uint8_t panel[MAXB * 288];
+    static int64_t out[NT * 8];
+    uint64_t rng = 21;
+    int bad_gemv = 0, bad_panel = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        int nb = 1 + (int)(t_rng_next(&rng) % MAXB), mode = trial % 3;
+        size_t stride = (trial & 1) ? 34 : 32, row_bytes = (size_t)nb * stride + 2, a_stride = (size_t)nb * 32 + 8;
+        size_t ws_stride = (size_t)nb + 1, as_stride = (size_t)nb + 3;
+        for (int r = 0; r < 8; r++)
+            for (int b = 0; b < nb; b++) {
+                for (int j = 0; j < 32; j++) {
+                    int8_t v = rnd8(&rng, -128);
+                    if (mode == 1) v = (t_rng_next(&rng) & 1) ? -128 : 127;
+                    if (mode == 2 && (t_rng_next(&rng) & 3)) v = 0;
+                    w[(size_t)r * row_bytes + (size_t)b * stride + (size_t)j] = v;
+                }
+                ws[(size_t)r * ws_stride + (size_t)b] = mode == 1 ? ((b + r) & 1 ? 32767 : -32767) : (int16_t)t_rng_next(&rng);
+            }
+        for (int c = 0; c < NT; c++)
+            for (int b = 0; b < nb; b++) {
+                for (int j = 0; j < 32; j++)
+                    a[(size_t)c * a_stride + (size_t)b * 32 + (size_t)j] =
+                        mode == 1 ? ((t_rng_next(&rng) & 1) ? -127 : 127) : rnd8(&rng, -127);
+                as[(size_t)c * as_stride + (size_t)b] = mode == 1 ? 32767 : (int16_t)(t_rng_next(&rng) & 0x7fff);
+            }
+        int64_t want[NT][8];
+        for (int c = 0; c < NT; c++)
+            for (int r = 0; r < 8; r++)
+                want[c][r] = octet__int_dot_q8_ref(nb, w + (size_t)r * row_bytes, stride, ws + (size_t)r * ws_stride,
+                                                   a + (size_t)c * a_stride, as + (size_t)c * as_stride);
+        for (int c = 0; c < NT; c++) {
+            int64_t g[8];
+            octet__int_gemv8_q8_avx2(nb, w, row_bytes, stride, ws, ws_stride, a + (size_t)c * a_stride,
+                                     as + (size_t)c * as_stride, g);
+            for (int r = 0; r < 8; r++) bad_gemv += g[r] != want[c][r];
+        }
+        CHECK(octet__int_panel_bytes(nb) <= sizeof panel);
+        octet__int_pack8_q8(nb, panel, w, row_bytes, stride, ws, ws_stride);
+        int nc = 1 + trial % NT;
+        octet__int_panel_q8_avx2(nb, panel, a, a_stride, as, as_stride, nc, out);
+        for (int c = 0; c < nc; c++)
+            for (int r = 0; r < 8; r++) bad_panel += out[c * 8 + r] != want[c][r];
+    }
+    CHECKF(bad_gemv == 0, "%d 8-row GEMV results differ from the reference dot", bad_gemv);
+    CHECKF(bad_panel == 0, "%d panel results differ from the reference dot", bad_panel);
+}
+
 int main(void) {
     const octet__cpu *c = octet__cpu_features();
     int simd = c->avx2 && c->fma && c->f16c;
@@ -149,5 +202,6 @@ int main(void) {
     test_q8_dot4(simd);
     test_score(simd);
     test_axpy(simd);
+    if (simd) test_q8_multirow();
     TEST_MAIN_END();
 }

@@ -57,6 +57,10 @@ struct octet__int_state {
     int32_t *lq;                                 /* [n_logit_rows][n_vocab] Q16 logits */
     octet__int_dot_fn dot;
     octet__int_dot4_fn dot4;
+    int multirow;                                /* AVX2 8-row GEMV and row panels available */
+    uint8_t *panel;                              /* [nth][panel_stride] row panels (multirow) */
+    size_t panel_stride;
+    int64_t *pout;                               /* [nth][n_batch * 8] panel results (multirow) */
     octet__int_score_fn score;
     octet__int_axpy_fn axpy;
     /* per call */
@@ -84,6 +88,7 @@ static void pick_kernels(octet__int_state *st) {
     if (octet__use_simd() && octet__cpu_features()->avx2) {
         st->dot = octet__int_dot_q8_avx2;
         st->dot4 = octet__int_dot4_q8_avx2;
+        st->multirow = 1;
         st->score = octet__int_score_avx2;
         st->axpy = octet__int_axpy_s8_avx2;
     }
@@ -137,12 +142,19 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
     st->pr = alloc_n((size_t)st->nth, (size_t)n_ctx, 4, &ok);
     st->acc = alloc_n((size_t)st->nth, (size_t)w->head_dim, 4, &ok);
     st->lq = alloc_n(logits_all ? nb : 1, (size_t)w->n_vocab, 4, &ok);
+    pick_kernels(st);
+#if !defined(OCTET_INTONLY) && defined(__x86_64__)
+    if (st->multirow) {
+        st->panel_stride = (octet__int_panel_bytes(st->max_in / 32) + 63) & ~(size_t)63;
+        st->panel = alloc_n((size_t)st->nth, st->panel_stride, 1, &ok);
+        st->pout = alloc_n((size_t)st->nth, nb * 8, 8, &ok);
+    }
+#endif
     if (!ok) {
         octet__int_free(st);
         return octet__err(err, OCTET_ENOMEM, "integer mode: out of memory for a %d-token context and %d-token batch",
                           n_ctx, n_batch);
     }
-    pick_kernels(st);
     /* cos/sin of every distance the cache can hold: phase = d * phi_i mod 2^64 */
     const int half = w->n_rot / 2;
     for (int d = 0; d < n_ctx; d++) {
@@ -157,7 +169,7 @@ void octet__int_free(octet__int_state *st) {
     if (!st) return;
     void *bufs[] = {st->x, st->xn, st->q, st->k, st->v, st->att, st->hg, st->hu, st->aq, st->as, st->asa,
                     st->q16, st->qsh, st->cs_rel, st->cs_tmp, st->kc, st->vc, st->ksc, st->ksh, st->vsc, st->vsh,
-                    st->kpos, st->sc, st->pr, st->acc,
+                    st->kpos, st->sc, st->pr, st->acc, st->panel, st->pout,
                     st->lq};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(st);
@@ -184,6 +196,18 @@ static void mm_quant(void *ctx, int ith, int nth) {
                              st->as + (size_t)i * (s / 32), &st->asa[i]);
 }
 
+/* real = acc * 2^-ws_exp * 2^(sa - 16) / 127  ->  Q16, plus the bias */
+static inline void mm_store(const mm_task *t, int j, int i, int64_t r, int64_t acc) {
+    const octet__int_mat *w = t->w[j];
+    int64_t v = octet__int_mulshift(acc, M127, 37 - t->st->asa[i] + w->ws_exp[r]);
+    t->y[j][(size_t)i * (size_t)w->n_out + (size_t)r] = octet__int_sat32(v + (t->bias[j] ? t->bias[j][r] : 0));
+}
+
+/* Prompt batches of at least this many tokens use row panels, smaller ones the 8-row GEMV per token. */
+#define PANEL_MIN_TOK 3
+
+/* Rows split evenly between threads at multiples of 8; every result is the exact integer of the reference dot
+ * whichever kernel computes it (8-row GEMV, panel, 4-token or 1-token dot). */
 static void mm_dot(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
     octet__int_state *st = t->st;
@@ -191,13 +215,35 @@ static void mm_dot(void *ctx, int ith, int nth) {
     int64_t total = 0;
     for (int j = 0; j < t->n_w; j++) total += t->w[j]->n_out;
     int64_t r0 = total * ith / nth, r1 = total * (ith + 1) / nth, base = 0;
+    if (ith > 0) r0 &= ~(int64_t)7;
+    if (ith < nth - 1) r1 &= ~(int64_t)7;
     for (int j = 0; j < t->n_w; j++) {
         const octet__int_mat *w = t->w[j];
         int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < w->n_out ? r1 - base : w->n_out;
+        base += w->n_out;
+#if !defined(OCTET_INTONLY) && defined(__x86_64__)
+        if (st->multirow) {
+            uint8_t *panel = st->panel + (size_t)ith * st->panel_stride;
+            int64_t *pout = st->pout + (size_t)ith * (size_t)st->n_batch * 8;
+            for (; lo + 8 <= hi; lo += 8) {
+                const int8_t *w0 = w->q + (size_t)lo * w->row_bytes;
+                const int16_t *ws0 = w->ws + (size_t)lo * (size_t)w->n_blocks;
+                if (t->n_tok >= PANEL_MIN_TOK) {
+                    octet__int_pack8_q8(w->n_blocks, panel, w0, w->row_bytes, w->stride, ws0, (size_t)w->n_blocks);
+                    octet__int_panel_q8_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
+                } else {
+                    for (int i = 0; i < t->n_tok; i++)
+                        octet__int_gemv8_q8_avx2(w->n_blocks, w0, w->row_bytes, w->stride, ws0, (size_t)w->n_blocks,
+                                                 st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32), pout + 8 * i);
+                }
+                for (int i = 0; i < t->n_tok; i++)
+                    for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + k, pout[8 * i + k]);
+            }
+        }
+#endif
         for (int64_t r = lo; r < hi; r++) {
             const int8_t *wr = w->q + (size_t)r * w->row_bytes;
             const int16_t *ws = w->ws + (size_t)r * (size_t)w->n_blocks;
-            int64_t b = t->bias[j] ? t->bias[j][r] : 0;
             int64_t acc[4];
             for (int i = 0; i < t->n_tok;) {
                 int n = t->n_tok - i >= 4 ? 4 : 1; /* four tokens share each weight block */
@@ -206,14 +252,9 @@ static void mm_dot(void *ctx, int ith, int nth) {
                              s / 32, acc);
                 else
                     acc[0] = st->dot(w->n_blocks, wr, w->stride, ws, st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32));
-                for (int u = 0; u < n; u++, i++) {
-                    /* real = acc * 2^-ws_exp * 2^(sa - 16) / 127  ->  Q16 */
-                    int64_t v = octet__int_mulshift(acc[u], M127, 37 - st->asa[i] + w->ws_exp[r]);
-                    t->y[j][(size_t)i * (size_t)w->n_out + (size_t)r] = octet__int_sat32(v + b);
-                }
+                for (int u = 0; u < n; u++, i++) mm_store(t, j, i, r, acc[u]);
             }
         }
-        base += w->n_out;
     }
 }
 

@@ -1,0 +1,155 @@
+/*
+ * int_panel_avx2.c - multi-row integer kernels of the integer-only mode: an 8-row GEMV for generation and row
+ * panels for prompt batches. Each result is the exact int64 of octet__int_dot_q8_ref for its (row, token), so
+ * they are identical to the reference whatever the order of the additions (tests/kernels/test_int_dot.c).
+ *
+ * Per block b and row r: isum = sum_k w[k] a[k] (|isum| <= 32*128*127 < 2^19, exact int32), sc = ws[r][b] * as[b]
+ * (|sc| <= 2^30, exact int32 through _mm256_madd_epi16 of the pairs (ws, sign) and (as, 0)), term = isum * sc
+ * (< 2^49, exact int64 through _mm256_mul_epi32 on the even lanes and on the odd lanes shifted down); with at most
+ * 2^13 blocks the sums stay below 2^62. Rows live in the 8 lanes of a vector: the even rows' int64 sums in one
+ * accumulator, the odd rows' in another.
+ *
+ * Products of codes: |w| (unsigned) times a carrying w's sign, through _mm256_maddubs_epi16; pairs are at most
+ * 2*128*127 = 32512 (weights may be -128, activations are in [-127, 127]), then _mm256_madd_epi16 with ones.
+ */
+#include "kernels/int_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <string.h>
+
+#define IPANEL_BLOCK_BYTES (8 * 32 + 8 * 4) /* 8 code vectors (lanes = rows), 8 int32 weight scales */
+
+static inline __m256i dot_s8s8(__m256i w, __m256i a) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)),
+                             _mm256_set1_epi16(1));
+}
+
+static inline __m256i reduce8(const __m256i p[8]) {
+    const __m256i h01 = _mm256_hadd_epi32(p[0], p[1]), h23 = _mm256_hadd_epi32(p[2], p[3]);
+    const __m256i h45 = _mm256_hadd_epi32(p[4], p[5]), h67 = _mm256_hadd_epi32(p[6], p[7]);
+    const __m256i x = _mm256_hadd_epi32(h01, h23), y = _mm256_hadd_epi32(h45, h67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(x, y, 0x20), _mm256_permute2x128_si256(x, y, 0x31));
+}
+
+/* acc_e/acc_o += isum * ws32 * as for the even / odd lanes; ws32 holds int16 scales sign-extended to int32. */
+static inline void scale_add(__m256i isum, __m256i ws32, int16_t as, __m256i *acc_e, __m256i *acc_o) {
+    const __m256i sc = _mm256_madd_epi16(ws32, _mm256_set1_epi32((int32_t)(uint16_t)as));
+    *acc_e = _mm256_add_epi64(*acc_e, _mm256_mul_epi32(isum, sc));
+    *acc_o = _mm256_add_epi64(*acc_o, _mm256_mul_epi32(_mm256_srli_epi64(isum, 32), _mm256_srli_epi64(sc, 32)));
+}
+
+static inline void store_rows(int64_t out[8], __m256i acc_e, __m256i acc_o) {
+    int64_t e[4], o[4];
+    _mm256_storeu_si256((__m256i *)(void *)e, acc_e);
+    _mm256_storeu_si256((__m256i *)(void *)o, acc_o);
+    for (int k = 0; k < 4; k++) out[2 * k] = e[k], out[2 * k + 1] = o[k];
+}
+
+/* the 8 rows' block-b scales, sign-extended to int32 */
+static inline __m256i row_scales(const int16_t *ws, size_t ws_stride, int64_t b) {
+    __m128i v = _mm_cvtsi32_si128((uint16_t)ws[b]);
+    v = _mm_insert_epi16(v, ws[ws_stride + (size_t)b], 1);
+    v = _mm_insert_epi16(v, ws[2 * ws_stride + (size_t)b], 2);
+    v = _mm_insert_epi16(v, ws[3 * ws_stride + (size_t)b], 3);
+    v = _mm_insert_epi16(v, ws[4 * ws_stride + (size_t)b], 4);
+    v = _mm_insert_epi16(v, ws[5 * ws_stride + (size_t)b], 5);
+    v = _mm_insert_epi16(v, ws[6 * ws_stride + (size_t)b], 6);
+    v = _mm_insert_epi16(v, ws[7 * ws_stride + (size_t)b], 7);
+    return _mm256_cvtepi16_epi32(v);
+}
+
+void octet__int_gemv8_q8_avx2(int64_t n_blocks, const int8_t *w, size_t row_bytes, size_t w_stride,
+                              const int16_t *ws, size_t ws_stride, const int8_t *a, const int16_t *as,
+                              int64_t out[8]) {
+    __m256i acc_e = _mm256_setzero_si256(), acc_o = _mm256_setzero_si256();
+    /* the next 8 rows (contiguous with these) are prefetched linearly, a share of their lines per block */
+    const char *pf = (const char *)w + 8 * row_bytes;
+    const size_t pf_lines = (8 * row_bytes / 64 + (size_t)n_blocks - 1) / (size_t)n_blocks;
+    for (int64_t b = 0; b < n_blocks; b++) {
+        for (size_t k = 0; k < pf_lines; k++) _mm_prefetch(pf + ((size_t)b * pf_lines + k) * 64, _MM_HINT_T0);
+        const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(a + (size_t)b * 32));
+        __m256i p[8];
+        for (int r = 0; r < 8; r++)
+            p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(const void *)(w + (size_t)r * row_bytes +
+                                                                                (size_t)b * w_stride)),
+                            av);
+        scale_add(reduce8(p), row_scales(ws, ws_stride, b), as[b], &acc_e, &acc_o);
+    }
+    store_rows(out, acc_e, acc_o);
+}
+
+size_t octet__int_panel_bytes(int64_t n_blocks) { return (size_t)n_blocks * IPANEL_BLOCK_BYTES; }
+
+void octet__int_pack8_q8(int64_t n_blocks, void *panel, const int8_t *w, size_t row_bytes, size_t w_stride,
+                         const int16_t *ws, size_t ws_stride) {
+    uint8_t *dst = panel;
+    for (int64_t b = 0; b < n_blocks; b++, dst += IPANEL_BLOCK_BYTES) {
+        __m256i c[8], t[8], u[8];
+        for (int r = 0; r < 8; r++)
+            c[r] = _mm256_loadu_si256((const __m256i *)(const void *)(w + (size_t)r * row_bytes + (size_t)b * w_stride));
+        /* 8x8 transpose of 4-byte groups: vector j = codes 4j..4j+3 of rows 0..7 */
+        for (int k = 0; k < 4; k++) {
+            t[2 * k] = _mm256_unpacklo_epi32(c[2 * k], c[2 * k + 1]);
+            t[2 * k + 1] = _mm256_unpackhi_epi32(c[2 * k], c[2 * k + 1]);
+        }
+        for (int k = 0; k < 2; k++) {
+            u[4 * k + 0] = _mm256_unpacklo_epi64(t[4 * k + 0], t[4 * k + 2]);
+            u[4 * k + 1] = _mm256_unpackhi_epi64(t[4 * k + 0], t[4 * k + 2]);
+            u[4 * k + 2] = _mm256_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+            u[4 * k + 3] = _mm256_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+        }
+        for (int j = 0; j < 4; j++) {
+            _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * j), _mm256_permute2x128_si256(u[j], u[4 + j], 0x20));
+            _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * (j + 4)),
+                                _mm256_permute2x128_si256(u[j], u[4 + j], 0x31));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(dst + 256), row_scales(ws, ws_stride, b));
+    }
+}
+
+/* One block of the panel against T tokens. */
+#define IPANEL_STEP(T)                                                                                            \
+    do {                                                                                                       \
+        const uint8_t *pb = (const uint8_t *)panel + (size_t)b * IPANEL_BLOCK_BYTES;                          \
+        __m256i isum[T];                                                                                       \
+        for (int c = 0; c < T; c++) isum[c] = _mm256_setzero_si256();                                          \
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                                  \
+            const __m256i wj = _mm256_loadu_si256((const __m256i *)(const void *)(pb + 32 * j));              \
+            const __m256i uj = _mm256_sign_epi8(wj, wj);                                                       \
+            _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {                                              \
+                int32_t a4;                                                                                    \
+                memcpy(&a4, ap[c] + (size_t)b * 32 + 4 * j, 4);                                                \
+                const __m256i p = _mm256_maddubs_epi16(uj, _mm256_sign_epi8(_mm256_set1_epi32(a4), wj));       \
+                isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, ones));                               \
+            }                                                                                                  \
+        }                                                                                                      \
+        const __m256i ws32 = _mm256_loadu_si256((const __m256i *)(const void *)(pb + 256));                   \
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) scale_add(isum[c], ws32, sp[c][b], &acc_e[c], &acc_o[c]); \
+    } while (0)
+
+void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
+                              const int16_t *as, size_t as_stride, int nc, int64_t *out) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    int c0 = 0;
+    for (; c0 + 4 <= nc; c0 += 4) {
+        const int8_t *ap[4];
+        const int16_t *sp[4];
+        __m256i acc_e[4], acc_o[4];
+        for (int c = 0; c < 4; c++) {
+            ap[c] = a + (size_t)(c0 + c) * a_stride;
+            sp[c] = as + (size_t)(c0 + c) * as_stride;
+            acc_e[c] = acc_o[c] = _mm256_setzero_si256();
+        }
+        for (int64_t b = 0; b < n_blocks; b++) IPANEL_STEP(4);
+        for (int c = 0; c < 4; c++) store_rows(out + (size_t)(c0 + c) * 8, acc_e[c], acc_o[c]);
+    }
+    for (; c0 < nc; c0++) {
+        const int8_t *ap[1] = {a + (size_t)c0 * a_stride};
+        const int16_t *sp[1] = {as + (size_t)c0 * as_stride};
+        __m256i acc_e[1] = {_mm256_setzero_si256()}, acc_o[1] = {_mm256_setzero_si256()};
+        for (int64_t b = 0; b < n_blocks; b++) IPANEL_STEP(1);
+        store_rows(out + (size_t)c0 * 8, acc_e[0], acc_o[0]);
+    }
+}
+#endif
