@@ -336,6 +336,7 @@ static enum MHD_Result handle_generate(srv_server *h, struct MHD_Connection *c, 
     int max_tokens = rq.max_tokens >= 0 ? rq.max_tokens
                                         : (kind == SRV_REQ_CHAT ? room : SRV_DEFAULT_MAX_TOKENS_COMPLETION);
     j->max_tokens = max_tokens < room ? max_tokens : room;
+    j->ignore_eos = rq.ignore_eos;
     j->stream = rq.stream;
     octet_sampler_params sp = octet_sampler_default_params();
     sp.temp = rq.temperature;

@@ -237,6 +237,7 @@ static int parse_fields(srv_request *r, json_t *o, char *msg, size_t msg_size, c
         }
     }
     if (get_bool(o, "stream", &r->stream, msg, msg_size, param)) return -1;
+    if (get_bool(o, "ignore_eos", &r->ignore_eos, msg, msg_size, param)) return -1;
     if ((v = member(o, "stream_options"))) {
         if (!json_is_object(v))
             return fail(msg, msg_size, param, "stream_options", "'stream_options' must be an object");

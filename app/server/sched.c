@@ -346,7 +346,7 @@ static void *sched_main(void *arg) {
                 continue;
             }
             int32_t tok = octet_sampler_sample(sl->smp, logits);
-            if (octet_token_is_eog(sc->m, tok)) {
+            if (!j->ignore_eos && octet_token_is_eog(sc->m, tok)) {
                 finish(sc, sl, "stop", 0, NULL);
                 continue;
             }

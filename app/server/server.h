@@ -63,6 +63,7 @@ typedef struct srv_request {
     srv_message *msgs;           /* chat */
     int n_msgs;
     int max_tokens;              /* -1: not given */
+    int ignore_eos;              /* llama.cpp server extension: keep generating past end-of-generation tokens */
     float temperature;           /* default 1 (OpenAI) */
     float top_p;                 /* default 1 */
     uint64_t seed;
@@ -116,6 +117,7 @@ typedef struct srv_job {
     int32_t *prompt;
     int n_prompt;
     int max_tokens;
+    int ignore_eos;
     int stream;          /* the connection sends text as it comes: wake it per token (else only when done) */
     octet_sampler_params sp;
     char *stop[SRV_MAX_STOP + 1];
