@@ -67,20 +67,15 @@ static inline __m256i reduce8(const __m256i p[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
-/* The 8 rows' fp16 scales at byte offset off of each row, as floats (inserted lane by lane: going through a small
- * array in memory would stall on store forwarding). */
+/* The 8 rows' fp16 scales at byte offset off of each row, as floats: one gather of the 4 bytes there (the scale
+ * and the first codes, inside the row), then the low halves packed together. Cheaper than 8 lane inserts, which
+ * all compete for the one shuffle port. */
 static inline __m256 row_scales(const uint8_t *w, size_t w_stride, size_t off) {
-    uint16_t d[8];
-    for (int r = 0; r < 8; r++) memcpy(&d[r], w + (size_t)r * w_stride + off, 2);
-    __m128i v = _mm_cvtsi32_si128(d[0]);
-    v = _mm_insert_epi16(v, d[1], 1);
-    v = _mm_insert_epi16(v, d[2], 2);
-    v = _mm_insert_epi16(v, d[3], 3);
-    v = _mm_insert_epi16(v, d[4], 4);
-    v = _mm_insert_epi16(v, d[5], 5);
-    v = _mm_insert_epi16(v, d[6], 6);
-    v = _mm_insert_epi16(v, d[7], 7);
-    return _mm256_cvtph_ps(v);
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)w_stride));
+    const __m256i g = _mm256_i32gather_epi32((const int *)(const void *)(w + off), idx, 1);
+    const __m256i p = _mm256_shuffle_epi8(g, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                              0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1));
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
 }
 
 /* ---- single-row dots (exactly the reference) ------------------------------------------------------------ */
@@ -150,11 +145,11 @@ void octet__dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a
 /* The 8 rows of the next call (the next 8 rows, contiguous with these) are prefetched linearly while this call
  * works: each block step requests its share of their cache lines. */
 #define PREFETCH_SETUP                                                                                            \
-    const char *pf_next = (const char *)wb + 8 * w_stride;                                                        \
-    const size_t pf_lines = (8 * w_stride / 64 + (size_t)nb - 1) / (size_t)nb;
+    const char *pf_next = (const char *)wb + 8 * w_stride + PF_AHEAD;                                             \
+    const size_t pf_total = (8 * w_stride + 63) / 64;
 #define PREFETCH_STEP                                                                                             \
-    for (size_t k = 0; k < pf_lines; k++)                                                                         \
-        _mm_prefetch(pf_next + ((size_t)i * pf_lines + k) * 64 + PF_AHEAD, _MM_HINT_T0);
+    for (size_t l = (size_t)i * pf_total / (size_t)nb; l < (size_t)(i + 1) * pf_total / (size_t)nb; l++)        \
+        _mm_prefetch(pf_next + l * 64, _MM_HINT_T0);
 #ifndef PF_AHEAD
 #define PF_AHEAD 0
 #endif
