@@ -59,6 +59,13 @@ static inline __m256i row_scales(const int16_t *ws, size_t ws_stride, int64_t b)
     return _mm256_cvtepi16_epi32(v);
 }
 
+/* The same for b >= 1 with one gather: the dwords at ws + r * ws_stride + b - 1 hold (ws[b-1], ws[b]) of row r, all
+ * inside the array; the arithmetic shift keeps ws[b] with its sign. */
+static inline __m256i row_scales_gather(const int16_t *ws, __m256i idx, int64_t b) {
+    const __m256i g = _mm256_i32gather_epi32((const int *)(const void *)(ws + b - 1), idx, 2);
+    return _mm256_srai_epi32(g, 16);
+}
+
 void octet__int_gemv8_q8_avx2(int64_t n_blocks, const int8_t *w, size_t row_bytes, size_t w_stride,
                               const int16_t *ws, size_t ws_stride, const int8_t *a, const int16_t *as,
                               int64_t out[8]) {
@@ -66,15 +73,18 @@ void octet__int_gemv8_q8_avx2(int64_t n_blocks, const int8_t *w, size_t row_byte
     /* the next 8 rows (contiguous with these) are prefetched linearly, a share of their lines per block */
     const char *pf = (const char *)w + 8 * row_bytes;
     const size_t pf_lines = (8 * row_bytes / 64 + (size_t)n_blocks - 1) / (size_t)n_blocks;
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)ws_stride));
     for (int64_t b = 0; b < n_blocks; b++) {
         for (size_t k = 0; k < pf_lines; k++) _mm_prefetch(pf + ((size_t)b * pf_lines + k) * 64, _MM_HINT_T0);
+        if ((b & 3) == 0) /* the next rows' scales: 8 * ws_stride int16, a line per 4 blocks when contiguous */
+            _mm_prefetch((const char *)(ws + 8 * ws_stride) + (size_t)b * 16, _MM_HINT_T0);
         const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(a + (size_t)b * 32));
         __m256i p[8];
         for (int r = 0; r < 8; r++)
             p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(const void *)(w + (size_t)r * row_bytes +
                                                                                 (size_t)b * w_stride)),
                             av);
-        scale_add(reduce8(p), row_scales(ws, ws_stride, b), as[b], &acc_e, &acc_o);
+        scale_add(reduce8(p), b ? row_scales_gather(ws, idx, b) : row_scales(ws, ws_stride, b), as[b], &acc_e, &acc_o);
     }
     store_rows(out, acc_e, acc_o);
 }
