@@ -26,14 +26,19 @@ octet__gemm_fn octet__gemm(int type);
 void octet__gemm_f32_f32_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 void octet__gemm_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 
-/* ---- 8-row GEMV (generation: one token) ---------------------------------------------------------------------
- * s[r] = dot(w + r * w_stride, a) for r < 8, equal bit for bit to the reference dot of each row. */
+/* ---- 8-row GEMV (generation: one token; small batches: up to 4) --------------------------------------------
+ * s[c * 8 + r] = dot(w + r * w_stride, a + c * a_stride) for r < 8, c < nc (1 <= nc <= OCTET__GEMV_NC), equal bit
+ * for bit to the reference dot of each row and token. The rows are read once for the nc tokens. */
 #define OCTET__GEMV_ROWS 8
-typedef void (*octet__gemv8_fn)(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
+#define OCTET__GEMV_NC 4
+typedef void (*octet__gemv8_fn)(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                                int nc);
 /* NULL when the type has none or SIMD is off (callers use vec_dot per row). */
 octet__gemv8_fn octet__gemv8(int type);
-void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
-void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
+void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                                 int nc);
+void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                                 int nc);
 
 /* ---- row panels (prompt batches) ----------------------------------------------------------------------------
  * pack() rewrites 8 weight rows of n elements (row r at w + r * w_stride) into a panel: codes unpacked to bytes

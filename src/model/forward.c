@@ -273,9 +273,11 @@ static void mm_quantize(void *ctx, int ith, int nth) {
         vt->from_float(t->x + (size_t)i * (size_t)t->n_in, t->aq + (size_t)i * t->a_stride, t->n_in);
 }
 
-/* Prompt batches of at least this many tokens go through row panels; smaller ones use the 8-row GEMV per token
- * (the 8 rows stay in L1 across the tokens). Both give the reference dot's bits, so this is only about speed. */
-#define PANEL_MIN_TOK 3
+/* Prompt batches of at least this many tokens go through row panels (packing 8 rows costs about as much as
+ * reading them for a few tokens); smaller ones, like the server's slots decoded together, use the 8-row GEMV on
+ * up to 4 tokens per pass over the rows. Both give the reference dot's bits, so this is only about speed. */
+#define PANEL_MIN_TOK 8
+#define PANEL_MIN_TOK_NO_GEMV 3 /* types without a multi-row GEMV (K-quants): panels from 3 tokens */
 
 static inline void mm_store(const mm_task *t, float *y, int n_out, int i, int64_t r, float v, const float *b) {
     float *yi = t->yrows ? t->yrows[i] : y + (size_t)i * (size_t)n_out;
@@ -306,9 +308,10 @@ static void mm_dot(void *ctx, int ith, int nth) {
             octet__vec_dot_fn dot = t->kt[w->type].vec_dot;
             float *y = t->y[j];
             const float *b = t->bias[j];
-            const octet__panel_kernels *pk = t->n_tok >= PANEL_MIN_TOK && panel ? octet__panel(w->type) : NULL;
+            octet__gemv8_fn gemv8 = octet__gemv8(w->type);
+            const int min_tok = gemv8 ? PANEL_MIN_TOK : PANEL_MIN_TOK_NO_GEMV;
+            const octet__panel_kernels *pk = t->n_tok >= min_tok && panel ? octet__panel(w->type) : NULL;
             if (pk && pk->bytes(t->n_in) > t->panel_stride) pk = NULL;
-            octet__gemv8_fn gemv8 = pk ? NULL : octet__gemv8(w->type);
             if (pk || gemv8) {
                 for (; lo + OCTET__PANEL_ROWS <= hi; lo += OCTET__PANEL_ROWS) {
                     const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
@@ -319,10 +322,13 @@ static void mm_dot(void *ctx, int ith, int nth) {
                             for (int k = 0; k < OCTET__PANEL_ROWS; k++)
                                 mm_store(t, y, (int)n_out, i, lo + k, pout[(size_t)i * OCTET__PANEL_ROWS + k], b);
                     } else {
-                        for (int i = 0; i < t->n_tok; i++) {
-                            float v[OCTET__GEMV_ROWS];
-                            gemv8(t->n_in, v, w0, w->row_bytes, t->a + (size_t)i * t->a_stride);
-                            for (int k = 0; k < OCTET__GEMV_ROWS; k++) mm_store(t, y, (int)n_out, i, lo + k, v[k], b);
+                        for (int i = 0; i < t->n_tok; i += OCTET__GEMV_NC) {
+                            float v[OCTET__GEMV_NC * OCTET__GEMV_ROWS];
+                            int nc = t->n_tok - i < OCTET__GEMV_NC ? t->n_tok - i : OCTET__GEMV_NC;
+                            gemv8(t->n_in, v, w0, w->row_bytes, t->a + (size_t)i * t->a_stride, t->a_stride, nc);
+                            for (int c = 0; c < nc; c++)
+                                for (int k = 0; k < OCTET__GEMV_ROWS; k++)
+                                    mm_store(t, y, (int)n_out, i + c, lo + k, v[c * OCTET__GEMV_ROWS + k], b);
                         }
                     }
                 }

@@ -4,7 +4,7 @@
  * For Q8_0, Q4_0 (x Q8_0) and Q4_K, Q6_K (x Q8_K) the reference dot is the specification and every SIMD kernel
  * must reproduce it bit for bit (memcmp):
  *   - the AVX2 single-row dot;
- *   - the 8-row GEMV (Q8_0, Q4_0), every row;
+ *   - the 8-row GEMV (Q8_0, Q4_0) on 1..4 tokens, every (row, token);
  *   - row panels: pack 8 rows, multiply with nc = 1..11 tokens, every (row, token).
  * Rows are random (uniform; uniform with large outliers; some all-zero blocks), lengths with odd block counts and
  * with a tail after the last 8 blocks. Weight codes a hostile file may hold (Q8_0 -128) are included. The
@@ -79,13 +79,16 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
     octet__gemv8_fn g8 = octet__gemv8(type);
     if (type == OCTET_TYPE_Q8_0 || type == OCTET_TYPE_Q4_0) CHECK(g8 != NULL);
     if (g8)
-        for (int c = 0; c < NT; c++) {
-            float v[NR];
-            g8(n, v, wq, w_stride, aq + (size_t)c * a_stride);
-            for (int r = 0; r < NR; r++)
-                CHECKF(memcmp(&v[r], &dref[r][c], sizeof(float)) == 0, "%s gemv8 %.9g != ref %.9g (n %lld r %d)",
-                       wt->name, (double)v[r], (double)dref[r][c], (long long)n, r);
-        }
+        for (int nc = 1; nc <= OCTET__GEMV_NC; nc++)
+            for (int c0 = 0; c0 + nc <= NT; c0 += nc) {
+                float v[OCTET__GEMV_NC * NR];
+                g8(n, v, wq, w_stride, aq + (size_t)c0 * a_stride, a_stride, nc);
+                for (int c = 0; c < nc; c++)
+                    for (int r = 0; r < NR; r++)
+                        CHECKF(memcmp(&v[c * NR + r], &dref[r][c0 + c], sizeof(float)) == 0,
+                               "%s gemv8 %.9g != ref %.9g (n %lld nc %d r %d c %d)", wt->name, (double)v[c * NR + r],
+                               (double)dref[r][c0 + c], (long long)n, nc, r, c0 + c);
+            }
     const octet__panel_kernels *pk = octet__panel(type);
     CHECK(pk != NULL);
     if (!pk) return;

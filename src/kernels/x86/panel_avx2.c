@@ -157,61 +157,84 @@ void octet__dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a
 #define OCTET_GEMV_PREFETCH 1536
 #endif
 
-void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a) {
-    const uint8_t *wb = w;
-    const block_q8_0 *y = a;
+/* T tokens (1..4) at once: the rows' codes are loaded (and Q4_0's unpacked) once per block and used for each
+ * token; every token keeps its own chain, computed exactly as for one token. */
+static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride,
+                                                               const uint8_t *a, size_t a_stride, const int T) {
     const int64_t nb = n / QK8_0;
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[4];
+    for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
     PREFETCH_SETUP
     for (int64_t i = 0; i < nb; i++) {
         PREFETCH_STEP
         const size_t off = (size_t)i * sizeof(block_q8_0);
-        const __m256i av = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256i p[8];
-        for (int r = 0; r < 8; r++) {
-            const uint8_t *xr = wb + (size_t)r * w_stride + off;
-            p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(xr + 2)), av);
+        __m256i x[8];
+        for (int r = 0; r < 8; r++) x[r] = _mm256_loadu_si256((const __m256i *)(wb + (size_t)r * w_stride + off + 2));
+        const __m256 dw = row_scales(wb, w_stride, off);
+        for (int c = 0; c < T; c++) {
+            const block_q8_0 *y = (const block_q8_0 *)(a + (size_t)c * a_stride) + i;
+            const __m256i av = _mm256_loadu_si256((const __m256i *)y->qs);
+            __m256i p[8];
+            for (int r = 0; r < 8; r++) p[r] = dot_s8s8(x[r], av);
+            const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(h2f(y->d)));
+            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));
         }
-        const __m256 dd = _mm256_mul_ps(row_scales(wb, w_stride, off), _mm256_set1_ps(h2f(y[i].d)));
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));
     }
-    _mm256_storeu_ps(s, acc);
+    for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
 }
 
-void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a) {
-    const uint8_t *wb = w;
-    const block_q8_0 *y = a;
+static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride,
+                                                               const uint8_t *a, size_t a_stride, const int T) {
     const int64_t nb = n / QK4_0;
     const __m256i m4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[4];
+    for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
     PREFETCH_SETUP
     for (int64_t i = 0; i < nb; i++) {
         PREFETCH_STEP
         const size_t off = (size_t)i * sizeof(block_q4_0);
-        /* activation halves in both 128-bit lanes: codes 0..15 pair with low nibbles, 16..31 with high ones */
-        const __m256i alo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)y[i].qs));
-        const __m256i ahi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(y[i].qs + 16)));
-        const __m256i a8 = _mm256_add_epi16(_mm256_maddubs_epi16(eight, alo), _mm256_maddubs_epi16(eight, ahi));
-        __m256i q[4];
+        __m256i lo[4], hi[4];
         for (int r = 0; r < 8; r += 2) {
             const uint8_t *x0 = wb + (size_t)r * w_stride + off, *x1 = x0 + w_stride;
             /* rows r and r+1 in the two 128-bit lanes */
             const __m256i b = _mm256_loadu2_m128i((const __m128i *)(x1 + 2), (const __m128i *)(x0 + 2));
-            const __m256i lo = _mm256_and_si256(b, m4), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
-            const __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, alo), _mm256_maddubs_epi16(hi, ahi));
-            q[r / 2] = _mm256_sub_epi16(p16, a8); /* [row r: 8 int16 | row r+1: 8 int16] of sum (q-8) a */
+            lo[r / 2] = _mm256_and_si256(b, m4);
+            hi[r / 2] = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
         }
-        /* Every partial sum of (q-8) a over at most 32 elements is within 32*8*127 = 32512, so the reduction can
-         * stay in int16: -> [r0 r0 r2 r2 r4 r4 r6 r6 | r1 r1 r3 r3 ...] -> int32 [r0 r2 r4 r6 | r1 r3 r5 r7] */
-        const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
-        const __m256i h = _mm256_madd_epi16(h16, ones);
-        const __m256i isum = _mm256_permutevar8x32_epi32(h, order);
-        const __m256 dd = _mm256_mul_ps(row_scales(wb, w_stride, off), _mm256_set1_ps(h2f(y[i].d)));
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(isum), dd));
+        const __m256 dw = row_scales(wb, w_stride, off);
+        for (int c = 0; c < T; c++) {
+            const block_q8_0 *y = (const block_q8_0 *)(a + (size_t)c * a_stride) + i;
+            /* activation halves in both 128-bit lanes: codes 0..15 pair with low nibbles, 16..31 with high ones */
+            const __m256i alo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)y->qs));
+            const __m256i ahi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(y->qs + 16)));
+            const __m256i a8 = _mm256_add_epi16(_mm256_maddubs_epi16(eight, alo), _mm256_maddubs_epi16(eight, ahi));
+            __m256i q[4]; /* [row r: 8 int16 | row r+1: 8 int16] of sum (q-8) a */
+            for (int k = 0; k < 4; k++)
+                q[k] = _mm256_sub_epi16(
+                    _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi)), a8);
+            /* Every partial sum of (q-8) a over at most 32 elements is within 32*8*127 = 32512, so the reduction
+             * can stay in int16: -> [r0 r0 r2 r2 r4 r4 r6 r6 | r1 r1 r3 r3 ..] -> int32 [r0 r2 r4 r6 | r1 r3 r5 r7] */
+            const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
+            const __m256i isum = _mm256_permutevar8x32_epi32(_mm256_madd_epi16(h16, ones), order);
+            const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(h2f(y->d)));
+            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), dd));
+        }
     }
-    _mm256_storeu_ps(s, acc);
+    for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
 }
+
+#define GEMV8_DISPATCH(NAME, BODY)                                                                                \
+    void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride, int nc) {     \
+        switch (nc) {                                                                                            \
+        case 1: BODY(n, s, w, w_stride, a, a_stride, 1); break;                                                  \
+        case 2: BODY(n, s, w, w_stride, a, a_stride, 2); break;                                                  \
+        case 3: BODY(n, s, w, w_stride, a, a_stride, 3); break;                                                  \
+        default: BODY(n, s, w, w_stride, a, a_stride, 4); break;                                                 \
+        }                                                                                                        \
+    }
+GEMV8_DISPATCH(octet__gemv8_q8_0_q8_0_avx2, gemv8_q8_0_t)
+GEMV8_DISPATCH(octet__gemv8_q4_0_q8_0_avx2, gemv8_q4_0_t)
 
 /* ---- panels ---------------------------------------------------------------------------------------------- */
 size_t octet__panel_bytes_q8_0(int64_t n) { return (size_t)(n / 32) * PANEL_BLOCK_BYTES; }
@@ -242,7 +265,10 @@ static inline void store_scales(uint8_t *dst, const uint8_t *w, size_t w_stride,
 void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride) {
     const uint8_t *wb = w;
     uint8_t *dst = panel;
-    for (int64_t i = 0; i < n / QK8_0; i++, dst += PANEL_BLOCK_BYTES) {
+    const int64_t nb = n / QK8_0;
+    PREFETCH_SETUP
+    for (int64_t i = 0; i < nb; i++, dst += PANEL_BLOCK_BYTES) {
+        PREFETCH_STEP
         const size_t off = (size_t)i * sizeof(block_q8_0);
         __m256i c[8];
         for (int r = 0; r < 8; r++) c[r] = _mm256_loadu_si256((const __m256i *)(wb + (size_t)r * w_stride + off + 2));
@@ -254,7 +280,10 @@ void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride) {
 void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride) {
     const uint8_t *wb = w;
     uint8_t *dst = panel;
-    for (int64_t i = 0; i < n / QK4_0; i++, dst += PANEL_BLOCK_BYTES) {
+    const int64_t nb = n / QK4_0;
+    PREFETCH_SETUP
+    for (int64_t i = 0; i < nb; i++, dst += PANEL_BLOCK_BYTES) {
+        PREFETCH_STEP
         const size_t off = (size_t)i * sizeof(block_q4_0);
         __m256i c[8];
         for (int r = 0; r < 8; r++)
