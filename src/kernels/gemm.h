@@ -31,14 +31,16 @@ void octet__gemm_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a,
  * for bit to the reference dot of each row and token. The rows are read once for the nc tokens. */
 #define OCTET__GEMV_ROWS 8
 #define OCTET__GEMV_NC 4
+/* asum (may be NULL): asum[c * asum_stride + b] = the sum of token c's 32 block-b activation codes; Q4_0 uses it
+ * for its -8 offset (without it, the kernel forms the offset per call). */
 typedef void (*octet__gemv8_fn)(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                int nc);
+                                int nc, const int32_t *asum, size_t asum_stride);
 /* NULL when the type has none or SIMD is off (callers use vec_dot per row). */
 octet__gemv8_fn octet__gemv8(int type);
 void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                 int nc);
+                                 int nc, const int32_t *asum, size_t asum_stride);
 void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                 int nc);
+                                 int nc, const int32_t *asum, size_t asum_stride);
 
 /* ---- row panels (prompt batches) ----------------------------------------------------------------------------
  * pack() rewrites 8 weight rows of n elements (row r at w + r * w_stride) into a panel: codes unpacked to bytes

@@ -4,7 +4,7 @@
  * For Q8_0, Q4_0 (x Q8_0) and Q4_K, Q6_K (x Q8_K) the reference dot is the specification and every SIMD kernel
  * must reproduce it bit for bit (memcmp):
  *   - the AVX2 single-row dot;
- *   - the 8-row GEMV (Q8_0, Q4_0) on 1..4 tokens, every (row, token);
+ *   - the 8-row GEMV (Q8_0, Q4_0) on 1..4 tokens, with and without the activations' block sums, every (row, token);
  *   - row panels: pack 8 rows, multiply with nc = 1..11 tokens, every (row, token).
  * Rows are random (uniform; uniform with large outliers; some all-zero blocks), lengths with odd block counts and
  * with a tail after the last 8 blocks. Weight codes a hostile file may hold (Q8_0 -128) are included. The
@@ -78,16 +78,24 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
         }
     octet__gemv8_fn g8 = octet__gemv8(type);
     if (type == OCTET_TYPE_Q8_0 || type == OCTET_TYPE_Q4_0) CHECK(g8 != NULL);
-    if (g8)
+    static int32_t asum[NT][MAXN / 32]; /* block sums of the activation codes (Q8_0 rows) */
+    if (wt->vec_dot_type == OCTET_TYPE_Q8_0)
+        for (int c = 0; c < NT; c++)
+            for (int64_t b = 0; b < n / 32; b++) {
+                const block_q8_0 *blk = (const block_q8_0 *)(const void *)(aq + (size_t)c * a_stride) + b;
+                asum[c][b] = 0;
+                for (int j = 0; j < 32; j++) asum[c][b] += blk->qs[j];
+            }
+    for (int sums = 0; g8 && sums < 2; sums++) /* with and without the block sums given */
         for (int nc = 1; nc <= OCTET__GEMV_NC; nc++)
             for (int c0 = 0; c0 + nc <= NT; c0 += nc) {
                 float v[OCTET__GEMV_NC * NR];
-                g8(n, v, wq, w_stride, aq + (size_t)c0 * a_stride, a_stride, nc);
+                g8(n, v, wq, w_stride, aq + (size_t)c0 * a_stride, a_stride, nc, sums ? asum[c0] : NULL, MAXN / 32);
                 for (int c = 0; c < nc; c++)
                     for (int r = 0; r < NR; r++)
                         CHECKF(memcmp(&v[c * NR + r], &dref[r][c0 + c], sizeof(float)) == 0,
-                               "%s gemv8 %.9g != ref %.9g (n %lld nc %d r %d c %d)", wt->name, (double)v[c * NR + r],
-                               (double)dref[r][c0 + c], (long long)n, nc, r, c0 + c);
+                               "%s gemv8 %.9g != ref %.9g (n %lld nc %d sums %d r %d c %d)", wt->name,
+                               (double)v[c * NR + r], (double)dref[r][c0 + c], (long long)n, nc, sums, r, c0 + c);
             }
     const octet__panel_kernels *pk = octet__panel(type);
     CHECK(pk != NULL);

@@ -94,7 +94,12 @@ size_t octet__int_panel_bytes(int64_t n_blocks) { return (size_t)n_blocks * IPAN
 void octet__int_pack8_q8(int64_t n_blocks, void *panel, const int8_t *w, size_t row_bytes, size_t w_stride,
                          const int16_t *ws, size_t ws_stride) {
     uint8_t *dst = panel;
+    /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
+    const char *pf = (const char *)w + 8 * row_bytes;
+    const size_t pf_total = (8 * row_bytes + 63) / 64;
     for (int64_t b = 0; b < n_blocks; b++, dst += IPANEL_BLOCK_BYTES) {
+        for (size_t l = (size_t)b * pf_total / (size_t)n_blocks; l < (size_t)(b + 1) * pf_total / (size_t)n_blocks; l++)
+            _mm_prefetch(pf + l * 64, _MM_HINT_T0);
         __m256i c[8], t[8], u[8];
         for (int r = 0; r < 8; r++)
             c[r] = _mm256_loadu_si256((const __m256i *)(const void *)(w + (size_t)r * row_bytes + (size_t)b * w_stride));

@@ -183,8 +183,11 @@ static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float 
     for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
 }
 
+/* With the activations' block sums given (asum), the 8 * sum(a) correction is one int32 subtraction after the
+ * reduction: the int16 tree then adds raw q*a (q in 0..15), at most 16 * 15 * 127 = 30480 after two levels. */
 static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride,
-                                                               const uint8_t *a, size_t a_stride, const int T) {
+                                                               const uint8_t *a, size_t a_stride, const int T,
+                                                               const int32_t *asum, size_t asum_stride) {
     const int64_t nb = n / QK4_0;
     const __m256i m4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -208,15 +211,25 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
             /* activation halves in both 128-bit lanes: codes 0..15 pair with low nibbles, 16..31 with high ones */
             const __m256i alo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)y->qs));
             const __m256i ahi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(y->qs + 16)));
-            const __m256i a8 = _mm256_add_epi16(_mm256_maddubs_epi16(eight, alo), _mm256_maddubs_epi16(eight, ahi));
-            __m256i q[4]; /* [row r: 8 int16 | row r+1: 8 int16] of sum (q-8) a */
-            for (int k = 0; k < 4; k++)
-                q[k] = _mm256_sub_epi16(
-                    _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi)), a8);
-            /* Every partial sum of (q-8) a over at most 32 elements is within 32*8*127 = 32512, so the reduction
-             * can stay in int16: -> [r0 r0 r2 r2 r4 r4 r6 r6 | r1 r1 r3 r3 ..] -> int32 [r0 r2 r4 r6 | r1 r3 r5 r7] */
-            const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
-            const __m256i isum = _mm256_permutevar8x32_epi32(_mm256_madd_epi16(h16, ones), order);
+            __m256i q[4]; /* [row r: 8 int16 | row r+1: 8 int16] */
+            __m256i isum;
+            if (asum) {
+                for (int k = 0; k < 4; k++)
+                    q[k] = _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi));
+                const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
+                isum = _mm256_sub_epi32(_mm256_madd_epi16(h16, ones),
+                                        _mm256_set1_epi32(8 * asum[(size_t)c * asum_stride + (size_t)i]));
+            } else {
+                /* (q-8) a per pair: every partial sum over at most 32 elements is within 32*8*127 = 32512 */
+                const __m256i a8 = _mm256_add_epi16(_mm256_maddubs_epi16(eight, alo), _mm256_maddubs_epi16(eight, ahi));
+                for (int k = 0; k < 4; k++)
+                    q[k] = _mm256_sub_epi16(
+                        _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi)), a8);
+                const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
+                isum = _mm256_madd_epi16(h16, ones);
+            }
+            /* int16 tree -> [r0 r0 r2 r2 r4 r4 r6 r6 | r1 r1 r3 r3 ..] -> int32 [r0 r2 r4 r6 | r1 r3 r5 r7] -> rows */
+            isum = _mm256_permutevar8x32_epi32(isum, order);
             const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(h2f(y->d)));
             acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), dd));
         }
@@ -224,16 +237,25 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
     for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
 }
 
+static inline __attribute__((always_inline)) void gemv8_q8_0_ta(int64_t n, float *s, const uint8_t *wb,
+                                                                size_t w_stride, const uint8_t *a, size_t a_stride,
+                                                                const int T, const int32_t *asum, size_t asum_stride) {
+    (void)asum;
+    (void)asum_stride;
+    gemv8_q8_0_t(n, s, wb, w_stride, a, a_stride, T);
+}
+
 #define GEMV8_DISPATCH(NAME, BODY)                                                                                \
-    void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride, int nc) {     \
+    void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride, int nc,      \
+              const int32_t *asum, size_t asum_stride) {                                                         \
         switch (nc) {                                                                                            \
-        case 1: BODY(n, s, w, w_stride, a, a_stride, 1); break;                                                  \
-        case 2: BODY(n, s, w, w_stride, a, a_stride, 2); break;                                                  \
-        case 3: BODY(n, s, w, w_stride, a, a_stride, 3); break;                                                  \
-        default: BODY(n, s, w, w_stride, a, a_stride, 4); break;                                                 \
+        case 1: BODY(n, s, w, w_stride, a, a_stride, 1, asum, asum_stride); break;                               \
+        case 2: BODY(n, s, w, w_stride, a, a_stride, 2, asum, asum_stride); break;                               \
+        case 3: BODY(n, s, w, w_stride, a, a_stride, 3, asum, asum_stride); break;                               \
+        default: BODY(n, s, w, w_stride, a, a_stride, 4, asum, asum_stride); break;                              \
         }                                                                                                        \
     }
-GEMV8_DISPATCH(octet__gemv8_q8_0_q8_0_avx2, gemv8_q8_0_t)
+GEMV8_DISPATCH(octet__gemv8_q8_0_q8_0_avx2, gemv8_q8_0_ta)
 GEMV8_DISPATCH(octet__gemv8_q4_0_q8_0_avx2, gemv8_q4_0_t)
 
 /* ---- panels ---------------------------------------------------------------------------------------------- */
