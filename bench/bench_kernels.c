@@ -1,6 +1,7 @@
 /*
  * bench_kernels.c - microbenchmark of the vec_dot kernels (and the activation quantizers): one line per kernel,
- * GB/s of weight bytes read (activation bytes for quantizers). Not a test.
+ * GB/s of weight bytes read (activation bytes for quantizers); then the multi-row kernels of kernels/gemm.h: the
+ * 8-row GEMV (GB/s of weights, one token) and row panels (GMAC/s with 64 tokens, packing included). Not a test.
  *
  * Build and run (after `make`):
  *   cc -std=c11 -O2 -Iinclude -Isrc bench/bench_kernels.c build/rel/liboctet.a -lm -pthread -o build/bench_kernels
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/gemm.h"
 #include "kernels/kernels_impl.h"
 
 static double now(void) {
@@ -58,6 +60,58 @@ int main(int argc, char **argv) {
         }
         printf("dot_%s_%s %.2f GB/s (%.1f ns/row, checksum %g)\n", t->name, tab[t->vec_dot_type].name,
                (double)(rb * (size_t)rows) / best * 1e-9, best / rows * 1e9, (double)sum);
+        free(w);
+        free(a);
+    }
+    /* multi-row kernels: the same 16 MiB-ish matrices, 8 rows per call */
+    static const int mtypes[] = {OCTET_TYPE_Q4_0, OCTET_TYPE_Q8_0, OCTET_TYPE_Q4_K, OCTET_TYPE_Q6_K};
+    for (size_t k = 0; k < sizeof mtypes / sizeof mtypes[0] && !use_ref; k++) {
+        const octet__type_traits *t = &tab[mtypes[k]];
+        const size_t rb = octet__row_bytes(mtypes[k], n), ab = octet__row_bytes(t->vec_dot_type, n);
+        const int rows = ((int)((16u << 20) / rb) + 8) / 8 * 8, ntok = 64;
+        uint8_t *w = malloc(rb * (size_t)rows), *a = malloc(ab * (size_t)ntok);
+        for (int r = 0; r < rows; r++) octet__kernels_ref()[mtypes[k]].from_float(x, w + rb * (size_t)r, n);
+        for (int c = 0; c < ntok; c++) tab[t->vec_dot_type].from_float(x, a + ab * (size_t)c, n);
+        float out[64 * 8], sum = 0;
+        int32_t *asum = NULL; /* activation block sums, as the forward pass gives them to the Q4_0 kernels */
+        if (t->vec_dot_type == OCTET_TYPE_Q8_0) {
+            asum = calloc((size_t)ntok * (size_t)(n / 32), sizeof *asum);
+            for (int c = 0; c < ntok; c++)
+                for (int64_t b = 0; b < n / 32; b++)
+                    for (int j = 0; j < 32; j++)
+                        asum[(size_t)c * (size_t)(n / 32) + (size_t)b] +=
+                            ((const block_q8_0 *)(const void *)(a + ab * (size_t)c))[b].qs[j];
+        }
+        octet__gemv8_fn g8 = octet__gemv8(mtypes[k]);
+        double best = 1e30;
+        for (int rep = 0; g8 && rep < 8; rep++) {
+            const double t0 = now();
+            for (int r = 0; r < rows; r += 8) {
+                g8(n, out, w + rb * (size_t)r, rb, a, ab, 1, asum, (size_t)(n / 32));
+                sum += out[0];
+            }
+            const double dt = now() - t0;
+            best = dt < best ? dt : best;
+        }
+        if (g8) printf("gemv8_%s %.2f GB/s (checksum %g)\n", t->name, (double)(rb * (size_t)rows) / best * 1e-9, (double)sum);
+        const octet__panel_kernels *pk = octet__panel(mtypes[k]);
+        void *panel = pk ? malloc(pk->bytes(n)) : NULL;
+        best = 1e30;
+        const int prow = 256; /* rows per panel measurement: 32 panels x 64 tokens */
+        for (int rep = 0; panel && rep < 5; rep++) {
+            const double t0 = now();
+            for (int r = 0; r < prow; r += 8) {
+                pk->pack(n, panel, w + rb * (size_t)r, rb);
+                pk->gemm(n, out, 8, panel, a, ab, ntok, asum, (size_t)(n / 32));
+                sum += out[0];
+            }
+            const double dt = now() - t0;
+            best = dt < best ? dt : best;
+        }
+        if (panel) printf("panel_%s %.1f GMAC/s (%d tokens, packing included; checksum %g)\n", t->name,
+                          (double)prow * (double)n * ntok / best * 1e-9, ntok, (double)sum);
+        free(panel);
+        free(asum);
         free(w);
         free(a);
     }

@@ -53,7 +53,9 @@ void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_st
 typedef struct octet__panel_kernels {
     size_t (*bytes)(int64_t n); /* panel size for rows of n elements (n a multiple of the block size) */
     void (*pack)(int64_t n, void *panel, const void *w, size_t w_stride);
-    void (*gemm)(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc);
+    /* asum as for the GEMV (may be NULL; Q4_0 uses it, the others ignore it) */
+    void (*gemm)(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc,
+                 const int32_t *asum, size_t asum_stride);
 } octet__panel_kernels;
 /* NULL when the type has none or SIMD is off. Panels are 32-byte aligned when the buffer is. */
 const octet__panel_kernels *octet__panel(int type);
@@ -63,17 +65,17 @@ size_t octet__panel_bytes_q8_0(int64_t n);
 void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__panel_gemm_q4_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc);
+                                 size_t a_stride, int nc, const int32_t *asum, size_t asum_stride);
 void octet__panel_gemm_q8_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc);
+                                 size_t a_stride, int nc, const int32_t *asum, size_t asum_stride);
 /* Q4_K, Q6_K (x Q8_K): src/kernels/x86/kpanel_avx2.c */
 size_t octet__panel_bytes_q4_K(int64_t n);
 size_t octet__panel_bytes_q6_K(int64_t n);
 void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__pack_q6_K(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__panel_gemm_q4_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc);
+                                 size_t a_stride, int nc, const int32_t *asum, size_t asum_stride);
 void octet__panel_gemm_q6_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc);
+                                 size_t a_stride, int nc, const int32_t *asum, size_t asum_stride);
 
 #endif

@@ -334,7 +334,8 @@ static void mm_dot(void *ctx, int ith, int nth) {
                     const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
                     if (pk) {
                         pk->pack(t->n_in, panel, w0, w->row_bytes);
-                        pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok);
+                        pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok, t->asum,
+                                 t->asum_stride);
                         for (int i = 0; i < t->n_tok; i++)
                             for (int k = 0; k < OCTET__PANEL_ROWS; k++)
                                 mm_store(t, y, (int)n_out, i, lo + k, pout[(size_t)i * OCTET__PANEL_ROWS + k], b);
@@ -395,7 +396,7 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
         t.a_stride = s->aq_stride;
         int q4 = 0;
         for (int j = 0; j < n_w; j++) q4 |= w[j]->type == OCTET_TYPE_Q4_0;
-        if (q4 && n_tok < PANEL_MIN_TOK && octet__gemv8(OCTET_TYPE_Q4_0)) {
+        if (q4 && octet__gemv8(OCTET_TYPE_Q4_0)) { /* the Q4_0 GEMV and panels take the block sums */
             t.asum = s->asum;
             t.asum_stride = s->asum_stride;
         }

@@ -5,7 +5,7 @@
  * must reproduce it bit for bit (memcmp):
  *   - the AVX2 single-row dot;
  *   - the 8-row GEMV (Q8_0, Q4_0) on 1..4 tokens, with and without the activations' block sums, every (row, token);
- *   - row panels: pack 8 rows, multiply with nc = 1..11 tokens, every (row, token).
+ *   - row panels: pack 8 rows, multiply with nc = 1..11 tokens (block sums given for odd nc), every (row, token).
  * Rows are random (uniform; uniform with large outliers; some all-zero blocks), lengths with odd block counts and
  * with a tail after the last 8 blocks. Weight codes a hostile file may hold (Q8_0 -128) are included. The
  * reference dot itself is checked against the float64 dot of the dequantized rows: |diff| <= (nb + 8) * 2^-23 *
@@ -105,7 +105,7 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
     for (int nc = 1; nc <= NT; nc++) {
         static float out[NT][NR + 3];
         memset(out, 0xff, sizeof out);
-        pk->gemm(n, &out[0][0], NR + 3, panel, aq, a_stride, nc);
+        pk->gemm(n, &out[0][0], NR + 3, panel, aq, a_stride, nc, nc % 2 ? &asum[0][0] : NULL, MAXN / 32);
         for (int c = 0; c < nc; c++) {
             for (int r = 0; r < NR; r++)
                 CHECKF(memcmp(&out[c][r], &dref[r][c], sizeof(float)) == 0,

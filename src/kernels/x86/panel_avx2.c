@@ -14,8 +14,8 @@
  *    saturation, but two pairs cannot be added in int16, so every maddubs goes through madd.
  *  - Q4_0 in the GEMV: nibbles 0..15 as the unsigned operand, minus 8 * (the activation pair sums), formed once
  *    per block: (q - 8) a = q a - 8 a. Pairs: 2*15*127 = 3810 and 2*8*127 = 2032.
- *  - Q4_0 in panels: codes q - 8 in [-8, 7] stored signed, same sign trick as Q8_0; a pair is at most
- *    2*8*127 = 2032, so the 8 maddubs of a block (32 elements) add up in int16 (<= 16256) before one madd.
+ *  - Q4_0 in panels: codes 0..15 stored unsigned, straight into maddubs; the 8 maddubs of a block add up in int16
+ *    (<= 8 * 3810 = 30480) before one madd, and 8 * sum(a) is subtracted in int32.
  *
  * Panels ("lanes = rows"): for each block, 8 vectors W_j (j = 0..7), W_j holding codes 4j..4j+3 of the 8 rows
  * (row r in bytes 4r..4r+3), then the 8 rows' scales as float: 288 bytes per block. For one token the kernel
@@ -309,53 +309,71 @@ void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride) {
         const size_t off = (size_t)i * sizeof(block_q4_0);
         __m256i c[8];
         for (int r = 0; r < 8; r++)
-            c[r] = _mm256_sub_epi8(unpack_nibbles(wb + (size_t)r * w_stride + off + 2), _mm256_set1_epi8(8));
+            c[r] = unpack_nibbles(wb + (size_t)r * w_stride + off + 2); /* codes 0..15; the -8 is applied per token */
         store_transposed(dst, c);
         store_scales(dst + 256, wb, w_stride, off);
     }
 }
 
-/* One block of the panel against T tokens. SUM16: the block's products add up in int16 (Q4_0 codes). */
-#define PANEL_STEP(T, SUM16)                                                                                      \
+/* One block of the panel against T tokens.
+ * Q8_0 (Q4 = 0): signed codes; |w| through maddubs with the activation carrying w's sign, each maddubs through
+ *   madd (a pair is up to 2*128*127 = 32512).
+ * Q4_0 (Q4 = 1): unsigned codes 0..15 straight into maddubs (no sign step); the 8 maddubs of a block add up in int16
+ *   (<= 8 * 2*15*127 = 30480) before one madd, then the -8 offset is 8 * sum(a) subtracted in int32 (asum). */
+#define PANEL_STEP(T, Q4)                                                                                         \
     do {                                                                                                       \
         const uint8_t *pb = (const uint8_t *)panel + (size_t)i * PANEL_BLOCK_BYTES;                           \
         __m256i isum[T];                                                                                       \
         for (int c = 0; c < T; c++) isum[c] = _mm256_setzero_si256();                                          \
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                                  \
             const __m256i wj = _mm256_loadu_si256((const __m256i *)(pb + 32 * j));                            \
-            const __m256i uj = _mm256_sign_epi8(wj, wj);                                                       \
+            const __m256i uj = Q4 ? wj : _mm256_sign_epi8(wj, wj);                                             \
             _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {                                              \
-                const __m256i p = _mm256_maddubs_epi16(uj, _mm256_sign_epi8(bcast4(y[c][i].qs + 4 * j), wj));  \
-                isum[c] = SUM16 ? _mm256_add_epi16(isum[c], p) : _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, ones)); \
+                const __m256i av = bcast4(y[c][i].qs + 4 * j);                                                 \
+                const __m256i p = _mm256_maddubs_epi16(uj, Q4 ? av : _mm256_sign_epi8(av, wj));                \
+                isum[c] = Q4 ? _mm256_add_epi16(isum[c], p) : _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, ones)); \
             }                                                                                                  \
         }                                                                                                      \
         const __m256 dw = _mm256_loadu_ps((const float *)(const void *)(pb + 256));                            \
         _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {                                                  \
-            const __m256i is = SUM16 ? _mm256_madd_epi16(isum[c], ones) : isum[c];                             \
+            const __m256i is = Q4 ? _mm256_sub_epi32(_mm256_madd_epi16(isum[c], ones),                         \
+                                                     _mm256_set1_epi32(8 * block_sum(sa[c], y[c], i)))         \
+                                  : isum[c];                                                                   \
             const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(h2f(y[c][i].d)));                               \
             acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(is), dd));                         \
         }                                                                                                      \
     } while (0)
 
-#define PANEL_GEMM(NAME, SUM16)                                                                                   \
-    void NAME(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc) { \
+/* sum of the 32 codes of activation block i: from asum when given, else formed here */
+static inline int32_t block_sum(const int32_t *sa, const block_q8_0 *y, int64_t i) {
+    if (sa) return sa[i];
+    const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256((const __m256i *)y[i].qs));
+    return hsum8i(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+#define PANEL_GEMM(NAME, Q4)                                                                                      \
+    void NAME(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc,  \
+              const int32_t *asum, size_t asum_stride) {                                                         \
         const int64_t nb = n / 32;                                                                             \
         const __m256i ones = _mm256_set1_epi16(1);                                                             \
         int c0 = 0;                                                                                            \
         for (; c0 + 4 <= nc; c0 += 4) {                                                                        \
             const block_q8_0 *y[4];                                                                            \
+            const int32_t *sa[4];                                                                              \
             __m256 acc[4];                                                                                     \
             for (int c = 0; c < 4; c++) {                                                                      \
                 y[c] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(c0 + c) * a_stride);                 \
+                sa[c] = asum ? asum + (size_t)(c0 + c) * asum_stride : NULL;                                   \
                 acc[c] = _mm256_setzero_ps();                                                                  \
             }                                                                                                  \
-            for (int64_t i = 0; i < nb; i++) PANEL_STEP(4, SUM16);                                             \
+            for (int64_t i = 0; i < nb; i++) PANEL_STEP(4, Q4);                                                \
             for (int c = 0; c < 4; c++) _mm256_storeu_ps(s + (size_t)(c0 + c) * s_stride, acc[c]);             \
         }                                                                                                      \
         for (; c0 < nc; c0++) {                                                                                \
             const block_q8_0 *y[1] = {(const block_q8_0 *)((const uint8_t *)a + (size_t)c0 * a_stride)};      \
+            const int32_t *sa[1] = {asum ? asum + (size_t)c0 * asum_stride : NULL};                            \
             __m256 acc[1] = {_mm256_setzero_ps()};                                                             \
-            for (int64_t i = 0; i < nb; i++) PANEL_STEP(1, SUM16);                                             \
+            for (int64_t i = 0; i < nb; i++) PANEL_STEP(1, Q4);                                                \
             _mm256_storeu_ps(s + (size_t)c0 * s_stride, acc[0]);                                               \
         }                                                                                                      \
     }
