@@ -18,19 +18,12 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/x86/avx2_util.h"
+
 #define IPANEL_BLOCK_BYTES (8 * 32 + 8 * 4) /* 8 code vectors (lanes = rows), 8 int32 weight scales */
 
-static inline __m256i dot_s8s8(__m256i w, __m256i a) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)),
-                             _mm256_set1_epi16(1));
-}
-
-static inline __m256i reduce8(const __m256i p[8]) {
-    const __m256i h01 = _mm256_hadd_epi32(p[0], p[1]), h23 = _mm256_hadd_epi32(p[2], p[3]);
-    const __m256i h45 = _mm256_hadd_epi32(p[4], p[5]), h67 = _mm256_hadd_epi32(p[6], p[7]);
-    const __m256i x = _mm256_hadd_epi32(h01, h23), y = _mm256_hadd_epi32(h45, h67);
-    return _mm256_add_epi32(_mm256_permute2x128_si256(x, y, 0x20), _mm256_permute2x128_si256(x, y, 0x31));
-}
+#define dot_s8s8 octet__dot_s8s8
+#define reduce8 octet__reduce8
 
 /* acc_e/acc_o += isum * ws32 * as for the even / odd lanes; ws32 holds int16 scales sign-extended to int32. */
 static inline void scale_add(__m256i isum, __m256i ws32, int16_t as, __m256i *acc_e, __m256i *acc_o) {

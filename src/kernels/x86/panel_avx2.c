@@ -29,43 +29,16 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/x86/avx2_util.h"
+
 #define PANEL_BLOCK_BYTES (8 * 32 + 8 * 4) /* 8 code vectors + 8 float scales */
 
-static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-static inline int32_t hsum8i(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
-}
-
-static inline __m256i bcast4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
-
-/* 16 bytes of packed nibbles -> 32 bytes: low nibbles (codes 0..15) then high nibbles (16..31). */
-static inline __m256i unpack_nibbles(const uint8_t *qs) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-    return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
-}
-
-/* exact int32 lanes of sum_k w_k a_k for signed w (>= -128) and a (> -128), grouped by 4 */
-static inline __m256i dot_s8s8(__m256i w, __m256i a) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)),
-                             _mm256_set1_epi16(1));
-}
-
-/* Reduce 8 vectors of 8 int32 to one vector of their 8 totals, in order. */
-static inline __m256i reduce8(const __m256i p[8]) {
-    const __m256i h01 = _mm256_hadd_epi32(p[0], p[1]), h23 = _mm256_hadd_epi32(p[2], p[3]);
-    const __m256i h45 = _mm256_hadd_epi32(p[4], p[5]), h67 = _mm256_hadd_epi32(p[6], p[7]);
-    const __m256i a = _mm256_hadd_epi32(h01, h23), b = _mm256_hadd_epi32(h45, h67);
-    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
-}
+#define h2f octet__h2f
+#define hsum8i octet__hsum8i
+#define bcast4 octet__bcast4
+#define unpack_nibbles octet__unpack_nibbles
+#define dot_s8s8 octet__dot_s8s8
+#define reduce8 octet__reduce8
 
 /* The 8 rows' fp16 scales at byte offset off of each row, as floats: one gather of the 4 bytes there (the scale
  * and the first codes, inside the row), then the low halves packed together. Cheaper than 8 lane inserts, which
@@ -81,62 +54,37 @@ static inline __m256 row_scales(const uint8_t *w, size_t w_stride, size_t off) {
 /* ---- single-row dots (exactly the reference) ------------------------------------------------------------ */
 /* 8 blocks at a time: their integer sums reduced into 8 lanes, the 8 float terms formed as vectors, then added to
  * the running sum one by one in block order; the tail block by block. */
-void octet__dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
-    const block_q8_0 *x = w;
-    const block_q8_0 *y = a;
-    const int64_t nb = n / QK8_0;
-    float sumf = 0.0f;
-    int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        __m256i p[8];
-        uint16_t dx[8], dy[8];
-        for (int k = 0; k < 8; k++) {
-            p[k] = dot_s8s8(_mm256_loadu_si256((const __m256i *)x[i + k].qs),
-                            _mm256_loadu_si256((const __m256i *)y[i + k].qs));
-            dx[k] = x[i + k].d, dy[k] = y[i + k].d;
-        }
-        const __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dx)),
-                                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dy)));
-        float v[8];
-        _mm256_storeu_ps(v, _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));
-        for (int k = 0; k < 8; k++) sumf += v[k];
+/* CODES(x, i): block i's 32 signed codes as bytes */
+#define EXACT_DOT(NAME, BLOCK, CODES)                                                                             \
+    void NAME(int64_t n, float *s, const void *w, const void *a) {                                               \
+        const BLOCK *x = w;                                                                                      \
+        const block_q8_0 *y = a;                                                                                 \
+        const int64_t nb = n / 32;                                                                               \
+        float sumf = 0.0f;                                                                                       \
+        int64_t i = 0;                                                                                           \
+        for (; i + 8 <= nb; i += 8) {                                                                            \
+            __m256i p[8];                                                                                        \
+            uint16_t dx[8], dy[8];                                                                               \
+            for (int k = 0; k < 8; k++) {                                                                        \
+                p[k] = dot_s8s8(CODES(x, i + k), _mm256_loadu_si256((const __m256i *)y[i + k].qs));              \
+                dx[k] = x[i + k].d, dy[k] = y[i + k].d;                                                          \
+            }                                                                                                    \
+            const __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dx)),               \
+                                            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dy)));              \
+            float v[8];                                                                                          \
+            _mm256_storeu_ps(v, _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));                              \
+            for (int k = 0; k < 8; k++) sumf += v[k];                                                            \
+        }                                                                                                        \
+        for (; i < nb; i++) {                                                                                    \
+            const int32_t isum = hsum8i(dot_s8s8(CODES(x, i), _mm256_loadu_si256((const __m256i *)y[i].qs)));    \
+            sumf += (float)isum * (h2f(x[i].d) * h2f(y[i].d));                                                   \
+        }                                                                                                        \
+        *s = sumf;                                                                                               \
     }
-    for (; i < nb; i++) {
-        const int32_t isum = hsum8i(dot_s8s8(_mm256_loadu_si256((const __m256i *)x[i].qs),
-                                             _mm256_loadu_si256((const __m256i *)y[i].qs)));
-        sumf += (float)isum * (h2f(x[i].d) * h2f(y[i].d));
-    }
-    *s = sumf;
-}
-
-void octet__dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
-    const block_q4_0 *x = w;
-    const block_q8_0 *y = a;
-    const int64_t nb = n / QK4_0;
-    const __m256i off = _mm256_set1_epi8(8);
-    float sumf = 0.0f;
-    int64_t i = 0;
-    for (; i + 8 <= nb; i += 8) {
-        __m256i p[8];
-        uint16_t dx[8], dy[8];
-        for (int k = 0; k < 8; k++) {
-            p[k] = dot_s8s8(_mm256_sub_epi8(unpack_nibbles(x[i + k].qs), off),
-                            _mm256_loadu_si256((const __m256i *)y[i + k].qs));
-            dx[k] = x[i + k].d, dy[k] = y[i + k].d;
-        }
-        const __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dx)),
-                                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dy)));
-        float v[8];
-        _mm256_storeu_ps(v, _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));
-        for (int k = 0; k < 8; k++) sumf += v[k];
-    }
-    for (; i < nb; i++) {
-        const int32_t isum = hsum8i(dot_s8s8(_mm256_sub_epi8(unpack_nibbles(x[i].qs), off),
-                                             _mm256_loadu_si256((const __m256i *)y[i].qs)));
-        sumf += (float)isum * (h2f(x[i].d) * h2f(y[i].d));
-    }
-    *s = sumf;
-}
+#define CODES_Q8_0(x, i) _mm256_loadu_si256((const __m256i *)(x)[i].qs)
+#define CODES_Q4_0(x, i) _mm256_sub_epi8(unpack_nibbles((x)[i].qs), _mm256_set1_epi8(8))
+EXACT_DOT(octet__dot_q8_0_q8_0_avx2, block_q8_0, CODES_Q8_0)
+EXACT_DOT(octet__dot_q4_0_q8_0_avx2, block_q4_0, CODES_Q4_0)
 
 /* ---- 8-row GEMV --------------------------------------------------------------------------------------------
  * Per block: the 8 rows' integer sums (lanes = elements) reduced into one vector (lanes = rows), then one vector

@@ -19,29 +19,13 @@
 #include <immintrin.h>
 #include <string.h>
 
-static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+#include "kernels/x86/avx2_util.h"
+
+#define h2f octet__h2f
+#define hsum8 octet__hsum8
+#define hsum8i octet__hsum8i
+#define unpack_nibbles octet__unpack_nibbles
 static inline uint16_t f2h(float f) { return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
-
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static inline int32_t hsum8i(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-    return _mm_cvtsi128_si32(s);
-}
-
-/* 16 bytes of packed nibbles -> 32 bytes: low nibbles (weights 0..15) then high nibbles (16..31). */
-static inline __m256i unpack_nibbles(const uint8_t *qs) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
-    return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
-}
 
 /* The 32 bits of qh (little-endian) -> 32 bytes, 0xff where bit k is set. */
 static inline __m256i bits_to_bytes(const uint8_t qh[4]) {
@@ -58,10 +42,7 @@ static inline __m256i bits_to_bytes(const uint8_t qh[4]) {
 static inline __m256i dot_u8s8(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
-/* the same for two signed operands (y must not hold -128) */
-static inline __m256i dot_s8s8(__m256i x, __m256i y) {
-    return dot_u8s8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
+#define dot_s8s8 octet__dot_s8s8 /* the same for two signed operands (avx2_util.h) */
 
 /* ---- dots with Q8_0 (Q8_0 and Q4_0 weights: panel_avx2.c) ------------------------------------------------ */
 void octet__dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {

@@ -1,0 +1,58 @@
+/*
+ * avx2_util.h - small AVX2 helpers shared by the x86 kernel files (included only by files compiled with
+ * -mavx2 -mfma -mf16c). All static inline; integer helpers are exact.
+ */
+#ifndef OCTET_AVX2_UTIL_H
+#define OCTET_AVX2_UTIL_H
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline float octet__h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+/* sum of 8 float lanes: (lo + hi) then pairs, the order every AVX2 float dot here uses */
+static inline float octet__hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline int32_t octet__hsum8i(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 4 bytes at p broadcast to all 8 int32 lanes */
+static inline __m256i octet__bcast4(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* 16 bytes of packed nibbles -> 32 bytes: low nibbles (codes 0..15) then high nibbles (16..31). */
+static inline __m256i octet__unpack_nibbles(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)(const void *)qs);
+    const __m256i b = _mm256_set_m128i(_mm_srli_epi16(t, 4), t);
+    return _mm256_and_si256(b, _mm256_set1_epi8(0x0f));
+}
+
+/* Exact int32 lanes of sum_k w_k a_k over groups of 4 bytes, for signed w (>= -128) and a (> -128): |w| through
+ * maddubs with a carrying w's sign; a pair is at most 2*128*127 = 32512, so nothing saturates. */
+static inline __m256i octet__dot_s8s8(__m256i w, __m256i a) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w)),
+                             _mm256_set1_epi16(1));
+}
+
+/* Reduce 8 vectors of 8 int32 to one vector of their 8 totals, in order. */
+static inline __m256i octet__reduce8(const __m256i p[8]) {
+    const __m256i h01 = _mm256_hadd_epi32(p[0], p[1]), h23 = _mm256_hadd_epi32(p[2], p[3]);
+    const __m256i h45 = _mm256_hadd_epi32(p[4], p[5]), h67 = _mm256_hadd_epi32(p[6], p[7]);
+    const __m256i x = _mm256_hadd_epi32(h01, h23), y = _mm256_hadd_epi32(h45, h67);
+    return _mm256_add_epi32(_mm256_permute2x128_si256(x, y, 0x20), _mm256_permute2x128_si256(x, y, 0x31));
+}
+
+#endif
