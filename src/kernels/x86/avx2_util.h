@@ -55,4 +55,30 @@ static inline __m256i octet__reduce8(const __m256i p[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(x, y, 0x20), _mm256_permute2x128_si256(x, y, 0x31));
 }
 
+/* Linear software prefetch of a region spread evenly over a loop of `steps` iterations (the next rows while a kernel
+ * works on these): each step requests its share of the region's cache lines, with no division in the loop. */
+typedef struct octet__pf_stream {
+    const char *p;
+    size_t q, r, err, steps;
+} octet__pf_stream;
+
+static inline void octet__pf_init(octet__pf_stream *s, const void *base, size_t bytes, size_t steps) {
+    const size_t lines = (bytes + 63) / 64;
+    s->p = (const char *)base;
+    s->steps = steps ? steps : 1;
+    s->q = lines / s->steps;
+    s->r = lines % s->steps;
+    s->err = 0;
+}
+
+static inline void octet__pf_step(octet__pf_stream *s) {
+    size_t k = s->q;
+    s->err += s->r;
+    if (s->err >= s->steps) {
+        s->err -= s->steps;
+        k++;
+    }
+    for (size_t j = 0; j < k; j++, s->p += 64) _mm_prefetch(s->p, _MM_HINT_T0);
+}
+
 #endif

@@ -64,11 +64,11 @@ void octet__int_gemv8_q8_avx2(int64_t n_blocks, const int8_t *w, size_t row_byte
                               int64_t out[8]) {
     __m256i acc_e = _mm256_setzero_si256(), acc_o = _mm256_setzero_si256();
     /* the next 8 rows (contiguous with these) are prefetched linearly, a share of their lines per block */
-    const char *pf = (const char *)w + 8 * row_bytes;
-    const size_t pf_lines = (8 * row_bytes / 64 + (size_t)n_blocks - 1) / (size_t)n_blocks;
+    octet__pf_stream pfs;
+    octet__pf_init(&pfs, w + 8 * row_bytes, 8 * row_bytes, (size_t)n_blocks);
     const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)ws_stride));
     for (int64_t b = 0; b < n_blocks; b++) {
-        for (size_t k = 0; k < pf_lines; k++) _mm_prefetch(pf + ((size_t)b * pf_lines + k) * 64, _MM_HINT_T0);
+        octet__pf_step(&pfs);
         if ((b & 3) == 0) /* the next rows' scales: 8 * ws_stride int16, a line per 4 blocks when contiguous */
             _mm_prefetch((const char *)(ws + 8 * ws_stride) + (size_t)b * 16, _MM_HINT_T0);
         const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(a + (size_t)b * 32));
@@ -88,11 +88,10 @@ void octet__int_pack8_q8(int64_t n_blocks, void *panel, const int8_t *w, size_t 
                          const int16_t *ws, size_t ws_stride) {
     uint8_t *dst = panel;
     /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
-    const char *pf = (const char *)w + 8 * row_bytes;
-    const size_t pf_total = (8 * row_bytes + 63) / 64;
+    octet__pf_stream pfs;
+    octet__pf_init(&pfs, w + 8 * row_bytes, 8 * row_bytes, (size_t)n_blocks);
     for (int64_t b = 0; b < n_blocks; b++, dst += IPANEL_BLOCK_BYTES) {
-        for (size_t l = (size_t)b * pf_total / (size_t)n_blocks; l < (size_t)(b + 1) * pf_total / (size_t)n_blocks; l++)
-            _mm_prefetch(pf + l * 64, _MM_HINT_T0);
+        octet__pf_step(&pfs);
         __m256i c[8], t[8], u[8];
         for (int r = 0; r < 8; r++)
             c[r] = _mm256_loadu_si256((const __m256i *)(const void *)(w + (size_t)r * row_bytes + (size_t)b * w_stride));

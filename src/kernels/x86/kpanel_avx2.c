@@ -45,6 +45,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+
+#include "kernels/x86/avx2_util.h"
 #include <stddef.h>
 #include <string.h>
 
@@ -165,11 +167,10 @@ void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride) {
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
     const int64_t nb = n / QK_K;
-    const char *pf = (const char *)wb + 8 * w_stride;
-    const size_t pf_total = (8 * w_stride + 63) / 64;
+    octet__pf_stream pfs;
+    octet__pf_init(&pfs, wb + 8 * w_stride, 8 * w_stride, (size_t)nb);
     for (int64_t i = 0; i < nb; i++, dst += Q4K_SB_BYTES) {
-        for (size_t l = (size_t)i * pf_total / (size_t)nb; l < (size_t)(i + 1) * pf_total / (size_t)nb; l++)
-            _mm_prefetch(pf + l * 64, _MM_HINT_T0);
+        octet__pf_step(&pfs);
         const size_t off = (size_t)i * sizeof(block_q4_K);
         uint16_t d[8], dmin[8];
         __m128i v[8]; /* row r: sc[0..7], m[0..7] */
@@ -213,11 +214,10 @@ void octet__pack_q6_K(int64_t n, void *panel, const void *w, size_t w_stride) {
     const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03);
     /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
     const int64_t nb = n / QK_K;
-    const char *pf = (const char *)wb + 8 * w_stride;
-    const size_t pf_total = (8 * w_stride + 63) / 64;
+    octet__pf_stream pfs;
+    octet__pf_init(&pfs, wb + 8 * w_stride, 8 * w_stride, (size_t)nb);
     for (int64_t i = 0; i < nb; i++, dst += Q6K_SB_BYTES) {
-        for (size_t l = (size_t)i * pf_total / (size_t)nb; l < (size_t)(i + 1) * pf_total / (size_t)nb; l++)
-            _mm_prefetch(pf + l * 64, _MM_HINT_T0);
+        octet__pf_step(&pfs);
         const size_t off = (size_t)i * sizeof(block_q6_K);
         uint16_t d[8];
         __m128i v[8]; /* row r: scales[0..15] */
