@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/core.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels_impl.h"
 
@@ -73,14 +74,16 @@ int main(int argc, char **argv) {
         for (int r = 0; r < rows; r++) octet__kernels_ref()[mtypes[k]].from_float(x, w + rb * (size_t)r, n);
         for (int c = 0; c < ntok; c++) tab[t->vec_dot_type].from_float(x, a + ab * (size_t)c, n);
         float out[64 * 8], sum = 0;
-        int32_t *asum = NULL; /* activation block sums, as the forward pass gives them to the Q4_0 kernels */
+        octet__q8_aux *asum = NULL; /* as the forward pass gives them to the Q4_0/Q8_0 kernels */
         if (t->vec_dot_type == OCTET_TYPE_Q8_0) {
             asum = calloc((size_t)ntok * (size_t)(n / 32), sizeof *asum);
             for (int c = 0; c < ntok; c++)
-                for (int64_t b = 0; b < n / 32; b++)
-                    for (int j = 0; j < 32; j++)
-                        asum[(size_t)c * (size_t)(n / 32) + (size_t)b] +=
-                            ((const block_q8_0 *)(const void *)(a + ab * (size_t)c))[b].qs[j];
+                for (int64_t b = 0; b < n / 32; b++) {
+                    const block_q8_0 *blk = (const block_q8_0 *)(const void *)(a + ab * (size_t)c) + b;
+                    octet__q8_aux *x8 = &asum[(size_t)c * (size_t)(n / 32) + (size_t)b];
+                    for (int j = 0; j < 32; j++) x8->sum += blk->qs[j];
+                    x8->d = octet__fp16_to_fp32(blk->d);
+                }
         }
         octet__gemv8_fn g8 = octet__gemv8(mtypes[k]);
         double best = 1e30;

@@ -60,7 +60,7 @@ struct octet_session {
     uint8_t *panel;      /* [n_threads][panel_stride] row panels of the prompt GEMMs (kernels/gemm.h) */
     size_t panel_stride; /* 0: no panel kernels */
     float *pout;         /* [n_threads][n_batch * 8] panel results */
-    int32_t *asum;       /* [n_batch][asum_stride] block sums of Q8_0 activation rows (Q4_0 GEMV) */
+    octet__q8_aux *asum; /* [n_batch][asum_stride] per Q8_0 activation block: code sum, scale (kernels/gemm.h) */
     size_t asum_stride;
     float *logits; /* [n_logit_rows][n_vocab] */
     int n_logit_rows;
@@ -265,7 +265,7 @@ typedef struct mm_task {
     uint8_t *panel;            /* per-thread panel scratch (stride panel_stride), or NULL */
     size_t panel_stride;
     float *pout;               /* per-thread panel results (stride pout_stride floats) */
-    int32_t *asum;             /* block sums of the activation rows, or NULL (kernels/gemm.h, Q4_0 GEMV) */
+    octet__q8_aux *asum;       /* per activation block: code sum and scale, or NULL (kernels/gemm.h) */
     size_t asum_stride;
     size_t pout_stride;
     atomic_llong next_chunk;   /* next work item (mm_dot) */
@@ -281,11 +281,12 @@ static void mm_quantize(void *ctx, int ith, int nth) {
     for (int i; (i = (int)atomic_fetch_add_explicit(&t->next_tok, 1, memory_order_relaxed)) < t->n_tok;) {
         const block_q8_0 *row = (const block_q8_0 *)(const void *)(t->aq + (size_t)i * t->a_stride);
         vt->from_float(t->x + (size_t)i * (size_t)t->n_in, t->aq + (size_t)i * t->a_stride, t->n_in);
-        if (t->asum) /* exact integer sums: any order */
+        if (t->asum) /* exact integer sums (any order) and the scales as floats (exact) */
             for (int64_t b = 0; b < t->n_in / QK8_0; b++) {
                 int32_t sum = 0;
                 for (int j = 0; j < QK8_0; j++) sum += row[b].qs[j];
-                t->asum[(size_t)i * t->asum_stride + (size_t)b] = sum;
+                t->asum[(size_t)i * t->asum_stride + (size_t)b].sum = sum;
+                t->asum[(size_t)i * t->asum_stride + (size_t)b].d = octet__fp16_to_fp32(row[b].d);
             }
     }
 }
@@ -394,9 +395,7 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
         t.aq = s->aq;
         t.a = s->aq;
         t.a_stride = s->aq_stride;
-        int q4 = 0;
-        for (int j = 0; j < n_w; j++) q4 |= w[j]->type == OCTET_TYPE_Q4_0;
-        if (q4 && octet__gemv8(OCTET_TYPE_Q4_0)) { /* the Q4_0 GEMV and panels take the block sums */
+        if (t.vdt == OCTET_TYPE_Q8_0 && octet__gemv8(OCTET_TYPE_Q4_0)) { /* Q4_0/Q8_0 GEMV and panels use them */
             t.asum = s->asum;
             t.asum_stride = s->asum_stride;
         }

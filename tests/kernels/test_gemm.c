@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 
+#include "core/core.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels_impl.h"
 #include "octet.h"
@@ -78,13 +79,14 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
         }
     octet__gemv8_fn g8 = octet__gemv8(type);
     if (type == OCTET_TYPE_Q8_0 || type == OCTET_TYPE_Q4_0) CHECK(g8 != NULL);
-    static int32_t asum[NT][MAXN / 32]; /* block sums of the activation codes (Q8_0 rows) */
+    static octet__q8_aux asum[NT][MAXN / 32]; /* code sums and scales of the activation blocks (Q8_0 rows) */
     if (wt->vec_dot_type == OCTET_TYPE_Q8_0)
         for (int c = 0; c < NT; c++)
             for (int64_t b = 0; b < n / 32; b++) {
                 const block_q8_0 *blk = (const block_q8_0 *)(const void *)(aq + (size_t)c * a_stride) + b;
-                asum[c][b] = 0;
-                for (int j = 0; j < 32; j++) asum[c][b] += blk->qs[j];
+                asum[c][b].sum = 0;
+                for (int j = 0; j < 32; j++) asum[c][b].sum += blk->qs[j];
+                asum[c][b].d = octet__fp16_to_fp32(blk->d);
             }
     for (int sums = 0; g8 && sums < 2; sums++) /* with and without the block sums given */
         for (int nc = 1; nc <= OCTET__GEMV_NC; nc++)

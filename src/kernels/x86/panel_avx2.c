@@ -103,7 +103,8 @@ EXACT_DOT(octet__dot_q4_0_q8_0_avx2, block_q4_0, CODES_Q4_0)
 /* T tokens (1..4) at once: the rows' codes are loaded (and Q4_0's unpacked) once per block and used for each
  * token; every token keeps its own chain, computed exactly as for one token. */
 static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride,
-                                                               const uint8_t *a, size_t a_stride, const int T) {
+                                                               const uint8_t *a, size_t a_stride, const int T,
+                                                               const octet__q8_aux *asum, size_t asum_stride) {
     const int64_t nb = n / QK8_0;
     __m256 acc[4];
     for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
@@ -119,7 +120,8 @@ static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float 
             const __m256i av = _mm256_loadu_si256((const __m256i *)y->qs);
             __m256i p[8];
             for (int r = 0; r < 8; r++) p[r] = dot_s8s8(x[r], av);
-            const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(h2f(y->d)));
+            const __m256 dd = _mm256_mul_ps(
+                dw, asum ? _mm256_broadcast_ss(&asum[(size_t)c * asum_stride + (size_t)i].d) : _mm256_set1_ps(h2f(y->d)));
             acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));
         }
     }
@@ -130,7 +132,7 @@ static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float 
  * reduction: the int16 tree then adds raw q*a (q in 0..15), at most 16 * 15 * 127 = 30480 after two levels. */
 static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride,
                                                                const uint8_t *a, size_t a_stride, const int T,
-                                                               const int32_t *asum, size_t asum_stride) {
+                                                               const octet__q8_aux *asum, size_t asum_stride) {
     const int64_t nb = n / QK4_0;
     const __m256i m4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -161,7 +163,7 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
                     q[k] = _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi));
                 const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
                 isum = _mm256_sub_epi32(_mm256_madd_epi16(h16, ones),
-                                        _mm256_set1_epi32(8 * asum[(size_t)c * asum_stride + (size_t)i]));
+                                        _mm256_set1_epi32(8 * asum[(size_t)c * asum_stride + (size_t)i].sum));
             } else {
                 /* (q-8) a per pair: every partial sum over at most 32 elements is within 32*8*127 = 32512 */
                 const __m256i a8 = _mm256_add_epi16(_mm256_maddubs_epi16(eight, alo), _mm256_maddubs_epi16(eight, ahi));
@@ -173,7 +175,8 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
             }
             /* int16 tree -> [r0 r0 r2 r2 r4 r4 r6 r6 | r1 r1 r3 r3 ..] -> int32 [r0 r2 r4 r6 | r1 r3 r5 r7] -> rows */
             isum = _mm256_permutevar8x32_epi32(isum, order);
-            const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(h2f(y->d)));
+            const __m256 dd = _mm256_mul_ps(
+                dw, asum ? _mm256_broadcast_ss(&asum[(size_t)c * asum_stride + (size_t)i].d) : _mm256_set1_ps(h2f(y->d)));
             acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), dd));
         }
     }
@@ -182,15 +185,13 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
 
 static inline __attribute__((always_inline)) void gemv8_q8_0_ta(int64_t n, float *s, const uint8_t *wb,
                                                                 size_t w_stride, const uint8_t *a, size_t a_stride,
-                                                                const int T, const int32_t *asum, size_t asum_stride) {
-    (void)asum;
-    (void)asum_stride;
-    gemv8_q8_0_t(n, s, wb, w_stride, a, a_stride, T);
+                                                                const int T, const octet__q8_aux *asum, size_t asum_stride) {
+    gemv8_q8_0_t(n, s, wb, w_stride, a, a_stride, T, asum, asum_stride);
 }
 
 #define GEMV8_DISPATCH(NAME, BODY)                                                                                \
     void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride, int nc,      \
-              const int32_t *asum, size_t asum_stride) {                                                         \
+              const octet__q8_aux *asum, size_t asum_stride) {                                                         \
         switch (nc) {                                                                                            \
         case 1: BODY(n, s, w, w_stride, a, a_stride, 1, asum, asum_stride); break;                               \
         case 2: BODY(n, s, w, w_stride, a, a_stride, 2, asum, asum_stride); break;                               \
@@ -282,27 +283,28 @@ void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride) {
             const __m256i is = Q4 ? _mm256_sub_epi32(_mm256_madd_epi16(isum[c], ones),                         \
                                                      _mm256_set1_epi32(8 * block_sum(sa[c], y[c], i)))         \
                                   : isum[c];                                                                   \
-            const __m256 dd = _mm256_mul_ps(dw, _mm256_set1_ps(h2f(y[c][i].d)));                               \
+            const __m256 dd = _mm256_mul_ps(dw, sa[c] ? _mm256_broadcast_ss(&sa[c][i].d)                       \
+                                                      : _mm256_set1_ps(h2f(y[c][i].d)));                       \
             acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(is), dd));                         \
         }                                                                                                      \
     } while (0)
 
 /* sum of the 32 codes of activation block i: from asum when given, else formed here */
-static inline int32_t block_sum(const int32_t *sa, const block_q8_0 *y, int64_t i) {
-    if (sa) return sa[i];
+static inline int32_t block_sum(const octet__q8_aux *sa, const block_q8_0 *y, int64_t i) {
+    if (sa) return sa[i].sum;
     const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256((const __m256i *)y[i].qs));
     return hsum8i(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
 #define PANEL_GEMM(NAME, Q4)                                                                                      \
     void NAME(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc,  \
-              const int32_t *asum, size_t asum_stride) {                                                         \
+              const octet__q8_aux *asum, size_t asum_stride) {                                                         \
         const int64_t nb = n / 32;                                                                             \
         const __m256i ones = _mm256_set1_epi16(1);                                                             \
         int c0 = 0;                                                                                            \
         for (; c0 + 4 <= nc; c0 += 4) {                                                                        \
             const block_q8_0 *y[4];                                                                            \
-            const int32_t *sa[4];                                                                              \
+            const octet__q8_aux *sa[4];                                                                              \
             __m256 acc[4];                                                                                     \
             for (int c = 0; c < 4; c++) {                                                                      \
                 y[c] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(c0 + c) * a_stride);                 \
@@ -314,7 +316,7 @@ static inline int32_t block_sum(const int32_t *sa, const block_q8_0 *y, int64_t 
         }                                                                                                      \
         for (; c0 < nc; c0++) {                                                                                \
             const block_q8_0 *y[1] = {(const block_q8_0 *)((const uint8_t *)a + (size_t)c0 * a_stride)};      \
-            const int32_t *sa[1] = {asum ? asum + (size_t)c0 * asum_stride : NULL};                            \
+            const octet__q8_aux *sa[1] = {asum ? asum + (size_t)c0 * asum_stride : NULL};                            \
             __m256 acc[1] = {_mm256_setzero_ps()};                                                             \
             for (int64_t i = 0; i < nb; i++) PANEL_STEP(1, Q4);                                                \
             _mm256_storeu_ps(s + (size_t)c0 * s_stride, acc[0]);                                               \
