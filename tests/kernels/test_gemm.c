@@ -120,6 +120,50 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
     }
 }
 
+/* The multi-row kernels on exactly-sized buffers (8 rows of n elements, nc activation rows, one panel), so that
+ * under AddressSanitizer any read past a row, an activation row or the panel is reported. */
+static void run_exact(int type, int64_t n) {
+    const octet__type_traits *ref = octet__kernels_ref();
+    const octet__type_traits *wt = &ref[type], *at = &ref[wt->vec_dot_type];
+    const size_t rb = octet__row_bytes(type, n), ab = octet__row_bytes(wt->vec_dot_type, n);
+    const int nc = 5;
+    uint8_t *w = malloc(8 * rb), *a = malloc((size_t)nc * ab);
+    float *x = malloc((size_t)n * sizeof *x);
+    CHECK(w && a && x);
+    if (!w || !a || !x) return;
+    uint64_t s = 77 + (uint64_t)n;
+    for (int r = 0; r < 8; r++) {
+        for (int64_t j = 0; j < n; j++) x[j] = t_rng_f(&s) * 0.1f;
+        wt->from_float(x, w + (size_t)r * rb, n);
+    }
+    for (int c = 0; c < nc; c++) {
+        for (int64_t j = 0; j < n; j++) x[j] = t_rng_f(&s);
+        at->from_float(x, a + (size_t)c * ab, n);
+    }
+    float want[8][5], out[5 * 8];
+    for (int r = 0; r < 8; r++)
+        for (int c = 0; c < nc; c++) ref[type].vec_dot(n, &want[r][c], w + (size_t)r * rb, a + (size_t)c * ab);
+    octet__gemv8_fn g8 = octet__gemv8(type);
+    if (g8)
+        for (int k = 1; k <= 4; k++) {
+            g8(n, out, w, rb, a, ab, k, NULL, 0);
+            for (int c = 0; c < k; c++)
+                for (int r = 0; r < 8; r++) CHECK(memcmp(&out[c * 8 + r], &want[r][c], sizeof(float)) == 0);
+        }
+    const octet__panel_kernels *pk = octet__panel(type);
+    void *pan = pk ? malloc(pk->bytes(n)) : NULL;
+    if (pan) {
+        pk->pack(n, pan, w, rb);
+        pk->gemm(n, out, 8, pan, a, ab, nc, NULL, 0);
+        for (int c = 0; c < nc; c++)
+            for (int r = 0; r < 8; r++) CHECK(memcmp(&out[c * 8 + r], &want[r][c], sizeof(float)) == 0);
+    }
+    free(pan);
+    free(w);
+    free(a);
+    free(x);
+}
+
 /* F32: the 2-token tile equals the dot of its own table. */
 static void run_f32(int64_t n, uint64_t seed) {
     static float w[512], a[4][512];
@@ -159,6 +203,12 @@ int main(void) {
             for (int v = 0; v < 3; v++)
                 run_type(types[t], k ? lens_k[l] : lens_q[l], v, 1000u * (uint64_t)t + 10u * (uint64_t)l + (uint64_t)v);
     }
+    if (octet__kernels_simd())
+        for (int t = 0; t < 4; t++) {
+            const int k = types[t] == OCTET_TYPE_Q4_K || types[t] == OCTET_TYPE_Q6_K;
+            run_exact(types[t], k ? 256 : 32);
+            run_exact(types[t], k ? 768 : 288);
+        }
     const int64_t lens_f[4] = {7, 37, 288, 500};
     for (int l = 0; l < 4; l++) run_f32(lens_f[l], 7000u + (uint64_t)l);
     /* dispatch follows octet_force_portable */
