@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
                 for (int64_t b = 0; b < n / 32; b++) {
                     const block_q8_0 *blk = (const block_q8_0 *)(const void *)(a + ab * (size_t)c) + b;
                     octet__q8_aux *x8 = &asum[(size_t)c * (size_t)(n / 32) + (size_t)b];
-                    for (int j = 0; j < 32; j++) x8->sum += blk->qs[j];
+                    for (int j = 0; j < 32; j++) x8->sum8 += 8 * blk->qs[j];
                     x8->d = octet__fp16_to_fp32(blk->d);
                 }
         }

@@ -31,10 +31,10 @@ void octet__gemm_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a,
  * for bit to the reference dot of each row and token. The rows are read once for the nc tokens. */
 #define OCTET__GEMV_ROWS 8
 #define OCTET__GEMV_NC 4
-/* Per Q8_0 activation block, formed once when the row is quantized: the sum of its 32 codes (Q4_0's -8 offset) and
- * its fp16 scale as a float (broadcast straight from memory). */
+/* Per Q8_0 activation block, formed once when the row is quantized: 8 times the sum of its 32 codes (Q4_0's -8
+ * offset) and its fp16 scale as a float, both broadcast straight from memory by the kernels. */
 typedef struct octet__q8_aux {
-    int32_t sum;
+    int32_t sum8;
     float d;
 } octet__q8_aux;
 /* asum (may be NULL): asum[c * asum_stride + b] describes token c's block b; without it the kernels form the same

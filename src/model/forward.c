@@ -285,7 +285,7 @@ static void mm_quantize(void *ctx, int ith, int nth) {
             for (int64_t b = 0; b < t->n_in / QK8_0; b++) {
                 int32_t sum = 0;
                 for (int j = 0; j < QK8_0; j++) sum += row[b].qs[j];
-                t->asum[(size_t)i * t->asum_stride + (size_t)b].sum = sum;
+                t->asum[(size_t)i * t->asum_stride + (size_t)b].sum8 = 8 * sum;
                 t->asum[(size_t)i * t->asum_stride + (size_t)b].d = octet__fp16_to_fp32(row[b].d);
             }
     }

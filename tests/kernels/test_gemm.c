@@ -84,8 +84,8 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
         for (int c = 0; c < NT; c++)
             for (int64_t b = 0; b < n / 32; b++) {
                 const block_q8_0 *blk = (const block_q8_0 *)(const void *)(aq + (size_t)c * a_stride) + b;
-                asum[c][b].sum = 0;
-                for (int j = 0; j < 32; j++) asum[c][b].sum += blk->qs[j];
+                asum[c][b].sum8 = 0;
+                for (int j = 0; j < 32; j++) asum[c][b].sum8 += 8 * blk->qs[j];
                 asum[c][b].d = octet__fp16_to_fp32(blk->d);
             }
     for (int sums = 0; g8 && sums < 2; sums++) /* with and without the block sums given */

@@ -163,7 +163,7 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
                     q[k] = _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi));
                 const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
                 isum = _mm256_sub_epi32(_mm256_madd_epi16(h16, ones),
-                                        _mm256_set1_epi32(8 * asum[(size_t)c * asum_stride + (size_t)i].sum));
+                                        _mm256_set1_epi32(asum[(size_t)c * asum_stride + (size_t)i].sum8));
             } else {
                 /* (q-8) a per pair: every partial sum over at most 32 elements is within 32*8*127 = 32512 */
                 const __m256i a8 = _mm256_add_epi16(_mm256_maddubs_epi16(eight, alo), _mm256_maddubs_epi16(eight, ahi));
@@ -281,7 +281,7 @@ void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride) {
         const __m256 dw = _mm256_loadu_ps((const float *)(const void *)(pb + 256));                            \
         _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {                                                  \
             const __m256i is = Q4 ? _mm256_sub_epi32(_mm256_madd_epi16(isum[c], ones),                         \
-                                                     _mm256_set1_epi32(8 * block_sum(sa[c], y[c], i)))         \
+                                                     _mm256_set1_epi32(block_sum8(sa[c], y[c], i)))         \
                                   : isum[c];                                                                   \
             const __m256 dd = _mm256_mul_ps(dw, sa[c] ? _mm256_broadcast_ss(&sa[c][i].d)                       \
                                                       : _mm256_set1_ps(h2f(y[c][i].d)));                       \
@@ -289,10 +289,10 @@ void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride) {
         }                                                                                                      \
     } while (0)
 
-/* sum of the 32 codes of activation block i: from asum when given, else formed here */
-static inline int32_t block_sum(const octet__q8_aux *sa, const block_q8_0 *y, int64_t i) {
-    if (sa) return sa[i].sum;
-    const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256((const __m256i *)y[i].qs));
+/* 8 x the sum of the 32 codes of activation block i: from asum when given, else formed here */
+static inline int32_t block_sum8(const octet__q8_aux *sa, const block_q8_0 *y, int64_t i) {
+    if (sa) return sa[i].sum8;
+    const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(8), _mm256_loadu_si256((const __m256i *)y[i].qs));
     return hsum8i(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
