@@ -55,6 +55,16 @@ static inline __m256i octet__reduce8(const __m256i p[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(x, y, 0x20), _mm256_permute2x128_si256(x, y, 0x31));
 }
 
+/* Generation reads weight rows one after another; a software prefetch a few KiB ahead in that stream (which runs on
+ * into the next rows) keeps enough cache-line requests in flight for a core to approach the memory bandwidth, which
+ * the hardware prefetcher alone does not (docs/performance.md). Called once per block of `bytes` bytes at p: the
+ * lines of the block OCTET_PREFETCH_AHEAD bytes further on. */
+#define OCTET_PREFETCH_AHEAD 4096
+static inline void octet__prefetch_ahead(const void *p, size_t bytes) {
+    const char *q = (const char *)p + OCTET_PREFETCH_AHEAD;
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(q + o, _MM_HINT_T0);
+}
+
 /* Linear software prefetch of a region spread evenly over a loop of `steps` iterations (the next rows while a kernel
  * works on these): each step requests its share of the region's cache lines, with no division in the loop. */
 typedef struct octet__pf_stream {

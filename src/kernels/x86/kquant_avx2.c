@@ -27,6 +27,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/x86/avx2_util.h"
+
 /* No fused multiply-add may be formed from the float operations here: clang contracts within an expression unless
  * told not to; GCC contracts only under -ffp-contract=fast, which ISO mode (-std=c11, the Makefile's) turns off. */
 #if defined(__clang__)
@@ -46,13 +48,6 @@ static inline __m128i hsum8i(__m256i v) {
     return _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
 }
 
-/* Generation reads each weight row once, rows one after another: a software prefetch a few KiB ahead in the row
- * stream (which runs on into the next rows) keeps enough cache-line requests in flight for a core to approach the
- * memory bandwidth; the hardware prefetcher alone stops well short of it (tg128, TinyLlama shape Q4_K, 2 threads:
- * 21 tokens/s without, 34 with 2 KiB, 38 with 4 KiB ahead; docs/performance.md). */
-#ifndef KQ_PF
-#define KQ_PF 4096
-#endif
 void octet__dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) {
     const block_q4_K *x = w;
     const block_q8_K *y = a;
@@ -62,9 +57,7 @@ void octet__dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a
                   sh4 = bcast16(4, 4), sh5 = bcast16(5, 5), sh6 = bcast16(6, 6), sh7 = bcast16(7, 7);
     __m128 sumf = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        _mm_prefetch((const char *)(x + i) + KQ_PF, _MM_HINT_T0);
-        _mm_prefetch((const char *)(x + i) + KQ_PF + 64, _MM_HINT_T0);
-        _mm_prefetch((const char *)(x + i) + KQ_PF + 128, _MM_HINT_T0); /* 144-byte blocks: 2.25 lines */
+        octet__prefetch_ahead(x + i, sizeof x[i]); /* avx2_util.h: 4 KiB ahead in the row stream */
         /* unpack 6-bit scales and mins: u[0..1] = sc[0..7], u[2..3] = m[0..7] (see octet__q4_K_scales) */
         uint32_t k[3], u[4];
         memcpy(k, x[i].scales, 12);
@@ -116,11 +109,8 @@ void octet__dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a
     const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03), m2s4 = _mm256_set1_epi8(0x30);
     const __m256i sh0 = bcast16(0, 1), sh1 = bcast16(2, 3), sh2 = bcast16(4, 5), sh3 = bcast16(6, 7);
     __m128 sumf = _mm_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) { /* 210-byte blocks: 4 lines prefetched per block */
-        _mm_prefetch((const char *)(x + i) + KQ_PF, _MM_HINT_T0);
-        _mm_prefetch((const char *)(x + i) + KQ_PF + 64, _MM_HINT_T0);
-        _mm_prefetch((const char *)(x + i) + KQ_PF + 128, _MM_HINT_T0);
-        _mm_prefetch((const char *)(x + i) + KQ_PF + 192, _MM_HINT_T0);
+    for (int64_t i = 0; i < nb; i++) {
+        octet__prefetch_ahead(x + i, sizeof x[i]);
         /* start from -32 * sum_j sc[j]*bsums[j]: 16 int16 scales against the 16 bsums in one madd */
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[i].bsums));

@@ -13,6 +13,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+
+#include "kernels/x86/avx2_util.h"
 #include <string.h>
 
 static inline float hsum8(__m256 v) {
@@ -30,6 +32,7 @@ void octet__dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a
     __m256 acc = _mm256_setzero_ps();
     float accm = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
+        octet__prefetch_ahead(x + i, sizeof x[i]);
         uint8_t sc[8], m[8];
         octet__q4_K_scales(x[i].scales, sc, m);
         int32_t summ = 0;

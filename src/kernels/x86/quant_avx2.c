@@ -52,6 +52,7 @@ void octet__dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a
     const __m256i hi = _mm256_set1_epi8((char)0xf0);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
+        octet__prefetch_ahead(x + i, sizeof x[i]);
         /* code - 16 = nibble when the 5th bit is set, nibble | 0xf0 (= nibble - 16 as int8) when it is not */
         const __m256i q = _mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_andnot_si256(bits_to_bytes(x[i].qh), hi));
         const __m256i p = dot_s8s8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
@@ -68,6 +69,7 @@ void octet__dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *w, const void *a
     __m256 acc = _mm256_setzero_ps();
     float summ = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
+        octet__prefetch_ahead(x + i, sizeof x[i]);
         const __m256i p = dot_u8s8(unpack_nibbles(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
         summ += h2f(x[i].m) * h2f(y[i].s);
@@ -83,6 +85,7 @@ void octet__dot_q5_1_q8_1_avx2(int64_t n, float *s, const void *w, const void *a
     __m256 acc = _mm256_setzero_ps();
     float summ = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
+        octet__prefetch_ahead(x + i, sizeof x[i]);
         const __m256i q = _mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_and_si256(bits_to_bytes(x[i].qh), b4));
         const __m256i p = dot_u8s8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
