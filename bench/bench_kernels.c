@@ -74,13 +74,13 @@ int main(int argc, char **argv) {
         for (int r = 0; r < rows; r++) octet__kernels_ref()[mtypes[k]].from_float(x, w + rb * (size_t)r, n);
         for (int c = 0; c < ntok; c++) tab[t->vec_dot_type].from_float(x, a + ab * (size_t)c, n);
         float out[64 * 8], sum = 0;
-        octet__q8_aux *asum = NULL; /* as the forward pass gives them to the Q4_0/Q8_0 kernels */
+        octet__q8_aux *aux = NULL; /* as the forward pass gives them to the Q4_0/Q8_0 kernels */
         if (t->vec_dot_type == OCTET_TYPE_Q8_0) {
-            asum = calloc((size_t)ntok * (size_t)(n / 32), sizeof *asum);
+            aux = calloc((size_t)ntok * (size_t)(n / 32), sizeof *aux);
             for (int c = 0; c < ntok; c++)
                 for (int64_t b = 0; b < n / 32; b++) {
                     const block_q8_0 *blk = (const block_q8_0 *)(const void *)(a + ab * (size_t)c) + b;
-                    octet__q8_aux *x8 = &asum[(size_t)c * (size_t)(n / 32) + (size_t)b];
+                    octet__q8_aux *x8 = &aux[(size_t)c * (size_t)(n / 32) + (size_t)b];
                     for (int j = 0; j < 32; j++) x8->sum8 += 8 * blk->qs[j];
                     x8->d = octet__fp16_to_fp32(blk->d);
                 }
@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
         for (int rep = 0; g8 && rep < 8; rep++) {
             const double t0 = now();
             for (int r = 0; r < rows; r += 8) {
-                g8(n, out, w + rb * (size_t)r, rb, a, ab, 1, asum, (size_t)(n / 32));
+                g8(n, out, w + rb * (size_t)r, rb, a, ab, 1, aux, (size_t)(n / 32));
                 sum += out[0];
             }
             const double dt = now() - t0;
@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
             const double t0 = now();
             for (int r = 0; r < prow; r += 8) {
                 pk->pack(n, panel, w + rb * (size_t)r, rb);
-                pk->gemm(n, out, 8, panel, a, ab, ntok, asum, (size_t)(n / 32));
+                pk->gemm(n, out, 8, panel, a, ab, ntok, aux, (size_t)(n / 32));
                 sum += out[0];
             }
             const double dt = now() - t0;
@@ -114,7 +114,7 @@ int main(int argc, char **argv) {
         if (panel) printf("panel_%s %.1f GMAC/s (%d tokens, packing included; checksum %g)\n", t->name,
                           (double)prow * (double)n * ntok / best * 1e-9, ntok, (double)sum);
         free(panel);
-        free(asum);
+        free(aux);
         free(w);
         free(a);
     }

@@ -200,6 +200,24 @@ static int start_job(srv_sched *sc, slot *sl, srv_job *j) {
     return 0;
 }
 
+/* A chunk of the slot's prompt has been evaluated: remember its tokens; once the whole prompt is in, the slot
+ * generates. Returns 1 when the slot decodes a token in this step (0: more prompt to go, or max_tokens is 0 and
+ * the job is finished). */
+static int prompt_chunk_done(srv_sched *sc, slot *sl, int chunk) {
+    srv_job *j = sl->job;
+    memcpy(sl->cache + sl->n_fed, j->prompt + sl->n_fed, (size_t)chunk * sizeof *sl->cache);
+    sl->n_fed += chunk;
+    sl->n_cache = sl->n_fed;
+    if (sl->n_fed < j->n_prompt) return 0;
+    sl->generating = 1;
+    sl->last_n = chunk;
+    if (j->n_gen >= j->max_tokens) {
+        finish(sc, sl, "length", 0, NULL);
+        return 0;
+    }
+    return 1;
+}
+
 /* Pipeline mode: collect the npend prompt chunks submitted in this step; slots whose prompt is complete join
  * bslot (from index nb). Returns the new nb. */
 static int prefill_wait(srv_sched *sc, int nb, int npend) {
@@ -217,20 +235,9 @@ static int prefill_wait(srv_sched *sc, int nb, int npend) {
             return nb;
         }
         slot *sl = &sc->slots[seq];
-        srv_job *j = sl->job;
         int chunk = sl->pend;
         sl->pend = 0;
-        memcpy(sl->cache + sl->n_fed, j->prompt + sl->n_fed, (size_t)chunk * sizeof *sl->cache);
-        sl->n_fed += chunk;
-        sl->n_cache = sl->n_fed;
-        if (sl->n_fed < j->n_prompt) continue;
-        sl->generating = 1;
-        sl->last_n = chunk;
-        if (j->n_gen >= j->max_tokens) {
-            finish(sc, sl, "length", 0, NULL);
-            continue;
-        }
-        sc->bslot[nb++] = seq;
+        if (prompt_chunk_done(sc, sl, chunk)) sc->bslot[nb++] = seq;
     }
     return nb;
 }
@@ -319,14 +326,8 @@ static void *sched_main(void *arg) {
                     finish(sc, sl, NULL, 500, err.msg);
                     continue;
                 }
-                memcpy(sl->cache + sl->n_fed, j->prompt + sl->n_fed, (size_t)chunk * sizeof *sl->cache);
-                sl->n_fed += chunk;
-                sl->n_cache = sl->n_fed;
-                if (sl->n_fed < j->n_prompt) continue;
-                sl->generating = 1;
-                sl->last_n = chunk;
-            }
-            if (j->n_gen >= j->max_tokens) {
+                if (!prompt_chunk_done(sc, sl, chunk)) continue;
+            } else if (j->n_gen >= j->max_tokens) {
                 finish(sc, sl, "length", 0, NULL);
                 continue;
             }

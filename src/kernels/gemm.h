@@ -37,16 +37,16 @@ typedef struct octet__q8_aux {
     int32_t sum8;
     float d;
 } octet__q8_aux;
-/* asum (may be NULL): asum[c * asum_stride + b] describes token c's block b; without it the kernels form the same
+/* aux (may be NULL): aux[c * aux_stride + b] describes token c's block b; without it the kernels form the same
  * values from the blocks per call. */
 typedef void (*octet__gemv8_fn)(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                int nc, const octet__q8_aux *asum, size_t asum_stride);
+                                int nc, const octet__q8_aux *aux, size_t aux_stride);
 /* NULL when the type has none or SIMD is off (callers use vec_dot per row). */
 octet__gemv8_fn octet__gemv8(int type);
 void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                 int nc, const octet__q8_aux *asum, size_t asum_stride);
+                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                 int nc, const octet__q8_aux *asum, size_t asum_stride);
+                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
 
 /* ---- row panels (prompt batches) ----------------------------------------------------------------------------
  * pack() rewrites 8 weight rows of n elements (row r at w + r * w_stride) into a panel: codes unpacked to bytes
@@ -59,9 +59,9 @@ void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_st
 typedef struct octet__panel_kernels {
     size_t (*bytes)(int64_t n); /* panel size for rows of n elements (n a multiple of the block size) */
     void (*pack)(int64_t n, void *panel, const void *w, size_t w_stride);
-    /* asum as for the GEMV (may be NULL; Q4_0 uses it, the others ignore it) */
+    /* aux as for the GEMV (may be NULL; Q4_0 and Q8_0 use it, the K-quants ignore it) */
     void (*gemm)(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc,
-                 const octet__q8_aux *asum, size_t asum_stride);
+                 const octet__q8_aux *aux, size_t aux_stride);
 } octet__panel_kernels;
 /* NULL when the type has none or SIMD is off. Panels are 32-byte aligned when the buffer is. */
 const octet__panel_kernels *octet__panel(int type);
@@ -71,17 +71,17 @@ size_t octet__panel_bytes_q8_0(int64_t n);
 void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__panel_gemm_q4_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *asum, size_t asum_stride);
+                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__panel_gemm_q8_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *asum, size_t asum_stride);
+                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 /* Q4_K, Q6_K (x Q8_K): src/kernels/x86/kpanel_avx2.c */
 size_t octet__panel_bytes_q4_K(int64_t n);
 size_t octet__panel_bytes_q6_K(int64_t n);
 void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__pack_q6_K(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__panel_gemm_q4_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *asum, size_t asum_stride);
+                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__panel_gemm_q6_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *asum, size_t asum_stride);
+                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 
 #endif

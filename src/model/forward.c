@@ -60,8 +60,8 @@ struct octet_session {
     uint8_t *panel;      /* [n_threads][panel_stride] row panels of the prompt GEMMs (kernels/gemm.h) */
     size_t panel_stride; /* 0: no panel kernels */
     float *pout;         /* [n_threads][n_batch * 8] panel results */
-    octet__q8_aux *asum; /* [n_batch][asum_stride] per Q8_0 activation block: code sum, scale (kernels/gemm.h) */
-    size_t asum_stride;
+    octet__q8_aux *aux; /* [n_batch][aux_stride] per Q8_0 activation block: code sum, scale (kernels/gemm.h) */
+    size_t aux_stride;
     float *logits; /* [n_logit_rows][n_vocab] */
     int n_logit_rows;
     struct row_info *rows; /* [n_batch] per-row owner, cache slot and position of the current pass */
@@ -198,9 +198,9 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
         s->pout = alloc_f32((size_t)nth, nb, OCTET__PANEL_ROWS, &ok);
         if (!s->panel) ok = 0;
     }
-    s->asum_stride = stride / 32; /* >= the blocks of any input row */
-    s->asum = octet__calloc(nb * s->asum_stride, sizeof *s->asum);
-    if (!s->asum) ok = 0;
+    s->aux_stride = stride / 32; /* >= the blocks of any input row */
+    s->aux = octet__calloc(nb * s->aux_stride, sizeof *s->aux);
+    if (!s->aux) ok = 0;
     s->rows = octet__calloc(nb, sizeof *s->rows);
     s->yrows = octet__calloc(nb, sizeof *s->yrows);
     if (!s->rows || !s->yrows) ok = 0;
@@ -225,7 +225,7 @@ void octet_session_free(octet_session *s) {
     octet__free(s->aq);
     octet__free(s->panel);
     octet__free(s->pout);
-    octet__free(s->asum);
+    octet__free(s->aux);
     octet__free(s->rows);
     octet__free(s->yrows);
     octet__free(s);
@@ -265,8 +265,8 @@ typedef struct mm_task {
     uint8_t *panel;            /* per-thread panel scratch (stride panel_stride), or NULL */
     size_t panel_stride;
     float *pout;               /* per-thread panel results (stride pout_stride floats) */
-    octet__q8_aux *asum;       /* per activation block: code sum and scale, or NULL (kernels/gemm.h) */
-    size_t asum_stride;
+    octet__q8_aux *aux;       /* per activation block: code sum and scale, or NULL (kernels/gemm.h) */
+    size_t aux_stride;
     size_t pout_stride;
     atomic_llong next_chunk;   /* next work item (mm_dot) */
     atomic_int next_tok;       /* next activation row to quantize (mm_quantize) */
@@ -281,12 +281,12 @@ static void mm_quantize(void *ctx, int ith, int nth) {
     for (int i; (i = (int)atomic_fetch_add_explicit(&t->next_tok, 1, memory_order_relaxed)) < t->n_tok;) {
         const block_q8_0 *row = (const block_q8_0 *)(const void *)(t->aq + (size_t)i * t->a_stride);
         vt->from_float(t->x + (size_t)i * (size_t)t->n_in, t->aq + (size_t)i * t->a_stride, t->n_in);
-        if (t->asum) /* exact integer sums (any order) and the scales as floats (exact) */
+        if (t->aux) /* exact integer sums (any order) and the scales as floats (exact) */
             for (int64_t b = 0; b < t->n_in / QK8_0; b++) {
                 int32_t sum = 0;
                 for (int j = 0; j < QK8_0; j++) sum += row[b].qs[j];
-                t->asum[(size_t)i * t->asum_stride + (size_t)b].sum8 = 8 * sum;
-                t->asum[(size_t)i * t->asum_stride + (size_t)b].d = octet__fp16_to_fp32(row[b].d);
+                t->aux[(size_t)i * t->aux_stride + (size_t)b].sum8 = 8 * sum;
+                t->aux[(size_t)i * t->aux_stride + (size_t)b].d = octet__fp16_to_fp32(row[b].d);
             }
     }
 }
@@ -335,8 +335,8 @@ static void mm_dot(void *ctx, int ith, int nth) {
                     const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
                     if (pk) {
                         pk->pack(t->n_in, panel, w0, w->row_bytes);
-                        pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok, t->asum,
-                                 t->asum_stride);
+                        pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok, t->aux,
+                                 t->aux_stride);
                         for (int i = 0; i < t->n_tok; i++)
                             for (int k = 0; k < OCTET__PANEL_ROWS; k++)
                                 mm_store(t, y, (int)n_out, i, lo + k, pout[(size_t)i * OCTET__PANEL_ROWS + k], b);
@@ -345,7 +345,7 @@ static void mm_dot(void *ctx, int ith, int nth) {
                             float v[OCTET__GEMV_NC * OCTET__GEMV_ROWS];
                             int nc = t->n_tok - i < OCTET__GEMV_NC ? t->n_tok - i : OCTET__GEMV_NC;
                             gemv8(t->n_in, v, w0, w->row_bytes, t->a + (size_t)i * t->a_stride, t->a_stride, nc,
-                                  t->asum ? t->asum + (size_t)i * t->asum_stride : NULL, t->asum_stride);
+                                  t->aux ? t->aux + (size_t)i * t->aux_stride : NULL, t->aux_stride);
                             for (int c = 0; c < nc; c++)
                                 for (int k = 0; k < OCTET__GEMV_ROWS; k++)
                                     mm_store(t, y, (int)n_out, i + c, lo + k, v[c * OCTET__GEMV_ROWS + k], b);
@@ -395,9 +395,11 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
         t.aq = s->aq;
         t.a = s->aq;
         t.a_stride = s->aq_stride;
-        if (t.vdt == OCTET_TYPE_Q8_0 && octet__gemv8(OCTET_TYPE_Q4_0)) { /* Q4_0/Q8_0 GEMV and panels use them */
-            t.asum = s->asum;
-            t.asum_stride = s->asum_stride;
+        int uses_aux = 0; /* only the Q4_0/Q8_0 GEMV and panels read the activation blocks' aux */
+        for (int j = 0; j < n_w; j++) uses_aux |= octet__gemv8(w[j]->type) != NULL;
+        if (uses_aux) {
+            t.aux = s->aux;
+            t.aux_stride = s->aux_stride;
         }
         atomic_init(&t.next_tok, 0);
         if (n_tok == 1) mm_quantize(&t, 0, 1);

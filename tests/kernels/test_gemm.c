@@ -79,20 +79,20 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
         }
     octet__gemv8_fn g8 = octet__gemv8(type);
     if (type == OCTET_TYPE_Q8_0 || type == OCTET_TYPE_Q4_0) CHECK(g8 != NULL);
-    static octet__q8_aux asum[NT][MAXN / 32]; /* code sums and scales of the activation blocks (Q8_0 rows) */
+    static octet__q8_aux aux[NT][MAXN / 32]; /* code sums and scales of the activation blocks (Q8_0 rows) */
     if (wt->vec_dot_type == OCTET_TYPE_Q8_0)
         for (int c = 0; c < NT; c++)
             for (int64_t b = 0; b < n / 32; b++) {
                 const block_q8_0 *blk = (const block_q8_0 *)(const void *)(aq + (size_t)c * a_stride) + b;
-                asum[c][b].sum8 = 0;
-                for (int j = 0; j < 32; j++) asum[c][b].sum8 += 8 * blk->qs[j];
-                asum[c][b].d = octet__fp16_to_fp32(blk->d);
+                aux[c][b].sum8 = 0;
+                for (int j = 0; j < 32; j++) aux[c][b].sum8 += 8 * blk->qs[j];
+                aux[c][b].d = octet__fp16_to_fp32(blk->d);
             }
     for (int sums = 0; g8 && sums < 2; sums++) /* with and without the block sums given */
         for (int nc = 1; nc <= OCTET__GEMV_NC; nc++)
             for (int c0 = 0; c0 + nc <= NT; c0 += nc) {
                 float v[OCTET__GEMV_NC * NR];
-                g8(n, v, wq, w_stride, aq + (size_t)c0 * a_stride, a_stride, nc, sums ? asum[c0] : NULL, MAXN / 32);
+                g8(n, v, wq, w_stride, aq + (size_t)c0 * a_stride, a_stride, nc, sums ? aux[c0] : NULL, MAXN / 32);
                 for (int c = 0; c < nc; c++)
                     for (int r = 0; r < NR; r++)
                         CHECKF(memcmp(&v[c * NR + r], &dref[r][c0 + c], sizeof(float)) == 0,
@@ -107,7 +107,7 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
     for (int nc = 1; nc <= NT; nc++) {
         static float out[NT][NR + 3];
         memset(out, 0xff, sizeof out);
-        pk->gemm(n, &out[0][0], NR + 3, panel, aq, a_stride, nc, nc % 2 ? &asum[0][0] : NULL, MAXN / 32);
+        pk->gemm(n, &out[0][0], NR + 3, panel, aq, a_stride, nc, nc % 2 ? &aux[0][0] : NULL, MAXN / 32);
         for (int c = 0; c < nc; c++) {
             for (int r = 0; r < NR; r++)
                 CHECKF(memcmp(&out[c][r], &dref[r][c], sizeof(float)) == 0,

@@ -401,9 +401,9 @@ KP_INLINE void q6k_tokens(const int T, int64_t nb, float *s, size_t s_stride, co
 /* Whole tiles of KP_TILE tokens, then the remaining 1..3 tokens as one smaller tile. */
 #define KP_GEMM(NAME, TOKENS)                                                                                    \
     void NAME(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc,  \
-              const octet__q8_aux *asum, size_t asum_stride) {                                                         \
-        (void)asum; /* Q8_K rows carry their own block sums (bsums) */                                         \
-        (void)asum_stride;                                                                                     \
+              const octet__q8_aux *aux, size_t aux_stride) {                                                         \
+        (void)aux; /* Q8_K rows carry their own block sums (bsums) */                                         \
+        (void)aux_stride;                                                                                     \
         const int64_t nb = n / QK_K;                                                                           \
         const uint8_t *ya = a;                                                                                 \
         int c0 = 0;                                                                                            \

@@ -104,7 +104,7 @@ EXACT_DOT(octet__dot_q4_0_q8_0_avx2, block_q4_0, CODES_Q4_0)
  * token; every token keeps its own chain, computed exactly as for one token. */
 static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride,
                                                                const uint8_t *a, size_t a_stride, const int T,
-                                                               const octet__q8_aux *asum, size_t asum_stride) {
+                                                               const octet__q8_aux *aux, size_t aux_stride) {
     const int64_t nb = n / QK8_0;
     __m256 acc[4];
     for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
@@ -121,18 +121,18 @@ static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float 
             __m256i p[8];
             for (int r = 0; r < 8; r++) p[r] = dot_s8s8(x[r], av);
             const __m256 dd = _mm256_mul_ps(
-                dw, asum ? _mm256_broadcast_ss(&asum[(size_t)c * asum_stride + (size_t)i].d) : _mm256_set1_ps(h2f(y->d)));
+                dw, aux ? _mm256_broadcast_ss(&aux[(size_t)c * aux_stride + (size_t)i].d) : _mm256_set1_ps(h2f(y->d)));
             acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));
         }
     }
     for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
 }
 
-/* With the activations' block sums given (asum), the 8 * sum(a) correction is one int32 subtraction after the
+/* With the activations' block sums given (aux), the 8 * sum(a) correction is one int32 subtraction after the
  * reduction: the int16 tree then adds raw q*a (q in 0..15), at most 16 * 15 * 127 = 30480 after two levels. */
 static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride,
                                                                const uint8_t *a, size_t a_stride, const int T,
-                                                               const octet__q8_aux *asum, size_t asum_stride) {
+                                                               const octet__q8_aux *aux, size_t aux_stride) {
     const int64_t nb = n / QK4_0;
     const __m256i m4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
@@ -158,12 +158,12 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
             const __m256i ahi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(y->qs + 16)));
             __m256i q[4]; /* [row r: 8 int16 | row r+1: 8 int16] */
             __m256i isum;
-            if (asum) {
+            if (aux) {
                 for (int k = 0; k < 4; k++)
                     q[k] = _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi));
                 const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
                 isum = _mm256_sub_epi32(_mm256_madd_epi16(h16, ones),
-                                        _mm256_set1_epi32(asum[(size_t)c * asum_stride + (size_t)i].sum8));
+                                        _mm256_set1_epi32(aux[(size_t)c * aux_stride + (size_t)i].sum8));
             } else {
                 /* (q-8) a per pair: every partial sum over at most 32 elements is within 32*8*127 = 32512 */
                 const __m256i a8 = _mm256_add_epi16(_mm256_maddubs_epi16(eight, alo), _mm256_maddubs_epi16(eight, ahi));
@@ -176,30 +176,24 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
             /* int16 tree -> [r0 r0 r2 r2 r4 r4 r6 r6 | r1 r1 r3 r3 ..] -> int32 [r0 r2 r4 r6 | r1 r3 r5 r7] -> rows */
             isum = _mm256_permutevar8x32_epi32(isum, order);
             const __m256 dd = _mm256_mul_ps(
-                dw, asum ? _mm256_broadcast_ss(&asum[(size_t)c * asum_stride + (size_t)i].d) : _mm256_set1_ps(h2f(y->d)));
+                dw, aux ? _mm256_broadcast_ss(&aux[(size_t)c * aux_stride + (size_t)i].d) : _mm256_set1_ps(h2f(y->d)));
             acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), dd));
         }
     }
     for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
 }
 
-static inline __attribute__((always_inline)) void gemv8_q8_0_ta(int64_t n, float *s, const uint8_t *wb,
-                                                                size_t w_stride, const uint8_t *a, size_t a_stride,
-                                                                const int T, const octet__q8_aux *asum, size_t asum_stride) {
-    gemv8_q8_0_t(n, s, wb, w_stride, a, a_stride, T, asum, asum_stride);
-}
-
 #define GEMV8_DISPATCH(NAME, BODY)                                                                                \
     void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride, int nc,      \
-              const octet__q8_aux *asum, size_t asum_stride) {                                                         \
+              const octet__q8_aux *aux, size_t aux_stride) {                                                         \
         switch (nc) {                                                                                            \
-        case 1: BODY(n, s, w, w_stride, a, a_stride, 1, asum, asum_stride); break;                               \
-        case 2: BODY(n, s, w, w_stride, a, a_stride, 2, asum, asum_stride); break;                               \
-        case 3: BODY(n, s, w, w_stride, a, a_stride, 3, asum, asum_stride); break;                               \
-        default: BODY(n, s, w, w_stride, a, a_stride, 4, asum, asum_stride); break;                              \
+        case 1: BODY(n, s, w, w_stride, a, a_stride, 1, aux, aux_stride); break;                               \
+        case 2: BODY(n, s, w, w_stride, a, a_stride, 2, aux, aux_stride); break;                               \
+        case 3: BODY(n, s, w, w_stride, a, a_stride, 3, aux, aux_stride); break;                               \
+        default: BODY(n, s, w, w_stride, a, a_stride, 4, aux, aux_stride); break;                              \
         }                                                                                                        \
     }
-GEMV8_DISPATCH(octet__gemv8_q8_0_q8_0_avx2, gemv8_q8_0_ta)
+GEMV8_DISPATCH(octet__gemv8_q8_0_q8_0_avx2, gemv8_q8_0_t)
 GEMV8_DISPATCH(octet__gemv8_q4_0_q8_0_avx2, gemv8_q4_0_t)
 
 /* ---- panels ---------------------------------------------------------------------------------------------- */
@@ -228,42 +222,32 @@ static inline void store_scales(uint8_t *dst, const uint8_t *w, size_t w_stride,
     _mm256_storeu_ps((float *)(void *)dst, row_scales(w, w_stride, off));
 }
 
-void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride) {
-    const uint8_t *wb = w;
-    uint8_t *dst = panel;
-    const int64_t nb = n / QK8_0;
-    PREFETCH_SETUP
-    for (int64_t i = 0; i < nb; i++, dst += PANEL_BLOCK_BYTES) {
-        PREFETCH_STEP
-        const size_t off = (size_t)i * sizeof(block_q8_0);
-        __m256i c[8];
-        for (int r = 0; r < 8; r++) c[r] = _mm256_loadu_si256((const __m256i *)(wb + (size_t)r * w_stride + off + 2));
-        store_transposed(dst, c);
-        store_scales(dst + 256, wb, w_stride, off);
+/* ROW_CODES(p): the 32 codes of the block whose codes start at p, as bytes (Q4_0: 0..15, the -8 is applied per
+ * token). */
+#define PACK(NAME, BLOCK, ROW_CODES)                                                                              \
+    void NAME(int64_t n, void *panel, const void *w, size_t w_stride) {                                          \
+        const uint8_t *wb = w;                                                                                   \
+        uint8_t *dst = panel;                                                                                    \
+        const int64_t nb = n / 32;                                                                               \
+        PREFETCH_SETUP                                                                                           \
+        for (int64_t i = 0; i < nb; i++, dst += PANEL_BLOCK_BYTES) {                                            \
+            PREFETCH_STEP                                                                                        \
+            const size_t off = (size_t)i * sizeof(BLOCK);                                                        \
+            __m256i c[8];                                                                                        \
+            for (int r = 0; r < 8; r++) c[r] = ROW_CODES(wb + (size_t)r * w_stride + off + 2);                   \
+            store_transposed(dst, c);                                                                            \
+            store_scales(dst + 256, wb, w_stride, off);                                                          \
+        }                                                                                                        \
     }
-}
-
-void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride) {
-    const uint8_t *wb = w;
-    uint8_t *dst = panel;
-    const int64_t nb = n / QK4_0;
-    PREFETCH_SETUP
-    for (int64_t i = 0; i < nb; i++, dst += PANEL_BLOCK_BYTES) {
-        PREFETCH_STEP
-        const size_t off = (size_t)i * sizeof(block_q4_0);
-        __m256i c[8];
-        for (int r = 0; r < 8; r++)
-            c[r] = unpack_nibbles(wb + (size_t)r * w_stride + off + 2); /* codes 0..15; the -8 is applied per token */
-        store_transposed(dst, c);
-        store_scales(dst + 256, wb, w_stride, off);
-    }
-}
+#define ROW_CODES_Q8_0(p) _mm256_loadu_si256((const __m256i *)(p))
+PACK(octet__pack_q8_0, block_q8_0, ROW_CODES_Q8_0)
+PACK(octet__pack_q4_0, block_q4_0, unpack_nibbles)
 
 /* One block of the panel against T tokens.
  * Q8_0 (Q4 = 0): signed codes; |w| through maddubs with the activation carrying w's sign, each maddubs through
  *   madd (a pair is up to 2*128*127 = 32512).
  * Q4_0 (Q4 = 1): unsigned codes 0..15 straight into maddubs (no sign step); the 8 maddubs of a block add up in int16
- *   (<= 8 * 2*15*127 = 30480) before one madd, then the -8 offset is 8 * sum(a) subtracted in int32 (asum). */
+ *   (<= 8 * 2*15*127 = 30480) before one madd, then the -8 offset is 8 * sum(a) subtracted in int32 (aux). */
 #define PANEL_STEP(T, Q4)                                                                                         \
     do {                                                                                                       \
         const uint8_t *pb = (const uint8_t *)panel + (size_t)i * PANEL_BLOCK_BYTES;                           \
@@ -289,7 +273,7 @@ void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride) {
         }                                                                                                      \
     } while (0)
 
-/* 8 x the sum of the 32 codes of activation block i: from asum when given, else formed here */
+/* 8 x the sum of the 32 codes of activation block i: from aux when given, else formed here */
 static inline int32_t block_sum8(const octet__q8_aux *sa, const block_q8_0 *y, int64_t i) {
     if (sa) return sa[i].sum8;
     const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(8), _mm256_loadu_si256((const __m256i *)y[i].qs));
@@ -298,7 +282,7 @@ static inline int32_t block_sum8(const octet__q8_aux *sa, const block_q8_0 *y, i
 
 #define PANEL_GEMM(NAME, Q4)                                                                                      \
     void NAME(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc,  \
-              const octet__q8_aux *asum, size_t asum_stride) {                                                         \
+              const octet__q8_aux *aux, size_t aux_stride) {                                                         \
         const int64_t nb = n / 32;                                                                             \
         const __m256i ones = _mm256_set1_epi16(1);                                                             \
         int c0 = 0;                                                                                            \
@@ -308,7 +292,7 @@ static inline int32_t block_sum8(const octet__q8_aux *sa, const block_q8_0 *y, i
             __m256 acc[4];                                                                                     \
             for (int c = 0; c < 4; c++) {                                                                      \
                 y[c] = (const block_q8_0 *)((const uint8_t *)a + (size_t)(c0 + c) * a_stride);                 \
-                sa[c] = asum ? asum + (size_t)(c0 + c) * asum_stride : NULL;                                   \
+                sa[c] = aux ? aux + (size_t)(c0 + c) * aux_stride : NULL;                                   \
                 acc[c] = _mm256_setzero_ps();                                                                  \
             }                                                                                                  \
             for (int64_t i = 0; i < nb; i++) PANEL_STEP(4, Q4);                                                \
@@ -316,7 +300,7 @@ static inline int32_t block_sum8(const octet__q8_aux *sa, const block_q8_0 *y, i
         }                                                                                                      \
         for (; c0 < nc; c0++) {                                                                                \
             const block_q8_0 *y[1] = {(const block_q8_0 *)((const uint8_t *)a + (size_t)c0 * a_stride)};      \
-            const octet__q8_aux *sa[1] = {asum ? asum + (size_t)c0 * asum_stride : NULL};                            \
+            const octet__q8_aux *sa[1] = {aux ? aux + (size_t)c0 * aux_stride : NULL};                            \
             __m256 acc[1] = {_mm256_setzero_ps()};                                                             \
             for (int64_t i = 0; i < nb; i++) PANEL_STEP(1, Q4);                                                \
             _mm256_storeu_ps(s + (size_t)c0 * s_stride, acc[0]);                                               \
