@@ -10,41 +10,55 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Block dot of a weight row and an activation row, both int8 in blocks of 32 with one int16 scale per block:
- *   returns sum_b (sum_{j<32} w_b[j] * a_b[j]) * ws[b] * as[b]
- * exactly in int64. Weight block b starts at w + b * w_stride bytes (34: Q8_0 blocks read in place, past their
- * fp16 scale; 32: packed rows). Weight codes may be -128; activation codes are in [-127, 127]; |ws|, |as| <= 32767
- * and n_blocks <= 2^13 keep every partial sum below 2^63. */
-typedef int64_t (*octet__int_dot_fn)(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
-                                     const int8_t *a, const int16_t *as);
-int64_t octet__int_dot_q8_ref(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
-                              const int8_t *a, const int16_t *as);
-int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
-                               const int8_t *a, const int16_t *as);
+/* Weight rows are Q8_0 blocks (34 bytes: fp16 scale d, 32 int8 codes), used in place from a Q8_0 tensor or
+ * written so by the load-time requantization, with one exponent e per row. The integer scale of a block is
+ *     ws = floor(d * 2^e + 1/2)                         (|ws| <= 32767: e is chosen so, per row, at load time)
+ * formed from d's bits with integer operations only: d = +-m 2^k with m = 1024 + mantissa, k = exponent - 25
+ * (normal) or m = mantissa, k = -24 (subnormal), so ws = v 2^s with v = +-m, s = k + e, and for s < 0 the
+ * rounding floor(v 2^s + 1/2) is (v + 2^(t-1)) >> t with t = -s (arithmetic shift: floor). Infinite and NaN
+ * scales never get here (rejected at load). tests/kernels/test_int_dot.c checks every finite d against the
+ * float64 formula for every e of the contract. Deriving ws in the kernels instead of keeping an int16 array
+ * saves the extra 2 bytes per 34 that generation would read for it. */
+static inline int32_t octet__int_block_scale(uint16_t h, int e) {
+    int32_t ex = (int32_t)((h >> 10) & 31), m = (int32_t)(h & 1023u);
+    if (ex) m |= 1024;
+    else ex = 1;
+    int64_t v = (h & 0x8000u) ? -(int64_t)m : (int64_t)m;
+    int s = ex - 25 + e;
+    if (s >= 0) return (int32_t)(v * ((int64_t)1 << (s < 40 ? s : 40)));
+    int t = -s < 40 ? -s : 40;
+    return (int32_t)((v + ((int64_t)1 << (t - 1))) >> t);
+}
+
+/* Block dot of a weight row (Q8_0 blocks, row exponent e) and an activation row (int8 codes in blocks of 32 with
+ * one int16 scale per block):
+ *   returns sum_b (sum_{j<32} w_b[j] * a_b[j]) * ws_b * as[b]
+ * exactly in int64. Weight codes may be -128; activation codes are in [-127, 127]; |ws|, |as| <= 32767 and
+ * n_blocks <= 2^13 keep every partial sum below 2^63. */
+#define OCTET_INT_BLOCK 34 /* bytes per weight block */
+typedef int64_t (*octet__int_dot_fn)(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, const int16_t *as);
+int64_t octet__int_dot_q8_ref(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, const int16_t *as);
+int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, const int16_t *as);
 
 /* The same block dot for one weight row and four activation rows (tokens) at once, so a prompt reads each
- * weight block once per four tokens: out[t] = dot(w, a + t * a_stride, as + t * as_stride) for t < 4, each equal
- * to the single-row result. */
-typedef void (*octet__int_dot4_fn)(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
-                                   const int8_t *a, size_t a_stride, const int16_t *as, size_t as_stride,
-                                   int64_t out[4]);
-void octet__int_dot4_q8_ref(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws, const int8_t *a,
-                            size_t a_stride, const int16_t *as, size_t as_stride, int64_t out[4]);
-void octet__int_dot4_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
-                             const int8_t *a, size_t a_stride, const int16_t *as, size_t as_stride, int64_t out[4]);
+ * weight block once per four tokens: out[t] = dot(w, e, a + t * a_stride, as + t * as_stride) for t < 4, each
+ * equal to the single-row result. */
+typedef void (*octet__int_dot4_fn)(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, size_t a_stride,
+                                   const int16_t *as, size_t as_stride, int64_t out[4]);
+void octet__int_dot4_q8_ref(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, size_t a_stride,
+                            const int16_t *as, size_t as_stride, int64_t out[4]);
+void octet__int_dot4_q8_avx2(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, size_t a_stride,
+                             const int16_t *as, size_t as_stride, int64_t out[4]);
 
 /* Multi-row forms of the block dot (AVX2 only; x86/int_panel_avx2.c), each result equal to the reference dot of
- * its row and token. Row r's codes start at w + r * row_bytes (blocks w_stride apart), its scales at
- * ws + r * ws_stride.
+ * its row and token. Row r's blocks start at w + r * row_bytes, its exponent is e[r].
  * 8-row GEMV for one token: out[r] for r < 8. */
-void octet__int_gemv8_q8_avx2(int64_t n_blocks, const int8_t *w, size_t row_bytes, size_t w_stride,
-                              const int16_t *ws, size_t ws_stride, const int8_t *a, const int16_t *as,
-                              int64_t out[8]);
+void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
+                              const int8_t *a, const int16_t *as, int64_t out[8]);
 /* Row panels for prompt batches: pack 8 rows once (codes with the rows in the lanes of each vector, scales as
  * int32), then out[c * 8 + r] for nc tokens (token c's codes at a + c * a_stride, scales at as + c * as_stride). */
 size_t octet__int_panel_bytes(int64_t n_blocks);
-void octet__int_pack8_q8(int64_t n_blocks, void *panel, const int8_t *w, size_t row_bytes, size_t w_stride,
-                         const int16_t *ws, size_t ws_stride);
+void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8]);
 void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
                               const int16_t *as, size_t as_stride, int nc, int64_t *out);
 

@@ -1,75 +1,133 @@
 /*
  * test_int_dot.c - the integer kernels of the integer-only mode: the portable references against a naive int64
  * computation written here, and the AVX2 twins against the references with exact equality (random and edge
- * inputs: weight code -128, activation codes +-127, the largest scales, odd block counts, Q8_0 stride 34,
- * partial RoPE, every head size used by the models, the largest queries 23170; the attention axpy at its largest
+ * inputs: weight code -128, activation codes +-127, the largest and subnormal scales, odd block counts, every
+ * finite fp16 block scale with every row exponent of the contract, partial RoPE, every head size used by the models, the largest queries 23170; the attention axpy at its largest
  * weights).
  */
+#include <math.h>
+#include <stdlib.h>
+
 #include "core/core.h"
 #include "kernels/int_kernels.h"
 #include "test.h"
 
 static int8_t rnd8(uint64_t *r, int lo) { return (int8_t)(lo + (int)(t_rng_next(r) % (uint64_t)(128 - lo))); }
 
+/* the block scale by its definition, in float64: floor(d * 2^e + 1/2) */
+static int64_t ws_naive(uint16_t h, int e) {
+    double v = floor(ldexp((double)octet__fp16_to_fp32(h), e) + 0.5);
+    return fabs(v) < 0x1p40 ? (int64_t)v : v > 0 ? ((int64_t)1 << 40) : -((int64_t)1 << 40); /* out of range */
+}
+
+static uint16_t blk_h(const uint8_t *blk) { return (uint16_t)(blk[0] | blk[1] << 8); }
+
+/* A random finite fp16 scale: mode 0 any exponent, 1 the largest magnitude, 2 subnormal or small */
+static uint16_t rnd_h(uint64_t *r, int mode) {
+    uint16_t sign = (t_rng_next(r) & 1) ? 0x8000 : 0;
+    if (mode == 1) return sign | 0x7bff;
+    if (mode == 2) return sign | (uint16_t)(t_rng_next(r) % 0x0c00);
+    return sign | (uint16_t)(t_rng_next(r) % 0x7c00);
+}
+
+/* The largest e keeping every block's |ws| <= 32767 (the load-time rule), sometimes a smaller one (any e with the
+ * bound is in the contract; smaller ones round more). */
+static int row_e(uint64_t *r, const uint8_t *row, int nb) {
+    int e = 60;
+    for (int b = 0; b < nb; b++)
+        while (e > -30 && llabs(ws_naive(blk_h(row + (size_t)b * OCTET_INT_BLOCK), e)) > 32767) e--;
+    if (t_rng_next(r) % 3 == 0) e -= (int)(t_rng_next(r) % 24);
+    return e;
+}
+
+/* A row of nb Q8_0 blocks: random / extreme (-128, 127) / sparse codes by mode */
+static void fill_row(uint64_t *r, uint8_t *row, int nb, int mode) {
+    for (int b = 0; b < nb; b++) {
+        uint8_t *blk = row + (size_t)b * OCTET_INT_BLOCK;
+        uint16_t h = rnd_h(r, mode == 1 ? 1 : (t_rng_next(r) % 4 == 0) ? 2 : 0);
+        blk[0] = (uint8_t)(h & 255u), blk[1] = (uint8_t)(h >> 8);
+        for (int j = 0; j < 32; j++) {
+            int8_t v = rnd8(r, -128);
+            if (mode == 1) v = (t_rng_next(r) & 1) ? -128 : 127;
+            if (mode == 2 && (t_rng_next(r) & 3)) v = 0;
+            blk[2 + j] = (uint8_t)v;
+        }
+    }
+}
+
+static int64_t dot_naive(const uint8_t *row, int nb, int e, const int8_t *a, const int16_t *as) {
+    int64_t want = 0;
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = row + (size_t)b * OCTET_INT_BLOCK;
+        int64_t s = 0;
+        for (int j = 0; j < 32; j++) s += (int64_t)(int8_t)blk[2 + j] * a[b * 32 + j];
+        want += s * ws_naive(blk_h(blk), e) * as[b];
+    }
+    return want;
+}
+
+/* Every finite fp16 scale and every exponent of the contract: the integer block scale equals floor(d 2^e + 1/2). */
+static void test_block_scale(void) {
+    long bad = 0, n = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        if (((h >> 10) & 31) == 31) continue;
+        for (int e = -30; e <= 64; e++) {
+            int64_t want = ws_naive((uint16_t)h, e);
+            if (llabs(want) > 32767) continue;
+            n++;
+            bad += octet__int_block_scale((uint16_t)h, e) != want;
+        }
+    }
+    CHECKF(bad == 0, "%ld of %ld block scales differ from floor(d 2^e + 1/2)", bad, n);
+}
+
 static void test_q8_dot(int simd) {
     enum { MAXB = 300 };
-    static int8_t w[MAXB * 34], a[MAXB * 32];
-    static int16_t ws[MAXB], as[MAXB];
+    static uint8_t w[MAXB * OCTET_INT_BLOCK];
+    static int8_t a[MAXB * 32];
+    static int16_t as[MAXB];
     uint64_t rng = 11;
     int bad_ref = 0, bad_simd = 0;
     for (int trial = 0; trial < 3000; trial++) {
         int nb = 1 + (int)(t_rng_next(&rng) % MAXB);
-        size_t stride = (trial & 1) ? 34 : 32;
         int mode = trial % 3; /* 0 random, 1 extreme codes and scales, 2 sparse */
+        fill_row(&rng, w, nb, mode);
         for (int b = 0; b < nb; b++) {
-            for (int j = 0; j < 32; j++) {
-                int8_t wv = rnd8(&rng, -128), av = rnd8(&rng, -127);
-                if (mode == 1) {
-                    wv = (t_rng_next(&rng) & 1) ? -128 : 127;
-                    av = (t_rng_next(&rng) & 1) ? -127 : 127;
-                }
-                if (mode == 2 && (t_rng_next(&rng) & 3)) wv = 0;
-                w[(size_t)b * stride + (size_t)j] = wv;
-                a[b * 32 + j] = av;
-            }
-            ws[b] = mode == 1 ? ((b & 1) ? 32767 : -32767) : (int16_t)t_rng_next(&rng);
+            for (int j = 0; j < 32; j++)
+                a[b * 32 + j] = mode == 1 ? ((t_rng_next(&rng) & 1) ? -127 : 127) : rnd8(&rng, -127);
             as[b] = mode == 1 ? 32767 : (int16_t)(t_rng_next(&rng) & 0x7fff);
         }
-        int64_t want = 0;
-        for (int b = 0; b < nb; b++) {
-            int64_t s = 0;
-            for (int j = 0; j < 32; j++) s += (int64_t)w[(size_t)b * stride + (size_t)j] * a[b * 32 + j];
-            want += s * ws[b] * as[b];
-        }
-        int64_t got = octet__int_dot_q8_ref(nb, w, stride, ws, a, as);
+        int e = row_e(&rng, w, nb);
+        int64_t want = dot_naive(w, nb, e, a, as);
+        int64_t got = octet__int_dot_q8_ref(nb, w, e, a, as);
         if (got != want) bad_ref++;
-        if (simd && octet__int_dot_q8_avx2(nb, w, stride, ws, a, as) != got) bad_simd++;
+        if (simd && octet__int_dot_q8_avx2(nb, w, e, a, as) != got) bad_simd++;
     }
     CHECKF(bad_ref == 0, "%d reference Q8 block dots differ from the naive sum", bad_ref);
     CHECKF(bad_simd == 0, "%d AVX2 Q8 block dots differ from the reference", bad_simd);
 }
 
-/* four tokens at once equal four single dots (random rows, extreme codes, stride 34 and 32) */
+/* four tokens at once equal four single dots (random rows, extreme codes) */
 static void test_q8_dot4(int simd) {
     enum { MAXB = 40 };
-    static int8_t w[MAXB * 34], a[4 * (MAXB * 32 + 64)];
-    static int16_t ws[MAXB], as[4 * (MAXB + 2)];
+    static uint8_t w[MAXB * OCTET_INT_BLOCK];
+    static int8_t a[4 * (MAXB * 32 + 64)];
+    static int16_t as[4 * (MAXB + 2)];
     uint64_t rng = 14;
     int bad_ref = 0, bad_simd = 0;
     for (int trial = 0; trial < 2000; trial++) {
         int nb = 1 + (int)(t_rng_next(&rng) % MAXB);
-        size_t stride = (trial & 1) ? 34 : 32, a_stride = (size_t)nb * 32 + (trial % 3) * 32;
-        size_t as_stride = (size_t)nb + (size_t)(trial % 3);
+        size_t a_stride = (size_t)nb * 32 + (trial % 3) * 32, as_stride = (size_t)nb + (size_t)(trial % 3);
         int ext = trial % 5 == 0;
-        for (size_t j = 0; j < sizeof w; j++) w[j] = ext ? ((j & 1) ? -128 : 127) : rnd8(&rng, -128);
+        fill_row(&rng, w, nb, ext ? 1 : 0);
         for (size_t j = 0; j < sizeof a; j++) a[j] = ext ? ((j & 2) ? 127 : -127) : rnd8(&rng, -127);
-        for (int b = 0; b < MAXB; b++) ws[b] = ext ? 32767 : (int16_t)t_rng_next(&rng);
         for (size_t b = 0; b < sizeof as / sizeof as[0]; b++) as[b] = ext ? 16384 : (int16_t)(t_rng_next(&rng) & 0x7fff);
+        int e = row_e(&rng, w, nb);
         int64_t want[4], got[4], got2[4];
         for (int t = 0; t < 4; t++)
-            want[t] = octet__int_dot_q8_ref(nb, w, stride, ws, a + (size_t)t * a_stride, as + (size_t)t * as_stride);
-        octet__int_dot4_q8_ref(nb, w, stride, ws, a, a_stride, as, as_stride, got);
-        if (simd) octet__int_dot4_q8_avx2(nb, w, stride, ws, a, a_stride, as, as_stride, got2);
+            want[t] = octet__int_dot_q8_ref(nb, w, e, a + (size_t)t * a_stride, as + (size_t)t * as_stride);
+        octet__int_dot4_q8_ref(nb, w, e, a, a_stride, as, as_stride, got);
+        if (simd) octet__int_dot4_q8_avx2(nb, w, e, a, a_stride, as, as_stride, got2);
         for (int t = 0; t < 4; t++) {
             if (got[t] != want[t]) bad_ref++;
             if (simd && got2[t] != want[t]) bad_simd++;
@@ -142,29 +200,25 @@ static void test_axpy(int simd) {
 }
 
 /* 8-row GEMV and row panels equal the reference dot of every (row, token): random and extreme codes and scales,
- * stride 34 (Q8_0 in place, rows not aligned) and 32, 1..12 tokens. */
+ * rows not aligned (2 bytes apart from the block size), 1..12 tokens. */
 static void test_q8_multirow(void) {
     enum { MAXB = 70, NT = 12 };
-    static int8_t w[8 * (MAXB * 34 + 2)], a[NT * (MAXB * 32 + 8)];
-    static int16_t ws[8 * (MAXB + 1)], as[NT * (MAXB + 3)];
+    static uint8_t w[8 * (MAXB * OCTET_INT_BLOCK + 2)];
+    static int8_t a[NT * (MAXB * 32 + 8)];
+    static int16_t as[NT * (MAXB + 3)];
     static uint8_t panel[MAXB * 288];
     static int64_t out[NT * 8];
     uint64_t rng = 21;
     int bad_gemv = 0, bad_panel = 0;
     for (int trial = 0; trial < 300; trial++) {
         int nb = 1 + (int)(t_rng_next(&rng) % MAXB), mode = trial % 3;
-        size_t stride = (trial & 1) ? 34 : 32, row_bytes = (size_t)nb * stride + 2, a_stride = (size_t)nb * 32 + 8;
-        size_t ws_stride = (size_t)nb + 1, as_stride = (size_t)nb + 3;
-        for (int r = 0; r < 8; r++)
-            for (int b = 0; b < nb; b++) {
-                for (int j = 0; j < 32; j++) {
-                    int8_t v = rnd8(&rng, -128);
-                    if (mode == 1) v = (t_rng_next(&rng) & 1) ? -128 : 127;
-                    if (mode == 2 && (t_rng_next(&rng) & 3)) v = 0;
-                    w[(size_t)r * row_bytes + (size_t)b * stride + (size_t)j] = v;
-                }
-                ws[(size_t)r * ws_stride + (size_t)b] = mode == 1 ? ((b + r) & 1 ? 32767 : -32767) : (int16_t)t_rng_next(&rng);
-            }
+        size_t row_bytes = (size_t)nb * OCTET_INT_BLOCK + 2 * (size_t)(trial & 1), a_stride = (size_t)nb * 32 + 8;
+        size_t as_stride = (size_t)nb + 3;
+        int8_t e[8];
+        for (int r = 0; r < 8; r++) {
+            fill_row(&rng, w + (size_t)r * row_bytes, nb, mode);
+            e[r] = (int8_t)row_e(&rng, w + (size_t)r * row_bytes, nb);
+        }
         for (int c = 0; c < NT; c++)
             for (int b = 0; b < nb; b++) {
                 for (int j = 0; j < 32; j++)
@@ -175,16 +229,15 @@ static void test_q8_multirow(void) {
         int64_t want[NT][8];
         for (int c = 0; c < NT; c++)
             for (int r = 0; r < 8; r++)
-                want[c][r] = octet__int_dot_q8_ref(nb, w + (size_t)r * row_bytes, stride, ws + (size_t)r * ws_stride,
-                                                   a + (size_t)c * a_stride, as + (size_t)c * as_stride);
+                want[c][r] = octet__int_dot_q8_ref(nb, w + (size_t)r * row_bytes, e[r], a + (size_t)c * a_stride,
+                                                   as + (size_t)c * as_stride);
         for (int c = 0; c < NT; c++) {
             int64_t g[8];
-            octet__int_gemv8_q8_avx2(nb, w, row_bytes, stride, ws, ws_stride, a + (size_t)c * a_stride,
-                                     as + (size_t)c * as_stride, g);
+            octet__int_gemv8_q8_avx2(nb, w, row_bytes, e, a + (size_t)c * a_stride, as + (size_t)c * as_stride, g);
             for (int r = 0; r < 8; r++) bad_gemv += g[r] != want[c][r];
         }
         CHECK(octet__int_panel_bytes(nb) <= sizeof panel);
-        octet__int_pack8_q8(nb, panel, w, row_bytes, stride, ws, ws_stride);
+        octet__int_pack8_q8(nb, panel, w, row_bytes, e);
         int nc = 1 + trial % NT;
         octet__int_panel_q8_avx2(nb, panel, a, a_stride, as, as_stride, nc, out);
         for (int c = 0; c < nc; c++)
@@ -194,14 +247,49 @@ static void test_q8_multirow(void) {
     CHECKF(bad_panel == 0, "%d panel results differ from the reference dot", bad_panel);
 }
 
+/* The vector block-scale decoding of the GEMV and the panel packing, for every finite fp16 scale and every
+ * exponent of the contract: one-block rows whose only nonzero code and activation are 1, so each result is ws. */
+static void test_multirow_scales(void) {
+    static uint8_t w[8 * OCTET_INT_BLOCK];
+    static int8_t a[32];
+    static uint8_t panel[288];
+    const int16_t as[1] = {1};
+    a[0] = 1;
+    for (int r = 0; r < 8; r++) w[(size_t)r * OCTET_INT_BLOCK + 2] = 1;
+    long bad_gemv = 0, bad_panel = 0, n = 0;
+    int8_t e[8];
+    int64_t want[8];
+    int k = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        if (((h >> 10) & 31) == 31) continue;
+        for (int ex = -30; ex <= 64; ex++) {
+            int64_t v = ws_naive((uint16_t)h, ex);
+            if (llabs(v) > 32767) continue;
+            w[(size_t)k * OCTET_INT_BLOCK] = (uint8_t)(h & 255u), w[(size_t)k * OCTET_INT_BLOCK + 1] = (uint8_t)(h >> 8);
+            e[k] = (int8_t)ex, want[k] = v;
+            if (++k < 8) continue;
+            k = 0, n += 8;
+            int64_t g[8], p[8];
+            octet__int_gemv8_q8_avx2(1, w, OCTET_INT_BLOCK, e, a, as, g);
+            octet__int_pack8_q8(1, panel, w, OCTET_INT_BLOCK, e);
+            octet__int_panel_q8_avx2(1, panel, a, 32, as, 1, 1, p);
+            for (int r = 0; r < 8; r++) bad_gemv += g[r] != want[r], bad_panel += p[r] != want[r];
+        }
+    }
+    CHECKF(bad_gemv == 0, "%ld of %ld GEMV block scales differ from floor(d 2^e + 1/2)", bad_gemv, n);
+    CHECKF(bad_panel == 0, "%ld of %ld panel block scales differ from floor(d 2^e + 1/2)", bad_panel, n);
+}
+
 int main(void) {
     const octet__cpu *c = octet__cpu_features();
     int simd = c->avx2 && c->fma && c->f16c;
     if (!simd) printf("no AVX2: only the reference kernels are checked\n");
+    test_block_scale();
     test_q8_dot(simd);
     test_q8_dot4(simd);
     test_score(simd);
     test_axpy(simd);
     if (simd) test_q8_multirow();
+    if (simd) test_multirow_scales();
     TEST_MAIN_END();
 }

@@ -5,22 +5,23 @@
  */
 #include "kernels/int_kernels.h"
 
-int64_t octet__int_dot_q8_ref(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
-                              const int8_t *a, const int16_t *as) {
+int64_t octet__int_dot_q8_ref(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, const int16_t *as) {
     int64_t acc = 0;
     for (int64_t b = 0; b < n_blocks; b++) {
-        const int8_t *wb = w + (size_t)b * w_stride, *ab = a + (size_t)b * 32;
+        const uint8_t *blk = w + (size_t)b * OCTET_INT_BLOCK;
+        const int8_t *wb = (const int8_t *)(blk + 2), *ab = a + (size_t)b * 32;
         int32_t s = 0; /* |s| <= 32 * 128 * 127 < 2^19 */
         for (int j = 0; j < 32; j++) s += (int32_t)wb[j] * (int32_t)ab[j];
-        acc += (int64_t)s * ((int32_t)ws[b] * (int32_t)as[b]);
+        const int32_t ws = octet__int_block_scale((uint16_t)(blk[0] | blk[1] << 8), e);
+        acc += (int64_t)s * (ws * (int32_t)as[b]);
     }
     return acc;
 }
 
-void octet__int_dot4_q8_ref(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws, const int8_t *a,
-                            size_t a_stride, const int16_t *as, size_t as_stride, int64_t out[4]) {
+void octet__int_dot4_q8_ref(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, size_t a_stride,
+                            const int16_t *as, size_t as_stride, int64_t out[4]) {
     for (int t = 0; t < 4; t++)
-        out[t] = octet__int_dot_q8_ref(n_blocks, w, w_stride, ws, a + (size_t)t * a_stride, as + (size_t)t * as_stride);
+        out[t] = octet__int_dot_q8_ref(n_blocks, w, e, a + (size_t)t * a_stride, as + (size_t)t * as_stride);
 }
 
 /* int16 x int8 product from two 8-bit products: q = q_hi * 256 + q_lo, q_hi signed, q_lo unsigned */

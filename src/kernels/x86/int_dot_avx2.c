@@ -11,24 +11,27 @@
 
 #include "kernels/int_kernels.h"
 
-static inline __m256i block_sums(const int8_t *w, const int8_t *a) {
-    const __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)w);
+static inline __m256i block_sums(const uint8_t *blk, const int8_t *a) {
+    const __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
     const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)a);
     const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv));
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1)); /* 8 x int32 */
 }
 
-int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
-                               const int8_t *a, const int16_t *as) {
+static inline int32_t wscale(const uint8_t *blk, int e) { return octet__int_block_scale((uint16_t)(blk[0] | blk[1] << 8), e); }
+
+int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, const int16_t *as) {
     __m256i acc = _mm256_setzero_si256();
     int64_t b = 0;
+    const size_t S = OCTET_INT_BLOCK;
     for (; b + 4 <= n_blocks; b += 4) {
-        const int8_t *wb = w + (size_t)b * w_stride, *ab = a + (size_t)b * 32;
-        __m256i s0 = block_sums(wb, ab), s1 = block_sums(wb + w_stride, ab + 32);
-        __m256i s2 = block_sums(wb + 2 * w_stride, ab + 64), s3 = block_sums(wb + 3 * w_stride, ab + 96);
+        const uint8_t *wb = w + (size_t)b * S;
+        const int8_t *ab = a + (size_t)b * 32;
+        __m256i s0 = block_sums(wb, ab), s1 = block_sums(wb + S, ab + 32);
+        __m256i s2 = block_sums(wb + 2 * S, ab + 64), s3 = block_sums(wb + 3 * S, ab + 96);
         __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
         __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)); /* blocks b..b+3 */
-        __m128i wsc = _mm_cvtepi16_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(ws + b)));
+        __m128i wsc = _mm_setr_epi32(wscale(wb, e), wscale(wb + S, e), wscale(wb + 2 * S, e), wscale(wb + 3 * S, e));
         __m128i asc = _mm_cvtepi16_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(as + b)));
         __m128i sc = _mm_mullo_epi32(wsc, asc);
         acc = _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_cvtepi32_epi64(sum4), _mm256_cvtepi32_epi64(sc)));
@@ -37,25 +40,26 @@ int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_strid
     _mm256_storeu_si256((__m256i *)(void *)lanes, acc);
     int64_t r = lanes[0] + lanes[1] + lanes[2] + lanes[3];
     for (; b < n_blocks; b++) { /* 1..3 tail blocks */
-        __m256i sb = block_sums(w + (size_t)b * w_stride, a + (size_t)b * 32);
+        __m256i sb = block_sums(w + (size_t)b * S, a + (size_t)b * 32);
         __m128i h = _mm_add_epi32(_mm256_castsi256_si128(sb), _mm256_extracti128_si256(sb, 1));
         h = _mm_hadd_epi32(h, h);
         h = _mm_hadd_epi32(h, h);
-        r += (int64_t)_mm_cvtsi128_si32(h) * ((int32_t)ws[b] * (int32_t)as[b]);
+        r += (int64_t)_mm_cvtsi128_si32(h) * (wscale(w + (size_t)b * S, e) * (int32_t)as[b]);
     }
     return r;
 }
 
 /* One weight block against four tokens: |w| and the weight signs are computed once per block; the four 8-lane sums
  * are reduced together by two rounds of hadd, then scaled in int64 as above. */
-void octet__int_dot4_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_stride, const int16_t *ws,
-                             const int8_t *a, size_t a_stride, const int16_t *as, size_t as_stride, int64_t out[4]) {
+void octet__int_dot4_q8_avx2(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, size_t a_stride,
+                             const int16_t *as, size_t as_stride, int64_t out[4]) {
     const __m256i ones = _mm256_set1_epi16(1);
     const int8_t *a0 = a, *a1 = a + a_stride, *a2 = a + 2 * a_stride, *a3 = a + 3 * a_stride;
     const int16_t *s0 = as, *s1 = as + as_stride, *s2 = as + 2 * as_stride, *s3 = as + 3 * as_stride;
     __m256i acc = _mm256_setzero_si256(); /* int64 lane t: token t */
     for (int64_t b = 0; b < n_blocks; b++) {
-        const __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(w + (size_t)b * w_stride));
+        const uint8_t *blk = w + (size_t)b * OCTET_INT_BLOCK;
+        const __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
         const __m256i aw = _mm256_sign_epi8(wv, wv);
         const size_t o = (size_t)b * 32;
 #define OCTET__TOK(ap)                                                                                             \
@@ -64,7 +68,7 @@ void octet__int_dot4_q8_avx2(int64_t n_blocks, const int8_t *w, size_t w_stride,
 #undef OCTET__TOK
         __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(t0, t1), _mm256_hadd_epi32(t2, t3));
         __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)); /* tokens 0..3 */
-        __m128i sc = _mm_mullo_epi32(_mm_set1_epi32(ws[b]), _mm_setr_epi32(s0[b], s1[b], s2[b], s3[b]));
+        __m128i sc = _mm_mullo_epi32(_mm_set1_epi32(wscale(blk, e)), _mm_setr_epi32(s0[b], s1[b], s2[b], s3[b]));
         acc = _mm256_add_epi64(acc, _mm256_mul_epi32(_mm256_cvtepi32_epi64(sum4), _mm256_cvtepi32_epi64(sc)));
     }
     _mm256_storeu_si256((__m256i *)(void *)out, acc);

@@ -39,54 +39,64 @@ static inline void store_rows(int64_t out[8], __m256i acc_e, __m256i acc_o) {
     for (int k = 0; k < 4; k++) out[2 * k] = e[k], out[2 * k + 1] = o[k];
 }
 
-/* the 8 rows' block-b scales, sign-extended to int32 */
-static inline __m256i row_scales(const int16_t *ws, size_t ws_stride, int64_t b) {
-    __m128i v = _mm_cvtsi32_si128((uint16_t)ws[b]);
-    v = _mm_insert_epi16(v, ws[ws_stride + (size_t)b], 1);
-    v = _mm_insert_epi16(v, ws[2 * ws_stride + (size_t)b], 2);
-    v = _mm_insert_epi16(v, ws[3 * ws_stride + (size_t)b], 3);
-    v = _mm_insert_epi16(v, ws[4 * ws_stride + (size_t)b], 4);
-    v = _mm_insert_epi16(v, ws[5 * ws_stride + (size_t)b], 5);
-    v = _mm_insert_epi16(v, ws[6 * ws_stride + (size_t)b], 6);
-    v = _mm_insert_epi16(v, ws[7 * ws_stride + (size_t)b], 7);
-    return _mm256_cvtepi16_epi32(v);
+/* The 8 rows' block scales ws = octet__int_block_scale(h, e) (int_kernels.h) as int32 lanes, from g (lane r: the
+ * dword at row r's block, low half the fp16 scale h) and ne = 25 - e per row, with the same integer steps:
+ * m = (h & 0x7fff) + 1024 - (max(ex, 1) << 10) is 1024 + mantissa for normal scales and the mantissa for
+ * subnormal ones; ws = ((v + 2^(t-1)) >> t) << s+ with t = clamp(ne - max(ex, 1), 0, 30), s+ = max(-t, 0)
+ * (shift counts past 31 give 0 in _mm256_sllv_epi32, so t = 0 adds nothing). */
+static inline __m256i block_scales(__m256i g, __m256i ne) {
+    const __m256i hm = _mm256_and_si256(g, _mm256_set1_epi32(0x7fff));
+    const __m256i exm = _mm256_max_epi32(_mm256_srli_epi32(hm, 10), _mm256_set1_epi32(1));
+    const __m256i m = _mm256_sub_epi32(_mm256_add_epi32(hm, _mm256_set1_epi32(1024)), _mm256_slli_epi32(exm, 10));
+    const __m256i v = _mm256_sign_epi32(m, _mm256_slli_epi32(g, 16));
+    const __m256i ns = _mm256_sub_epi32(ne, exm); /* -s */
+    const __m256i t = _mm256_min_epi32(_mm256_max_epi32(ns, _mm256_setzero_si256()), _mm256_set1_epi32(30));
+    const __m256i sp = _mm256_max_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), ns), _mm256_setzero_si256());
+    const __m256i bias = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(t, _mm256_set1_epi32(1)));
+    return _mm256_sllv_epi32(_mm256_srav_epi32(_mm256_add_epi32(v, bias), t), sp);
 }
 
-/* The same for b >= 1 with one gather: the dwords at ws + r * ws_stride + b - 1 hold (ws[b-1], ws[b]) of row r, all
- * inside the array; the arithmetic shift keeps ws[b] with its sign. */
-static inline __m256i row_scales_gather(const int16_t *ws, __m256i idx, int64_t b) {
-    const __m256i g = _mm256_i32gather_epi32((const int *)(const void *)(ws + b - 1), idx, 2);
-    return _mm256_srai_epi32(g, 16);
+/* 25 - e for the 8 rows */
+static inline __m256i row_ne(const int8_t e[8]) {
+    int64_t e8;
+    memcpy(&e8, e, 8);
+    return _mm256_sub_epi32(_mm256_set1_epi32(25), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
 }
 
-void octet__int_gemv8_q8_avx2(int64_t n_blocks, const int8_t *w, size_t row_bytes, size_t w_stride,
-                              const int16_t *ws, size_t ws_stride, const int8_t *a, const int16_t *as,
-                              int64_t out[8]) {
+/* lane r: r * row_bytes, the gather offsets of the 8 rows */
+static inline __m256i row_offsets(size_t row_bytes) {
+    return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_bytes));
+}
+
+static inline __m256i gather_scales(const uint8_t *w, __m256i idx, int64_t b, __m256i ne) {
+    const __m256i g = _mm256_i32gather_epi32((const int *)(const void *)(w + (size_t)b * OCTET_INT_BLOCK), idx, 1);
+    return block_scales(g, ne);
+}
+
+void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
+                              const int8_t *a, const int16_t *as, int64_t out[8]) {
     __m256i acc_e = _mm256_setzero_si256(), acc_o = _mm256_setzero_si256();
     /* the next 8 rows (contiguous with these) are prefetched linearly, a share of their lines per block */
     octet__pf_stream pfs;
     octet__pf_init(&pfs, w + 8 * row_bytes, 8 * row_bytes, (size_t)n_blocks);
-    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)ws_stride));
+    const __m256i idx = row_offsets(row_bytes), ne = row_ne(e);
     for (int64_t b = 0; b < n_blocks; b++) {
         octet__pf_step(&pfs);
-        if ((b & 3) == 0) /* the next rows' scales: 8 * ws_stride int16, a line per 4 blocks when contiguous */
-            _mm_prefetch((const char *)(ws + 8 * ws_stride) + (size_t)b * 16, _MM_HINT_T0);
         const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(a + (size_t)b * 32));
+        const uint8_t *wb = w + (size_t)b * OCTET_INT_BLOCK + 2;
         __m256i p[8];
         for (int r = 0; r < 8; r++)
-            p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(const void *)(w + (size_t)r * row_bytes +
-                                                                                (size_t)b * w_stride)),
-                            av);
-        scale_add(reduce8(p), b ? row_scales_gather(ws, idx, b) : row_scales(ws, ws_stride, b), as[b], &acc_e, &acc_o);
+            p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(const void *)(wb + (size_t)r * row_bytes)), av);
+        scale_add(reduce8(p), gather_scales(w, idx, b, ne), as[b], &acc_e, &acc_o);
     }
     store_rows(out, acc_e, acc_o);
 }
 
 size_t octet__int_panel_bytes(int64_t n_blocks) { return (size_t)n_blocks * IPANEL_BLOCK_BYTES; }
 
-void octet__int_pack8_q8(int64_t n_blocks, void *panel, const int8_t *w, size_t row_bytes, size_t w_stride,
-                         const int16_t *ws, size_t ws_stride) {
+void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8]) {
     uint8_t *dst = panel;
+    const __m256i idx = row_offsets(row_bytes), ne = row_ne(e);
     /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
     octet__pf_stream pfs;
     octet__pf_init(&pfs, w + 8 * row_bytes, 8 * row_bytes, (size_t)n_blocks);
@@ -94,7 +104,8 @@ void octet__int_pack8_q8(int64_t n_blocks, void *panel, const int8_t *w, size_t 
         octet__pf_step(&pfs);
         __m256i c[8], t[8], u[8];
         for (int r = 0; r < 8; r++)
-            c[r] = _mm256_loadu_si256((const __m256i *)(const void *)(w + (size_t)r * row_bytes + (size_t)b * w_stride));
+            c[r] = _mm256_loadu_si256(
+                (const __m256i *)(const void *)(w + (size_t)r * row_bytes + (size_t)b * OCTET_INT_BLOCK + 2));
         /* 8x8 transpose of 4-byte groups: vector j = codes 4j..4j+3 of rows 0..7 */
         for (int k = 0; k < 4; k++) {
             t[2 * k] = _mm256_unpacklo_epi32(c[2 * k], c[2 * k + 1]);
@@ -111,7 +122,7 @@ void octet__int_pack8_q8(int64_t n_blocks, void *panel, const int8_t *w, size_t 
             _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * (j + 4)),
                                 _mm256_permute2x128_si256(u[j], u[4 + j], 0x31));
         }
-        _mm256_storeu_si256((__m256i *)(void *)(dst + 256), row_scales(ws, ws_stride, b));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + 256), gather_scales(w, idx, b, ne));
     }
 }
 

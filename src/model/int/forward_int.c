@@ -226,15 +226,15 @@ static void mm_dot(void *ctx, int ith, int nth) {
             uint8_t *panel = st->panel + (size_t)ith * st->panel_stride;
             int64_t *pout = st->pout + (size_t)ith * (size_t)st->n_batch * 8;
             for (; lo + 8 <= hi; lo += 8) {
-                const int8_t *w0 = w->q + (size_t)lo * w->row_bytes;
-                const int16_t *ws0 = w->ws + (size_t)lo * (size_t)w->n_blocks;
+                const uint8_t *w0 = w->w + (size_t)lo * w->row_bytes;
+                const int8_t *e0 = w->ws_exp + lo;
                 if (t->n_tok >= PANEL_MIN_TOK) {
-                    octet__int_pack8_q8(w->n_blocks, panel, w0, w->row_bytes, w->stride, ws0, (size_t)w->n_blocks);
+                    octet__int_pack8_q8(w->n_blocks, panel, w0, w->row_bytes, e0);
                     octet__int_panel_q8_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
                 } else {
                     for (int i = 0; i < t->n_tok; i++)
-                        octet__int_gemv8_q8_avx2(w->n_blocks, w0, w->row_bytes, w->stride, ws0, (size_t)w->n_blocks,
-                                                 st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32), pout + 8 * i);
+                        octet__int_gemv8_q8_avx2(w->n_blocks, w0, w->row_bytes, e0, st->aq + (size_t)i * s,
+                                                 st->as + (size_t)i * (s / 32), pout + 8 * i);
                 }
                 for (int i = 0; i < t->n_tok; i++)
                     for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + k, pout[8 * i + k]);
@@ -242,16 +242,16 @@ static void mm_dot(void *ctx, int ith, int nth) {
         }
 #endif
         for (int64_t r = lo; r < hi; r++) {
-            const int8_t *wr = w->q + (size_t)r * w->row_bytes;
-            const int16_t *ws = w->ws + (size_t)r * (size_t)w->n_blocks;
+            const uint8_t *wr = w->w + (size_t)r * w->row_bytes;
+            const int e = w->ws_exp[r];
             int64_t acc[4];
             for (int i = 0; i < t->n_tok;) {
                 int n = t->n_tok - i >= 4 ? 4 : 1; /* four tokens share each weight block */
                 if (n == 4)
-                    st->dot4(w->n_blocks, wr, w->stride, ws, st->aq + (size_t)i * s, s, st->as + (size_t)i * (s / 32),
+                    st->dot4(w->n_blocks, wr, e, st->aq + (size_t)i * s, s, st->as + (size_t)i * (s / 32),
                              s / 32, acc);
                 else
-                    acc[0] = st->dot(w->n_blocks, wr, w->stride, ws, st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32));
+                    acc[0] = st->dot(w->n_blocks, wr, e, st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32));
                 for (int u = 0; u < n; u++, i++) mm_store(t, j, i, r, acc[u]);
             }
         }
@@ -463,14 +463,15 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
 
     const octet__int_mat *em = &w->embd;
     for (int t = 0; t < n_tok; t++) {
-        const int8_t *q = em->q + (size_t)tokens[t] * em->row_bytes;
-        const int16_t *ws = em->ws + (size_t)tokens[t] * (size_t)em->n_blocks;
-        int sh = em->ws_exp[tokens[t]] - OCTET_INT_FX;
+        const uint8_t *row = em->w + (size_t)tokens[t] * em->row_bytes;
+        const int e = em->ws_exp[tokens[t]], sh = e - OCTET_INT_FX;
         int32_t *x = st->x + (size_t)t * E;
-        for (int b = 0; b < em->n_blocks; b++)
+        for (int b = 0; b < em->n_blocks; b++) {
+            const uint8_t *blk = row + (size_t)b * OCTET_INT_BLOCK;
+            const int32_t ws = octet__int_block_scale((uint16_t)(blk[0] | blk[1] << 8), e);
             for (int j = 0; j < 32; j++)
-                x[32 * b + j] = octet__int_sat32(
-                    octet__int_shift_round((int64_t)q[(size_t)b * em->stride + (size_t)j] * ws[b], sh));
+                x[32 * b + j] = octet__int_sat32(octet__int_shift_round((int64_t)(int8_t)blk[2 + j] * ws, sh));
+        }
     }
 
     for (int l = 0; l < w->n_layer; l++) {

@@ -13,17 +13,17 @@
 #include <stdint.h>
 
 #include "core/threadpool.h"
+#include "kernels/int_kernels.h"
 #include "octet.h"
 
-/* An int8 weight matrix in blocks of 32 along the input: w[r][b] = q[r][b][0..32) * ws[r][b] * 2^-ws_exp[r].
- * q points into the mapped Q8_0 tensor (blocks 34 bytes apart, past their fp16 scale) or into own (32 apart). */
+/* An int8 weight matrix in Q8_0 blocks of 32 along the input (kernels/int_kernels.h):
+ * w[r][b] = codes * ws(d[r][b], ws_exp[r]) * 2^-ws_exp[r]. The blocks are the mapped Q8_0 tensor or own. */
 typedef struct octet__int_mat {
     int n_in, n_out, n_blocks;
-    const int8_t *q;    /* row r, block b at q + r * row_bytes + b * stride */
-    size_t row_bytes, stride;
-    int16_t *ws;        /* [n_out][n_blocks]: per-row normalised block scales, |ws| <= 32767 */
+    const uint8_t *w;   /* row r at w + r * row_bytes: n_blocks blocks of OCTET_INT_BLOCK bytes */
+    size_t row_bytes;
     int8_t *ws_exp;     /* [n_out]: fraction bits of the row's scales */
-    int8_t *own;        /* requantized codes when the tensor was not Q8_0, else NULL */
+    uint8_t *own;       /* requantized blocks when the tensor was not Q8_0, else NULL */
 } octet__int_mat;
 
 typedef struct octet__int_layer {

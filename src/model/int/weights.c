@@ -2,11 +2,11 @@
  * weights.c - load-time conversion of a bound model into integer weights (float allowed here; nothing in this
  * file runs per token).
  *
- * Matrices: int8 codes in blocks of 32 along the input. Q8_0 tensors are used in place: their int8 codes as they
- * are, their fp16 block scales d converted once to int16 with one exponent per row,
- *   ws = round(d * 2^e_r), e_r the largest exponent with max_b |ws| <= 32767,
- * so the largest block scale keeps 15 significant bits (fp16 has 11). Any other type is dequantized row by row
- * and requantized to the same format (amax / 127 per block, codes rounded to nearest).
+ * Matrices: Q8_0 blocks (fp16 scale d, 32 int8 codes) with one exponent per row, e_r the largest with
+ *   max_b |ws| <= 32767,  ws = floor(d * 2^e_r + 1/2)
+ * which the kernels form from d's bits with integer operations (octet__int_block_scale, kernels/int_kernels.h).
+ * Q8_0 tensors are used in place; any other type is dequantized row by row and requantized to Q8_0 blocks
+ * (d = amax / 127 rounded up to fp16, codes rounded to nearest).
  * Vectors: norm gains to int32 with the largest fraction width keeping max |g| below 2^23; biases to Q16.
  * Constants: eps in Q32, the attention scale 1 / (127 sqrt(head_dim)) as a Q31 multiplier and shift.
  */
@@ -18,11 +18,15 @@
 #include "model/int/intmath.h"
 #include "model/model.h"
 
-static int row_scales(octet__int_mat *im, int r, const float *d) {
+/* The row exponent: the largest e with every |ws_b| = |floor(d_b 2^e + 1/2)| <= 32767 (computed in float64, the
+ * kernels form ws from d's bits with integer operations: octet__int_block_scale). */
+static int row_exponent(octet__int_mat *im, int r, const uint8_t *row) {
     float mx = 0.0f;
     for (int b = 0; b < im->n_blocks; b++) {
-        if (!isfinite(d[b])) return -1;
-        if (fabsf(d[b]) > mx) mx = fabsf(d[b]);
+        uint16_t h = (uint16_t)(row[(size_t)b * OCTET_INT_BLOCK] | row[(size_t)b * OCTET_INT_BLOCK + 1] << 8);
+        float d = octet__fp16_to_fp32(h);
+        if (!isfinite(d)) return -1;
+        if (fabsf(d) > mx) mx = fabsf(d);
     }
     int e = 0;
     if (mx > 0.0f) {
@@ -31,9 +35,36 @@ static int row_scales(octet__int_mat *im, int r, const float *d) {
         while (floor((double)mx * ldexp(1.0, e + 1) + 0.5) <= 32767.0) e++;
         if (e > 120 || e < -100) return -1;
     }
-    im->ws_exp[r] = (int8_t)(e > 127 ? 127 : e);
-    int16_t *ws = im->ws + (size_t)r * (size_t)im->n_blocks;
-    for (int b = 0; b < im->n_blocks; b++) ws[b] = (int16_t)floor((double)d[b] * ldexp(1.0, e) + 0.5);
+    im->ws_exp[r] = (int8_t)e;
+    return 0;
+}
+
+/* One row of another type dequantized and requantized to Q8_0 blocks: d = amax / 127 rounded up to fp16 (so no
+ * code exceeds 127), codes rounded to nearest with that d. */
+static int requant_row(const float *row, int n_blocks, uint8_t *dst) {
+    for (int b = 0; b < n_blocks; b++, dst += OCTET_INT_BLOCK) {
+        float amax = 0.0f;
+        for (int j = 0; j < 32; j++) {
+            float v = row[32 * b + j];
+            if (!isfinite(v)) return -1;
+            if (fabsf(v) > amax) amax = fabsf(v);
+        }
+        uint16_t h = octet__fp32_to_fp16(amax / 127.0f);
+        float d = octet__fp16_to_fp32(h);
+        if (!isfinite(d)) return -1;
+        if (d * 127.0f < amax) { /* rounded down: the next fp16 up */
+            h++;
+            d = octet__fp16_to_fp32(h);
+            if (!isfinite(d)) return -1;
+        }
+        dst[0] = (uint8_t)(h & 255u);
+        dst[1] = (uint8_t)(h >> 8);
+        float id = d > 0.0f ? 1.0f / d : 0.0f;
+        for (int j = 0; j < 32; j++) {
+            float v = roundf(row[32 * b + j] * id);
+            dst[2 + j] = (uint8_t)(int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v);
+        }
+    }
     return 0;
 }
 
@@ -45,64 +76,36 @@ static int build_mat(octet__int_mat *im, const octet__tensor *t, const char *nam
     im->n_in = (int)t->ne[0];
     im->n_out = (int)t->ne[1];
     im->n_blocks = im->n_in / 32;
-    size_t nbl = (size_t)im->n_out * (size_t)im->n_blocks;
-    im->ws = octet__malloc(nbl * sizeof *im->ws);
+    im->row_bytes = (size_t)im->n_blocks * OCTET_INT_BLOCK;
     im->ws_exp = octet__malloc((size_t)im->n_out);
-    float *d = octet__malloc((size_t)im->n_blocks * sizeof *d);
     float *row = NULL;
+    size_t own_bytes = 0;
+    if (!octet__mul_size((size_t)im->n_out, im->row_bytes, &own_bytes))
+        return octet__err(err, OCTET_ENOMEM, "integer mode: %s: too large", name);
     if (t->type != OCTET_TYPE_Q8_0) {
-        im->own = octet__malloc(nbl * 32);
+        im->own = octet__malloc(own_bytes);
         row = octet__malloc((size_t)im->n_in * sizeof *row);
     }
-    if (!im->ws || !im->ws_exp || !d || (t->type != OCTET_TYPE_Q8_0 && (!im->own || !row))) {
-        octet__free(d);
+    if (!im->ws_exp || (t->type != OCTET_TYPE_Q8_0 && (!im->own || !row))) {
         octet__free(row);
         return octet__err(err, OCTET_ENOMEM, "integer mode: %s: out of memory", name);
     }
     const octet__type_traits *tt = &octet__kernels_ref()[t->type];
+    im->w = t->type == OCTET_TYPE_Q8_0 ? (const uint8_t *)t->data : im->own;
     int bad = 0;
     for (int r = 0; r < im->n_out && !bad; r++) {
-        const uint8_t *src = (const uint8_t *)t->data + (size_t)r * t->row_bytes;
-        if (t->type == OCTET_TYPE_Q8_0) {
-            const block_q8_0 *blk = (const block_q8_0 *)(const void *)src;
-            for (int b = 0; b < im->n_blocks; b++) d[b] = octet__fp16_to_fp32(blk[b].d);
-        } else {
-            tt->to_float(src, row, im->n_in);
-            int8_t *q = im->own + (size_t)r * (size_t)im->n_in;
-            for (int b = 0; b < im->n_blocks && !bad; b++) {
-                float amax = 0.0f;
-                for (int j = 0; j < 32; j++) {
-                    float v = row[32 * b + j];
-                    if (!isfinite(v)) bad = 1;
-                    if (fabsf(v) > amax) amax = fabsf(v);
-                }
-                d[b] = amax / 127.0f;
-                float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-                for (int j = 0; j < 32; j++) {
-                    float v = roundf(row[32 * b + j] * id);
-                    q[32 * b + j] = (int8_t)(v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v);
-                }
-            }
+        if (t->type != OCTET_TYPE_Q8_0) {
+            tt->to_float((const uint8_t *)t->data + (size_t)r * t->row_bytes, row, im->n_in);
+            bad = requant_row(row, im->n_blocks, im->own + (size_t)r * im->row_bytes) != 0;
         }
-        if (!bad && row_scales(im, r, d)) bad = 1;
+        if (!bad && row_exponent(im, r, im->w + (size_t)r * im->row_bytes)) bad = 1;
     }
-    octet__free(d);
     octet__free(row);
     if (bad) return octet__err(err, OCTET_EFORMAT, "integer mode: %s: non-finite or out-of-range weights", name);
-    if (t->type == OCTET_TYPE_Q8_0) {
-        im->q = (const int8_t *)t->data + 2; /* past the fp16 scale of the first block */
-        im->row_bytes = t->row_bytes;
-        im->stride = sizeof(block_q8_0);
-    } else {
-        im->q = im->own;
-        im->row_bytes = (size_t)im->n_in;
-        im->stride = 32;
-    }
     return 0;
 }
 
 static void free_mat(octet__int_mat *im) {
-    octet__free(im->ws);
     octet__free(im->ws_exp);
     octet__free(im->own);
 }
