@@ -40,27 +40,28 @@ static inline void store_rows(int64_t out[8], __m256i acc_e, __m256i acc_o) {
 }
 
 /* The 8 rows' block scales ws = octet__int_block_scale(h, e) (int_kernels.h) as int32 lanes, from g (lane r: the
- * dword at row r's block, low half the fp16 scale h) and ne = 25 - e per row, with the same integer steps:
- * m = (h & 0x7fff) + 1024 - (max(ex, 1) << 10) is 1024 + mantissa for normal scales and the mantissa for
- * subnormal ones; ws = ((v + 2^(t-1)) >> t) << s+ with t = clamp(ne - max(ex, 1), 0, 30), s+ = max(-t, 0)
- * (shift counts past 31 give 0 in _mm256_sllv_epi32, so t = 0 adds nothing). */
-static inline __m256i block_scales(__m256i g, __m256i ne) {
+ * dword at row r's block, low half the fp16 scale h) and nk = 41 - e per row (K + 25 - e with K = 16), in one
+ * rounding shift for both signs of the exponent s = max(ex, 1) - 25 + e:
+ *   m = (h & 0x7fff) + 1024 - (max(ex, 1) << 10)   (1024 + mantissa when normal, the mantissa when subnormal)
+ *   R = min(K - s, 31),  ws = ((+-m << K) + 2^(R-1)) >> R   (arithmetic shift: floor)
+ * For s >= 0 the added 2^(R-1) is below the divisor of a multiple of it, so this is exactly m << s (s <= 14 since
+ * |ws| <= 32767); for s < 0 it is floor(v 2^s + 1/2); where R is clamped to 31 (t = -s >= 15) both sides are 0,
+ * as |m| < 2^11 and |m << K| + 2^30 < 2^31. */
+static inline __m256i block_scales(__m256i g, __m256i nk) {
     const __m256i hm = _mm256_and_si256(g, _mm256_set1_epi32(0x7fff));
     const __m256i exm = _mm256_max_epi32(_mm256_srli_epi32(hm, 10), _mm256_set1_epi32(1));
     const __m256i m = _mm256_sub_epi32(_mm256_add_epi32(hm, _mm256_set1_epi32(1024)), _mm256_slli_epi32(exm, 10));
-    const __m256i v = _mm256_sign_epi32(m, _mm256_slli_epi32(g, 16));
-    const __m256i ns = _mm256_sub_epi32(ne, exm); /* -s */
-    const __m256i t = _mm256_min_epi32(_mm256_max_epi32(ns, _mm256_setzero_si256()), _mm256_set1_epi32(30));
-    const __m256i sp = _mm256_max_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), ns), _mm256_setzero_si256());
-    const __m256i bias = _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(t, _mm256_set1_epi32(1)));
-    return _mm256_sllv_epi32(_mm256_srav_epi32(_mm256_add_epi32(v, bias), t), sp);
+    const __m256i vk = _mm256_sign_epi32(_mm256_slli_epi32(m, 16), _mm256_slli_epi32(g, 16));
+    const __m256i R = _mm256_min_epi32(_mm256_sub_epi32(nk, exm), _mm256_set1_epi32(31));
+    const __m256i half = _mm256_srlv_epi32(_mm256_set1_epi32(1 << 30), _mm256_sub_epi32(_mm256_set1_epi32(31), R));
+    return _mm256_srav_epi32(_mm256_add_epi32(vk, half), R);
 }
 
-/* 25 - e for the 8 rows */
+/* 41 - e for the 8 rows (see block_scales) */
 static inline __m256i row_ne(const int8_t e[8]) {
     int64_t e8;
     memcpy(&e8, e, 8);
-    return _mm256_sub_epi32(_mm256_set1_epi32(25), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
+    return _mm256_sub_epi32(_mm256_set1_epi32(41), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
 }
 
 /* lane r: r * row_bytes, the gather offsets of the 8 rows */

@@ -22,6 +22,7 @@
  * Determinism: every output element is computed by one call whatever the thread count, and the integer kernels
  * give the same bits in their portable and AVX2 versions, so results are identical for any -t and either kernel.
  */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -185,13 +186,18 @@ typedef struct mm_task {
     const int32_t *bias[3];  /* Q16 or NULL */
     const int32_t *x;        /* [n_tok][n_in] Q16 */
     int n_tok, n_in;
+    int64_t total_rows, chunk; /* rows of all weights; rows per work item (a multiple of 8) */
+    atomic_llong next_chunk;   /* next work item (mm_dot) */
+    atomic_int next_tok;       /* next activation row to quantize (mm_quant) */
 } mm_task;
 
+/* Activation rows claimed one at a time (run with octet__pool_run_any, or on the caller alone). */
 static void mm_quant(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
     octet__int_state *st = t->st;
     size_t s = (size_t)st->max_in;
-    for (int i = ith; i < t->n_tok; i += nth)
+    (void)ith, (void)nth;
+    for (int i; (i = atomic_fetch_add_explicit(&t->next_tok, 1, memory_order_relaxed)) < t->n_tok;)
         octet__int_quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s,
                              st->as + (size_t)i * (s / 32), &st->asa[i]);
 }
@@ -206,21 +212,19 @@ static inline void mm_store(const mm_task *t, int j, int i, int64_t r, int64_t a
 /* Prompt batches of at least this many tokens use row panels, smaller ones the 8-row GEMV per token. */
 #define PANEL_MIN_TOK 3
 
-/* Rows split evenly between threads at multiples of 8; every result is the exact integer of the reference dot
- * whichever kernel computes it (8-row GEMV, panel, 4-token or 1-token dot). */
-static void mm_dot(void *ctx, int ith, int nth) {
-    mm_task *t = ctx;
+/* Rows of all weights (concatenated) are taken in chunks of a multiple of 8 from an atomic counter, so a thread
+ * slowed down by another process does not hold up the product (octet__pool_run_any); every result is the exact
+ * integer of the reference dot whichever thread and kernel computes it (8-row GEMV, panel, 4-token or 1-token
+ * dot). */
+static void mm_rows(const mm_task *t, int ith, int64_t r0, int64_t r1) {
     octet__int_state *st = t->st;
     const size_t s = (size_t)st->max_in;
-    int64_t total = 0;
-    for (int j = 0; j < t->n_w; j++) total += t->w[j]->n_out;
-    int64_t r0 = total * ith / nth, r1 = total * (ith + 1) / nth, base = 0;
-    if (ith > 0) r0 &= ~(int64_t)7;
-    if (ith < nth - 1) r1 &= ~(int64_t)7;
+    int64_t base = 0;
     for (int j = 0; j < t->n_w; j++) {
         const octet__int_mat *w = t->w[j];
         int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < w->n_out ? r1 - base : w->n_out;
         base += w->n_out;
+        if (lo >= hi) continue;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
         if (st->multirow) {
             uint8_t *panel = st->panel + (size_t)ith * st->panel_stride;
@@ -258,6 +262,16 @@ static void mm_dot(void *ctx, int ith, int nth) {
     }
 }
 
+static void mm_dot(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    (void)nth;
+    for (;;) {
+        int64_t r0 = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed) * t->chunk;
+        if (r0 >= t->total_rows) break;
+        mm_rows(t, ith, r0, r0 + t->chunk < t->total_rows ? r0 + t->chunk : t->total_rows);
+    }
+}
+
 /* y_j = x W_j^T (+ b_j), j < n_w, all W_j with the same input size. */
 static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w, int32_t *const *y,
                    const int32_t *const *b, const int32_t *x, int n_tok) {
@@ -273,8 +287,16 @@ static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w
     t.x = x;
     t.n_tok = n_tok;
     t.n_in = w[0]->n_in;
-    octet__pool_run(st->pool, mm_quant, &t);
-    octet__pool_run(st->pool, mm_dot, &t);
+    atomic_init(&t.next_tok, 0);
+    if (n_tok == 1) mm_quant(&t, 0, 1);
+    else octet__pool_run_any(st->pool, mm_quant, &t);
+    for (int j = 0; j < n_w; j++) t.total_rows += w[j]->n_out;
+    /* about 8 work items per thread, at least 16 rows each, whole groups of 8 rows for the multi-row kernels */
+    t.chunk = t.total_rows / (8 * (int64_t)st->nth);
+    if (t.chunk < 16) t.chunk = 16;
+    t.chunk = (t.chunk + 7) & ~(int64_t)7;
+    atomic_init(&t.next_chunk, 0);
+    octet__pool_run_any(st->pool, mm_dot, &t);
 }
 
 static void matmul1(octet__int_state *st, const octet__int_mat *w, int32_t *y, const int32_t *x, int n_tok) {
