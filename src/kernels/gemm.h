@@ -47,6 +47,10 @@ void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_st
                                  int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
                                  int nc, const octet__q8_aux *aux, size_t aux_stride);
+/* F32 rows x F32 activations (aux unused): equal bit for bit to octet__dot_f32_f32_avx2, the SIMD table's dot
+ * (the portable reference dot accumulates in double, so there is no reference twin to match). */
+void octet__gemv8_f32_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                               int nc, const octet__q8_aux *aux, size_t aux_stride);
 
 /* ---- row panels (prompt batches) ----------------------------------------------------------------------------
  * pack() rewrites 8 weight rows of n elements (row r at w + r * w_stride) into a panel: codes unpacked to bytes

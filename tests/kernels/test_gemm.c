@@ -166,24 +166,35 @@ static void run_exact(int type, int64_t n) {
 
 /* F32: the 2-token tile equals the dot of its own table. */
 static void run_f32(int64_t n, uint64_t seed) {
-    static float w[512], a[4][512];
+    static float w[8][512 + 3], a[4][512];
     uint64_t s = seed;
-    for (int64_t j = 0; j < n; j++) w[j] = t_rng_f(&s);
+    for (int r = 0; r < 8; r++)
+        for (int64_t j = 0; j < n; j++) w[r][j] = t_rng_f(&s);
     for (int c = 0; c < 4; c++)
         for (int64_t j = 0; j < n; j++) a[c][j] = t_rng_f(&s) * 2.0f;
     for (int nc = 1; nc <= 4; nc++) {
         float t[4], d[4];
-        octet__gemm_f32_f32_ref(n, t, w, a, sizeof a[0], nc);
+        octet__gemm_f32_f32_ref(n, t, w[0], a, sizeof a[0], nc);
         for (int c = 0; c < nc; c++) {
-            octet__dot_f32_f32_ref(n, &d[c], w, a[c]);
+            octet__dot_f32_f32_ref(n, &d[c], w[0], a[c]);
             CHECK(memcmp(&t[c], &d[c], sizeof(float)) == 0);
         }
         if (!octet__kernels_simd()) continue;
-        octet__gemm_f32_f32_avx2(n, t, w, a, sizeof a[0], nc);
+        octet__gemm_f32_f32_avx2(n, t, w[0], a, sizeof a[0], nc);
         for (int c = 0; c < nc; c++) {
-            octet__dot_f32_f32_avx2(n, &d[c], w, a[c]);
+            octet__dot_f32_f32_avx2(n, &d[c], w[0], a[c]);
             CHECKF(memcmp(&t[c], &d[c], sizeof(float)) == 0, "f32 tile != dot (n %lld nc %d)", (long long)n, nc);
         }
+        /* 8-row GEMV: rows 515 floats apart (not 32-byte aligned), each result equal to the AVX2 dot */
+        float g[4 * 8];
+        octet__gemv8_f32_f32_avx2(n, g, w, sizeof w[0], a, sizeof a[0], nc, NULL, 0);
+        for (int c = 0; c < nc; c++)
+            for (int r = 0; r < 8; r++) {
+                float want;
+                octet__dot_f32_f32_avx2(n, &want, w[r], a[c]);
+                CHECKF(memcmp(&g[c * 8 + r], &want, sizeof(float)) == 0, "f32 gemv8 %.9g != dot %.9g (n %lld nc %d r %d c %d)",
+                       (double)g[c * 8 + r], (double)want, (long long)n, nc, r, c);
+            }
     }
 }
 
@@ -209,8 +220,8 @@ int main(void) {
             run_exact(types[t], k ? 256 : 32);
             run_exact(types[t], k ? 768 : 288);
         }
-    const int64_t lens_f[4] = {7, 37, 288, 500};
-    for (int l = 0; l < 4; l++) run_f32(lens_f[l], 7000u + (uint64_t)l);
+    const int64_t lens_f[8] = {7, 8, 37, 64, 256, 288, 500, 512};
+    for (int l = 0; l < 8; l++) run_f32(lens_f[l], 7000u + (uint64_t)l);
     /* dispatch follows octet_force_portable */
     octet_force_portable(1);
     CHECK(octet__gemm(OCTET_TYPE_F32) == octet__gemm_f32_f32_ref);

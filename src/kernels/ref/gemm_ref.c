@@ -31,6 +31,7 @@ octet__gemv8_fn octet__gemv8(int type) {
     if (octet__use_simd() && octet__kernels_simd()) {
         if (type == OCTET_TYPE_Q4_0) return octet__gemv8_q4_0_q8_0_avx2;
         if (type == OCTET_TYPE_Q8_0) return octet__gemv8_q8_0_q8_0_avx2;
+        if (type == OCTET_TYPE_F32) return octet__gemv8_f32_f32_avx2;
     }
 #endif
     (void)type;

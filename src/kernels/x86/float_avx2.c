@@ -2,7 +2,8 @@
  * float_avx2.c - AVX2+FMA+F16C twins of the float-type kernels (F32, F16, BF16 rows) and the float helpers.
  * Compiled with -mavx2 -mfma -mf16c; reached only through the SIMD table (octet__use_simd()).
  *
- * Dots keep 4 x 8 float accumulators (32 independent FMA chains), then reduce; they differ from the reference
+ * F16/BF16 dots keep 4 x 8 float accumulators (32 independent FMA chains), then reduce; F32 rows use one chain
+ * per (row, token) shared by the dot, the tile and the 8-row GEMV (below). All differ from the reference
  * (double accumulation) only by float rounding, bounded in tests/kernels/. axpy and scale do the same
  * multiply-then-add in float as the reference (no FMA), so they are bit-identical to it.
  */
@@ -60,53 +61,71 @@ void octet__to_float_bf16_avx2(const void *src, float *dst, int64_t n) {
 
 static inline float id_f32(float v) { return v; }
 
-void octet__dot_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a) {
-    const float *x = w, *y = a;
-    DOT_BODY(_mm256_loadu_ps, id_f32)
-    *s = sum;
-}
-
-/* Two tokens against one F32 weight row: each token's arithmetic is exactly DOT_BODY's (same four accumulator
- * chains, same FMAs in the same order, same reduction and scalar tail), only the weight loads are shared. */
-static void dot2_f32(int64_t n, const float *x, const float *y0, const float *y1, float *s0, float *s1) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps(), b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+/* ---- F32 weights x F32 activations: one arithmetic for the dot, the tile and the 8-row GEMV --------------
+ * dot = hsum8(acc) + the last n % 8 products one by one, where acc is ONE chain of FMAs over the 8-float groups
+ * in order. One chain per (row, token) lets the multi-row kernels run 8 chains at once in a single linear pass
+ * over the rows (R rows x T tokens, R T = 8: R + T loads per 8 FMAs), so they are bit-identical to this dot.
+ * The single-row dot itself is FMA-latency-bound; the forward pass uses it only for leftover rows (n_out % 8).
+ * (F16/BF16 rows keep DOT_BODY's four chains: they have no multi-row kernel.) */
+static inline __attribute__((always_inline)) void tile_f32(int64_t n, const float *w, size_t w_stride, const uint8_t *a,
+                                                           size_t a_stride, const int R, const int T, float *s,
+                                                           size_t s_stride) {
+    const float *x[8], *y[4];
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) x[r] =
+        (const float *)(const void *)((const uint8_t *)w + (size_t)r * w_stride);
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) y[c] = (const float *)(const void *)(a + (size_t)c * a_stride);
+    __m256 acc[8];
+    _Pragma("GCC unroll 8") for (int u = 0; u < R * T; u++) acc[u] = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        const __m256 w0 = _mm256_loadu_ps(x + i), w1 = _mm256_loadu_ps(x + i + 8), w2 = _mm256_loadu_ps(x + i + 16),
-                     w3 = _mm256_loadu_ps(x + i + 24);
-        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y0 + i), a0);
-        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y0 + i + 8), a1);
-        a2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(y0 + i + 16), a2);
-        a3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(y0 + i + 24), a3);
-        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y1 + i), b0);
-        b1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y1 + i + 8), b1);
-        b2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(y1 + i + 16), b2);
-        b3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(y1 + i + 24), b3);
-    }
     for (; i + 8 <= n; i += 8) {
-        const __m256 w0 = _mm256_loadu_ps(x + i);
-        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y0 + i), a0);
-        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y1 + i), b0);
+        __m256 yv[4];
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) yv[c] = _mm256_loadu_ps(y[c] + i);
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
+            const __m256 wv = _mm256_loadu_ps(x[r] + i);
+            _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) acc[r * T + c] = _mm256_fmadd_ps(wv, yv[c], acc[r * T + c]);
+        }
     }
-    float sa = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    float sb = hsum8(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));
-    for (; i < n; i++) {
-        sa += x[i] * y0[i];
-        sb += x[i] * y1[i];
-    }
-    *s0 = sa;
-    *s1 = sb;
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+            float sum = hsum8(acc[r * T + c]);
+            for (int64_t j = i; j < n; j++) sum += x[r][j] * y[c][j];
+            s[(size_t)c * s_stride + (size_t)r] = sum;
+        }
 }
 
+void octet__dot_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a) {
+    tile_f32(n, w, 0, a, 0, 1, 1, s, 1);
+}
+
+/* One weight row against nc tokens: T = nc chains. */
 void octet__gemm_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc) {
-    const float *x = w;
     const uint8_t *ab = a;
-    int c = 0;
-    for (; c + 2 <= nc; c += 2)
-        dot2_f32(n, x, (const float *)(ab + (size_t)c * a_stride), (const float *)(ab + (size_t)(c + 1) * a_stride),
-                 &s[c], &s[c + 1]);
-    if (c < nc) octet__dot_f32_f32_avx2(n, &s[c], w, ab + (size_t)c * a_stride);
+    switch (nc) {
+    case 1: tile_f32(n, w, 0, ab, a_stride, 1, 1, s, 1); break;
+    case 2: tile_f32(n, w, 0, ab, a_stride, 1, 2, s, 1); break;
+    case 3: tile_f32(n, w, 0, ab, a_stride, 1, 3, s, 1); break;
+    default: tile_f32(n, w, 0, ab, a_stride, 1, 4, s, 1); break;
+    }
+}
+
+/* 8 rows against nc tokens: tiles of 8 x 1, 4 x 2, 2 x 3 (6 chains) or 2 x 4; s[c * 8 + r]. */
+void octet__gemv8_f32_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                               int nc, const octet__q8_aux *aux, size_t aux_stride) {
+    (void)aux, (void)aux_stride;
+    const uint8_t *ab = a, *wb = w;
+#define ROWS(r0) (const float *)(const void *)(wb + (size_t)(r0) * w_stride)
+    switch (nc) {
+    case 1: tile_f32(n, w, w_stride, ab, a_stride, 8, 1, s, 8); break;
+    case 2:
+        for (int r0 = 0; r0 < 8; r0 += 4) tile_f32(n, ROWS(r0), w_stride, ab, a_stride, 4, 2, s + r0, 8);
+        break;
+    case 3:
+        for (int r0 = 0; r0 < 8; r0 += 2) tile_f32(n, ROWS(r0), w_stride, ab, a_stride, 2, 3, s + r0, 8);
+        break;
+    default:
+        for (int r0 = 0; r0 < 8; r0 += 2) tile_f32(n, ROWS(r0), w_stride, ab, a_stride, 2, 4, s + r0, 8);
+        break;
+    }
+#undef ROWS
 }
 
 void octet__dot_f16_f32_avx2(int64_t n, float *s, const void *w, const void *a) {
