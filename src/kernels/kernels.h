@@ -47,6 +47,12 @@ typedef struct octet__fkernel_table {
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a * x */
     void (*scale_f32)(float *y, float a, int64_t n);                 /* y *= a */
+    /* attention over n keys / values hd floats each, rows stride floats apart; each result exactly what the calls
+     * in the comments give (so batch == sequential whichever is used), without a call per key:
+     * out[j] = dot_f32(q, k + j * stride, hd) * scale */
+    void (*scores_f32)(float *out, const float *q, const float *k, size_t stride, int64_t n, int64_t hd, float scale);
+    /* out = 0, then for j < n: axpy_f32(out, p[j] * inv, v + j * stride, hd) */
+    void (*wsum_f32)(float *out, const float *p, float inv, const float *v, size_t stride, int64_t n, int64_t hd);
 } octet__fkernel_table;
 const octet__fkernel_table *octet__fkernels(void);
 

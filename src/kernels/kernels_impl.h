@@ -36,7 +36,11 @@
     void octet__dot_q6_K_q8_K_##sfx(int64_t n, float *s, const void *w, const void *a);                          \
     float octet__fdot_f32_##sfx(const float *a, const float *b, int64_t n);                                      \
     void octet__faxpy_f32_##sfx(float *y, float a, const float *x, int64_t n);                                   \
-    void octet__fscale_f32_##sfx(float *y, float a, int64_t n);
+    void octet__fscale_f32_##sfx(float *y, float a, int64_t n);                                                  \
+    void octet__fscores_f32_##sfx(float *out, const float *q, const float *k, size_t stride, int64_t n, int64_t hd,  \
+                                  float scale);                                                                  \
+    void octet__fwsum_f32_##sfx(float *out, const float *p, float inv, const float *v, size_t stride, int64_t n,    \
+                                int64_t hd);
 
 /* Kernels that exist in both flavours (reference "_ref", AVX2 "_avx2"). */
 OCTET__KDECL(ref)

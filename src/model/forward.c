@@ -509,12 +509,10 @@ static void attn_run(void *ctx, int ith, int nth) {
         const float *vc = o->v_cache + (size_t)(a->layer - o->l0) * (size_t)o->n_ctx * o->kv_dim;
         const float *q = s->q + (size_t)t * q_dim + (size_t)h * (size_t)hd;
         int n_keys = s->rows[t].slot + 1; /* causal: the owner's cache up to and including this token */
+        fk->scores_f32(sc, q, kc + (size_t)kh * (size_t)hd, s->kv_dim, n_keys, hd, scale);
         float mx = -INFINITY;
-        for (int j = 0; j < n_keys; j++) {
-            float v = fk->dot_f32(q, kc + (size_t)j * s->kv_dim + (size_t)kh * (size_t)hd, hd) * scale;
-            sc[j] = v;
-            if (v > mx) mx = v;
-        }
+        for (int j = 0; j < n_keys; j++)
+            if (sc[j] > mx) mx = sc[j];
         double sum = 0.0;
         for (int j = 0; j < n_keys; j++) {
             sc[j] = expf(sc[j] - mx);
@@ -522,9 +520,7 @@ static void attn_run(void *ctx, int ith, int nth) {
         }
         float inv = (float)(1.0 / sum);
         float *out = s->att + (size_t)t * q_dim + (size_t)h * (size_t)hd;
-        memset(out, 0, (size_t)hd * sizeof(float));
-        for (int j = 0; j < n_keys; j++)
-            fk->axpy_f32(out, sc[j] * inv, vc + (size_t)j * s->kv_dim + (size_t)kh * (size_t)hd, hd);
+        fk->wsum_f32(out, sc, inv, vc + (size_t)kh * (size_t)hd, s->kv_dim, n_keys, hd);
     }
 }
 

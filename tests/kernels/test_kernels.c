@@ -554,6 +554,28 @@ static void test_fkernels(void) {
         s->scale_f32(c2, -1.7f, n);
         CHECKF(memcmp(c1, c2, (size_t)n * sizeof(float)) == 0, "scale_f32 n=%d not bit-identical", n);
     }
+    /* the attention loops equal their per-key dot / axpy calls bit for bit, in both tables (head sizes with and
+     * without the in-register path, keys 1..40, rows 3 floats apart from one another beyond the head) */
+    static float kv[40 * 260], q[256], o1[256], o2[256], sc1[40], sc2[40], pr[40];
+    const int hds[] = {8, 32, 48, 64, 80, 128, 7};
+    for (int h = 0; h < 7; h++) {
+        const int hd = hds[h], nk = 1 + 13 * h % 40;
+        const size_t stride = (size_t)hd + 3;
+        for (int i = 0; i < hd; i++) q[i] = gauss();
+        for (size_t i = 0; i < (size_t)nk * stride; i++) kv[i] = gauss();
+        for (int j = 0; j < nk; j++) pr[j] = (float)(j + 1) / (float)nk;
+        const octet__fkernel_table *tabs[2] = {r, s};
+        for (int t = 0; t < 2; t++) {
+            const octet__fkernel_table *f = tabs[t];
+            f->scores_f32(sc1, q, kv, stride, nk, hd, 0.125f);
+            for (int j = 0; j < nk; j++) sc2[j] = f->dot_f32(q, kv + (size_t)j * stride, hd) * 0.125f;
+            CHECKF(memcmp(sc1, sc2, (size_t)nk * sizeof(float)) == 0, "scores_f32 hd=%d table %d != dot_f32", hd, t);
+            f->wsum_f32(o1, pr, 0.5f, kv, stride, nk, hd);
+            memset(o2, 0, sizeof o2);
+            for (int j = 0; j < nk; j++) f->axpy_f32(o2, pr[j] * 0.5f, kv + (size_t)j * stride, hd);
+            CHECKF(memcmp(o1, o2, (size_t)hd * sizeof(float)) == 0, "wsum_f32 hd=%d table %d != axpy_f32", hd, t);
+        }
+    }
 }
 
 int main(void) {

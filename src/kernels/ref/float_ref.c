@@ -72,6 +72,17 @@ void octet__faxpy_f32_ref(float *y, float a, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+void octet__fscores_f32_ref(float *out, const float *q, const float *k, size_t stride, int64_t n, int64_t hd,
+                            float scale) {
+    for (int64_t j = 0; j < n; j++) out[j] = octet__fdot_f32_ref(q, k + (size_t)j * stride, hd) * scale;
+}
+
+void octet__fwsum_f32_ref(float *out, const float *p, float inv, const float *v, size_t stride, int64_t n,
+                          int64_t hd) {
+    for (int64_t i = 0; i < hd; i++) out[i] = 0.0f;
+    for (int64_t j = 0; j < n; j++) octet__faxpy_f32_ref(out, p[j] * inv, v + (size_t)j * stride, hd);
+}
+
 void octet__fscale_f32_ref(float *y, float a, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] *= a;
 }

@@ -155,6 +155,38 @@ void octet__faxpy_f32_avx2(float *y, float a, const float *x, int64_t n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
+/* The attention loops with fdot's and faxpy's arithmetic inlined (head sizes are small, so a call per key cost
+ * as much as its arithmetic). */
+void octet__fscores_f32_avx2(float *out, const float *q, const float *k, size_t stride, int64_t n_keys, int64_t hd,
+                             float scale) {
+    const float *x = q;
+    const int64_t n = hd;
+    for (int64_t j = 0; j < n_keys; j++) {
+        const float *y = k + (size_t)j * stride;
+        DOT_BODY(_mm256_loadu_ps, id_f32)
+        out[j] = sum * scale;
+    }
+}
+
+void octet__fwsum_f32_avx2(float *out, const float *p, float inv, const float *v, size_t stride, int64_t n,
+                           int64_t hd) {
+    if (hd % 8 == 0 && hd <= 64) { /* the output in registers across all keys */
+        __m256 o[8];
+        const int nv = (int)(hd / 8);
+        for (int u = 0; u < 8; u++) o[u] = _mm256_setzero_ps();
+        for (int64_t j = 0; j < n; j++) {
+            const float *x = v + (size_t)j * stride;
+            const __m256 va = _mm256_set1_ps(p[j] * inv);
+            _Pragma("GCC unroll 8") for (int u = 0; u < 8; u++) if (u < nv) o[u] =
+                _mm256_add_ps(o[u], _mm256_mul_ps(va, _mm256_loadu_ps(x + 8 * u)));
+        }
+        for (int u = 0; u < nv; u++) _mm256_storeu_ps(out + 8 * u, o[u]);
+        return;
+    }
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int64_t j = 0; j < n; j++) octet__faxpy_f32_avx2(out, p[j] * inv, v + (size_t)j * stride, hd);
+}
+
 void octet__fscale_f32_avx2(float *y, float a, int64_t n) {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
