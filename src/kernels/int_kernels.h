@@ -19,6 +19,9 @@
  * scales never get here (rejected at load). tests/kernels/test_int_dot.c checks every finite d against the
  * float64 formula for every e of the contract. Deriving ws in the kernels instead of keeping an int16 array
  * saves the extra 2 bytes per 34 that generation would read for it. */
+/* The fp16 bits of the scale of the block at blk (little-endian, any alignment). */
+static inline uint16_t octet__int_block_h(const uint8_t *blk) { return (uint16_t)(blk[0] | blk[1] << 8); }
+
 static inline int32_t octet__int_block_scale(uint16_t h, int e) {
     int32_t ex = (int32_t)((h >> 10) & 31), m = (int32_t)(h & 1023u);
     if (ex) m |= 1024;

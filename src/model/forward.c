@@ -25,7 +25,6 @@
  * angle keeps full precision at any position (see ../shared/docs/bridge.md); cos/sin are taken in double.
  */
 #include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "core/limits.h"
@@ -261,15 +260,14 @@ typedef struct mm_task {
     size_t a_stride;
     uint8_t *aq;
     const octet__type_traits *kt;
-    int64_t total_rows, chunk; /* rows of all weights; rows per work item */
     uint8_t *panel;            /* per-thread panel scratch (stride panel_stride), or NULL */
     size_t panel_stride;
     float *pout;               /* per-thread panel results (stride pout_stride floats) */
     octet__q8_aux *aux;       /* per activation block: code sum and scale, or NULL (kernels/gemm.h) */
     size_t aux_stride;
     size_t pout_stride;
-    atomic_llong next_chunk;   /* next work item (mm_dot) */
-    atomic_int next_tok;       /* next activation row to quantize (mm_quantize) */
+    octet__claim rows;         /* rows of all weights (concatenated), for mm_dot */
+    octet__claim toks;         /* activation rows to quantize, one at a time (mm_quantize) */
 } mm_task;
 
 /* Activation rows claimed one at a time from an atomic counter (run with octet__pool_run_any). */
@@ -278,7 +276,8 @@ static void mm_quantize(void *ctx, int ith, int nth) {
     (void)ith;
     (void)nth;
     const octet__type_traits *vt = &t->kt[t->vdt];
-    for (int i; (i = (int)atomic_fetch_add_explicit(&t->next_tok, 1, memory_order_relaxed)) < t->n_tok;) {
+    for (int64_t i0, i1; octet__claim_next(&t->toks, &i0, &i1);) {
+        const int i = (int)i0;
         const block_q8_0 *row = (const block_q8_0 *)(const void *)(t->aq + (size_t)i * t->a_stride);
         vt->from_float(t->x + (size_t)i * (size_t)t->n_in, t->aq + (size_t)i * t->a_stride, t->n_in);
         if (t->aux) /* exact integer sums (any order) and the scales as floats (exact) */
@@ -313,9 +312,8 @@ static void mm_dot(void *ctx, int ith, int nth) {
     uint8_t *panel = t->panel ? t->panel + (size_t)ith * t->panel_stride : NULL;
     float *pout = t->pout ? t->pout + (size_t)ith * t->pout_stride : NULL;
     for (;;) {
-        int64_t r0 = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed) * t->chunk;
-        if (r0 >= t->total_rows) break;
-        int64_t r1 = r0 + t->chunk < t->total_rows ? r0 + t->chunk : t->total_rows;
+        int64_t r0, r1;
+        if (!octet__claim_next(&t->rows, &r0, &r1)) break;
         int64_t base = 0;
         for (int j = 0; j < t->n_w; j++) {
             const octet__tensor *w = t->w[j];
@@ -402,7 +400,7 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
             t.aux = s->aux;
             t.aux_stride = s->aux_stride;
         }
-        atomic_init(&t.next_tok, 0);
+        octet__claim_init(&t.toks, n_tok, 1);
         if (n_tok == 1) mm_quantize(&t, 0, 1);
         else octet__pool_run_any(s->pool, mm_quantize, &t);
     }
@@ -410,14 +408,9 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
     t.panel_stride = s->panel_stride;
     t.pout = s->pout;
     t.pout_stride = (size_t)s->n_batch * OCTET__PANEL_ROWS;
-    t.total_rows = 0;
-    for (int j = 0; j < n_w; j++) t.total_rows += w[j]->ne[1];
-    /* about 8 work items per thread, at least 16 rows each */
-    int nth = octet__pool_n_threads(s->pool);
-    t.chunk = t.total_rows / (8 * (int64_t)nth);
-    if (t.chunk < 16) t.chunk = 16;
-    t.chunk = (t.chunk + 7) & ~(int64_t)7; /* whole groups of 8 rows for the multi-row kernels */
-    atomic_init(&t.next_chunk, 0);
+    int64_t total_rows = 0;
+    for (int j = 0; j < n_w; j++) total_rows += w[j]->ne[1];
+    octet__claim_init_rows(&t.rows, total_rows, octet__pool_n_threads(s->pool));
     octet__pool_run_any(s->pool, mm_dot, &t);
 }
 

@@ -12,7 +12,7 @@ int64_t octet__int_dot_q8_ref(int64_t n_blocks, const uint8_t *w, int e, const i
         const int8_t *wb = (const int8_t *)(blk + 2), *ab = a + (size_t)b * 32;
         int32_t s = 0; /* |s| <= 32 * 128 * 127 < 2^19 */
         for (int j = 0; j < 32; j++) s += (int32_t)wb[j] * (int32_t)ab[j];
-        const int32_t ws = octet__int_block_scale((uint16_t)(blk[0] | blk[1] << 8), e);
+        const int32_t ws = octet__int_block_scale(octet__int_block_h(blk), e);
         acc += (int64_t)s * (ws * (int32_t)as[b]);
     }
     return acc;

@@ -18,7 +18,7 @@ static inline __m256i block_sums(const uint8_t *blk, const int8_t *a) {
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1)); /* 8 x int32 */
 }
 
-static inline int32_t wscale(const uint8_t *blk, int e) { return octet__int_block_scale((uint16_t)(blk[0] | blk[1] << 8), e); }
+static inline int32_t wscale(const uint8_t *blk, int e) { return octet__int_block_scale(octet__int_block_h(blk), e); }
 
 int64_t octet__int_dot_q8_avx2(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, const int16_t *as) {
     __m256i acc = _mm256_setzero_si256();

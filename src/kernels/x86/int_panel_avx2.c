@@ -58,7 +58,7 @@ static inline __m256i block_scales(__m256i g, __m256i nk) {
 }
 
 /* 41 - e for the 8 rows (see block_scales) */
-static inline __m256i row_ne(const int8_t e[8]) {
+static inline __m256i row_nk(const int8_t e[8]) {
     int64_t e8;
     memcpy(&e8, e, 8);
     return _mm256_sub_epi32(_mm256_set1_epi32(41), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
@@ -69,9 +69,9 @@ static inline __m256i row_offsets(size_t row_bytes) {
     return _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)row_bytes));
 }
 
-static inline __m256i gather_scales(const uint8_t *w, __m256i idx, int64_t b, __m256i ne) {
+static inline __m256i gather_scales(const uint8_t *w, __m256i idx, int64_t b, __m256i nk) {
     const __m256i g = _mm256_i32gather_epi32((const int *)(const void *)(w + (size_t)b * OCTET_INT_BLOCK), idx, 1);
-    return block_scales(g, ne);
+    return block_scales(g, nk);
 }
 
 void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
@@ -80,7 +80,7 @@ void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_byt
     /* the next 8 rows (contiguous with these) are prefetched linearly, a share of their lines per block */
     octet__pf_stream pfs;
     octet__pf_init(&pfs, w + 8 * row_bytes, 8 * row_bytes, (size_t)n_blocks);
-    const __m256i idx = row_offsets(row_bytes), ne = row_ne(e);
+    const __m256i idx = row_offsets(row_bytes), nk = row_nk(e);
     for (int64_t b = 0; b < n_blocks; b++) {
         octet__pf_step(&pfs);
         const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(a + (size_t)b * 32));
@@ -88,7 +88,7 @@ void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_byt
         __m256i p[8];
         for (int r = 0; r < 8; r++)
             p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(const void *)(wb + (size_t)r * row_bytes)), av);
-        scale_add(reduce8(p), gather_scales(w, idx, b, ne), as[b], &acc_e, &acc_o);
+        scale_add(reduce8(p), gather_scales(w, idx, b, nk), as[b], &acc_e, &acc_o);
     }
     store_rows(out, acc_e, acc_o);
 }
@@ -97,7 +97,7 @@ size_t octet__int_panel_bytes(int64_t n_blocks) { return (size_t)n_blocks * IPAN
 
 void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8]) {
     uint8_t *dst = panel;
-    const __m256i idx = row_offsets(row_bytes), ne = row_ne(e);
+    const __m256i idx = row_offsets(row_bytes), nk = row_nk(e);
     /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
     octet__pf_stream pfs;
     octet__pf_init(&pfs, w + 8 * row_bytes, 8 * row_bytes, (size_t)n_blocks);
@@ -123,7 +123,7 @@ void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t
             _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * (j + 4)),
                                 _mm256_permute2x128_si256(u[j], u[4 + j], 0x31));
         }
-        _mm256_storeu_si256((__m256i *)(void *)(dst + 256), gather_scales(w, idx, b, ne));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + 256), gather_scales(w, idx, b, nk));
     }
 }
 

@@ -85,12 +85,7 @@ static inline __m256i load8i(const uint8_t *p) { return _mm256_loadu_si256((cons
 static inline __m256 load8f(const uint8_t *p) { return _mm256_loadu_ps((const float *)(const void *)p); }
 static inline void store8i(uint8_t *p, __m256i v) { _mm256_storeu_si256((__m256i *)(void *)p, v); }
 
-/* 4 bytes at p (any alignment) in every 32-bit lane */
-static inline __m256i bcast4(const uint8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
+#define bcast4 octet__bcast4 /* 4 bytes at p (any alignment) in every 32-bit lane (avx2_util.h) */
 
 static inline __m256 bcastf(const uint8_t *p) {
     float v;

@@ -22,7 +22,6 @@
  * Determinism: every output element is computed by one call whatever the thread count, and the integer kernels
  * give the same bits in their portable and AVX2 versions, so results are identical for any -t and either kernel.
  */
-#include <stdatomic.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -186,9 +185,8 @@ typedef struct mm_task {
     const int32_t *bias[3];  /* Q16 or NULL */
     const int32_t *x;        /* [n_tok][n_in] Q16 */
     int n_tok, n_in;
-    int64_t total_rows, chunk; /* rows of all weights; rows per work item (a multiple of 8) */
-    atomic_llong next_chunk;   /* next work item (mm_dot) */
-    atomic_int next_tok;       /* next activation row to quantize (mm_quant) */
+    octet__claim rows;       /* rows of all weights (concatenated), for mm_dot */
+    octet__claim toks;       /* activation rows to quantize, one at a time (mm_quant) */
 } mm_task;
 
 /* Activation rows claimed one at a time (run with octet__pool_run_any, or on the caller alone). */
@@ -197,9 +195,11 @@ static void mm_quant(void *ctx, int ith, int nth) {
     octet__int_state *st = t->st;
     size_t s = (size_t)st->max_in;
     (void)ith, (void)nth;
-    for (int i; (i = atomic_fetch_add_explicit(&t->next_tok, 1, memory_order_relaxed)) < t->n_tok;)
+    for (int64_t i0, i1; octet__claim_next(&t->toks, &i0, &i1);) {
+        const int i = (int)i0;
         octet__int_quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s,
                              st->as + (size_t)i * (s / 32), &st->asa[i]);
+    }
 }
 
 /* real = acc * 2^-ws_exp * 2^(sa - 16) / 127  ->  Q16, plus the bias */
@@ -265,11 +265,7 @@ static void mm_rows(const mm_task *t, int ith, int64_t r0, int64_t r1) {
 static void mm_dot(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
     (void)nth;
-    for (;;) {
-        int64_t r0 = atomic_fetch_add_explicit(&t->next_chunk, 1, memory_order_relaxed) * t->chunk;
-        if (r0 >= t->total_rows) break;
-        mm_rows(t, ith, r0, r0 + t->chunk < t->total_rows ? r0 + t->chunk : t->total_rows);
-    }
+    for (int64_t r0, r1; octet__claim_next(&t->rows, &r0, &r1);) mm_rows(t, ith, r0, r1);
 }
 
 /* y_j = x W_j^T (+ b_j), j < n_w, all W_j with the same input size. */
@@ -287,15 +283,12 @@ static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w
     t.x = x;
     t.n_tok = n_tok;
     t.n_in = w[0]->n_in;
-    atomic_init(&t.next_tok, 0);
+    octet__claim_init(&t.toks, n_tok, 1);
     if (n_tok == 1) mm_quant(&t, 0, 1);
     else octet__pool_run_any(st->pool, mm_quant, &t);
-    for (int j = 0; j < n_w; j++) t.total_rows += w[j]->n_out;
-    /* about 8 work items per thread, at least 16 rows each, whole groups of 8 rows for the multi-row kernels */
-    t.chunk = t.total_rows / (8 * (int64_t)st->nth);
-    if (t.chunk < 16) t.chunk = 16;
-    t.chunk = (t.chunk + 7) & ~(int64_t)7;
-    atomic_init(&t.next_chunk, 0);
+    int64_t total_rows = 0;
+    for (int j = 0; j < n_w; j++) total_rows += w[j]->n_out;
+    octet__claim_init_rows(&t.rows, total_rows, st->nth);
     octet__pool_run_any(st->pool, mm_dot, &t);
 }
 
@@ -490,7 +483,7 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
         int32_t *x = st->x + (size_t)t * E;
         for (int b = 0; b < em->n_blocks; b++) {
             const uint8_t *blk = row + (size_t)b * OCTET_INT_BLOCK;
-            const int32_t ws = octet__int_block_scale((uint16_t)(blk[0] | blk[1] << 8), e);
+            const int32_t ws = octet__int_block_scale(octet__int_block_h(blk), e);
             for (int j = 0; j < 32; j++)
                 x[32 * b + j] = octet__int_sat32(octet__int_shift_round((int64_t)(int8_t)blk[2 + j] * ws, sh));
         }

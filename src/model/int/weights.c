@@ -23,8 +23,7 @@
 static int row_exponent(octet__int_mat *im, int r, const uint8_t *row) {
     float mx = 0.0f;
     for (int b = 0; b < im->n_blocks; b++) {
-        uint16_t h = (uint16_t)(row[(size_t)b * OCTET_INT_BLOCK] | row[(size_t)b * OCTET_INT_BLOCK + 1] << 8);
-        float d = octet__fp16_to_fp32(h);
+        float d = octet__fp16_to_fp32(octet__int_block_h(row + (size_t)b * OCTET_INT_BLOCK));
         if (!isfinite(d)) return -1;
         if (fabsf(d) > mx) mx = fabsf(d);
     }
