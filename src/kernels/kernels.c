@@ -46,13 +46,14 @@ static const octet__type_traits g_ref[OCTET_TYPE_COUNT] = {
 };
 
 static const octet__fkernel_table g_fref = {octet__fdot_f32_ref, octet__faxpy_f32_ref, octet__fscale_f32_ref,
-                                            octet__fscores_f32_ref, octet__fwsum_f32_ref};
+                                            octet__fscores_f32_ref, octet__fwsum_f32_ref, octet__fexp_f32_ref};
 
 #if defined(__x86_64__) || defined(__i386__)
 #define OCTET__HAVE_X86 1
 static octet__type_traits g_simd[OCTET_TYPE_COUNT];
 static const octet__fkernel_table g_fsimd = {octet__fdot_f32_avx2, octet__faxpy_f32_avx2, octet__fscale_f32_avx2,
-                                             octet__fscores_f32_avx2, octet__fwsum_f32_avx2};
+                                             octet__fscores_f32_avx2, octet__fwsum_f32_avx2,
+                                             octet__fexp_f32_avx2};
 static pthread_once_t g_simd_once = PTHREAD_ONCE_INIT;
 
 static void build_simd(void) {

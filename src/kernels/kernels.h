@@ -53,6 +53,10 @@ typedef struct octet__fkernel_table {
     void (*scores_f32)(float *out, const float *q, const float *k, size_t stride, int64_t n, int64_t hd, float scale);
     /* out = 0, then for j < n: axpy_f32(out, p[j] * inv, v + j * stride, hd) */
     void (*wsum_f32)(float *out, const float *p, float inv, const float *v, size_t stride, int64_t n, int64_t hd);
+    /* y[i] = exp((x[i] - m) * s) by the single-precision algorithm in float_ref.c (y may be x): 0 where that
+     * argument is below -87.33654 (under FLT_MIN), -inf or NaN; arguments above 88 count as 88. Bit-identical in
+     * both tables. */
+    void (*exp_f32)(float *y, const float *x, int64_t n, float m, float s);
 } octet__fkernel_table;
 const octet__fkernel_table *octet__fkernels(void);
 

@@ -40,7 +40,26 @@
     void octet__fscores_f32_##sfx(float *out, const float *q, const float *k, size_t stride, int64_t n, int64_t hd,  \
                                   float scale);                                                                  \
     void octet__fwsum_f32_##sfx(float *out, const float *p, float inv, const float *v, size_t stride, int64_t n,    \
-                                int64_t hd);
+                                int64_t hd);                                                                     \
+    void octet__fexp_f32_##sfx(float *y, const float *x, int64_t n, float m, float s);
+
+/* exp_f32's constants (both tables). The algorithm is Cephes' single-precision expf (S. L. Moshier, Cephes Math
+ * Library, expf.c): n = round(x log2 e) by adding 1.5 2^23; r = x - n ln2 in two parts (Cody-Waite: the high
+ * part has few bits, so n C1 is exact); e^r by its degree-7 minimax polynomial on [-ln2/2, ln2/2]; times 2^n
+ * built in the exponent field. Separate multiplies and adds (no FMA), so the AVX2 lanes round as the scalar
+ * code does. Relative error about 2 ulp (tests/kernels/test_kernels.c bounds it against double exp). */
+#define OCTET__EXP_LO -87.33654f /* ln FLT_MIN: below, the result is 0 */
+#define OCTET__EXP_HI 88.0f      /* above, as at 88 (2^n stays finite) */
+#define OCTET__EXP_LOG2E 1.44269504088896341f
+#define OCTET__EXP_ROUND 12582912.0f /* 1.5 * 2^23 */
+#define OCTET__EXP_C1 0.693359375f
+#define OCTET__EXP_C2 -2.12194440e-4f
+#define OCTET__EXP_P0 1.9875691500e-4f
+#define OCTET__EXP_P1 1.3981999507e-3f
+#define OCTET__EXP_P2 8.3334519073e-3f
+#define OCTET__EXP_P3 4.1665795894e-2f
+#define OCTET__EXP_P4 1.6666665459e-1f
+#define OCTET__EXP_P5 5.0000001201e-1f
 
 /* Kernels that exist in both flavours (reference "_ref", AVX2 "_avx2"). */
 OCTET__KDECL(ref)

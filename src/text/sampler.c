@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "kernels/kernels.h"
+
+#define SAMPLE_BLOCK 64 /* candidates per block sum of the draw */
 
 struct octet_sampler {
     octet_sampler_params p;
@@ -19,6 +22,7 @@ struct octet_sampler {
     float *work;   /* [n_vocab] logits after penalties */
     int32_t *idx;  /* [n_vocab] candidate ids */
     float *prob;   /* [n_vocab] */
+    double *bsum;  /* [n_vocab / SAMPLE_BLOCK + 1] block sums of prob for the draw */
 };
 
 octet_sampler_params octet_sampler_default_params(void) {
@@ -67,7 +71,8 @@ int octet_sampler_new(octet_sampler **out, const octet_sampler_params *params, i
     s->work = octet__malloc((size_t)n_vocab * sizeof *s->work);
     s->idx = octet__malloc((size_t)n_vocab * sizeof *s->idx);
     s->prob = octet__malloc((size_t)n_vocab * sizeof *s->prob);
-    if (!s->hist || !s->work || !s->idx || !s->prob) {
+    s->bsum = octet__malloc((size_t)(n_vocab / SAMPLE_BLOCK + 1) * sizeof *s->bsum);
+    if (!s->hist || !s->work || !s->idx || !s->prob || !s->bsum) {
         octet_sampler_free(s);
         return octet__err(err, OCTET_ENOMEM, "sampler: out of memory");
     }
@@ -81,6 +86,7 @@ void octet_sampler_free(octet_sampler *s) {
     octet__free(s->work);
     octet__free(s->idx);
     octet__free(s->prob);
+    octet__free(s->bsum);
     octet__free(s);
 }
 
@@ -126,12 +132,65 @@ static int select_top(const float *l, int32_t *idx, int n, int k) {
     return m;
 }
 
+/* prob[0..k) = exp((l[idx[i]] - mx) * inv_t), or of l itself in id order when idx is NULL. */
+static void exp_candidates(octet_sampler *s, const float *l, const int32_t *idx, int k, float mx, float inv_t) {
+    const octet__fkernel_table *fk = octet__fkernels();
+    if (!idx) {
+        fk->exp_f32(s->prob, l, k, mx, inv_t);
+        return;
+    }
+    for (int i = 0; i < k; i++) s->prob[i] = l[idx[i]];
+    fk->exp_f32(s->prob, s->prob, k, mx, inv_t);
+}
+
+/* Sum of prob[0..k) in blocks of SAMPLE_BLOCK (each block in four double chains, then the blocks in order):
+ * the block sums are kept for the draw, which walks blocks first and one block's entries last. */
+static double block_sums(octet_sampler *s, int k) {
+    double total = 0.0;
+    for (int b = 0; b * SAMPLE_BLOCK < k; b++) {
+        const int i0 = b * SAMPLE_BLOCK, i1 = i0 + SAMPLE_BLOCK < k ? i0 + SAMPLE_BLOCK : k;
+        double c[4] = {0, 0, 0, 0};
+        int i = i0;
+        for (; i + 4 <= i1; i += 4)
+            for (int u = 0; u < 4; u++) c[u] += (double)s->prob[i + u];
+        for (; i < i1; i++) c[0] += (double)s->prob[i];
+        s->bsum[b] = (c[0] + c[1]) + (c[2] + c[3]);
+        total += s->bsum[b];
+    }
+    return total;
+}
+
+/* The candidate whose share of the total holds r = u * total (u uniform in [0, 1)). The walk adds whole blocks
+ * while r lies beyond them, in the order block_sums added them, then the entries of the block that holds r; if
+ * rounding leaves r past the entries (within a few ulps of the block's end) or past every block, the last
+ * candidate there with nonzero weight is taken. */
+static int draw(octet_sampler *s, int k, double total) {
+    const double r = (double)(xoshiro_next(s->rng) >> 11) * 0x1p-53 * total;
+    double cum = 0.0;
+    int b = 0, nb = (k + SAMPLE_BLOCK - 1) / SAMPLE_BLOCK;
+    while (b < nb - 1 && !(r < cum + s->bsum[b])) cum += s->bsum[b++];
+    const int i0 = b * SAMPLE_BLOCK, i1 = i0 + SAMPLE_BLOCK < k ? i0 + SAMPLE_BLOCK : k;
+    int last = -1;
+    for (int i = i0; i < i1; i++) {
+        if (s->prob[i] > 0.0f) last = i;
+        cum += (double)s->prob[i];
+        if (r < cum && s->prob[i] > 0.0f) return i;
+    }
+    if (last >= 0) return last;
+    for (int i = i0 - 1; i >= 0; i--) /* the block has no weight at all (only after rounding): look back */
+        if (s->prob[i] > 0.0f) return i;
+    return 0;
+}
+
 int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
     const int n = s->n_vocab;
     float *l = s->work;
     memcpy(l, logits, (size_t)n * sizeof *l);
-    for (int i = 0; i < n; i++)
-        if (l[i] != l[i]) l[i] = -INFINITY; /* NaN never wins */
+    int nan = 0;
+    for (int i = 0; i < n; i++) nan |= l[i] != l[i];
+    if (nan)
+        for (int i = 0; i < n; i++)
+            if (l[i] != l[i]) l[i] = -INFINITY; /* NaN never wins */
     if (s->p.repeat_penalty != 1.0f) {
         for (int i = 0; i < s->n_hist; i++) {
             int32_t t = s->hist[i];
@@ -149,39 +208,49 @@ int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
             if (l[i] > l[best]) best = i;
         return best;
     }
+    /* the maximum in 8 independent running maxima (the order does not change a maximum) */
+    float m8[8];
+    for (int u = 0; u < 8; u++) m8[u] = -INFINITY;
+    int i8 = 0;
+    for (; i8 + 8 <= n; i8 += 8)
+        for (int u = 0; u < 8; u++) m8[u] = l[i8 + u] > m8[u] ? l[i8 + u] : m8[u];
+    float mxl = m8[0];
+    for (int u = 1; u < 8; u++) mxl = m8[u] > mxl ? m8[u] : mxl;
+    for (; i8 < n; i8++) mxl = l[i8] > mxl ? l[i8] : mxl;
+    if (mxl == INFINITY) /* an infinite logit outweighs every finite one */
+        for (int i = 0;; i++)
+            if (l[i] == INFINITY) return i;
+    if (mxl == -INFINITY) mxl = 0.0f; /* every logit -inf or NaN: all weights 0, the draw takes token 0 */
     /* Candidates, in the order the draw walks them. With top-k: the k best, sorted. With top-k off and no other
      * filter: every token, by id (no sort needed). Otherwise a sorted head of the distribution grown (64, 256,
      * ... tokens, each an O(n) selection) until it holds the top-p mass or reaches below the min-p cut, so a large
-     * vocabulary is not sorted for every token; top-p is measured against the mass of the whole vocabulary. */
-    float mxl = l[0];
-    for (int i = 1; i < n; i++)
-        if (l[i] > mxl) mxl = l[i];
+     * vocabulary is not sorted for every token; top-p is measured against the mass of the whole vocabulary.
+     * Weights are exp((logit - max) / temp) from the kernel table's exp (src/kernels: about 1 ulp), sums in
+     * double. */
     int k;
+    const int32_t *idx = s->idx;
     double sum = 0.0;
     if (s->p.top_k > 0 && s->p.top_k < n) {
         k = select_top(l, s->idx, n, s->p.top_k);
-        for (int i = 0; i < k; i++) {
-            s->prob[i] = expf(l[s->idx[i]] - mxl);
-            sum += (double)s->prob[i];
-        }
+        exp_candidates(s, l, s->idx, k, mxl, 1.0f);
+        for (int i = 0; i < k; i++) sum += (double)s->prob[i];
     } else if (s->p.top_p >= 1.0f && s->p.min_p <= 0.0f) {
-        for (int i = 0; i < n; i++) s->idx[i] = i;
+        idx = NULL;
         k = n;
     } else {
-        for (int i = 0; i < n; i++) sum += (double)expf(l[i] - mxl); /* temperature 1: where top-p and min-p look */
+        exp_candidates(s, l, NULL, n, mxl, 1.0f); /* temperature 1: where top-p and min-p look */
+        sum = block_sums(s, n);
         for (int kk = 64;; kk *= 4) {
             k = select_top(l, s->idx, n, kk >= n / 2 ? 0 : kk);
+            exp_candidates(s, l, s->idx, k, mxl, 1.0f);
             double cum = 0.0;
-            for (int i = 0; i < k; i++) {
-                s->prob[i] = expf(l[s->idx[i]] - mxl);
-                cum += (double)s->prob[i];
-            }
+            for (int i = 0; i < k; i++) cum += (double)s->prob[i];
             if (k == n || (s->p.top_p < 1.0f && cum / sum >= (double)s->p.top_p) ||
                 (s->p.min_p > 0.0f && s->prob[k - 1] < s->p.min_p * s->prob[0]))
                 break;
         }
     }
-    if (s->p.top_p < 1.0f) {
+    if (idx && s->p.top_p < 1.0f) {
         double cum = 0.0;
         int keep = k;
         for (int i = 0; i < k; i++) {
@@ -193,22 +262,12 @@ int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
         }
         k = keep;
     }
-    if (s->p.min_p > 0.0f) {
+    if (idx && s->p.min_p > 0.0f) {
         int keep = 1;
         while (keep < k && s->prob[keep] >= s->p.min_p * s->prob[0]) keep++;
         k = keep;
     }
-    /* float exp: sampling needs probabilities, not digits, and this loop runs over the vocabulary per token */
-    sum = 0.0;
-    const float inv_t = 1.0f / s->p.temp;
-    for (int i = 0; i < k; i++) {
-        s->prob[i] = expf((l[s->idx[i]] - mxl) * inv_t);
-        sum += (double)s->prob[i];
-    }
-    double r = (double)(xoshiro_next(s->rng) >> 11) * 0x1p-53 * sum, cum = 0.0;
-    for (int i = 0; i < k; i++) {
-        cum += (double)s->prob[i];
-        if (r < cum) return s->idx[i];
-    }
-    return s->idx[k - 1];
+    exp_candidates(s, l, idx, k, mxl, 1.0f / s->p.temp);
+    const int i = draw(s, k, block_sums(s, k));
+    return idx ? idx[i] : i;
 }

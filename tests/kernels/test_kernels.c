@@ -578,8 +578,71 @@ static void test_fkernels(void) {
     }
 }
 
+/* exp_f32 against double exp over a sweep of float bit patterns (every 257th float from -90 to 90, and the
+ * specials), with a shift and a scale applied first; the AVX2 table gives the reference's bits exactly, for
+ * every length 1..40 (the tail lanes) and in place. */
+static void test_fexp(void) {
+    const octet__fkernel_table *r = octet__fkernels_ref(), *s = octet__fkernels_simd();
+    enum { CH = 4096 };
+    static float x[CH], y1[CH], y2[CH];
+    double worst = 0;
+    long n_checked = 0, n_diff = 0;
+    int nx = 0;
+    const uint32_t top = 0x42b40000u; /* 90.0f */
+    for (uint32_t b = 0;; b += 257) { /* both signs: b and b | sign bit */
+        int last = b > top;
+        float v;
+        uint32_t bb = b > top ? top : b;
+        for (int sign = 0; sign < 2; sign++) {
+            uint32_t u = bb | (sign ? 0x80000000u : 0);
+            memcpy(&v, &u, sizeof v);
+            x[nx++] = v;
+        }
+        if (nx >= CH - 8 || last) {
+            if (last) { /* the specials and the edges */
+                const float sp[] = {-INFINITY, INFINITY, NAN, OCTET__EXP_LO, nextafterf(OCTET__EXP_LO, 0.0f),
+                                    nextafterf(OCTET__EXP_LO, -100.0f), 88.0f, 88.5f};
+                for (int i = 0; i < 8; i++) x[nx++] = sp[i];
+            }
+            r->exp_f32(y1, x, nx, 0.0f, 1.0f);
+            if (s) {
+                s->exp_f32(y2, x, nx, 0.0f, 1.0f);
+                for (int i = 0; i < nx; i++) n_diff += memcmp(&y1[i], &y2[i], sizeof(float)) != 0;
+            }
+            for (int i = 0; i < nx; i++) {
+                const double a = (double)x[i];
+                double want;
+                if (!(a >= (double)OCTET__EXP_LO)) want = 0.0;
+                else want = exp(a > 88.0 ? 88.0 : a);
+                const double e = fabs((double)y1[i] - want);
+                CHECKF(e <= 3e-7 * want + 1e-45, "exp(%.9g) = %.9g, want %.9g", a, (double)y1[i], want);
+                if (want > (double)FLT_MIN && e / want > worst) worst = e / want;
+                n_checked++;
+            }
+            nx = 0;
+        }
+        if (last) break;
+    }
+    CHECKF(n_diff == 0, "exp_f32: %ld of %ld AVX2 results differ from the reference", n_diff, n_checked);
+    printf("exp_f32: %ld arguments, worst relative error %.3g\n", n_checked, worst);
+    /* shift and scale, every length (tails), in place */
+    for (int n = 1; n <= 40; n++) {
+        for (int i = 0; i < n; i++) x[i] = (float)(i * 7 % 13) - 6.5f;
+        r->exp_f32(y1, x, n, 2.25f, 0.8f);
+        for (int i = 0; i < n; i++) {
+            const double want = exp(((double)x[i] - 2.25) * 0.8);
+            CHECKF(fabs((double)y1[i] - want) <= 4e-7 * want, "exp_f32 shifted n=%d i=%d", n, i);
+        }
+        if (!s) continue;
+        memcpy(y2, x, (size_t)n * sizeof(float));
+        s->exp_f32(y2, y2, n, 2.25f, 0.8f);
+        CHECKF(memcmp(y1, y2, (size_t)n * sizeof(float)) == 0, "exp_f32 n=%d in place: AVX2 != reference", n);
+    }
+}
+
 int main(void) {
     test_tables();
+    test_fexp();
     test_hand_blocks();
     test_quantizer_known_answers();
     test_quantizers_simd();

@@ -7,6 +7,8 @@
  */
 #include "kernels/kernels_impl.h"
 
+#include <string.h>
+
 #include "core/core.h"
 
 void octet__to_float_f32_ref(const void *src, float *dst, int64_t n) {
@@ -85,4 +87,28 @@ void octet__fwsum_f32_ref(float *out, const float *p, float inv, const float *v,
 
 void octet__fscale_f32_ref(float *y, float a, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] *= a;
+}
+
+/* Cephes expf (constants and reference in kernels_impl.h); the AVX2 twin does the same operations per lane. */
+static float exp_one(float x) {
+    if (!(x >= OCTET__EXP_LO)) return 0.0f; /* also -inf and NaN */
+    if (x > OCTET__EXP_HI) x = OCTET__EXP_HI;
+    const float n = (x * OCTET__EXP_LOG2E + OCTET__EXP_ROUND) - OCTET__EXP_ROUND;
+    float r = x - n * OCTET__EXP_C1;
+    r = r - n * OCTET__EXP_C2;
+    float p = OCTET__EXP_P0;
+    p = p * r + OCTET__EXP_P1;
+    p = p * r + OCTET__EXP_P2;
+    p = p * r + OCTET__EXP_P3;
+    p = p * r + OCTET__EXP_P4;
+    p = p * r + OCTET__EXP_P5;
+    p = (p * r * r + r) + 1.0f;
+    const uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; /* n in [-126, 127]: a normal power of two */
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    return p * two_n;
+}
+
+void octet__fexp_f32_ref(float *y, const float *x, int64_t n, float m, float s) {
+    for (int64_t i = 0; i < n; i++) y[i] = exp_one((x[i] - m) * s);
 }

@@ -187,6 +187,38 @@ void octet__fwsum_f32_avx2(float *out, const float *p, float inv, const float *v
     for (int64_t j = 0; j < n; j++) octet__faxpy_f32_avx2(out, p[j] * inv, v + (size_t)j * stride, hd);
 }
 
+/* exp_f32: the reference's operations (float_ref.c) on 8 lanes, so each lane rounds as the scalar code does. */
+static inline __m256 exp8(__m256 x) {
+    const __m256 ok = _mm256_cmp_ps(x, _mm256_set1_ps(OCTET__EXP_LO), _CMP_GE_OQ); /* false for NaN too */
+    x = _mm256_min_ps(x, _mm256_set1_ps(OCTET__EXP_HI));
+    const __m256 rnd = _mm256_set1_ps(OCTET__EXP_ROUND);
+    const __m256 n = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(OCTET__EXP_LOG2E)), rnd), rnd);
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(OCTET__EXP_C1)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(OCTET__EXP_C2)));
+    __m256 p = _mm256_set1_ps(OCTET__EXP_P0);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(OCTET__EXP_P1));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(OCTET__EXP_P2));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(OCTET__EXP_P3));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(OCTET__EXP_P4));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(OCTET__EXP_P5));
+    p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, r), r), r), _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), ok);
+}
+
+void octet__fexp_f32_avx2(float *y, const float *x, int64_t n, float m, float s) {
+    const __m256 vm = _mm256_set1_ps(m), vs = _mm256_set1_ps(s);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vs)));
+    if (i < n) { /* the tail through the same lanes */
+        float buf[8] = {0};
+        memcpy(buf, x + i, (size_t)(n - i) * sizeof *buf);
+        _mm256_storeu_ps(buf, exp8(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(buf), vm), vs)));
+        memcpy(y + i, buf, (size_t)(n - i) * sizeof *buf);
+    }
+}
+
 void octet__fscale_f32_avx2(float *y, float a, int64_t n) {
     const __m256 va = _mm256_set1_ps(a);
     int64_t i = 0;
