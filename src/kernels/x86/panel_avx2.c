@@ -107,25 +107,25 @@ static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float 
                                                                const octet__q8_aux *aux, size_t aux_stride) {
     const int64_t nb = n / QK8_0;
     __m256 acc[4];
-    for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
     PREFETCH_SETUP
     for (int64_t i = 0; i < nb; i++) {
         PREFETCH_STEP
         const size_t off = (size_t)i * sizeof(block_q8_0);
         __m256i x[8];
-        for (int r = 0; r < 8; r++) x[r] = _mm256_loadu_si256((const __m256i *)(wb + (size_t)r * w_stride + off + 2));
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) x[r] = _mm256_loadu_si256((const __m256i *)(wb + (size_t)r * w_stride + off + 2));
         const __m256 dw = row_scales(wb, w_stride, off);
-        for (int c = 0; c < T; c++) {
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
             const block_q8_0 *y = (const block_q8_0 *)(a + (size_t)c * a_stride) + i;
             const __m256i av = _mm256_loadu_si256((const __m256i *)y->qs);
             __m256i p[8];
-            for (int r = 0; r < 8; r++) p[r] = dot_s8s8(x[r], av);
+            _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) p[r] = dot_s8s8(x[r], av);
             const __m256 dd = _mm256_mul_ps(
                 dw, aux ? _mm256_broadcast_ss(&aux[(size_t)c * aux_stride + (size_t)i].d) : _mm256_set1_ps(h2f(y->d)));
             acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(reduce8(p)), dd));
         }
     }
-    for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
 }
 
 /* With the activations' block sums given (aux), the 8 * sum(a) correction is one int32 subtraction after the
@@ -137,13 +137,13 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
     const __m256i m4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     __m256 acc[4];
-    for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
     PREFETCH_SETUP
     for (int64_t i = 0; i < nb; i++) {
         PREFETCH_STEP
         const size_t off = (size_t)i * sizeof(block_q4_0);
         __m256i lo[4], hi[4];
-        for (int r = 0; r < 8; r += 2) {
+        _Pragma("GCC unroll 4") for (int r = 0; r < 8; r += 2) {
             const uint8_t *x0 = wb + (size_t)r * w_stride + off, *x1 = x0 + w_stride;
             /* rows r and r+1 in the two 128-bit lanes */
             const __m256i b = _mm256_loadu2_m128i((const __m128i *)(x1 + 2), (const __m128i *)(x0 + 2));
@@ -151,7 +151,7 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
             hi[r / 2] = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
         }
         const __m256 dw = row_scales(wb, w_stride, off);
-        for (int c = 0; c < T; c++) {
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
             const block_q8_0 *y = (const block_q8_0 *)(a + (size_t)c * a_stride) + i;
             /* activation halves in both 128-bit lanes: codes 0..15 pair with low nibbles, 16..31 with high ones */
             const __m256i alo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)y->qs));
@@ -159,7 +159,7 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
             __m256i q[4]; /* [row r: 8 int16 | row r+1: 8 int16] */
             __m256i isum;
             if (aux) {
-                for (int k = 0; k < 4; k++)
+                _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
                     q[k] = _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi));
                 const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
                 isum = _mm256_sub_epi32(_mm256_madd_epi16(h16, ones),
@@ -167,7 +167,7 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
             } else {
                 /* (q-8) a per pair: every partial sum over at most 32 elements is within 32*8*127 = 32512 */
                 const __m256i a8 = _mm256_add_epi16(_mm256_maddubs_epi16(eight, alo), _mm256_maddubs_epi16(eight, ahi));
-                for (int k = 0; k < 4; k++)
+                _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
                     q[k] = _mm256_sub_epi16(
                         _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi)), a8);
                 const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
@@ -180,7 +180,7 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
             acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), dd));
         }
     }
-    for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
 }
 
 #define GEMV8_DISPATCH(NAME, BODY)                                                                                \
