@@ -17,6 +17,7 @@
 
 #include "core/core.h"
 #include "kernels/gemm.h"
+#include "kernels/int_kernels.h"
 #include "kernels/kernels_impl.h"
 
 static double now(void) {
@@ -97,6 +98,44 @@ int main(int argc, char **argv) {
             best = dt < best ? dt : best;
         }
         if (g8) printf("gemv8_%s %.2f GB/s (checksum %g)\n", t->name, (double)(rb * (size_t)rows) / best * 1e-9, (double)sum);
+        if (mtypes[k] == OCTET_TYPE_Q8_0 && octet__use_simd()) { /* the integer mode's GEMV and panel, same rows */
+            const int64_t nb = n / 32;
+            int8_t e8[8] = {22, 22, 22, 22, 22, 22, 22, 22}, *ac = malloc((size_t)n * (size_t)ntok);
+            int16_t *as = malloc((size_t)nb * (size_t)ntok * sizeof *as);
+            int64_t iout[64 * 8];
+            for (int64_t i = 0; i < (int64_t)n * ntok; i++) ac[i] = (int8_t)(i * 37 % 255 - 127);
+            for (int64_t i = 0; i < nb * ntok; i++) as[i] = (int16_t)(1000 + i % 7000);
+            int64_t isum = 0;
+            best = 1e30;
+            for (int rep = 0; rep < 8; rep++) {
+                const double t0 = now();
+                for (int r = 0; r < rows; r += 8) {
+                    octet__int_gemv8_q8_avx2(nb, w + rb * (size_t)r, rb, e8, ac, as, iout);
+                    isum += iout[0];
+                }
+                const double dt = now() - t0;
+                best = dt < best ? dt : best;
+            }
+            printf("int_gemv8_Q8_0 %.2f GB/s (checksum %lld)\n", (double)(rb * (size_t)rows) / best * 1e-9,
+                   (long long)isum);
+            void *ip = malloc(octet__int_panel_bytes(nb));
+            best = 1e30;
+            for (int rep = 0; ip && rep < 5; rep++) {
+                const double t0 = now();
+                for (int r = 0; r < 256; r += 8) {
+                    octet__int_pack8_q8(nb, ip, w + rb * (size_t)r, rb, e8);
+                    octet__int_panel_q8_avx2(nb, ip, ac, (size_t)n, as, (size_t)nb, ntok, iout);
+                    isum += iout[0];
+                }
+                const double dt = now() - t0;
+                best = dt < best ? dt : best;
+            }
+            printf("int_panel_Q8_0 %.1f GMAC/s (%d tokens, packing included; checksum %lld)\n",
+                   256.0 * (double)n * ntok / best * 1e-9, ntok, (long long)isum);
+            free(ip);
+            free(ac);
+            free(as);
+        }
         const octet__panel_kernels *pk = octet__panel(mtypes[k]);
         void *panel = pk ? malloc(pk->bytes(n)) : NULL;
         best = 1e30;

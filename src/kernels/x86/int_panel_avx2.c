@@ -86,7 +86,7 @@ void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_byt
         const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(a + (size_t)b * 32));
         const uint8_t *wb = w + (size_t)b * OCTET_INT_BLOCK + 2;
         __m256i p[8];
-        for (int r = 0; r < 8; r++)
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)
             p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(const void *)(wb + (size_t)r * row_bytes)), av);
         scale_add(reduce8(p), gather_scales(w, idx, b, nk), as[b], &acc_e, &acc_o);
     }
@@ -104,21 +104,21 @@ void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t
     for (int64_t b = 0; b < n_blocks; b++, dst += IPANEL_BLOCK_BYTES) {
         octet__pf_step(&pfs);
         __m256i c[8], t[8], u[8];
-        for (int r = 0; r < 8; r++)
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)
             c[r] = _mm256_loadu_si256(
                 (const __m256i *)(const void *)(w + (size_t)r * row_bytes + (size_t)b * OCTET_INT_BLOCK + 2));
         /* 8x8 transpose of 4-byte groups: vector j = codes 4j..4j+3 of rows 0..7 */
-        for (int k = 0; k < 4; k++) {
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
             t[2 * k] = _mm256_unpacklo_epi32(c[2 * k], c[2 * k + 1]);
             t[2 * k + 1] = _mm256_unpackhi_epi32(c[2 * k], c[2 * k + 1]);
         }
-        for (int k = 0; k < 2; k++) {
+        _Pragma("GCC unroll 2") for (int k = 0; k < 2; k++) {
             u[4 * k + 0] = _mm256_unpacklo_epi64(t[4 * k + 0], t[4 * k + 2]);
             u[4 * k + 1] = _mm256_unpackhi_epi64(t[4 * k + 0], t[4 * k + 2]);
             u[4 * k + 2] = _mm256_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
             u[4 * k + 3] = _mm256_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
         }
-        for (int j = 0; j < 4; j++) {
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
             _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * j), _mm256_permute2x128_si256(u[j], u[4 + j], 0x20));
             _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * (j + 4)),
                                 _mm256_permute2x128_si256(u[j], u[4 + j], 0x31));
@@ -132,7 +132,7 @@ void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t
     do {                                                                                                       \
         const uint8_t *pb = (const uint8_t *)panel + (size_t)b * IPANEL_BLOCK_BYTES;                          \
         __m256i isum[T];                                                                                       \
-        for (int c = 0; c < T; c++) isum[c] = _mm256_setzero_si256();                                          \
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) isum[c] = _mm256_setzero_si256();                  \
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                                  \
             const __m256i wj = _mm256_loadu_si256((const __m256i *)(const void *)(pb + 32 * j));              \
             const __m256i uj = _mm256_sign_epi8(wj, wj);                                                       \
@@ -155,13 +155,13 @@ void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t 
         const int8_t *ap[4];
         const int16_t *sp[4];
         __m256i acc_e[4], acc_o[4];
-        for (int c = 0; c < 4; c++) {
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
             ap[c] = a + (size_t)(c0 + c) * a_stride;
             sp[c] = as + (size_t)(c0 + c) * as_stride;
             acc_e[c] = acc_o[c] = _mm256_setzero_si256();
         }
         for (int64_t b = 0; b < n_blocks; b++) IPANEL_STEP(4);
-        for (int c = 0; c < 4; c++) store_rows(out + (size_t)(c0 + c) * 8, acc_e[c], acc_o[c]);
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) store_rows(out + (size_t)(c0 + c) * 8, acc_e[c], acc_o[c]);
     }
     for (; c0 < nc; c0++) {
         const int8_t *ap[1] = {a + (size_t)c0 * a_stride};
