@@ -4,7 +4,7 @@
  * The specification of every quantized product is its reference dot (src/kernels/ref/): per block b an exact
  * integer sum isum_b, then one float term per block, v_b = (float)isum_b * (d_w * d_a) (K-quants: the formula of
  * their reference dot), added in block order: acc = acc + v_b, from 0.0f, with no fused multiply-add. Every
- * kernel here for Q8_0, Q4_0, Q4_K and Q6_K reproduces that scalar chain exactly, whatever it vectorizes over
+ * kernel here for Q8_0, Q4_0, Q4_K, Q5_K and Q6_K reproduces that scalar chain exactly, whatever it vectorizes over
  * (blocks, rows or tokens) - so SIMD == reference bit for bit, a prompt evaluated as a batch equals one token at
  * a time, and results do not depend on the thread split. tests/kernels/test_gemm.c checks all of it with memcmp.
  *
@@ -78,12 +78,15 @@ void octet__panel_gemm_q4_0_avx2(int64_t n, float *s, size_t s_stride, const voi
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__panel_gemm_q8_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
-/* Q4_K, Q6_K (x Q8_K): src/kernels/x86/kpanel_avx2.c */
+/* Q4_K, Q5_K, Q6_K (x Q8_K): src/kernels/x86/kpanel_avx2.c (Q5_K panels have Q4_K's size) */
 size_t octet__panel_bytes_q4_K(int64_t n);
 size_t octet__panel_bytes_q6_K(int64_t n);
 void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__pack_q5_K(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__pack_q6_K(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__panel_gemm_q4_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
+void octet__panel_gemm_q5_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__panel_gemm_q6_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);

@@ -83,7 +83,7 @@ void octet__from_float_q5_1_ref(const float *src, void *dst, int64_t n);
 void octet__from_float_q4_K_ref(const float *src, void *dst, int64_t n);
 void octet__from_float_q6_K_ref(const float *src, void *dst, int64_t n);
 
-/* Q5_K (src/kernels/ref/q5k_ref.c, src/kernels/x86/q5k_avx2.c). */
+/* Q5_K (src/kernels/ref/q5k_ref.c; the AVX2 dot is in src/kernels/x86/kquant_avx2.c beside Q4_K's). */
 void octet__to_float_q5_K_ref(const void *src, float *dst, int64_t n);
 void octet__from_float_q5_K_ref(const float *src, void *dst, int64_t n);
 void octet__dot_q5_K_q8_K_ref(int64_t n, float *s, const void *w, const void *a);

@@ -1,7 +1,7 @@
 /*
  * test_gemm.c - the multi-row and multi-token kernels (src/kernels/gemm.h) against the reference dots.
  *
- * For Q8_0, Q4_0 (x Q8_0) and Q4_K, Q6_K (x Q8_K) the reference dot is the specification and every SIMD kernel
+ * For Q8_0, Q4_0 (x Q8_0) and Q4_K, Q5_K, Q6_K (x Q8_K) the reference dot is the specification and every SIMD kernel
  * must reproduce it bit for bit (memcmp):
  *   - the AVX2 single-row dot;
  *   - the 8-row GEMV (Q8_0, Q4_0) on 1..4 tokens, with and without the activations' block sums, every (row, token);
@@ -64,6 +64,18 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
                 exact += (double)wd[j] * (double)ad[j];
                 absum += fabs((double)wd[j] * (double)ad[j]);
             }
+            /* Q4_K/Q5_K: w = d sc q - dmin m, and the reference rounds the two terms apart, so their sizes (not
+             * just |w|) bound the rounding: add sum |dmin m a| twice (|d sc q a| <= |w a| + |dmin m a|) */
+            if (type == OCTET_TYPE_Q4_K || type == OCTET_TYPE_Q5_K)
+                for (int64_t b = 0; b < nb; b++) {
+                    const uint8_t *blk = wq + (size_t)r * w_stride + (size_t)b * wt->type_size;
+                    uint8_t sc[8], mn[8];
+                    uint16_t hmin;
+                    memcpy(&hmin, blk + 2, 2); /* d, dmin, scales[12]: the same prefix in both types */
+                    octet__q4_K_scales(blk + 4, sc, mn);
+                    for (int j = 0; j < 256; j++)
+                        absum += 2.0 * fabs((double)octet__fp16_to_fp32(hmin) * mn[j / 32] * (double)ad[256 * b + j]);
+                }
             double bound = (double)(nb + 8) * 0x1p-23 * absum;
             CHECKF(fabs((double)dref[r][c] - exact) <= bound, "%s ref dot vs float64: %g vs %.17g (bound %g)",
                    wt->name, (double)dref[r][c], exact, bound);
@@ -206,17 +218,17 @@ int main(void) {
     aq = malloc(NT * a_stride);
     panel = aligned_alloc(64, (size_t)MAXN * 8 * 4);
     CHECK(wq && aq && panel);
-    const int types[4] = {OCTET_TYPE_Q8_0, OCTET_TYPE_Q4_0, OCTET_TYPE_Q4_K, OCTET_TYPE_Q6_K};
-    for (int t = 0; t < 4; t++) {
-        const int k = types[t] == OCTET_TYPE_Q4_K || types[t] == OCTET_TYPE_Q6_K;
+    const int types[5] = {OCTET_TYPE_Q8_0, OCTET_TYPE_Q4_0, OCTET_TYPE_Q4_K, OCTET_TYPE_Q5_K, OCTET_TYPE_Q6_K};
+    for (int t = 0; t < 5; t++) {
+        const int k = types[t] >= OCTET_TYPE_Q4_K;
         const int64_t lens_q[4] = {32, 288, 544, 2048}, lens_k[4] = {256, 768, 1280, 2048};
         for (int l = 0; l < 4; l++)
             for (int v = 0; v < 3; v++)
                 run_type(types[t], k ? lens_k[l] : lens_q[l], v, 1000u * (uint64_t)t + 10u * (uint64_t)l + (uint64_t)v);
     }
     if (octet__kernels_simd())
-        for (int t = 0; t < 4; t++) {
-            const int k = types[t] == OCTET_TYPE_Q4_K || types[t] == OCTET_TYPE_Q6_K;
+        for (int t = 0; t < 5; t++) {
+            const int k = types[t] >= OCTET_TYPE_Q4_K;
             run_exact(types[t], k ? 256 : 32);
             run_exact(types[t], k ? 768 : 288);
         }

@@ -45,6 +45,8 @@ static const octet__panel_kernels g_panel_q8_0 = {octet__panel_bytes_q8_0, octet
                                                   octet__panel_gemm_q8_0_avx2};
 static const octet__panel_kernels g_panel_q4_K = {octet__panel_bytes_q4_K, octet__pack_q4_K,
                                                   octet__panel_gemm_q4_K_avx2};
+static const octet__panel_kernels g_panel_q5_K = {octet__panel_bytes_q4_K, octet__pack_q5_K,
+                                                  octet__panel_gemm_q5_K_avx2};
 static const octet__panel_kernels g_panel_q6_K = {octet__panel_bytes_q6_K, octet__pack_q6_K,
                                                   octet__panel_gemm_q6_K_avx2};
 #endif
@@ -56,6 +58,7 @@ const octet__panel_kernels *octet__panel(int type) {
         case OCTET_TYPE_Q4_0: return &g_panel_q4_0;
         case OCTET_TYPE_Q8_0: return &g_panel_q8_0;
         case OCTET_TYPE_Q4_K: return &g_panel_q4_K;
+        case OCTET_TYPE_Q5_K: return &g_panel_q5_K;
         case OCTET_TYPE_Q6_K: return &g_panel_q6_K;
         default: break;
         }

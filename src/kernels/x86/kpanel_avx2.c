@@ -1,22 +1,22 @@
 /*
- * kpanel_avx2.c - row panels for Q4_K and Q6_K weights x Q8_K activations (prompt batches; contract in
+ * kpanel_avx2.c - row panels for Q4_K, Q5_K and Q6_K weights x Q8_K activations (prompt batches; contract in
  * ../gemm.h): 8 weight rows packed once, then multiplied with any number of tokens, each result equal bit for bit
  * to the reference dot (ref/kquant_ref.c).
  *
  * The reference, per super-block i (256 elements), forms exact integers and then one float term, added to the
  * running sum from 0.0f in super-block order with every product and sum rounded separately:
- *   Q4_K: dw = d*da, mw = dmin*da; sumf = sumf + (dw*(float)sumi - mw*(float)summ)
+ *   Q4_K, Q5_K: dw = d*da, mw = dmin*da; sumf = sumf + (dw*(float)sumi - mw*(float)summ)
  *   Q6_K: sumf = sumf + ((d*da)*(float)sumi)
  * Here lane r of every vector is row r ("lanes = rows"): the integer sums of the 8 rows land in the 8 int32 lanes,
  * and each lane runs exactly the scalar chain of its row with _mm256_mul_ps / _mm256_sub_ps / _mm256_add_ps
  * (never fmadd).
  *
  * Panel layout, per super-block (all offsets multiples of 32; the panel is a sequence of super-blocks):
- *   Q4_K, 2496 bytes:
+ *   Q4_K and Q5_K, 2496 bytes:
  *     [   0,   32) d[r] as float            [  32,   64) dmin[r] as float
  *     [  64,  320) SC[j], j = 0..7: lane r (int32) = sc[r][j] as two int16 (scale of sub-block j, 32 elements)
  *     [ 320,  448) MP[t], t = 0..3: lane r = (m[r][2t], m[r][2t+1]) as int16 (mins of sub-blocks 2t, 2t+1)
- *     [ 448, 2496) W[g], g = 0..63: codes of elements 4g..4g+3, row r in bytes 4r..4r+3 (nibbles 0..15)
+ *     [ 448, 2496) W[g], g = 0..63: codes of elements 4g..4g+3, row r in bytes 4r..4r+3 (0..15; Q5_K 0..31)
  *   Q6_K, 2848 bytes:
  *     [   0,   32) d[r] as float
  *     [  32,  544) SC[j], j = 0..15: lane r = scales[r][j] as two int16 (sub-block j, 16 elements)
@@ -153,20 +153,23 @@ static inline __m256i pick(__m256i a, __m256i b, uint32_t pat) {
 #define ZB 0x80u
 
 /* ---- packing ------------------------------------------------------------------------------------------------- */
-size_t octet__panel_bytes_q4_K(int64_t n) { return (size_t)(n / QK_K) * Q4K_SB_BYTES; }
+size_t octet__panel_bytes_q4_K(int64_t n) { return (size_t)(n / QK_K) * Q4K_SB_BYTES; } /* Q5_K too */
 size_t octet__panel_bytes_q6_K(int64_t n) { return (size_t)(n / QK_K) * Q6K_SB_BYTES; }
 
-void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride) {
+/* Q4_K and Q5_K share the panel layout: the 6-bit scales and mins as Q4_K's, codes 0..15 or 0..31. A Q5_K code's
+ * fifth bit (bit j of qh[l] for sub-block j) goes in above the nibble; QH < 0: none (Q4_K). */
+KP_INLINE void pack_k45(int64_t n, void *panel, const void *w, size_t w_stride, const size_t BLOCK, const size_t QS,
+                        const int QH) {
     const uint8_t *wb = w;
     uint8_t *dst = panel;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m1 = _mm256_set1_epi8(0x01);
     /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
     const int64_t nb = n / QK_K;
     octet__pf_stream pfs;
     octet__pf_init(&pfs, wb + 8 * w_stride, 8 * w_stride, (size_t)nb);
     for (int64_t i = 0; i < nb; i++, dst += Q4K_SB_BYTES) {
         octet__pf_step(&pfs);
-        const size_t off = (size_t)i * sizeof(block_q4_K);
+        const size_t off = (size_t)i * BLOCK;
         uint16_t d[8], dmin[8];
         __m128i v[8]; /* row r: sc[0..7], m[0..7] */
         for (int r = 0; r < 8; r++) {
@@ -178,8 +181,8 @@ void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride) {
             memcpy(k, b + offsetof(block_q4_K, scales), 12);
             const uint32_t s0 = k[0] & 0x3f3f3f3fu, s1 = (k[2] & 0x0f0f0f0fu) | (((k[0] >> 6) & 0x03030303u) << 4);
             const uint32_t m0 = k[1] & 0x3f3f3f3fu,
-                           m1 = ((k[2] >> 4) & 0x0f0f0f0fu) | (((k[1] >> 6) & 0x03030303u) << 4);
-            v[r] = _mm_setr_epi32((int)s0, (int)s1, (int)m0, (int)m1);
+                           m1w = ((k[2] >> 4) & 0x0f0f0f0fu) | (((k[1] >> 6) & 0x03030303u) << 4);
+            v[r] = _mm_setr_epi32((int)s0, (int)s1, (int)m0, (int)m1w);
         }
         store_fp16x8(dst + Q4K_D, d);
         store_fp16x8(dst + Q4K_DMIN, dmin);
@@ -190,17 +193,32 @@ void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride) {
 #pragma GCC unroll 4
         for (int t = 0; t < 4; t++) store8i(dst + Q4K_MP + 32 * t, pick(a[1], bb[1], PAT(2 * t, ZB, 2 * t + 1, ZB)));
         /* qs[32c + l]: low nibble = element 64c + l (sub-block 2c), high nibble = element 64c + 32 + l; one
-         * sub-block (8 vectors) at a time keeps the transpose in registers */
+         * sub-block (8 vectors) at a time keeps the transpose in registers. The qh bit: shifts of 16-bit lanes are
+         * safe after masking to bit 0 of each byte. */
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
-            const uint8_t *q = wb + off + offsetof(block_q4_K, qs) + 32 * (j / 2);
+            const uint8_t *q = wb + off + QS + 32 * (j / 2);
+            const uint8_t *qh = wb + off + (QH < 0 ? 0 : (size_t)QH);
             const int sh = 4 * (j % 2);
-#define CODES(r) _mm256_and_si256(_mm256_srli_epi16(load8i(q + (size_t)(r) * w_stride), sh), m4)
+#define NIB(r) _mm256_and_si256(_mm256_srli_epi16(load8i(q + (size_t)(r) * w_stride), sh), m4)
+#define CODES(r)                                                                                                  \
+    (QH < 0 ? NIB(r)                                                                                              \
+            : _mm256_or_si256(NIB(r), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(                       \
+                                                              load8i(qh + (size_t)(r) * w_stride), j), m1), 4)))
             store_transposed(dst + Q4K_W + 256 * j, CODES(0), CODES(1), CODES(2), CODES(3), CODES(4), CODES(5),
                              CODES(6), CODES(7));
 #undef CODES
+#undef NIB
         }
     }
+}
+
+void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride) {
+    pack_k45(n, panel, w, w_stride, sizeof(block_q4_K), offsetof(block_q4_K, qs), -1);
+}
+
+void octet__pack_q5_K(int64_t n, void *panel, const void *w, size_t w_stride) {
+    pack_k45(n, panel, w, w_stride, sizeof(block_q5_K), offsetof(block_q5_K, qs), (int)offsetof(block_q5_K, qh));
 }
 
 void octet__pack_q6_K(int64_t n, void *panel, const void *w, size_t w_stride) {
@@ -300,7 +318,9 @@ KP_INLINE __m256i q6k_pair(__m256i isum, __m256i w0, __m256i w1, __m256i sc, con
     } while (0)
 _Static_assert(KP_TILE <= 4, "KP_EACH expands at most 4 tokens");
 
-KP_INLINE void q4k_tokens(const int T, int64_t nb, float *s, size_t s_stride, const uint8_t *panel,
+/* Q4_K and Q5_K (FIVE): Q5_K's pairs reach 2*31*128 = 7936, so its 8 groups of a sub-block add up in int16 as two
+ * halves of 4 (<= 31744), each through its own madd with the scales. */
+KP_INLINE void k45_tokens(const int T, const int FIVE, int64_t nb, float *s, size_t s_stride, const uint8_t *panel,
                           const uint8_t *ya, size_t a_stride) {
     __m256 acc[KP_TILE];
     __m256i isum[KP_TILE], p[KP_TILE];
@@ -313,30 +333,33 @@ KP_INLINE void q4k_tokens(const int T, int64_t nb, float *s, size_t s_stride, co
 #define START(c) (y[c] = ya + (size_t)(c) * a_stride + off, isum[c] = _mm256_setzero_si256())
         KP_EACH(T, START);
         for (int j = 0; j < 8; j++) { /* sub-block j: groups 8j..8j+7, activation bytes 32j..32j+31 */
-            const uint8_t *wj = pb + Q4K_W + 256 * j;
-            const size_t aj = Q8K_QS + 32 * (size_t)j;
-            __m256i wv = load8i(wj);
+            const __m256i sc = load8i(pb + Q4K_SC + 32 * j);
+            const int G = FIVE ? 4 : 8; /* groups per int16 run */
+            for (int g0 = 0; g0 < 8; g0 += G) {
+                const uint8_t *wj = pb + Q4K_W + 256 * j + 32 * g0;
+                const size_t aj = Q8K_QS + 32 * (size_t)j + 4 * (size_t)g0;
+                __m256i wv = load8i(wj);
 #define FIRST(c) p[c] = _mm256_maddubs_epi16(wv, bcast4(y[c] + aj))
 #define NEXT(c) p[c] = _mm256_add_epi16(p[c], _mm256_maddubs_epi16(wv, bcast4(y[c] + aj + 4 * (size_t)g)))
-            KP_EACH(T, FIRST);
-            /* one token: unrolled; a tile: rolled (unrolled, GCC reassociates the int16 sums of the tile into
-             * trees that keep every product live, and spills) */
-            if (T == 1) {
+                KP_EACH(T, FIRST);
+                /* one token: unrolled; a tile: rolled (unrolled, GCC reassociates the int16 sums of the tile into
+                 * trees that keep every product live, and spills) */
+                if (T == 1) {
 #pragma GCC unroll 7
-                for (int g = 1; g < 8; g++) {
-                    wv = load8i(wj + 32 * g);
-                    KP_EACH(T, NEXT);
-                }
-            } else {
+                    for (int g = 1; g < G; g++) {
+                        wv = load8i(wj + 32 * g);
+                        KP_EACH(T, NEXT);
+                    }
+                } else {
 #pragma GCC unroll 1
-                for (int g = 1; g < 8; g++) {
-                    wv = load8i(wj + 32 * g);
-                    KP_EACH(T, NEXT);
+                    for (int g = 1; g < G; g++) {
+                        wv = load8i(wj + 32 * g);
+                        KP_EACH(T, NEXT);
+                    }
                 }
-            }
-            const __m256i sc = load8i(pb + Q4K_SC + 32 * j);
 #define SCALE(c) isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p[c], sc))
-            KP_EACH(T, SCALE);
+                KP_EACH(T, SCALE);
+            }
         }
         const __m256i mp0 = load8i(pb + Q4K_MP), mp1 = load8i(pb + Q4K_MP + 32), mp2 = load8i(pb + Q4K_MP + 64),
                       mp3 = load8i(pb + Q4K_MP + 96);
@@ -414,6 +437,16 @@ KP_INLINE void q6k_tokens(const int T, int64_t nb, float *s, size_t s_stride, co
         }                                                                                                      \
     }
 
+KP_INLINE void q4k_tokens(const int T, int64_t nb, float *s, size_t s_stride, const uint8_t *panel, const uint8_t *ya,
+                          size_t a_stride) {
+    k45_tokens(T, 0, nb, s, s_stride, panel, ya, a_stride);
+}
+KP_INLINE void q5k_tokens(const int T, int64_t nb, float *s, size_t s_stride, const uint8_t *panel, const uint8_t *ya,
+                          size_t a_stride) {
+    k45_tokens(T, 1, nb, s, s_stride, panel, ya, a_stride);
+}
+
 KP_GEMM(octet__panel_gemm_q4_K_avx2, q4k_tokens)
+KP_GEMM(octet__panel_gemm_q5_K_avx2, q5k_tokens)
 KP_GEMM(octet__panel_gemm_q6_K_avx2, q6k_tokens)
 #endif

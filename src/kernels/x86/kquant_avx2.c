@@ -1,16 +1,17 @@
 /*
- * kquant_avx2.c - AVX2+FMA+F16C twins for the super-block types: dots of Q4_K and Q6_K with Q8_K and the Q8_K
+ * kquant_avx2.c - AVX2+FMA+F16C twins for the super-block types: dots of Q4_K, Q5_K and Q6_K with Q8_K and the Q8_K
  * activation quantizer. Compiled with -mavx2 -mfma -mf16c; reached only through the SIMD table.
  *
  * The dots equal the reference dots (ref/kquant_ref.c) bit for bit. Per super-block i the reference forms exact
  * integers, then one float term added to the running sum in super-block order, from 0.0f, with no FMA:
- *   Q4_K: dw = d*da, mw = dmin*da; sumf = sumf + (dw*(float)sumi - mw*(float)summ)
+ *   Q4_K, Q5_K (ref/q5k_ref.c): dw = d*da, mw = dmin*da; sumf = sumf + (dw*(float)sumi - mw*(float)summ)
  *   Q6_K: sumf = sumf + ((d*da)*(float)sumi)
  * Here the integer sums are vectorized and reduced to int32 per super-block (exact in any order), and the float
  * term is formed with the same separately rounded operations (mul, sub, add intrinsics; never fmadd).
  *
  * Q4_K x Q8_K: per 64 weights one 32-byte load of nibbles; low nibbles are sub-block 2c, high nibbles 2c+1.
- *   _mm256_maddubs_epi16(nibbles, a) gives int16 pair sums (|.| <= 2*15*128); _mm256_madd_epi16 with the
+ *   _mm256_maddubs_epi16(nibbles, a) gives int16 pair sums (|.| <= 2*15*128; Q5_K's 5-bit codes, with their fifth
+ *   bit from qh, 2*31*128); _mm256_madd_epi16 with the
  *   sub-block scale broadcast as int16 gives int32. summ = sum_j m[j]*(bsums[2j] + bsums[2j+1]) in one
  *   _mm_madd_epi16 (|bsums[2j] + bsums[2j+1]| <= 32*128 fits int16). |sumi| <= 256*15*128*63 < 2^31.
  * Q6_K x Q8_K: 6-bit codes q (0..63) from ql/qh with masks and shifts; maddubs(q, a) is exact in int16
@@ -25,6 +26,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "kernels/x86/avx2_util.h"
@@ -48,19 +50,25 @@ static inline __m128i hsum8i(__m256i v) {
     return _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
 }
 
-void octet__dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) {
-    const block_q4_K *x = w;
+/* Q4_K and Q5_K (the same scales, mins and nibbles; Q5_K adds a fifth bit per code from qh, QH < 0: none). */
+static inline __attribute__((always_inline)) void dot_k45(int64_t n, float *s, const uint8_t *xb, const void *a,
+                                                          const size_t BLOCK, const size_t QS, const int QH) {
     const block_q8_K *y = a;
     const int64_t nb = n / QK_K;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     const __m256i sh0 = bcast16(0, 0), sh1 = bcast16(1, 1), sh2 = bcast16(2, 2), sh3 = bcast16(3, 3),
                   sh4 = bcast16(4, 4), sh5 = bcast16(5, 5), sh6 = bcast16(6, 6), sh7 = bcast16(7, 7);
     __m128 sumf = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        octet__prefetch_ahead(x + i, sizeof x[i]); /* avx2_util.h: 4 KiB ahead in the row stream */
+        const uint8_t *x = xb + (size_t)i * BLOCK;
+        /* avx2_util.h's distance, 4 KiB ahead in the row stream: the block's 3 lines written out, since GCC 12
+         * drops octet__prefetch_ahead's loop when the size arrives as an inlined parameter */
+        _mm_prefetch((const char *)x + OCTET_PREFETCH_AHEAD, _MM_HINT_T0);
+        _mm_prefetch((const char *)x + OCTET_PREFETCH_AHEAD + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)x + OCTET_PREFETCH_AHEAD + 128, _MM_HINT_T0);
         /* unpack 6-bit scales and mins: u[0..1] = sc[0..7], u[2..3] = m[0..7] (see octet__q4_K_scales) */
         uint32_t k[3], u[4];
-        memcpy(k, x[i].scales, 12);
+        memcpy(k, x + offsetof(block_q4_K, scales), 12);
         u[0] = k[0] & 0x3f3f3f3fu;
         u[1] = (k[2] & 0x0f0f0f0fu) | (((k[0] >> 6) & 0x03030303u) << 4);
         u[2] = k[1] & 0x3f3f3f3fu;
@@ -71,35 +79,51 @@ void octet__dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a
         const __m128i pm = _mm_madd_epi16(sm, bs); /* 4 partial sums of summ */
 
         const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)&u[0])));
-        const uint8_t *q4 = x[i].qs;
+        const uint8_t *q4 = x + QS;
         const int8_t *q8 = y[i].qs;
-#define Q4K_STEP(c, shl, shh)                                                                                    \
+        const __m256i hb = QH < 0 ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i *)(x + (QH < 0 ? 0 : QH)));
+        /* Q5_K's fifth bits: bit 2c (low sub-block) and 2c+1 (high) of qh, to bit 4 (16-bit shifts are safe after
+         * masking each byte to 0 or 1) */
+#define HI5(c, k) _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * (c) + (k)), one), 4)
+#define K45_STEP(c, shl, shh)                                                                                    \
         {                                                                                                        \
             const __m256i b = _mm256_loadu_si256((const __m256i *)(q4 + 32 * (c)));                              \
-            const __m256i pl = _mm256_maddubs_epi16(_mm256_and_si256(b, m4),                                     \
-                                                    _mm256_loadu_si256((const __m256i *)(q8 + 64 * (c))));        \
-            const __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), m4),               \
-                                                    _mm256_loadu_si256((const __m256i *)(q8 + 64 * (c) + 32)));   \
+            __m256i lo = _mm256_and_si256(b, m4), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);            \
+            if (QH >= 0) lo = _mm256_or_si256(lo, HI5(c, 0)), hi = _mm256_or_si256(hi, HI5(c, 1));               \
+            const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * (c))));  \
+            const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * (c) + 32))); \
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(pl, _mm256_shuffle_epi8(sc, shl)),  \
                                                            _mm256_madd_epi16(ph, _mm256_shuffle_epi8(sc, shh)))); \
         }
         __m256i sumi = _mm256_setzero_si256();
-        Q4K_STEP(0, sh0, sh1)
-        Q4K_STEP(1, sh2, sh3)
-        Q4K_STEP(2, sh4, sh5)
-        Q4K_STEP(3, sh6, sh7)
-#undef Q4K_STEP
+        K45_STEP(0, sh0, sh1)
+        K45_STEP(1, sh2, sh3)
+        K45_STEP(2, sh4, sh5)
+        K45_STEP(3, sh6, sh7)
+#undef K45_STEP
+#undef HI5
         /* [sumi, summ] in lanes 0, 1 -> floats, times [dw, mw] = [d, dmin] * da, then lane 0 - lane 1 */
         const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sumi), _mm256_extracti128_si256(sumi, 1));
         const __m128i h = _mm_hadd_epi32(s4, pm); /* [s0+s1, s2+s3, m0+m1, m2+m3] */
         const __m128 fi = _mm_cvtepi32_ps(_mm_hadd_epi32(h, h));
         uint32_t dd;
-        memcpy(&dd, &x[i], 4); /* d, dmin: the first two fields, fp16 */
+        memcpy(&dd, x, 4); /* d, dmin: the first two fields, fp16 */
         const __m128 dwm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(y[i].d));
         const __m128 p = _mm_mul_ps(dwm, fi);
         sumf = _mm_add_ss(sumf, _mm_sub_ss(p, _mm_movehdup_ps(p)));
     }
     *s = _mm_cvtss_f32(sumf);
+}
+
+_Static_assert(sizeof(block_q4_K) > 128 && sizeof(block_q5_K) <= 192, "dot_k45 prefetches 3 lines per block");
+
+void octet__dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) {
+    dot_k45(n, s, w, a, sizeof(block_q4_K), offsetof(block_q4_K, qs), -1);
+}
+
+/* Q5_K: codes 0..31, pairs |.| <= 2*31*128 = 7936; |sumi| <= 256*31*128*63 < 2^31 */
+void octet__dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) {
+    dot_k45(n, s, w, a, sizeof(block_q5_K), offsetof(block_q5_K, qs), (int)offsetof(block_q5_K, qh));
 }
 
 void octet__dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) {
