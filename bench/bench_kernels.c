@@ -66,7 +66,8 @@ int main(int argc, char **argv) {
         free(a);
     }
     /* multi-row kernels: the same 16 MiB-ish matrices, 8 rows per call */
-    static const int mtypes[] = {OCTET_TYPE_Q4_0, OCTET_TYPE_Q8_0, OCTET_TYPE_Q4_K, OCTET_TYPE_Q6_K};
+    static const int mtypes[] = {OCTET_TYPE_Q4_0, OCTET_TYPE_Q8_0, OCTET_TYPE_Q5_0, OCTET_TYPE_Q4_1,
+                                 OCTET_TYPE_Q5_1, OCTET_TYPE_Q4_K, OCTET_TYPE_Q5_K, OCTET_TYPE_Q6_K};
     for (size_t k = 0; k < sizeof mtypes / sizeof mtypes[0] && !use_ref; k++) {
         const octet__type_traits *t = &tab[mtypes[k]];
         const size_t rb = octet__row_bytes(mtypes[k], n), ab = octet__row_bytes(t->vec_dot_type, n);

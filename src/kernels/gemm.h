@@ -4,7 +4,7 @@
  * The specification of every quantized product is its reference dot (src/kernels/ref/): per block b an exact
  * integer sum isum_b, then one float term per block, v_b = (float)isum_b * (d_w * d_a) (K-quants: the formula of
  * their reference dot), added in block order: acc = acc + v_b, from 0.0f, with no fused multiply-add. Every
- * kernel here for Q8_0, Q4_0, Q4_K, Q5_K and Q6_K reproduces that scalar chain exactly, whatever it vectorizes over
+ * kernel here for Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, Q4_K, Q5_K and Q6_K reproduces that scalar chain exactly, whatever it vectorizes over
  * (blocks, rows or tokens) - so SIMD == reference bit for bit, a prompt evaluated as a batch equals one token at
  * a time, and results do not depend on the thread split. tests/kernels/test_gemm.c checks all of it with memcmp.
  *
@@ -47,6 +47,13 @@ void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_st
                                  int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
                                  int nc, const octet__q8_aux *aux, size_t aux_stride);
+/* Q5_0 (aux as for Q4_0), Q4_1 and Q5_1 (x Q8_1, aux unused): src/kernels/x86/panel5_avx2.c */
+void octet__gemv8_q5_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
+void octet__gemv8_q4_1_q8_1_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
+void octet__gemv8_q5_1_q8_1_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
 /* F32 rows x F32 activations (aux unused): equal bit for bit to octet__dot_f32_f32_avx2, the SIMD table's dot
  * (the portable reference dot accumulates in double, so there is no reference twin to match). */
 void octet__gemv8_f32_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
@@ -63,7 +70,7 @@ void octet__gemv8_f32_f32_avx2(int64_t n, float *s, const void *w, size_t w_stri
 typedef struct octet__panel_kernels {
     size_t (*bytes)(int64_t n); /* panel size for rows of n elements (n a multiple of the block size) */
     void (*pack)(int64_t n, void *panel, const void *w, size_t w_stride);
-    /* aux as for the GEMV (may be NULL; Q4_0 and Q8_0 use it, the K-quants ignore it) */
+    /* aux as for the GEMV (may be NULL; Q4_0, Q5_0 and Q8_0 use it, the Q8_1 and Q8_K types ignore it) */
     void (*gemm)(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc,
                  const octet__q8_aux *aux, size_t aux_stride);
 } octet__panel_kernels;
@@ -77,6 +84,18 @@ void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__panel_gemm_q4_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__panel_gemm_q8_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
+/* Q5_0 (x Q8_0), Q4_1, Q5_1 (x Q8_1): src/kernels/x86/panel5_avx2.c (Q5_1 panels have Q4_1's size) */
+size_t octet__panel_bytes_q5_0(int64_t n);
+size_t octet__panel_bytes_q4_1(int64_t n);
+void octet__pack_q5_0(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__pack_q4_1(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__pack_q5_1(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__panel_gemm_q5_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
+void octet__panel_gemm_q4_1_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
+void octet__panel_gemm_q5_1_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 /* Q4_K, Q5_K, Q6_K (x Q8_K): src/kernels/x86/kpanel_avx2.c (Q5_K panels have Q4_K's size) */
 size_t octet__panel_bytes_q4_K(int64_t n);

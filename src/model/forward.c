@@ -393,9 +393,9 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
         t.aq = s->aq;
         t.a = s->aq;
         t.a_stride = s->aq_stride;
-        int uses_aux = 0; /* only the Q4_0/Q8_0 GEMV and panels read the activation blocks' aux */
+        int uses_aux = 0; /* only the Q4_0/Q8_0 GEMV and the Q4_0/Q5_0/Q8_0 panels read the activation blocks' aux */
         for (int j = 0; j < n_w; j++)
-            uses_aux |= w[j]->type == OCTET_TYPE_Q4_0 || w[j]->type == OCTET_TYPE_Q8_0;
+            uses_aux |= w[j]->type == OCTET_TYPE_Q4_0 || w[j]->type == OCTET_TYPE_Q5_0 || w[j]->type == OCTET_TYPE_Q8_0;
         if (uses_aux) {
             t.aux = s->aux;
             t.aux_stride = s->aux_stride;

@@ -1,10 +1,10 @@
 /*
  * test_gemm.c - the multi-row and multi-token kernels (src/kernels/gemm.h) against the reference dots.
  *
- * For Q8_0, Q4_0 (x Q8_0) and Q4_K, Q5_K, Q6_K (x Q8_K) the reference dot is the specification and every SIMD kernel
+ * For Q8_0, Q4_0, Q5_0 (x Q8_0), Q4_1, Q5_1 (x Q8_1) and Q4_K, Q5_K, Q6_K (x Q8_K) the reference dot is the specification and every SIMD kernel
  * must reproduce it bit for bit (memcmp):
  *   - the AVX2 single-row dot;
- *   - the 8-row GEMV (Q8_0, Q4_0) on 1..4 tokens, with and without the activations' block sums, every (row, token);
+ *   - the 8-row GEMV (the 32-element block types) on 1..4 tokens, with and without the activations' block sums, every (row, token);
  *   - row panels: pack 8 rows, multiply with nc = 1..11 tokens (block sums given for odd nc), every (row, token).
  * Rows are random (uniform; uniform with large outliers; some all-zero blocks), lengths with odd block counts and
  * with a tail after the last 8 blocks. Weight codes a hostile file may hold (Q8_0 -128) are included. The
@@ -77,6 +77,16 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
                         absum += 2.0 * fabs((double)octet__fp16_to_fp32(hmin) * mn[j / 32] * (double)ad[256 * b + j]);
                 }
             double bound = (double)(nb + 8) * 0x1p-23 * absum;
+            /* Q4_1/Q5_1: the reference uses Q8_1's s = d sum(q) as stored, in fp16 (half an ulp: 2^-11 relative),
+             * for the min term m s, where the float64 dot has the exact sum */
+            if (type == OCTET_TYPE_Q4_1 || type == OCTET_TYPE_Q5_1)
+                for (int64_t b = 0; b < nb; b++) {
+                    const block_q8_1 *yb = (const block_q8_1 *)(const void *)(aq + (size_t)c * a_stride) + b;
+                    uint16_t hm;
+                    memcpy(&hm, wq + (size_t)r * w_stride + (size_t)b * wt->type_size + 2, 2); /* m after d */
+                    bound += fabs((double)octet__fp16_to_fp32(hm)) *
+                             (fabs((double)octet__fp16_to_fp32(yb->s)) * 0x1p-11 + 0x1p-24);
+                }
             CHECKF(fabs((double)dref[r][c] - exact) <= bound, "%s ref dot vs float64: %g vs %.17g (bound %g)",
                    wt->name, (double)dref[r][c], exact, bound);
         }
@@ -90,7 +100,7 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
                    wt->name, (double)v, (double)dref[r][c], (long long)n, variant, r, c);
         }
     octet__gemv8_fn g8 = octet__gemv8(type);
-    if (type == OCTET_TYPE_Q8_0 || type == OCTET_TYPE_Q4_0) CHECK(g8 != NULL);
+    if (type < OCTET_TYPE_Q4_K) CHECK(g8 != NULL); /* every 32-element block type */
     static octet__q8_aux aux[NT][MAXN / 32]; /* code sums and scales of the activation blocks (Q8_0 rows) */
     if (wt->vec_dot_type == OCTET_TYPE_Q8_0)
         for (int c = 0; c < NT; c++)
@@ -218,8 +228,10 @@ int main(void) {
     aq = malloc(NT * a_stride);
     panel = aligned_alloc(64, (size_t)MAXN * 8 * 4);
     CHECK(wq && aq && panel);
-    const int types[5] = {OCTET_TYPE_Q8_0, OCTET_TYPE_Q4_0, OCTET_TYPE_Q4_K, OCTET_TYPE_Q5_K, OCTET_TYPE_Q6_K};
-    for (int t = 0; t < 5; t++) {
+    enum { NTYPES = 8 };
+    const int types[NTYPES] = {OCTET_TYPE_Q8_0, OCTET_TYPE_Q4_0, OCTET_TYPE_Q5_0, OCTET_TYPE_Q4_1,
+                               OCTET_TYPE_Q5_1, OCTET_TYPE_Q4_K, OCTET_TYPE_Q5_K, OCTET_TYPE_Q6_K};
+    for (int t = 0; t < NTYPES; t++) {
         const int k = types[t] >= OCTET_TYPE_Q4_K;
         const int64_t lens_q[4] = {32, 288, 544, 2048}, lens_k[4] = {256, 768, 1280, 2048};
         for (int l = 0; l < 4; l++)
@@ -227,7 +239,7 @@ int main(void) {
                 run_type(types[t], k ? lens_k[l] : lens_q[l], v, 1000u * (uint64_t)t + 10u * (uint64_t)l + (uint64_t)v);
     }
     if (octet__kernels_simd())
-        for (int t = 0; t < 5; t++) {
+        for (int t = 0; t < NTYPES; t++) {
             const int k = types[t] >= OCTET_TYPE_Q4_K;
             run_exact(types[t], k ? 256 : 32);
             run_exact(types[t], k ? 768 : 288);

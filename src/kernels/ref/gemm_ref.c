@@ -31,6 +31,9 @@ octet__gemv8_fn octet__gemv8(int type) {
     if (octet__use_simd() && octet__kernels_simd()) {
         if (type == OCTET_TYPE_Q4_0) return octet__gemv8_q4_0_q8_0_avx2;
         if (type == OCTET_TYPE_Q8_0) return octet__gemv8_q8_0_q8_0_avx2;
+        if (type == OCTET_TYPE_Q5_0) return octet__gemv8_q5_0_q8_0_avx2;
+        if (type == OCTET_TYPE_Q4_1) return octet__gemv8_q4_1_q8_1_avx2;
+        if (type == OCTET_TYPE_Q5_1) return octet__gemv8_q5_1_q8_1_avx2;
         if (type == OCTET_TYPE_F32) return octet__gemv8_f32_f32_avx2;
     }
 #endif
@@ -43,6 +46,12 @@ static const octet__panel_kernels g_panel_q4_0 = {octet__panel_bytes_q8_0, octet
                                                   octet__panel_gemm_q4_0_avx2};
 static const octet__panel_kernels g_panel_q8_0 = {octet__panel_bytes_q8_0, octet__pack_q8_0,
                                                   octet__panel_gemm_q8_0_avx2};
+static const octet__panel_kernels g_panel_q5_0 = {octet__panel_bytes_q5_0, octet__pack_q5_0,
+                                                  octet__panel_gemm_q5_0_avx2};
+static const octet__panel_kernels g_panel_q4_1 = {octet__panel_bytes_q4_1, octet__pack_q4_1,
+                                                  octet__panel_gemm_q4_1_avx2};
+static const octet__panel_kernels g_panel_q5_1 = {octet__panel_bytes_q4_1, octet__pack_q5_1,
+                                                  octet__panel_gemm_q5_1_avx2};
 static const octet__panel_kernels g_panel_q4_K = {octet__panel_bytes_q4_K, octet__pack_q4_K,
                                                   octet__panel_gemm_q4_K_avx2};
 static const octet__panel_kernels g_panel_q5_K = {octet__panel_bytes_q4_K, octet__pack_q5_K,
@@ -57,6 +66,9 @@ const octet__panel_kernels *octet__panel(int type) {
         switch (type) {
         case OCTET_TYPE_Q4_0: return &g_panel_q4_0;
         case OCTET_TYPE_Q8_0: return &g_panel_q8_0;
+        case OCTET_TYPE_Q5_0: return &g_panel_q5_0;
+        case OCTET_TYPE_Q4_1: return &g_panel_q4_1;
+        case OCTET_TYPE_Q5_1: return &g_panel_q5_1;
         case OCTET_TYPE_Q4_K: return &g_panel_q4_K;
         case OCTET_TYPE_Q5_K: return &g_panel_q5_K;
         case OCTET_TYPE_Q6_K: return &g_panel_q6_K;

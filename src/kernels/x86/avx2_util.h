@@ -55,6 +55,48 @@ static inline __m256i octet__reduce8(const __m256i p[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(x, y, 0x20), _mm256_permute2x128_si256(x, y, 0x31));
 }
 
+/* The 32 bits of qh (little-endian) -> 32 bytes, 0xff where bit k is set (Q5_0/Q5_1's fifth bits). */
+static inline __m256i octet__bits_to_bytes(const uint8_t qh[4]) {
+    uint32_t v;
+    memcpy(&v, qh, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)v),
+                                               _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
+                                                                2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201ll);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+}
+
+/* The 8 rows' fp16 values at byte offset off of each row, as floats: one gather of the 4 bytes there (inside the
+ * row: a scale and what follows it), then the low halves packed together. Cheaper than 8 lane inserts, which all
+ * compete for the one shuffle port. */
+static inline __m256 octet__row_scales(const uint8_t *w, size_t w_stride, size_t off) {
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)w_stride));
+    const __m256i g = _mm256_i32gather_epi32((const int *)(const void *)(w + off), idx, 1);
+    const __m256i p = _mm256_shuffle_epi8(g, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                              0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1));
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
+}
+
+/* c[r] = the 32 codes of row r's block: transpose the 8x8 matrix of 4-byte groups and store it as 8 vectors, vector
+ * j holding codes 4j..4j+3 of rows 0..7 (row r in bytes 4r..4r+3). */
+static inline void octet__store_transposed8(uint8_t *dst, const __m256i c[8]) {
+    __m256i t[8], u[8];
+    _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+        t[2 * k] = _mm256_unpacklo_epi32(c[2 * k], c[2 * k + 1]);
+        t[2 * k + 1] = _mm256_unpackhi_epi32(c[2 * k], c[2 * k + 1]);
+    }
+    _Pragma("GCC unroll 2") for (int k = 0; k < 2; k++) {
+        u[4 * k + 0] = _mm256_unpacklo_epi64(t[4 * k + 0], t[4 * k + 2]); /* groups 0 / 4 of rows 4k..4k+3 */
+        u[4 * k + 1] = _mm256_unpackhi_epi64(t[4 * k + 0], t[4 * k + 2]); /* groups 1 / 5 */
+        u[4 * k + 2] = _mm256_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]); /* groups 2 / 6 */
+        u[4 * k + 3] = _mm256_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]); /* groups 3 / 7 */
+    }
+    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+        _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * j), _mm256_permute2x128_si256(u[j], u[4 + j], 0x20));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + 32 * (j + 4)), _mm256_permute2x128_si256(u[j], u[4 + j], 0x31));
+    }
+}
+
 /* Generation reads weight rows one after another; a software prefetch a few KiB ahead in that stream (which runs on
  * into the next rows) keeps enough cache-line requests in flight for a core to approach the memory bandwidth, which
  * the hardware prefetcher alone does not (docs/performance.md). Called once per block of `bytes` bytes at p: the

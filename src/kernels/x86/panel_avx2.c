@@ -40,16 +40,7 @@
 #define dot_s8s8 octet__dot_s8s8
 #define reduce8 octet__reduce8
 
-/* The 8 rows' fp16 scales at byte offset off of each row, as floats: one gather of the 4 bytes there (the scale
- * and the first codes, inside the row), then the low halves packed together. Cheaper than 8 lane inserts, which
- * all compete for the one shuffle port. */
-static inline __m256 row_scales(const uint8_t *w, size_t w_stride, size_t off) {
-    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)w_stride));
-    const __m256i g = _mm256_i32gather_epi32((const int *)(const void *)(w + off), idx, 1);
-    const __m256i p = _mm256_shuffle_epi8(g, _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1,
-                                                              0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1));
-    return _mm256_cvtph_ps(_mm256_castsi256_si128(_mm256_permute4x64_epi64(p, 0x08)));
-}
+#define row_scales octet__row_scales
 
 /* ---- single-row dots (exactly the reference) ------------------------------------------------------------ */
 /* 8 blocks at a time: their integer sums reduced into 8 lanes, the 8 float terms formed as vectors, then added to
@@ -199,24 +190,7 @@ GEMV8_DISPATCH(octet__gemv8_q4_0_q8_0_avx2, gemv8_q4_0_t)
 /* ---- panels ---------------------------------------------------------------------------------------------- */
 size_t octet__panel_bytes_q8_0(int64_t n) { return (size_t)(n / 32) * PANEL_BLOCK_BYTES; }
 
-/* c[r] = the 32 signed codes of row r's block: transpose the 8x8 matrix of 4-byte groups and store it. */
-static inline void store_transposed(uint8_t *dst, const __m256i c[8]) {
-    __m256i t[8], u[8];
-    for (int k = 0; k < 4; k++) {
-        t[2 * k] = _mm256_unpacklo_epi32(c[2 * k], c[2 * k + 1]);
-        t[2 * k + 1] = _mm256_unpackhi_epi32(c[2 * k], c[2 * k + 1]);
-    }
-    for (int k = 0; k < 2; k++) {
-        u[4 * k + 0] = _mm256_unpacklo_epi64(t[4 * k + 0], t[4 * k + 2]); /* groups 0 / 4 of rows 4k..4k+3 */
-        u[4 * k + 1] = _mm256_unpackhi_epi64(t[4 * k + 0], t[4 * k + 2]); /* groups 1 / 5 */
-        u[4 * k + 2] = _mm256_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]); /* groups 2 / 6 */
-        u[4 * k + 3] = _mm256_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]); /* groups 3 / 7 */
-    }
-    for (int j = 0; j < 4; j++) {
-        _mm256_storeu_si256((__m256i *)(dst + 32 * j), _mm256_permute2x128_si256(u[j], u[4 + j], 0x20));
-        _mm256_storeu_si256((__m256i *)(dst + 32 * (j + 4)), _mm256_permute2x128_si256(u[j], u[4 + j], 0x31));
-    }
-}
+#define store_transposed octet__store_transposed8
 
 static inline void store_scales(uint8_t *dst, const uint8_t *w, size_t w_stride, size_t off) {
     _mm256_storeu_ps((float *)(void *)dst, row_scales(w, w_stride, off));

@@ -1,14 +1,7 @@
 /*
- * quant_avx2.c - AVX2+FMA+F16C twins for the 32-element block types: dots of Q4_0/Q5_0/Q8_0 with Q8_0 and of
- * Q4_1/Q5_1 with Q8_1, the Q8_0/Q8_1 activation quantizers, and Q4_0/Q8_0 dequantization.
+ * quant_avx2.c - AVX2+FMA+F16C twins for the 32-element block types: the Q8_0/Q8_1 activation quantizers and
+ * Q4_0/Q8_0 dequantization (the dots and multi-row kernels: panel_avx2.c, panel5_avx2.c).
  * Compiled with -mavx2 -mfma -mf16c; reached only through the SIMD table (octet__use_simd()).
- *
- * Integer technique: products of codes go through _mm256_maddubs_epi16 (unsigned byte x signed byte, adjacent
- * pairs summed to int16) and _mm256_madd_epi16 with ones (to int32). When both sides are signed, the weight's
- * sign is moved onto the activation (|w| * sign(w)*a, _mm256_sign_epi8), exact because activation codes are in
- * [-127, 127] (kernels_impl.h). No int16 sum can saturate: |pair| <= 2*128*127 < 32767. Per block the 8 int32
- * lanes are exact; they are converted to float and multiplied by the block's scale with FMA into 8 float
- * accumulators, so only the float combination differs from the reference (bounded in tests/kernels/).
  *
  * The quantizers are bit-identical to the reference ones: same amax, same float d and id, the same product
  * x*id, and roundf (half away from zero) reproduced exactly as trunc(v) + (|v - trunc(v)| >= 0.5 ? sign : 0).
@@ -27,72 +20,8 @@
 #define unpack_nibbles octet__unpack_nibbles
 static inline uint16_t f2h(float f) { return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
 
-/* The 32 bits of qh (little-endian) -> 32 bytes, 0xff where bit k is set. */
-static inline __m256i bits_to_bytes(const uint8_t qh[4]) {
-    uint32_t v;
-    memcpy(&v, qh, 4);
-    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)v),
-                                               _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2,
-                                                                2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201ll);
-    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-}
-
-/* sum of u[k]*s[k] over groups of 4 bytes -> 8 int32; u unsigned (<= 128), s signed */
-static inline __m256i dot_u8s8(__m256i u, __m256i s) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
-#define dot_s8s8 octet__dot_s8s8 /* the same for two signed operands (avx2_util.h) */
-
-/* ---- dots with Q8_0 (Q8_0 and Q4_0 weights: panel_avx2.c) ------------------------------------------------ */
-void octet__dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
-    const block_q5_0 *x = w;
-    const block_q8_0 *y = a;
-    const int64_t nb = n / QK5_0;
-    const __m256i hi = _mm256_set1_epi8((char)0xf0);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; i++) {
-        octet__prefetch_ahead(x + i, sizeof x[i]);
-        /* code - 16 = nibble when the 5th bit is set, nibble | 0xf0 (= nibble - 16 as int8) when it is not */
-        const __m256i q = _mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_andnot_si256(bits_to_bytes(x[i].qh), hi));
-        const __m256i p = dot_s8s8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-    }
-    *s = hsum8(acc);
-}
-
-/* ---- dots with Q8_1 ------------------------------------------------------------------------------------- */
-void octet__dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *w, const void *a) {
-    const block_q4_1 *x = w;
-    const block_q8_1 *y = a;
-    const int64_t nb = n / QK4_1;
-    __m256 acc = _mm256_setzero_ps();
-    float summ = 0.0f;
-    for (int64_t i = 0; i < nb; i++) {
-        octet__prefetch_ahead(x + i, sizeof x[i]);
-        const __m256i p = dot_u8s8(unpack_nibbles(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-        summ += h2f(x[i].m) * h2f(y[i].s);
-    }
-    *s = hsum8(acc) + summ;
-}
-
-void octet__dot_q5_1_q8_1_avx2(int64_t n, float *s, const void *w, const void *a) {
-    const block_q5_1 *x = w;
-    const block_q8_1 *y = a;
-    const int64_t nb = n / QK5_1;
-    const __m256i b4 = _mm256_set1_epi8(0x10);
-    __m256 acc = _mm256_setzero_ps();
-    float summ = 0.0f;
-    for (int64_t i = 0; i < nb; i++) {
-        octet__prefetch_ahead(x + i, sizeof x[i]);
-        const __m256i q = _mm256_or_si256(unpack_nibbles(x[i].qs), _mm256_and_si256(bits_to_bytes(x[i].qh), b4));
-        const __m256i p = dot_u8s8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), _mm256_cvtepi32_ps(p), acc);
-        summ += h2f(x[i].m) * h2f(y[i].s);
-    }
-    *s = hsum8(acc) + summ;
-}
+/* The dots of Q5_0, Q4_1 and Q5_1 are in panel5_avx2.c (exact, with their row panels); Q4_0/Q8_0 in
+ * panel_avx2.c. */
 
 /* ---- activation quantizers --------------------------------------------------------------------------------- */
 /* roundf (half away from zero) of 8 floats of magnitude < 2^23, exactly */

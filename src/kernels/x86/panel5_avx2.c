@@ -1,0 +1,310 @@
+/*
+ * panel5_avx2.c - Q5_0 (x Q8_0), Q4_1 and Q5_1 (x Q8_1): single-row dots and row panels for prompt batches, each
+ * equal bit for bit to the reference dot (ref/quant_ref.c; the contract in ../gemm.h), as for Q4_0/Q8_0 in
+ * panel_avx2.c.
+ *
+ * The references, per 32-element block b with the exact integer sum isum_b, add one float term in block order:
+ *   Q5_0: sumf = sumf + (float)isum_b * (d_w * d_a)                      (isum over (q - 16) a, q in 0..31)
+ *   Q4_1, Q5_1: sumf = sumf + ((float)isum_b * (d_w * d_a) + m_w * s_a)  (isum over q a; s_a = d_a sum(a) of Q8_1)
+ * every product and sum rounded separately (no FMA).
+ *
+ * Integer part: codes stay unsigned (0..15, or 0..31 with the fifth bit from qh) and go straight into maddubs with
+ * the signed activation: a pair is at most 2*31*128 = 7936, so 4 groups (16 elements) add up in int16 (31744)
+ * before a madd; Q4_1's pairs (2*15*128) allow all 8 groups. Q5_0's -16 offset is 16 sum(a) subtracted in int32
+ * (from the activation aux, or formed per block).
+ *
+ * 8-row GEMV for generation (below). Dots: 8 blocks at a time, their integer sums reduced into 8 lanes and the 8 float terms formed as vectors, then
+ * added to the running sum one by one; the tail block by block. Panels: the Q4_0 layout (8 code vectors with the
+ * rows in the lanes, then the 8 scales as floats) plus, for the _1 types, the 8 mins as floats: 288 / 320 bytes
+ * per block.
+ */
+#include "kernels/gemm.h"
+#include "kernels/kernels_impl.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "kernels/x86/avx2_util.h"
+
+/* No fused multiply-add may be formed from the float operations here (see kpanel_avx2.c). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define P5_INLINE static inline __attribute__((always_inline))
+
+/* the 32 unsigned codes of a block: nibbles (element l and 16 + l in byte l) and, with qh, the fifth bit */
+P5_INLINE __m256i codes(const uint8_t *qs, const uint8_t *qh) {
+    const __m256i q = octet__unpack_nibbles(qs);
+    return qh ? _mm256_or_si256(q, _mm256_and_si256(octet__bits_to_bytes(qh), _mm256_set1_epi8(0x10))) : q;
+}
+
+/* exact int32 lanes of sum_k q_k a_k for unsigned codes q (<= 31) and signed a: pairs <= 7936, 4 groups of
+ * 4 in int16 and then madd would also do; one madd per maddubs is the simplest exact form for the dots */
+P5_INLINE __m256i dot_u8s8(__m256i q, __m256i a) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(q, a), _mm256_set1_epi16(1));
+}
+
+/* ---- single-row dots ---------------------------------------------------------------------------------------- */
+/* BLOCK: the weight block type; QH: offset of qh in it (or -1); MIN: offset of the min m (or -1, Q5_0). Q5_0's
+ * activation is Q8_0 (d, qs at 2), the _1 types' Q8_1 (d, s, qs at 4). */
+P5_INLINE void dot5(int64_t n, float *s, const uint8_t *x, const uint8_t *y, const size_t BLOCK, const int QH,
+                    const int MIN) {
+    const size_t YB = MIN < 0 ? sizeof(block_q8_0) : sizeof(block_q8_1), YQ = MIN < 0 ? 2 : 4;
+    const size_t QS = BLOCK - 16;
+    const int64_t nb = n / 32;
+    float sumf = 0.0f;
+    int64_t i = 0;
+    _Static_assert(8 * sizeof(block_q5_1) <= 192, "dot5 prefetches 3 lines per 8 blocks");
+    for (; i + 8 <= nb; i += 8) {
+        /* 4 KiB ahead in the row stream (avx2_util.h's distance), the 8 blocks' lines written out: GCC 12 drops
+         * octet__prefetch_ahead's loop when the size is an inlined parameter */
+        const char *pf = (const char *)(x + (size_t)i * BLOCK) + OCTET_PREFETCH_AHEAD;
+        _mm_prefetch(pf, _MM_HINT_T0);
+        _mm_prefetch(pf + 64, _MM_HINT_T0);
+        _mm_prefetch(pf + 128, _MM_HINT_T0);
+        __m256i p[8];
+        uint16_t dx[8], dy[8], mx[8], sy[8];
+        _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+            const uint8_t *xb = x + (size_t)(i + k) * BLOCK, *yb = y + (size_t)(i + k) * YB;
+            const __m256i q = codes(xb + QS, QH < 0 ? NULL : xb + QH);
+            const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(yb + YQ));
+            p[k] = MIN < 0 ? octet__dot_s8s8(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), a) : dot_u8s8(q, a);
+            memcpy(&dx[k], xb, 2);
+            memcpy(&dy[k], yb, 2);
+            if (MIN >= 0) {
+                memcpy(&mx[k], xb + MIN, 2);
+                memcpy(&sy[k], yb + 2, 2);
+            }
+        }
+        const __m256 dd = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)dx)),
+                                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)dy)));
+        __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(octet__reduce8(p)), dd);
+        if (MIN >= 0)
+            t = _mm256_add_ps(t, _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)mx)),
+                                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)sy))));
+        float v[8];
+        _mm256_storeu_ps(v, t);
+        for (int k = 0; k < 8; k++) sumf += v[k];
+    }
+    for (; i < nb; i++) {
+        const uint8_t *xb = x + (size_t)i * BLOCK, *yb = y + (size_t)i * YB;
+        const __m256i q = codes(xb + QS, QH < 0 ? NULL : xb + QH);
+        const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(yb + YQ));
+        const int32_t isum = octet__hsum8i(MIN < 0 ? octet__dot_s8s8(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), a)
+                                                   : dot_u8s8(q, a));
+        uint16_t h[4];
+        memcpy(&h[0], xb, 2);
+        memcpy(&h[1], yb, 2);
+        if (MIN < 0) {
+            sumf += (float)isum * (octet__h2f(h[0]) * octet__h2f(h[1]));
+        } else {
+            memcpy(&h[2], xb + MIN, 2);
+            memcpy(&h[3], yb + 2, 2);
+            sumf += (float)isum * (octet__h2f(h[0]) * octet__h2f(h[1])) + octet__h2f(h[2]) * octet__h2f(h[3]);
+        }
+    }
+    *s = sumf;
+}
+
+void octet__dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
+    dot5(n, s, w, a, sizeof(block_q5_0), (int)offsetof(block_q5_0, qh), -1);
+}
+void octet__dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *w, const void *a) {
+    dot5(n, s, w, a, sizeof(block_q4_1), -1, (int)offsetof(block_q4_1, m));
+}
+void octet__dot_q5_1_q8_1_avx2(int64_t n, float *s, const void *w, const void *a) {
+    dot5(n, s, w, a, sizeof(block_q5_1), (int)offsetof(block_q5_1, qh), (int)offsetof(block_q5_1, m));
+}
+
+/* 16 sum(a) of Q8_0 activation block y: twice aux's 8 sum(a) when given, else formed here */
+P5_INLINE int32_t sum16(const octet__q8_aux *sa, const uint8_t *y) {
+    if (sa) return 2 * sa->sum8;
+    const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(16), _mm256_loadu_si256((const __m256i *)(const void *)(y + 2)));
+    return octet__hsum8i(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+/* ---- 8-row GEMV (generation: 1..4 tokens) ------------------------------------------------------------------
+ * As Q4_0's (panel_avx2.c): rows r and r+1 in the two 128-bit lanes of a vector (low nibbles: elements 0..15,
+ * high: 16..31, with the fifth bits moved in from qh), the activation halves broadcast to both lanes, then an
+ * int16 tree. 5-bit codes: one int16 level (8 products, <= 8*31*128 = 31744), the next in int32; 4-bit: two int16
+ * levels (16*15*127 = 30480: Q8_1 codes are in [-127, 127]). Per block one vector step of the 8 rows' float
+ * chains. The next 8 rows are prefetched linearly, as for Q4_0. */
+P5_INLINE void gemv5(int64_t n, float *s, const uint8_t *wb, size_t w_stride, const uint8_t *a, size_t a_stride,
+                     const int T, const octet__q8_aux *aux, size_t aux_stride, const size_t BLOCK, const int QH,
+                     const int MIN) {
+    const size_t YB = MIN < 0 ? sizeof(block_q8_0) : sizeof(block_q8_1), YQ = MIN < 0 ? 2 : 4, QS = BLOCK - 16;
+    const int64_t nb = n / 32;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256 acc[4];
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
+    octet__pf_stream pfs;
+    octet__pf_init(&pfs, wb + 8 * w_stride, 8 * w_stride, (size_t)nb);
+    for (int64_t i = 0; i < nb; i++) {
+        octet__pf_step(&pfs);
+        const size_t off = (size_t)i * BLOCK;
+        __m256i lo[4], hi[4];
+        _Pragma("GCC unroll 4") for (int r = 0; r < 8; r += 2) {
+            const uint8_t *x0 = wb + (size_t)r * w_stride + off, *x1 = x0 + w_stride;
+            const __m256i b = _mm256_loadu2_m128i((const __m128i *)(const void *)(x1 + QS),
+                                                  (const __m128i *)(const void *)(x0 + QS));
+            lo[r / 2] = _mm256_and_si256(b, m4);
+            hi[r / 2] = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
+            if (QH >= 0) {
+                const __m256i h0 = _mm256_and_si256(octet__bits_to_bytes(x0 + QH), b4);
+                const __m256i h1 = _mm256_and_si256(octet__bits_to_bytes(x1 + QH), b4);
+                lo[r / 2] = _mm256_or_si256(lo[r / 2], _mm256_permute2x128_si256(h0, h1, 0x20));
+                hi[r / 2] = _mm256_or_si256(hi[r / 2], _mm256_permute2x128_si256(h0, h1, 0x31));
+            }
+        }
+        const __m256 dw = octet__row_scales(wb, w_stride, off);
+        const __m256 mw = MIN >= 0 ? octet__row_scales(wb, w_stride, off + (size_t)(MIN < 0 ? 0 : MIN)) : dw;
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+            const uint8_t *y = a + (size_t)c * a_stride + (size_t)i * YB;
+            const __m256i alo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(y + YQ)));
+            const __m256i ahi =
+                _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(y + YQ + 16)));
+            __m256i q[4]; /* [row r: 8 int16 | row r+1: 8 int16] */
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+                q[k] = _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi));
+            __m256i isum;
+            if (QH >= 0)
+                isum = _mm256_hadd_epi32(_mm256_madd_epi16(_mm256_hadd_epi16(q[0], q[1]), ones),
+                                         _mm256_madd_epi16(_mm256_hadd_epi16(q[2], q[3]), ones));
+            else
+                isum = _mm256_madd_epi16(
+                    _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3])), ones);
+            const octet__q8_aux *ax = MIN < 0 && aux ? aux + (size_t)c * aux_stride + (size_t)i : NULL;
+            if (MIN < 0) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(sum16(ax, y)));
+            /* [r0 r2 r4 r6 | r1 r3 r5 r7] -> rows in order */
+            isum = _mm256_permutevar8x32_epi32(isum, order);
+            uint16_t h[2];
+            memcpy(h, y, 4); /* d, and s for Q8_1 */
+            const __m256 da = ax ? _mm256_broadcast_ss(&ax->d) : _mm256_set1_ps(octet__h2f(h[0]));
+            __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, da));
+            if (MIN >= 0) t = _mm256_add_ps(t, _mm256_mul_ps(mw, _mm256_set1_ps(octet__h2f(h[1]))));
+            acc[c] = _mm256_add_ps(acc[c], t);
+        }
+    }
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
+}
+
+#define P5_GEMV(NAME, BLOCK, QH, MIN)                                                                            \
+    void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride, int nc,      \
+              const octet__q8_aux *aux, size_t aux_stride) {                                                    \
+        switch (nc) {                                                                                          \
+        case 1: gemv5(n, s, w, w_stride, a, a_stride, 1, aux, aux_stride, BLOCK, QH, MIN); break;              \
+        case 2: gemv5(n, s, w, w_stride, a, a_stride, 2, aux, aux_stride, BLOCK, QH, MIN); break;              \
+        case 3: gemv5(n, s, w, w_stride, a, a_stride, 3, aux, aux_stride, BLOCK, QH, MIN); break;              \
+        default: gemv5(n, s, w, w_stride, a, a_stride, 4, aux, aux_stride, BLOCK, QH, MIN); break;             \
+        }                                                                                                      \
+    }
+P5_GEMV(octet__gemv8_q5_0_q8_0_avx2, sizeof(block_q5_0), (int)offsetof(block_q5_0, qh), -1)
+P5_GEMV(octet__gemv8_q4_1_q8_1_avx2, sizeof(block_q4_1), -1, (int)offsetof(block_q4_1, m))
+P5_GEMV(octet__gemv8_q5_1_q8_1_avx2, sizeof(block_q5_1), (int)offsetof(block_q5_1, qh), (int)offsetof(block_q5_1, m))
+
+/* ---- panels --------------------------------------------------------------------------------------------------- */
+#define P5_CODES 256 /* 8 code vectors, then the scales at 256 and (the _1 types) the mins at 288 */
+
+size_t octet__panel_bytes_q5_0(int64_t n) { return (size_t)(n / 32) * 288; }
+size_t octet__panel_bytes_q4_1(int64_t n) { return (size_t)(n / 32) * 320; }
+
+P5_INLINE void pack5(int64_t n, void *panel, const void *w, size_t w_stride, const size_t BLOCK, const int QH,
+                     const int MIN) {
+    const uint8_t *wb = w;
+    uint8_t *dst = panel;
+    const size_t PB = MIN < 0 ? 288 : 320, QS = BLOCK - 16;
+    const int64_t nb = n / 32;
+    /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
+    octet__pf_stream pfs;
+    octet__pf_init(&pfs, wb + 8 * w_stride, 8 * w_stride, (size_t)nb);
+    for (int64_t i = 0; i < nb; i++, dst += PB) {
+        octet__pf_step(&pfs);
+        const size_t off = (size_t)i * BLOCK;
+        __m256i c[8];
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) {
+            const uint8_t *b = wb + (size_t)r * w_stride + off;
+            c[r] = codes(b + QS, QH < 0 ? NULL : b + QH);
+        }
+        octet__store_transposed8(dst, c);
+        _mm256_storeu_ps((float *)(void *)(dst + P5_CODES), octet__row_scales(wb, w_stride, off));
+        if (MIN >= 0)
+            _mm256_storeu_ps((float *)(void *)(dst + P5_CODES + 32), octet__row_scales(wb, w_stride, off + (size_t)MIN));
+    }
+}
+
+void octet__pack_q5_0(int64_t n, void *panel, const void *w, size_t w_stride) {
+    pack5(n, panel, w, w_stride, sizeof(block_q5_0), (int)offsetof(block_q5_0, qh), -1);
+}
+void octet__pack_q4_1(int64_t n, void *panel, const void *w, size_t w_stride) {
+    pack5(n, panel, w, w_stride, sizeof(block_q4_1), -1, (int)offsetof(block_q4_1, m));
+}
+void octet__pack_q5_1(int64_t n, void *panel, const void *w, size_t w_stride) {
+    pack5(n, panel, w, w_stride, sizeof(block_q5_1), (int)offsetof(block_q5_1, qh), (int)offsetof(block_q5_1, m));
+}
+
+/* T tokens (1..4) against the whole panel: token c's blocks at ya + c * a_stride, results at s + c * s_stride.
+ * FIVE: 5-bit codes (int16 runs of 4 groups); MIN: a _1 type (Q8_1 activations, the min term). */
+P5_INLINE void tokens5(const int T, const int FIVE, const int MIN, int64_t nb, float *s, size_t s_stride,
+                       const uint8_t *panel, const uint8_t *ya, size_t a_stride, const octet__q8_aux *aux,
+                       size_t aux_stride) {
+    const size_t PB = MIN ? 320 : 288, YB = MIN ? sizeof(block_q8_1) : sizeof(block_q8_0), YQ = MIN ? 4 : 2;
+    const int G = FIVE ? 4 : 8;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pb = panel + (size_t)i * PB;
+        __m256i isum[4];
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) isum[c] = _mm256_setzero_si256();
+        _Pragma("GCC unroll 2") for (int g0 = 0; g0 < 8; g0 += G) {
+            __m256i p[4];
+            _Pragma("GCC unroll 8") for (int g = g0; g < g0 + G; g++) {
+                const __m256i wg = _mm256_loadu_si256((const __m256i *)(const void *)(pb + 32 * g));
+                _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+                    const __m256i m = _mm256_maddubs_epi16(wg, octet__bcast4(ya + (size_t)c * a_stride + (size_t)i * YB + YQ + 4 * (size_t)g));
+                    p[c] = g == g0 ? m : _mm256_add_epi16(p[c], m);
+                }
+            }
+            _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p[c], ones));
+        }
+        const __m256 dw = _mm256_loadu_ps((const float *)(const void *)(pb + P5_CODES));
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+            const uint8_t *y = ya + (size_t)c * a_stride + (size_t)i * YB;
+            uint16_t h[2];
+            memcpy(h, y, 4); /* d, and s for Q8_1 */
+            __m256i is = isum[c];
+            if (!MIN) is = _mm256_sub_epi32(is, _mm256_set1_epi32(sum16(aux ? aux + (size_t)c * aux_stride + (size_t)i : NULL, y)));
+            const __m256 da = !MIN && aux ? _mm256_broadcast_ss(&aux[(size_t)c * aux_stride + (size_t)i].d)
+                                          : _mm256_set1_ps(octet__h2f(h[0]));
+            __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_mul_ps(dw, da));
+            if (MIN)
+                t = _mm256_add_ps(t, _mm256_mul_ps(_mm256_loadu_ps((const float *)(const void *)(pb + P5_CODES + 32)),
+                                                   _mm256_set1_ps(octet__h2f(h[1]))));
+            acc[c] = _mm256_add_ps(acc[c], t);
+        }
+    }
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) _mm256_storeu_ps(s + (size_t)c * s_stride, acc[c]);
+}
+
+#define P5_GEMM(NAME, FIVE, MIN)                                                                                 \
+    void NAME(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc,  \
+              const octet__q8_aux *aux, size_t aux_stride) {                                                    \
+        const int64_t nb = n / 32;                                                                             \
+        const uint8_t *ya = a;                                                                                 \
+        const octet__q8_aux *x = MIN ? NULL : aux; /* Q8_1 rows carry their own sums */                        \
+        int c0 = 0;                                                                                            \
+        for (; c0 + 4 <= nc; c0 += 4)                                                                          \
+            tokens5(4, FIVE, MIN, nb, s + (size_t)c0 * s_stride, s_stride, panel, ya + (size_t)c0 * a_stride,   \
+                    a_stride, x ? x + (size_t)c0 * aux_stride : NULL, aux_stride);                             \
+        for (; c0 < nc; c0++)                                                                                  \
+            tokens5(1, FIVE, MIN, nb, s + (size_t)c0 * s_stride, s_stride, panel, ya + (size_t)c0 * a_stride,   \
+                    a_stride, x ? x + (size_t)c0 * aux_stride : NULL, aux_stride);                             \
+    }
+P5_GEMM(octet__panel_gemm_q5_0_avx2, 1, 0)
+P5_GEMM(octet__panel_gemm_q4_1_avx2, 0, 1)
+P5_GEMM(octet__panel_gemm_q5_1_avx2, 1, 1)
+#endif
