@@ -21,10 +21,13 @@
  * s[c] = dot(w, a + c * a_stride) for c < nc, with exactly the arithmetic of the same table's F32 vec_dot. */
 #define OCTET__GEMM_NC 4
 typedef void (*octet__gemm_fn)(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-/* The F32 tile matching octet__kernels()[type].vec_dot, or NULL for other types. */
+/* The tile matching octet__kernels()[type].vec_dot: F32 (reference or AVX2), F16 and BF16 (AVX2 only), else NULL. */
 octet__gemm_fn octet__gemm(int type);
 void octet__gemm_f32_f32_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 void octet__gemm_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
+/* F16 and BF16 rows: AVX2 only, equal to the SIMD table's dot of those types (one FMA chain per row and token) */
+void octet__gemm_f16_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
+void octet__gemm_bf16_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 
 /* ---- 8-row GEMV (generation: one token; small batches: up to 4) --------------------------------------------
  * s[c * 8 + r] = dot(w + r * w_stride, a + c * a_stride) for r < 8, c < nc (1 <= nc <= OCTET__GEMV_NC), equal bit
@@ -58,6 +61,10 @@ void octet__gemv8_q5_1_q8_1_avx2(int64_t n, float *s, const void *w, size_t w_st
  * (the portable reference dot accumulates in double, so there is no reference twin to match). */
 void octet__gemv8_f32_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
                                int nc, const octet__q8_aux *aux, size_t aux_stride);
+void octet__gemv8_f16_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                               int nc, const octet__q8_aux *aux, size_t aux_stride);
+void octet__gemv8_bf16_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                                int nc, const octet__q8_aux *aux, size_t aux_stride);
 
 /* ---- row panels (prompt batches) ----------------------------------------------------------------------------
  * pack() rewrites 8 weight rows of n elements (row r at w + r * w_stride) into a panel: codes unpacked to bytes
@@ -97,6 +104,13 @@ void octet__panel_gemm_q4_1_avx2(int64_t n, float *s, size_t s_stride, const voi
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__panel_gemm_q5_1_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
+/* F32, F16, BF16 (x F32): src/kernels/x86/float_avx2.c; the panel holds the 8 rows as F32 */
+size_t octet__panel_bytes_float(int64_t n);
+void octet__pack_f32(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__pack_f16(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__pack_bf16(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__panel_gemm_float_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 /* Q4_K, Q5_K, Q6_K (x Q8_K): src/kernels/x86/kpanel_avx2.c (Q5_K panels have Q4_K's size) */
 size_t octet__panel_bytes_q4_K(int64_t n);
 size_t octet__panel_bytes_q6_K(int64_t n);

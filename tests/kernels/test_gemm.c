@@ -10,7 +10,8 @@
  * with a tail after the last 8 blocks. Weight codes a hostile file may hold (Q8_0 -128) are included. The
  * reference dot itself is checked against the float64 dot of the dequantized rows: |diff| <= (nb + 8) * 2^-23 *
  * sum_j |w_j a_j| (each block's integer sum is exact; nb float terms add at most about nb ulps of the absolute
- * sum). The F32 tile equals the F32 dot of its own table (AVX2 tile == AVX2 dot, reference tile == reference dot).
+ * sum). The F32 tile equals the F32 dot of its own table (AVX2 tile == AVX2 dot, reference tile == reference dot);
+ * the F16/BF16 AVX2 tile and GEMV equal the AVX2 dot of their type.
  */
 #include <stdlib.h>
 
@@ -220,6 +221,83 @@ static void run_f32(int64_t n, uint64_t seed) {
     }
 }
 
+/* F16 / BF16 rows: the AVX2 tile and 8-row GEMV equal the AVX2 dot of the type (one FMA chain per row and token),
+ * with rows 515 elements apart (not 32-byte aligned) and every length class (tails of n % 8). */
+static void run_f16(int type, int64_t n, uint64_t seed) {
+    static uint16_t w[8][512 + 3];
+    static float a[4][512];
+    const octet__type_traits *simd = octet__kernels_simd();
+    if (!simd) return;
+    uint64_t s = seed;
+    for (int r = 0; r < 8; r++)
+        for (int64_t j = 0; j < n; j++) {
+            const float v = t_rng_f(&s);
+            w[r][j] = type == OCTET_TYPE_F16 ? octet__fp32_to_fp16(v) : octet__fp32_to_bf16(v);
+        }
+    for (int c = 0; c < 4; c++)
+        for (int64_t j = 0; j < n; j++) a[c][j] = t_rng_f(&s) * 2.0f;
+    octet__gemm_fn gm = octet__gemm(type);
+    octet__gemv8_fn g8 = octet__gemv8(type);
+    CHECK(gm != NULL && g8 != NULL);
+    if (!gm || !g8) return;
+    for (int nc = 1; nc <= 4; nc++) {
+        float t[4], g[4 * 8];
+        gm(n, t, w[0], a, sizeof a[0], nc);
+        g8(n, g, w, sizeof w[0], a, sizeof a[0], nc, NULL, 0);
+        for (int c = 0; c < nc; c++) {
+            float d;
+            simd[type].vec_dot(n, &d, w[0], a[c]);
+            CHECKF(memcmp(&t[c], &d, sizeof(float)) == 0, "%s tile != dot (n %lld nc %d)", simd[type].name,
+                   (long long)n, nc);
+            for (int r = 0; r < 8; r++) {
+                simd[type].vec_dot(n, &d, w[r], a[c]);
+                CHECKF(memcmp(&g[c * 8 + r], &d, sizeof(float)) == 0, "%s gemv8 != dot (n %lld nc %d r %d c %d)",
+                       simd[type].name, (long long)n, nc, r, c);
+            }
+        }
+    }
+}
+
+/* Float-type row panels (rows converted to F32, tiles of 4 rows x 3 tokens): every (row, token) of nc = 1..11
+ * tokens equals the AVX2 dot of the type, nothing is written past the 8 rows, and the panel fits its size. */
+static void run_float_panel(int type, int64_t n, uint64_t seed) {
+    static uint8_t w[8][(512 + 3) * 4];
+    static float a[NT][512], out[NT][NR + 3];
+    const octet__type_traits *simd = octet__kernels_simd();
+    if (!simd) return;
+    const size_t es = type == OCTET_TYPE_F32 ? 4 : 2;
+    uint64_t s = seed;
+    for (int r = 0; r < 8; r++)
+        for (int64_t j = 0; j < n; j++) {
+            const float v = t_rng_f(&s);
+            const uint16_t h = type == OCTET_TYPE_F16 ? octet__fp32_to_fp16(v) : octet__fp32_to_bf16(v);
+            if (es == 4) memcpy(&w[r][4 * j], &v, 4);
+            else memcpy(&w[r][2 * j], &h, 2);
+        }
+    for (int c = 0; c < NT; c++)
+        for (int64_t j = 0; j < n; j++) a[c][j] = t_rng_f(&s) * 2.0f;
+    const octet__panel_kernels *pk = octet__panel(type);
+    CHECK(pk != NULL);
+    if (!pk) return;
+    CHECK(pk->bytes(n) <= (size_t)MAXN * 8 * 4);
+    pk->pack(n, panel, w, sizeof w[0]);
+    for (int nc = 1; nc <= NT; nc++) {
+        memset(out, 0xff, sizeof out);
+        pk->gemm(n, &out[0][0], NR + 3, panel, a, sizeof a[0], nc, NULL, 0);
+        for (int c = 0; c < nc; c++) {
+            for (int r = 0; r < NR; r++) {
+                float d;
+                simd[type].vec_dot(n, &d, w[r], a[c]);
+                CHECKF(memcmp(&out[c][r], &d, sizeof d) == 0, "%s panel %.9g != dot %.9g (n %lld nc %d r %d c %d)",
+                       simd[type].name, (double)out[c][r], (double)d, (long long)n, nc, r, c);
+            }
+            uint32_t pad;
+            memcpy(&pad, &out[c][NR], 4);
+            CHECK(pad == 0xffffffffu);
+        }
+    }
+}
+
 int main(void) {
     if (!octet__kernels_simd()) fprintf(stderr, "test_gemm: no AVX2 on this CPU; reference checks only\n");
     w_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 6; /* rows not 32-byte aligned, like real ones */
@@ -246,12 +324,20 @@ int main(void) {
         }
     const int64_t lens_f[8] = {7, 8, 37, 64, 256, 288, 500, 512};
     for (int l = 0; l < 8; l++) run_f32(lens_f[l], 7000u + (uint64_t)l);
+    for (int l = 0; l < 8; l++) {
+        run_f16(OCTET_TYPE_F16, lens_f[l], 8000u + (uint64_t)l);
+        run_f16(OCTET_TYPE_BF16, lens_f[l], 9000u + (uint64_t)l);
+        run_float_panel(OCTET_TYPE_F32, lens_f[l], 9500u + (uint64_t)l);
+        run_float_panel(OCTET_TYPE_F16, lens_f[l], 9600u + (uint64_t)l);
+        run_float_panel(OCTET_TYPE_BF16, lens_f[l], 9700u + (uint64_t)l);
+    }
     /* dispatch follows octet_force_portable */
     octet_force_portable(1);
     CHECK(octet__gemm(OCTET_TYPE_F32) == octet__gemm_f32_f32_ref);
     CHECK(octet__gemv8(OCTET_TYPE_Q4_0) == NULL && octet__panel(OCTET_TYPE_Q4_K) == NULL);
     octet_force_portable(0);
-    CHECK(octet__gemm(OCTET_TYPE_F16) == NULL && octet__panel(OCTET_TYPE_F32) == NULL);
+    CHECK(octet__gemm(OCTET_TYPE_Q8_0) == NULL && octet__panel(OCTET_TYPE_Q8_1) == NULL);
+    CHECK(octet__gemm(OCTET_TYPE_F16) == (octet__kernels_simd() ? octet__gemm_f16_f32_avx2 : NULL));
     free(wq);
     free(aq);
     free(panel);

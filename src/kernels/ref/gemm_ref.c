@@ -19,11 +19,15 @@ void octet__gemm_f32_f32_ref(int64_t n, float *s, const void *w, const void *a, 
 #endif
 
 octet__gemm_fn octet__gemm(int type) {
-    if (type != OCTET_TYPE_F32) return NULL;
 #ifdef HAVE_X86
-    if (octet__use_simd() && octet__kernels_simd()) return octet__gemm_f32_f32_avx2;
+    if (octet__use_simd() && octet__kernels_simd()) {
+        if (type == OCTET_TYPE_F32) return octet__gemm_f32_f32_avx2;
+        if (type == OCTET_TYPE_F16) return octet__gemm_f16_f32_avx2;
+        if (type == OCTET_TYPE_BF16) return octet__gemm_bf16_f32_avx2;
+        return NULL;
+    }
 #endif
-    return octet__gemm_f32_f32_ref;
+    return type == OCTET_TYPE_F32 ? octet__gemm_f32_f32_ref : NULL;
 }
 
 octet__gemv8_fn octet__gemv8(int type) {
@@ -35,6 +39,8 @@ octet__gemv8_fn octet__gemv8(int type) {
         if (type == OCTET_TYPE_Q4_1) return octet__gemv8_q4_1_q8_1_avx2;
         if (type == OCTET_TYPE_Q5_1) return octet__gemv8_q5_1_q8_1_avx2;
         if (type == OCTET_TYPE_F32) return octet__gemv8_f32_f32_avx2;
+        if (type == OCTET_TYPE_F16) return octet__gemv8_f16_f32_avx2;
+        if (type == OCTET_TYPE_BF16) return octet__gemv8_bf16_f32_avx2;
     }
 #endif
     (void)type;
@@ -52,6 +58,12 @@ static const octet__panel_kernels g_panel_q4_1 = {octet__panel_bytes_q4_1, octet
                                                   octet__panel_gemm_q4_1_avx2};
 static const octet__panel_kernels g_panel_q5_1 = {octet__panel_bytes_q4_1, octet__pack_q5_1,
                                                   octet__panel_gemm_q5_1_avx2};
+static const octet__panel_kernels g_panel_f32 = {octet__panel_bytes_float, octet__pack_f32,
+                                                 octet__panel_gemm_float_avx2};
+static const octet__panel_kernels g_panel_f16 = {octet__panel_bytes_float, octet__pack_f16,
+                                                 octet__panel_gemm_float_avx2};
+static const octet__panel_kernels g_panel_bf16 = {octet__panel_bytes_float, octet__pack_bf16,
+                                                  octet__panel_gemm_float_avx2};
 static const octet__panel_kernels g_panel_q4_K = {octet__panel_bytes_q4_K, octet__pack_q4_K,
                                                   octet__panel_gemm_q4_K_avx2};
 static const octet__panel_kernels g_panel_q5_K = {octet__panel_bytes_q4_K, octet__pack_q5_K,
@@ -64,6 +76,9 @@ const octet__panel_kernels *octet__panel(int type) {
 #ifdef HAVE_X86
     if (octet__use_simd() && octet__kernels_simd()) {
         switch (type) {
+        case OCTET_TYPE_F32: return &g_panel_f32;
+        case OCTET_TYPE_F16: return &g_panel_f16;
+        case OCTET_TYPE_BF16: return &g_panel_bf16;
         case OCTET_TYPE_Q4_0: return &g_panel_q4_0;
         case OCTET_TYPE_Q8_0: return &g_panel_q8_0;
         case OCTET_TYPE_Q5_0: return &g_panel_q5_0;
