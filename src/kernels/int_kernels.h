@@ -65,6 +65,15 @@ void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t
 void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
                               const int16_t *as, size_t as_stride, int nc, int64_t *out);
 
+/* The matmul output rescale of 8 consecutive outputs (rows r of one token):
+ *   out[r] = clamp(floor((acc[r] * m + 2^(s_r - 1)) / 2^s_r) + bias[r], -(2^31 - 1), 2^31 - 1),  s_r = base + e[r]
+ * (bias may be NULL: 0), which is octet__int_sat32(octet__int_mulshift(acc, m, s) + bias) of src/model/int/intmath.h
+ * for 32 <= s <= 62, 0 <= m < 2^31 and |acc| < 2^62. Returns 0 without writing when some s_r is outside [32, 62]
+ * (the caller uses the scalar form). AVX2 (x86/int_panel_avx2.c); tests/kernels/test_int_dot.c checks it against
+ * the scalar form. */
+int octet__int_rescale8_avx2(const int64_t acc[8], const int8_t e[8], int base, int32_t m, const int32_t *bias,
+                             int32_t out[8]);
+
 /* RoPE-relative attention score of one query head and one cached key head, both unrotated, in the "halves"
  * layout (pair i is (x[i], x[half + i]), i < half = n_rot / 2; elements 2 half .. hd pass unrotated). The query
  * pair is turned by the angle (m - n) theta_i, whose Q15 cos/sin are cs[0..half) and cs[half..2 half), with

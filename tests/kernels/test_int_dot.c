@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "kernels/int_kernels.h"
+#include "model/int/intmath.h"
 #include "test.h"
 
 static int8_t rnd8(uint64_t *r, int lo) { return (int8_t)(lo + (int)(t_rng_next(r) % (uint64_t)(128 - lo))); }
@@ -280,11 +281,55 @@ static void test_multirow_scales(void) {
     CHECKF(bad_panel == 0, "%ld of %ld panel block scales differ from floor(d 2^e + 1/2)", bad_panel, n);
 }
 
+/* The 8-output rescale against octet__int_sat32(octet__int_mulshift(acc, m, s) + bias): accumulators of every
+ * magnitude up to 2^62 - 1 (both signs, exact halves), every s in [32, 62], with and without a bias (including
+ * the int32 extremes, so the clamp is reached); an s outside [32, 62] makes it decline. */
+static void test_rescale8(void) {
+    uint64_t r = 4242;
+    long bad = 0, n = 0;
+    for (int it = 0; it < 200000; it++) {
+        int64_t acc[8];
+        int8_t e[8];
+        int32_t bias[8], out[8];
+        const int base = 37 - (int)(t_rng_next(&r) % 40); /* 37 - asa */
+        for (int k = 0; k < 8; k++) {
+            const int bits = (int)(t_rng_next(&r) % 63);
+            int64_t v = (int64_t)(t_rng_next(&r) >> (64 - (bits ? bits : 1)));
+            if (it % 7 == 0) v = (INT64_C(1) << 62) - 1;
+            if (it % 11 == 0) v = (int64_t)1 << (t_rng_next(&r) % 62); /* exact powers: rounding halves */
+            acc[k] = (t_rng_next(&r) & 1) ? -v : v;
+            const int s = 32 + (int)(t_rng_next(&r) % 31);
+            e[k] = (int8_t)(s - base);
+            bias[k] = it % 5 == 0 ? (int32_t)(t_rng_next(&r) | 1) : (int32_t)(t_rng_next(&r) % 2001) - 1000;
+            if (it % 13 == 0) bias[k] = k & 1 ? INT32_MAX : -INT32_MAX;
+        }
+        const int32_t m = it % 3 ? 1082196484 : (int32_t)(t_rng_next(&r) >> 33);
+        const int use_bias = it & 1;
+        if (!octet__int_rescale8_avx2(acc, e, base, m, use_bias ? bias : NULL, out)) {
+            bad++;
+            continue;
+        }
+        for (int k = 0; k < 8; k++, n++) {
+            const int32_t want =
+                octet__int_sat32(octet__int_mulshift(acc[k], m, base + e[k]) + (use_bias ? bias[k] : 0));
+            bad += out[k] != want;
+        }
+    }
+    CHECKF(bad == 0, "rescale8: %ld of %ld outputs differ from the scalar rescale", bad, n);
+    int64_t acc[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    int8_t e[8] = {0, 0, 0, 0, 0, 0, 0, 31};
+    int32_t out[8] = {7, 7, 7, 7, 7, 7, 7, 7};
+    CHECK(octet__int_rescale8_avx2(acc, e, 32, 5, NULL, out) == 0 && out[0] == 7); /* s = 63: declined */
+    e[7] = -1;
+    CHECK(octet__int_rescale8_avx2(acc, e, 32, 5, NULL, out) == 0); /* s = 31: declined */
+}
+
 int main(void) {
     const octet__cpu *c = octet__cpu_features();
     int simd = c->avx2 && c->fma && c->f16c;
     if (!simd) printf("no AVX2: only the reference kernels are checked\n");
     test_block_scale();
+    if (simd) test_rescale8();
     test_q8_dot(simd);
     test_q8_dot4(simd);
     test_score(simd);

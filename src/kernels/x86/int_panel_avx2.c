@@ -171,4 +171,47 @@ void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t 
         store_rows(out + (size_t)c0 * 8, acc_e[0], acc_o[0]);
     }
 }
+
+/* 4 lanes of the rescale (int_kernels.h): a * m as hi * 2^32 + lo with hi = (a >> 32) * m (signed 32 x 32) and
+ * lo = (a mod 2^32) * m (unsigned), the rounding 2^(s-1) added to lo, its carry to hi, then hi >> (s - 32)
+ * arithmetically (AVX2 has no 64-bit arithmetic shift: through the sign, x >> k = ~(~x >>> k) for x < 0). */
+static inline __m256i rescale4(__m256i a, __m256i s, __m256i m, __m256i bias) {
+    const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
+    __m256i lo = _mm256_add_epi64(_mm256_mul_epu32(a, m), _mm256_sllv_epi64(one, _mm256_sub_epi64(s, one)));
+    __m256i hi = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), m), _mm256_srli_epi64(lo, 32));
+    const __m256i sg = _mm256_cmpgt_epi64(zero, hi);
+    __m256i v = _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(hi, sg), _mm256_sub_epi64(s, _mm256_set1_epi64x(32))), sg);
+    v = _mm256_add_epi64(v, bias);
+    const __m256i mx = _mm256_set1_epi64x(INT32_MAX), mn = _mm256_set1_epi64x(-INT32_MAX);
+    v = _mm256_blendv_epi8(v, mx, _mm256_cmpgt_epi64(v, mx));
+    return _mm256_blendv_epi8(v, mn, _mm256_cmpgt_epi64(mn, v));
+}
+
+int octet__int_rescale8_avx2(const int64_t acc[8], const int8_t e[8], int base, int32_t m, const int32_t *bias,
+                             int32_t out[8]) {
+    int64_t e8;
+    memcpy(&e8, e, 8);
+    const __m256i s32 = _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
+    /* every s in [32, 62] */
+    const __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(32), s32),
+                                        _mm256_cmpgt_epi32(s32, _mm256_set1_epi32(62)));
+    if (!_mm256_testz_si256(bad, bad)) return 0;
+    const __m256i vm = _mm256_set1_epi64x(m);
+    __m256i b0 = _mm256_setzero_si256(), b1 = b0;
+    if (bias) {
+        const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)bias);
+        b0 = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(b));
+        b1 = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(b, 1));
+    }
+    const __m256i v0 = rescale4(_mm256_loadu_si256((const __m256i *)(const void *)acc),
+                                _mm256_cvtepi32_epi64(_mm256_castsi256_si128(s32)), vm, b0);
+    const __m256i v1 = rescale4(_mm256_loadu_si256((const __m256i *)(const void *)(acc + 4)),
+                                _mm256_cvtepi32_epi64(_mm256_extracti128_si256(s32, 1)), vm, b1);
+    /* the low 32 bits of each 64-bit lane, in order */
+    const __m256i idx = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    const __m128i o0 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v0, idx));
+    const __m128i o1 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v1, idx));
+    _mm256_storeu_si256((__m256i *)(void *)out, _mm256_set_m128i(o1, o0));
+    return 1;
+}
 #endif

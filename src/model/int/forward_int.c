@@ -240,8 +240,12 @@ static void mm_rows(const mm_task *t, int ith, int64_t r0, int64_t r1) {
                         octet__int_gemv8_q8_avx2(w->n_blocks, w0, w->row_bytes, e0, st->aq + (size_t)i * s,
                                                  st->as + (size_t)i * (s / 32), pout + 8 * i);
                 }
-                for (int i = 0; i < t->n_tok; i++)
-                    for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + k, pout[8 * i + k]);
+                for (int i = 0; i < t->n_tok; i++) {
+                    int32_t *y8 = t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo;
+                    if (!octet__int_rescale8_avx2(pout + 8 * i, e0, 37 - st->asa[i], M127,
+                                                  t->bias[j] ? t->bias[j] + lo : NULL, y8))
+                        for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + k, pout[8 * i + k]);
+                }
             }
         }
 #endif
