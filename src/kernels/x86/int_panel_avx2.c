@@ -32,11 +32,12 @@ static inline void scale_add(__m256i isum, __m256i ws32, int16_t as, __m256i *ac
     *acc_o = _mm256_add_epi64(*acc_o, _mm256_mul_epi32(_mm256_srli_epi64(isum, 32), _mm256_srli_epi64(sc, 32)));
 }
 
+/* acc_e holds rows 0, 2, 4, 6 and acc_o rows 1, 3, 5, 7: two vector stores in row order (the rescale reads them
+ * back as vectors, which a store of scalars could not forward) */
 static inline void store_rows(int64_t out[8], __m256i acc_e, __m256i acc_o) {
-    int64_t e[4], o[4];
-    _mm256_storeu_si256((__m256i *)(void *)e, acc_e);
-    _mm256_storeu_si256((__m256i *)(void *)o, acc_o);
-    for (int k = 0; k < 4; k++) out[2 * k] = e[k], out[2 * k + 1] = o[k];
+    const __m256i lo = _mm256_unpacklo_epi64(acc_e, acc_o), hi = _mm256_unpackhi_epi64(acc_e, acc_o);
+    _mm256_storeu_si256((__m256i *)(void *)out, _mm256_permute2x128_si256(lo, hi, 0x20));
+    _mm256_storeu_si256((__m256i *)(void *)(out + 4), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
 /* The 8 rows' block scales ws = octet__int_block_scale(h, e) (int_kernels.h) as int32 lanes, from g (lane r: the

@@ -322,7 +322,8 @@ static void norm_run(void *ctx, int ith, int nth) {
 static void rmsnorm_rows(octet__int_state *st, int32_t *out, const int32_t *in, const int32_t *g, int gs, int n,
                          int first) {
     norm_task t = {st, out, in, g, gs, n, first};
-    octet__pool_run(st->pool, norm_run, &t);
+    if (n == 1) norm_run(&t, 0, 1); /* one row: no pool round */
+    else octet__pool_run(st->pool, norm_run, &t);
 }
 
 /* One head of hd Q16 values into the halves layout (pair i at i and half + i) when the model rotates adjacent
@@ -503,7 +504,8 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
             const int32_t *b[3] = {L->bq, L->bk, L->bv};
             matmul(st, 3, ms, y, b, st->xn, n_tok);
         }
-        octet__pool_run(st->pool, qkv_run, st);
+        if (n_tok == 1) qkv_run(st, 0, 1); /* one token is one job: no pool round */
+        else octet__pool_run(st->pool, qkv_run, st);
         octet__pool_run(st->pool, attn_run, st);
         matmul1(st, &L->wo, st->xn, st->att, n_tok);
         residual_add(st->x, st->xn, (size_t)n_tok * E);
