@@ -93,4 +93,11 @@ typedef void (*octet__int_axpy_fn)(int32_t *y, int32_t w, const int8_t *x, int n
 void octet__int_axpy_s8_ref(int32_t *y, int32_t w, const int8_t *x, int n);
 void octet__int_axpy_s8_avx2(int32_t *y, int32_t w, const int8_t *x, int n);
 
+/* Activation codes by a fixed-point reciprocal: q[j] = clamp(round(x[j] * r * 2^-s), -127, 127) with round half
+ * away from zero (octet__int_shift_round), for 1 <= s <= 62, 0 < r < 2^30 and any int32 x (|x r| < 2^61). The
+ * activation quantizer's inner loop (src/model/int/intmath.c, octet__int_quant_codes for sa >= 0). */
+typedef void (*octet__int_codes_fn)(const int32_t *x, int n, int64_t r, int s, int8_t *q);
+void octet__int_codes_ref(const int32_t *x, int n, int64_t r, int s, int8_t *q);
+void octet__int_codes_avx2(const int32_t *x, int n, int64_t r, int s, int8_t *q);
+
 #endif

@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/core.h"
 #include "kernels/int_kernels.h"
@@ -324,12 +325,46 @@ static void test_rescale8(void) {
     CHECK(octet__int_rescale8_avx2(acc, e, 32, 5, NULL, out) == 0); /* s = 31: declined */
 }
 
+/* The activation-codes kernel against its reference: x over the whole int32 range (INT32_MIN, 0, +-1 included),
+ * r below 2^30, every shift 1..62, lengths with a tail after the last 8; and the reference against the
+ * definition, round half away from zero of x r 2^-s clamped to +-127, written here with the rounding bit. */
+static void test_codes(int simd) {
+    uint64_t r = 777;
+    long bad_ref = 0, bad_simd = 0;
+    int32_t x[45];
+    int8_t q1[45], q2[45];
+    for (int it = 0; it < 20000; it++) {
+        const int n = 1 + (int)(t_rng_next(&r) % 45), s = 1 + it % 62;
+        const int64_t rr = 1 + (int64_t)(t_rng_next(&r) >> 34);
+        for (int j = 0; j < n; j++) {
+            const int bits = (int)(t_rng_next(&r) % 32);
+            int32_t v = (int32_t)(t_rng_next(&r) >> (64 - (bits ? bits : 1)));
+            x[j] = t_rng_next(&r) & 1 ? -v : v;
+        }
+        if (it % 9 == 0) x[0] = INT32_MIN, x[n - 1] = INT32_MAX;
+        if (it % 10 == 0) x[n / 2] = 0;
+        octet__int_codes_ref(x, n, rr, s, q1);
+        for (int j = 0; j < n; j++) {
+            const int64_t v = (int64_t)x[j] * rr, mag = v < 0 ? -v : v;
+            int64_t c = (mag >> s) + ((mag >> (s - 1)) & 1); /* half away from zero on the magnitude */
+            if (c > 127) c = 127;
+            bad_ref += q1[j] != (int8_t)(v < 0 ? -c : c);
+        }
+        if (!simd) continue;
+        octet__int_codes_avx2(x, n, rr, s, q2);
+        bad_simd += memcmp(q1, q2, (size_t)n) != 0;
+    }
+    CHECKF(bad_ref == 0, "%ld reference codes differ from the definition", bad_ref);
+    CHECKF(bad_simd == 0, "%ld AVX2 code rows differ from the reference", bad_simd);
+}
+
 int main(void) {
     const octet__cpu *c = octet__cpu_features();
     int simd = c->avx2 && c->fma && c->f16c;
     if (!simd) printf("no AVX2: only the reference kernels are checked\n");
     test_block_scale();
     if (simd) test_rescale8();
+    test_codes(simd);
     test_q8_dot(simd);
     test_q8_dot4(simd);
     test_score(simd);

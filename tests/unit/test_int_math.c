@@ -161,7 +161,7 @@ static void test_rmsnorm(void) {
         int64_t eps_q32 = 43; /* 1e-8 */
         octet__int_rmsnorm(y, x, g, gs, N, eps_q32);
         int sa;
-        octet__int_quant_row(y, N, q, sc, &sa);
+        octet__int_quant_row(y, N, q, sc, &sa, NULL);
         double ss = 0.0, yf[N];
         for (int j = 0; j < N; j++) ss += (double)x[j] * x[j];
         double inv = 1.0 / sqrt(ss / N + (double)eps_q32 * 0x1p-32 * 65536.0 * 65536.0);
@@ -186,16 +186,16 @@ static void test_quant_row(void) {
     int16_t sc[2];
     int sa;
     for (int j = 0; j < 64; j++) x[j] = j < 32 ? (j - 16) * 1000 : -(j - 32) * 3;
-    octet__int_quant_row(x, 64, q, sc, &sa);
+    octet__int_quant_row(x, 64, q, sc, &sa, NULL);
     /* block 0: amax 16000; M = 16000 has 14 bits, so sa = 0 and the codes are round(x * 127 / 16000) */
     CHECK(sa == 0 && sc[0] == 16000 && sc[1] == 93);
     CHECK(q[0] == -127 && q[16] == 0 && q[17] == 8 && q[63] == -127 && q[33] == -4);
     memset(x, 0, sizeof x);
-    octet__int_quant_row(x, 64, q, sc, &sa);
+    octet__int_quant_row(x, 64, q, sc, &sa, NULL);
     CHECK(sa == 0 && sc[0] == 0 && q[5] == 0);
     x[3] = INT32_MIN + 1;
     x[40] = INT32_MAX;
-    octet__int_quant_row(x, 64, q, sc, &sa);
+    octet__int_quant_row(x, 64, q, sc, &sa, NULL);
     CHECK(q[3] == -127 && q[40] == 127 && sc[0] <= 16384);
 }
 

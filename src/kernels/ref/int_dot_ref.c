@@ -49,3 +49,13 @@ int64_t octet__int_score_ref(const int16_t *q, const int8_t *k, const int16_t *c
 void octet__int_axpy_s8_ref(int32_t *y, int32_t w, const int8_t *x, int n) {
     for (int j = 0; j < n; j++) y[j] += w * x[j];
 }
+
+void octet__int_codes_ref(const int32_t *x, int n, int64_t r, int s, int8_t *q) {
+    for (int j = 0; j < n; j++) {
+        const int64_t v = (int64_t)x[j] * r;
+        const int64_t m = v >> 63, mag = (v ^ m) - m; /* |v| */
+        int64_t c = (mag + ((int64_t)1 << (s - 1))) >> s;
+        if (c > 127) c = 127;
+        q[j] = (int8_t)((c ^ m) - m);
+    }
+}

@@ -120,3 +120,26 @@ void octet__int_axpy_s8_avx2(int32_t *y, int32_t w, const int8_t *x, int n) {
     }
     for (; j < n; j++) y[j] += w * x[j];
 }
+
+/* Activation codes, 8 at a time: |x| times r as unsigned 32 x 32 -> 64 products (even and odd lanes), rounded and
+ * shifted, clamped to 127, the sign put back, packed to bytes. */
+void octet__int_codes_avx2(const int32_t *x, int n, int64_t r, int s, int8_t *q) {
+    const __m256i vr = _mm256_set1_epi64x(r), half = _mm256_set1_epi64x((int64_t)1 << (s - 1));
+    const __m256i c127 = _mm256_set1_epi64x(127);
+    const __m128i sh = _mm_cvtsi32_si128(s);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const __m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)(x + j));
+        const __m256i ax = _mm256_abs_epi32(xv); /* |INT32_MIN| = 2^31 as unsigned: still exact below */
+        __m256i pe = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(ax, vr), half), sh);
+        __m256i po = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(ax, 32), vr), half), sh);
+        /* magnitudes above 127 (up to 2^61 >> s) saturate: compared as 64-bit, then the low dwords kept */
+        pe = _mm256_blendv_epi8(pe, c127, _mm256_cmpgt_epi64(pe, c127));
+        po = _mm256_blendv_epi8(po, c127, _mm256_cmpgt_epi64(po, c127));
+        __m256i c = _mm256_or_si256(pe, _mm256_slli_epi64(po, 32)); /* lanes in order, each 0..127 */
+        c = _mm256_sign_epi32(c, xv);                               /* negated where x < 0 */
+        const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256(c, 1));
+        _mm_storel_epi64((__m128i *)(void *)(q + j), _mm_packs_epi16(w16, w16));
+    }
+    if (j < n) octet__int_codes_ref(x + j, n - j, r, s, q + j);
+}

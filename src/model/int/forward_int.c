@@ -63,6 +63,7 @@ struct octet__int_state {
     int64_t *pout;                               /* [nth][n_batch * 8] panel results (multirow) */
     octet__int_score_fn score;
     octet__int_axpy_fn axpy;
+    octet__int_codes_fn codes;                   /* activation codes (octet__int_quant_row) */
     /* per call */
     int n_tok, n_past, layer;
     int64_t pos;
@@ -84,6 +85,7 @@ static void pick_kernels(octet__int_state *st) {
     st->dot4 = octet__int_dot4_q8_ref;
     st->score = octet__int_score_ref;
     st->axpy = octet__int_axpy_s8_ref;
+    st->codes = octet__int_codes_ref;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (octet__use_simd() && octet__cpu_features()->avx2) {
         st->dot = octet__int_dot_q8_avx2;
@@ -91,6 +93,7 @@ static void pick_kernels(octet__int_state *st) {
         st->multirow = 1;
         st->score = octet__int_score_avx2;
         st->axpy = octet__int_axpy_s8_avx2;
+        st->codes = octet__int_codes_avx2;
     }
 #endif
 }
@@ -198,7 +201,7 @@ static void mm_quant(void *ctx, int ith, int nth) {
     for (int64_t i0, i1; octet__claim_next(&t->toks, &i0, &i1);) {
         const int i = (int)i0;
         octet__int_quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s,
-                             st->as + (size_t)i * (s / 32), &st->asa[i]);
+                             st->as + (size_t)i * (s / 32), &st->asa[i], st->codes);
     }
 }
 

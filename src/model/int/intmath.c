@@ -102,7 +102,7 @@ void octet__int_rmsnorm(int32_t *out, const int32_t *x, const int32_t *g, int g_
     }
 }
 
-void octet__int_quant_row(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa_out) {
+void octet__int_quant_row(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa_out, octet__int_codes_fn codes) {
     uint64_t mx = 0;
     for (int j = 0; j < n; j++) {
         uint64_t a = x[j] < 0 ? (uint64_t)(-(int64_t)x[j]) : (uint64_t)x[j];
@@ -131,14 +131,22 @@ void octet__int_quant_row(const int32_t *x, int n, int8_t *q, int16_t *sc, int *
             memset(qb, 0, 32);
             continue;
         }
-        octet__int_quant_codes(xb, 32, d, sa, qb);
+        octet__int_quant_codes_k(xb, 32, d, sa, qb, codes);
     }
 }
 
 void octet__int_quant_codes(const int32_t *x, int n, int64_t den, int sa, int8_t *q) {
+    octet__int_quant_codes_k(x, n, den, sa, q, NULL);
+}
+
+void octet__int_quant_codes_k(const int32_t *x, int n, int64_t den, int sa, int8_t *q, octet__int_codes_fn codes) {
     /* value = x * 2^-sa against den; R < 2^30 and |value * R| < 2^62 for den <= 2^32, |x| <= den * 2^sa */
     int k = octet__int_bitlen((uint64_t)den) + 22;
     int64_t r = ((INT64_C(127) << k) + den / 2) / den;
+    if (sa >= 0 && k + sa <= 62) { /* round(x r 2^-(k + sa)), clamped: the codes kernels' contract */
+        (codes ? codes : octet__int_codes_ref)(x, n, r, k + sa, q);
+        return;
+    }
     for (int j = 0; j < n; j++) {
         int64_t v = (int64_t)x[j];
         if (sa < 0) v *= INT64_C(1) << -sa;

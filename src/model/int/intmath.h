@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "kernels/int_kernels.h"
+
 #define OCTET_INT_FX 16 /* fraction bits of the residual stream and every int32 activation */
 #define OCTET_INT_FE 20 /* fraction bits of exp arguments (scores) */
 
@@ -66,6 +68,9 @@ static inline int64_t octet__int_mulshift(int64_t a, int32_t m, int s) {
  * rounded, through one reciprocal R = round(127 * 2^k / den) per call instead of a division per element
  * (deterministic; differs from exact rounding only within 2^-21 of a half). */
 void octet__int_quant_codes(const int32_t *x, int n, int64_t den, int sa, int8_t *q);
+/* The same with the inner loop by a codes kernel (int_kernels.h; NULL: the reference), where it applies (sa >= 0):
+ * equal results. */
+void octet__int_quant_codes_k(const int32_t *x, int n, int64_t den, int sa, int8_t *q, octet__int_codes_fn codes);
 
 /* floor(sqrt(n)), exact for every uint64 (bit-by-bit method, no division). */
 uint64_t octet__int_isqrt64(uint64_t n);
@@ -85,8 +90,9 @@ void octet__int_rmsnorm(int32_t *out, const int32_t *x, const int32_t *g, int g_
 
 /* Quantize an int32 row (n a multiple of 32) to int8 blocks of 32: an integer max pass finds the row maximum M,
  * sets the row exponent *sa = bitlen(M) - 14, each block gets scale sc[b] = ceil(amax_b * 2^-sa) (<= 2^14) and
- * codes q = round(x * 127 / (sc[b] * 2^sa)) in [-127, 127]; so x ~ q * sc[b] * 2^sa / 127. */
-void octet__int_quant_row(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa);
+ * codes q = round(x * 127 / (sc[b] * 2^sa)) in [-127, 127]; so x ~ q * sc[b] * 2^sa / 127. codes: the kernel for
+ * the codes' inner loop (NULL: the reference; every kernel gives the same codes). */
+void octet__int_quant_row(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa, octet__int_codes_fn codes);
 
 /* int16 x int8 and int16 x int16 products built from int8 limbs (a = a_hi * 256 + a_lo, a_lo unsigned): 2 and 4
  * 8-bit products, equal to the direct product for every pair (tests/unit/test_int_math.c). */
