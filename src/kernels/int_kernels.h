@@ -92,6 +92,11 @@ int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *
 typedef void (*octet__int_axpy_fn)(int32_t *y, int32_t w, const int8_t *x, int n);
 void octet__int_axpy_s8_ref(int32_t *y, int32_t w, const int8_t *x, int n);
 void octet__int_axpy_s8_avx2(int32_t *y, int32_t w, const int8_t *x, int n);
+/* out[d] = sum_j w[j] * v[j * stride + d] for d < hd, j < n: the attention's weighted sum of int8 values in one
+ * call (what out = 0 and then axpy per key give), under the same bound on the sums. */
+typedef void (*octet__int_wsum_fn)(int32_t *out, const int32_t *w, const int8_t *v, size_t stride, int n, int hd);
+void octet__int_wsum_s8_ref(int32_t *out, const int32_t *w, const int8_t *v, size_t stride, int n, int hd);
+void octet__int_wsum_s8_avx2(int32_t *out, const int32_t *w, const int8_t *v, size_t stride, int n, int hd);
 
 /* Activation codes by a fixed-point reciprocal: q[j] = clamp(round(x[j] * r * 2^-s), -127, 127) with round half
  * away from zero (octet__int_shift_round), for 1 <= s <= 62, 0 < r < 2^30 and any int32 x (|x r| < 2^61). The

@@ -358,6 +358,35 @@ static void test_codes(int simd) {
     CHECKF(bad_simd == 0, "%ld AVX2 code rows differ from the reference", bad_simd);
 }
 
+/* The attention's weighted value sum: the AVX2 kernel (in registers up to head size 64) and the reference equal
+ * zeroing and one reference axpy per key, for head sizes on and off the register path, 1..60 keys, weights up
+ * to 2^23 with their sum within 2^23 + n (the contract) and values +-127 (the largest sums). */
+static void test_wsum(int simd) {
+    static int8_t v[60 * 140];
+    static int32_t w[60], o1[136], o2[136], o3[136];
+    const int hds[] = {8, 32, 48, 64, 80, 128, 7};
+    uint64_t r = 99;
+    long bad = 0;
+    for (int it = 0; it < 700; it++) {
+        const int hd = hds[it % 7], n = 1 + (int)(t_rng_next(&r) % 60);
+        const size_t stride = (size_t)hd + 5;
+        int64_t left = (INT64_C(1) << 23) + n;
+        for (int j = 0; j < n; j++) {
+            w[j] = (int32_t)(t_rng_next(&r) % (uint64_t)(left / 2 + 1));
+            left -= w[j];
+        }
+        for (size_t i = 0; i < (size_t)n * stride; i++) v[i] = it % 5 == 0 ? 127 : rnd8(&r, -127);
+        memset(o3, 0, sizeof o3);
+        for (int j = 0; j < n; j++) octet__int_axpy_s8_ref(o3, w[j], v + (size_t)j * stride, hd);
+        octet__int_wsum_s8_ref(o1, w, v, stride, n, hd);
+        bad += memcmp(o1, o3, (size_t)hd * sizeof *o1) != 0;
+        if (!simd) continue;
+        octet__int_wsum_s8_avx2(o2, w, v, stride, n, hd);
+        bad += memcmp(o2, o3, (size_t)hd * sizeof *o2) != 0;
+    }
+    CHECKF(bad == 0, "%ld weighted value sums differ from the per-key axpy", bad);
+}
+
 int main(void) {
     const octet__cpu *c = octet__cpu_features();
     int simd = c->avx2 && c->fma && c->f16c;
@@ -365,6 +394,7 @@ int main(void) {
     test_block_scale();
     if (simd) test_rescale8();
     test_codes(simd);
+    test_wsum(simd);
     test_q8_dot(simd);
     test_q8_dot4(simd);
     test_score(simd);

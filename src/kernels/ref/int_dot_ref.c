@@ -50,6 +50,11 @@ void octet__int_axpy_s8_ref(int32_t *y, int32_t w, const int8_t *x, int n) {
     for (int j = 0; j < n; j++) y[j] += w * x[j];
 }
 
+void octet__int_wsum_s8_ref(int32_t *out, const int32_t *w, const int8_t *v, size_t stride, int n, int hd) {
+    for (int d = 0; d < hd; d++) out[d] = 0;
+    for (int j = 0; j < n; j++) octet__int_axpy_s8_ref(out, w[j], v + (size_t)j * stride, hd);
+}
+
 void octet__int_codes_ref(const int32_t *x, int n, int64_t r, int s, int8_t *q) {
     for (int j = 0; j < n; j++) {
         const int64_t v = (int64_t)x[j] * r;

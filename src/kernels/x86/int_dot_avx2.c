@@ -143,3 +143,23 @@ void octet__int_codes_avx2(const int32_t *x, int n, int64_t r, int s, int8_t *q)
     }
     if (j < n) octet__int_codes_ref(x + j, n - j, r, s, q + j);
 }
+
+/* The weighted sum over keys with the output in registers for head sizes up to 64 (multiples of 8); others key by
+ * key through the axpy. int32 sums are exact in any order. */
+void octet__int_wsum_s8_avx2(int32_t *out, const int32_t *w, const int8_t *v, size_t stride, int n, int hd) {
+    if (hd % 8 == 0 && hd <= 64) {
+        __m256i o[8];
+        const int nv = hd / 8;
+        for (int u = 0; u < 8; u++) o[u] = _mm256_setzero_si256();
+        for (int j = 0; j < n; j++) {
+            const int8_t *x = v + (size_t)j * stride;
+            const __m256i vw = _mm256_set1_epi32(w[j]);
+            _Pragma("GCC unroll 8") for (int u = 0; u < 8; u++) if (u < nv) o[u] = _mm256_add_epi32(
+                o[u], _mm256_mullo_epi32(vw, _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(x + 8 * u)))));
+        }
+        for (int u = 0; u < nv; u++) _mm256_storeu_si256((__m256i *)(void *)(out + 8 * u), o[u]);
+        return;
+    }
+    for (int d = 0; d < hd; d++) out[d] = 0;
+    for (int j = 0; j < n; j++) octet__int_axpy_s8_avx2(out, w[j], v + (size_t)j * stride, hd);
+}

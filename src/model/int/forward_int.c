@@ -62,7 +62,7 @@ struct octet__int_state {
     size_t panel_stride;
     int64_t *pout;                               /* [nth][n_batch * 8] panel results (multirow) */
     octet__int_score_fn score;
-    octet__int_axpy_fn axpy;
+    octet__int_wsum_fn wsum;
     octet__int_codes_fn codes;                   /* activation codes (octet__int_quant_row) */
     /* per call */
     int n_tok, n_past, layer;
@@ -84,7 +84,7 @@ static void pick_kernels(octet__int_state *st) {
     st->dot = octet__int_dot_q8_ref;
     st->dot4 = octet__int_dot4_q8_ref;
     st->score = octet__int_score_ref;
-    st->axpy = octet__int_axpy_s8_ref;
+    st->wsum = octet__int_wsum_s8_ref;
     st->codes = octet__int_codes_ref;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (octet__use_simd() && octet__cpu_features()->avx2) {
@@ -92,7 +92,7 @@ static void pick_kernels(octet__int_state *st) {
         st->dot4 = octet__int_dot4_q8_avx2;
         st->multirow = 1;
         st->score = octet__int_score_avx2;
-        st->axpy = octet__int_axpy_s8_avx2;
+        st->wsum = octet__int_wsum_s8_avx2;
         st->codes = octet__int_codes_avx2;
     }
 #endif
@@ -438,14 +438,13 @@ static void attn_run(void *ctx, int ith, int nth) {
             int e = st->vsh[(lbase + (size_t)j) * nkv + (size_t)kh];
             if (e > emax) emax = e;
         }
-        memset(acc, 0, (size_t)hd * sizeof *acc);
         for (int j = 0; j < n_keys; j++) {
-            size_t slot = lbase + (size_t)j, so = slot * nkv + (size_t)kh;
+            size_t so = (lbase + (size_t)j) * nkv + (size_t)kh;
             /* weight p_j * vm_j in Q23 of the largest scale: sum_j w_j <= 2^23 + n_keys, so with |v8| <= 127
-             * every int32 accumulator stays below 2^31 */
-            int32_t wj = (int32_t)octet__int_shift_round((int64_t)pr[j] * st->vsc[so], 21 + emax - st->vsh[so]);
-            if (wj) st->axpy(acc, wj, st->vc + slot * kvd + (size_t)kh * (size_t)hd, hd);
+             * every int32 accumulator stays below 2^31 (the probabilities' array now holds the weights) */
+            pr[j] = (int32_t)octet__int_shift_round((int64_t)pr[j] * st->vsc[so], 21 + emax - st->vsh[so]);
         }
+        st->wsum(acc, pr, st->vc + lbase * kvd + (size_t)kh * (size_t)hd, kvd, n_keys, hd);
         /* real out = acc * 2^(21 + emax - 30 - 16) / 127 -> Q16: acc * 2^(emax - 9) / 127 */
         int32_t *out = st->att + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
         for (int dd = 0; dd < hd; dd++)
