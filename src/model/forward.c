@@ -292,9 +292,10 @@ static void mm_quantize(void *ctx, int ith, int nth) {
 
 /* Prompt batches of at least this many tokens go through row panels (packing 8 rows costs about as much as
  * reading them for a few tokens); smaller ones, like the server's slots decoded together, use the 8-row GEMV on
- * up to 4 tokens per pass over the rows. Both give the reference dot's bits, so this is only about speed. */
+ * up to 4 tokens per pass over the rows (K-quants: the 1-row tile of up to 4 tokens). All give the reference
+ * dot's bits, so this is only about speed. */
 #define PANEL_MIN_TOK 8
-#define PANEL_MIN_TOK_NO_GEMV 3 /* types without a multi-row GEMV (K-quants): panels from 3 tokens */
+#define PANEL_MIN_TOK_NO_GEMV 3 /* types with neither (none on AVX2 today): panels from 3 tokens */
 
 static inline void mm_store(const mm_task *t, float *y, int n_out, int i, int64_t r, float v, const float *b) {
     float *yi = t->yrows ? t->yrows[i] : y + (size_t)i * (size_t)n_out;
@@ -325,7 +326,8 @@ static void mm_dot(void *ctx, int ith, int nth) {
             float *y = t->y[j];
             const float *b = t->bias[j];
             octet__gemv8_fn gemv8 = octet__gemv8(w->type);
-            const int min_tok = gemv8 ? PANEL_MIN_TOK : PANEL_MIN_TOK_NO_GEMV;
+            octet__gemm_fn gemm = t->n_tok > 1 ? octet__gemm(w->type) : NULL;
+            const int min_tok = gemv8 || gemm ? PANEL_MIN_TOK : PANEL_MIN_TOK_NO_GEMV;
             const octet__panel_kernels *pk = t->n_tok >= min_tok && panel ? octet__panel(w->type) : NULL;
             if (pk && pk->bytes(t->n_in) > t->panel_stride) pk = NULL;
             if (pk || gemv8) {
@@ -351,7 +353,6 @@ static void mm_dot(void *ctx, int ith, int nth) {
                     }
                 }
             }
-            octet__gemm_fn gemm = t->n_tok > 1 ? octet__gemm(w->type) : NULL;
             for (int64_t r = lo; r < hi; r++) {
                 const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
                 for (int i = 0; i < t->n_tok; i += OCTET__GEMM_NC) {

@@ -122,6 +122,17 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
                                "%s gemv8 %.9g != ref %.9g (n %lld nc %d sums %d r %d c %d)", wt->name,
                                (double)v[c * NR + r], (double)dref[r][c0 + c], (long long)n, nc, sums, r, c0 + c);
             }
+    /* the K-quants' 1-row tile of up to 4 tokens */
+    octet__gemm_fn gm = octet__gemm(type);
+    if (type >= OCTET_TYPE_Q4_K) CHECK(gm != NULL);
+    for (int nc = 1; gm && nc <= OCTET__GEMM_NC; nc++)
+        for (int r = 0; r < NR; r++) {
+            float v[OCTET__GEMM_NC];
+            gm(n, v, wq + (size_t)r * w_stride, aq + (size_t)(r % 3) * a_stride, a_stride, nc);
+            for (int c = 0; c < nc; c++)
+                CHECKF(memcmp(&v[c], &dref[r][r % 3 + c], sizeof(float)) == 0, "%s 1-row tile %.9g != ref %.9g (n %lld nc %d r %d c %d)",
+                       wt->name, (double)v[c], (double)dref[r][r % 3 + c], (long long)n, nc, r, r % 3 + c);
+        }
     const octet__panel_kernels *pk = octet__panel(type);
     CHECK(pk != NULL);
     if (!pk) return;
@@ -173,6 +184,11 @@ static void run_exact(int type, int64_t n) {
             for (int c = 0; c < k; c++)
                 for (int r = 0; r < 8; r++) CHECK(memcmp(&out[c * 8 + r], &want[r][c], sizeof(float)) == 0);
         }
+    octet__gemm_fn gm = octet__gemm(type);
+    if (gm) {
+        gm(n, out, w + 7 * rb, a + ab, ab, 4);
+        for (int c = 0; c < 4; c++) CHECK(memcmp(&out[c], &want[7][1 + c], sizeof(float)) == 0);
+    }
     const octet__panel_kernels *pk = octet__panel(type);
     void *pan = pk ? malloc(pk->bytes(n)) : NULL;
     if (pan) {

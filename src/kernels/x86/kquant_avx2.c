@@ -23,6 +23,7 @@
  *   MXCSR mode, like nearest_int in ref/kquant_ref.c, and pack saturation is the reference's clamp.
  */
 #include "kernels/kernels_impl.h"
+#include "kernels/gemm.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -50,15 +51,18 @@ static inline __m128i hsum8i(__m256i v) {
     return _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
 }
 
-/* Q4_K and Q5_K (the same scales, mins and nibbles; Q5_K adds a fifth bit per code from qh, QH < 0: none). */
-static inline __attribute__((always_inline)) void dot_k45(int64_t n, float *s, const uint8_t *xb, const void *a,
-                                                          const size_t BLOCK, const size_t QS, const int QH) {
-    const block_q8_K *y = a;
+/* Q4_K and Q5_K (the same scales, mins and nibbles; Q5_K adds a fifth bit per code from qh, QH < 0: none), one row
+ * against T tokens (1..4; token c's blocks at a + c * a_stride): the row's scales and codes are unpacked once per
+ * super-block and used for every token, each token's sums and float steps exactly those of its own dot. */
+static inline __attribute__((always_inline)) void dot_k45(int64_t n, float *s, const uint8_t *xb, const uint8_t *a,
+                                                          size_t a_stride, const int T, const size_t BLOCK,
+                                                          const size_t QS, const int QH) {
     const int64_t nb = n / QK_K;
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    const __m256i sh0 = bcast16(0, 0), sh1 = bcast16(1, 1), sh2 = bcast16(2, 2), sh3 = bcast16(3, 3),
-                  sh4 = bcast16(4, 4), sh5 = bcast16(5, 5), sh6 = bcast16(6, 6), sh7 = bcast16(7, 7);
-    __m128 sumf = _mm_setzero_ps();
+    __m256i shv[8];
+    _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) shv[j] = bcast16(j, j);
+    __m128 sumf[4];
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) sumf[c] = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *x = xb + (size_t)i * BLOCK;
         /* avx2_util.h's distance, 4 KiB ahead in the row stream: the block's 3 lines written out, since GCC 12
@@ -74,71 +78,85 @@ static inline __attribute__((always_inline)) void dot_k45(int64_t n, float *s, c
         u[2] = k[1] & 0x3f3f3f3fu;
         u[3] = ((k[2] >> 4) & 0x0f0f0f0fu) | (((k[1] >> 6) & 0x03030303u) << 4);
         const __m128i sm = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)&u[2])); /* 8 mins as int16 */
-        const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[i].bsums),
-                                          _mm_loadu_si128((const __m128i *)(y[i].bsums + 8)));
-        const __m128i pm = _mm_madd_epi16(sm, bs); /* 4 partial sums of summ */
-
         const __m256i sc = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)&u[0])));
-        const uint8_t *q4 = x + QS;
-        const int8_t *q8 = y[i].qs;
-        const __m256i hb = QH < 0 ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i *)(x + (QH < 0 ? 0 : QH)));
-        /* Q5_K's fifth bits: bit 2c (low sub-block) and 2c+1 (high) of qh, to bit 4 (16-bit shifts are safe after
-         * masking each byte to 0 or 1) */
-#define HI5(c, k) _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * (c) + (k)), one), 4)
-#define K45_STEP(c, shl, shh)                                                                                    \
-        {                                                                                                        \
-            const __m256i b = _mm256_loadu_si256((const __m256i *)(q4 + 32 * (c)));                              \
-            __m256i lo = _mm256_and_si256(b, m4), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);            \
-            if (QH >= 0) lo = _mm256_or_si256(lo, HI5(c, 0)), hi = _mm256_or_si256(hi, HI5(c, 1));               \
-            const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * (c))));  \
-            const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * (c) + 32))); \
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(pl, _mm256_shuffle_epi8(sc, shl)),  \
-                                                           _mm256_madd_epi16(ph, _mm256_shuffle_epi8(sc, shh)))); \
+        const block_q8_K *y[4];
+        __m256i sumi[4];
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+            y[c] = (const block_q8_K *)(const void *)(a + (size_t)c * a_stride) + i;
+            sumi[c] = _mm256_setzero_si256();
         }
-        __m256i sumi = _mm256_setzero_si256();
-        K45_STEP(0, sh0, sh1)
-        K45_STEP(1, sh2, sh3)
-        K45_STEP(2, sh4, sh5)
-        K45_STEP(3, sh6, sh7)
-#undef K45_STEP
-#undef HI5
-        /* [sumi, summ] in lanes 0, 1 -> floats, times [dw, mw] = [d, dmin] * da, then lane 0 - lane 1 */
-        const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sumi), _mm256_extracti128_si256(sumi, 1));
-        const __m128i h = _mm_hadd_epi32(s4, pm); /* [s0+s1, s2+s3, m0+m1, m2+m3] */
-        const __m128 fi = _mm_cvtepi32_ps(_mm_hadd_epi32(h, h));
+        const uint8_t *q4 = x + QS;
+        const __m256i hb = QH < 0 ? _mm256_setzero_si256() : _mm256_loadu_si256((const __m256i *)(x + (QH < 0 ? 0 : QH)));
+        /* per 64 weights: low nibbles are sub-block 2c, high nibbles 2c+1; Q5_K's fifth bits: bit 2c and 2c+1 of
+         * qh, moved to bit 4 (16-bit shifts are safe after masking each byte to 0 or 1) */
+        _Pragma("GCC unroll 4") for (int ch = 0; ch < 4; ch++) {
+            const __m256i b = _mm256_loadu_si256((const __m256i *)(q4 + 32 * ch));
+            __m256i lo = _mm256_and_si256(b, m4), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
+            if (QH >= 0) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * ch), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * ch + 1), one), 4));
+            }
+            const __m256i scl = _mm256_shuffle_epi8(sc, shv[2 * ch]), sch = _mm256_shuffle_epi8(sc, shv[2 * ch + 1]);
+            _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+                const int8_t *q8 = y[c]->qs + 64 * ch;
+                const __m256i pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+                const __m256i ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+                sumi[c] = _mm256_add_epi32(sumi[c], _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch)));
+            }
+        }
         uint32_t dd;
         memcpy(&dd, x, 4); /* d, dmin: the first two fields, fp16 */
-        const __m128 dwm = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(y[i].d));
-        const __m128 p = _mm_mul_ps(dwm, fi);
-        sumf = _mm_add_ss(sumf, _mm_sub_ss(p, _mm_movehdup_ps(p)));
+        const __m128 dwm0 = _mm_cvtph_ps(_mm_cvtsi32_si128((int)dd));
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+            const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[c]->bsums),
+                                              _mm_loadu_si128((const __m128i *)(y[c]->bsums + 8)));
+            const __m128i pm = _mm_madd_epi16(sm, bs); /* 4 partial sums of summ */
+            /* [sumi, summ] in lanes 0, 1 -> floats, times [dw, mw] = [d, dmin] * da, then lane 0 - lane 1 */
+            const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sumi[c]), _mm256_extracti128_si256(sumi[c], 1));
+            const __m128i h = _mm_hadd_epi32(s4, pm); /* [s0+s1, s2+s3, m0+m1, m2+m3] */
+            const __m128 fi = _mm_cvtepi32_ps(_mm_hadd_epi32(h, h));
+            const __m128 p = _mm_mul_ps(_mm_mul_ps(dwm0, _mm_set1_ps(y[c]->d)), fi);
+            sumf[c] = _mm_add_ss(sumf[c], _mm_sub_ss(p, _mm_movehdup_ps(p)));
+        }
     }
-    *s = _mm_cvtss_f32(sumf);
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) s[c] = _mm_cvtss_f32(sumf[c]);
 }
 
 _Static_assert(sizeof(block_q4_K) > 128 && sizeof(block_q5_K) <= 192, "dot_k45 prefetches 3 lines per block");
 
 void octet__dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) {
-    dot_k45(n, s, w, a, sizeof(block_q4_K), offsetof(block_q4_K, qs), -1);
+    dot_k45(n, s, w, a, 0, 1, sizeof(block_q4_K), offsetof(block_q4_K, qs), -1);
 }
 
 /* Q5_K: codes 0..31, pairs |.| <= 2*31*128 = 7936; |sumi| <= 256*31*128*63 < 2^31 */
 void octet__dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) {
-    dot_k45(n, s, w, a, sizeof(block_q5_K), offsetof(block_q5_K, qs), (int)offsetof(block_q5_K, qh));
+    dot_k45(n, s, w, a, 0, 1, sizeof(block_q5_K), offsetof(block_q5_K, qs), (int)offsetof(block_q5_K, qh));
 }
 
-void octet__dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) {
-    const block_q6_K *x = w;
-    const block_q8_K *y = a;
+/* Q6_K, one row against T tokens (1..4), as dot_k45. */
+static inline __attribute__((always_inline)) void dot_q6k(int64_t n, float *s, const block_q6_K *x, const uint8_t *a,
+                                                          size_t a_stride, const int T) {
     const int64_t nb = n / QK_K;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03), m2s4 = _mm256_set1_epi8(0x30);
     const __m256i sh0 = bcast16(0, 1), sh1 = bcast16(2, 3), sh2 = bcast16(4, 5), sh3 = bcast16(6, 7);
-    __m128 sumf = _mm_setzero_ps();
+    __m128 sumf[4];
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) sumf[c] = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        octet__prefetch_ahead(x + i, sizeof x[i]);
-        /* start from -32 * sum_j sc[j]*bsums[j]: 16 int16 scales against the 16 bsums in one madd */
+        /* avx2_util.h's distance, 4 KiB ahead: the lines of the 210-byte block written out (GCC 12 drops
+         * octet__prefetch_ahead's loop inside this always-inline body) */
+        _mm_prefetch((const char *)(x + i) + OCTET_PREFETCH_AHEAD, _MM_HINT_T0);
+        _mm_prefetch((const char *)(x + i) + OCTET_PREFETCH_AHEAD + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)(x + i) + OCTET_PREFETCH_AHEAD + 128, _MM_HINT_T0);
+        _mm_prefetch((const char *)(x + i) + OCTET_PREFETCH_AHEAD + 192, _MM_HINT_T0);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
-        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
+        const block_q8_K *y[4];
+        __m256i sumi[4];
+        /* start from -32 * sum_j sc[j]*bsums[j]: 16 int16 scales against the 16 bsums in one madd */
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+            y[c] = (const block_q8_K *)(const void *)(a + (size_t)c * a_stride) + i;
+            const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[c]->bsums));
+            sumi[c] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
+        }
         const __m256i sc_lo = _mm256_permute2x128_si256(sc16, sc16, 0x00); /* scales 0..7 in both halves */
         const __m256i sc_hi = _mm256_permute2x128_si256(sc16, sc16, 0x11); /* scales 8..15 */
 #pragma GCC unroll 2
@@ -148,31 +166,49 @@ void octet__dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a
             const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[i].ql + 64 * h + 32));
             const __m256i hb = _mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h));
             /* codes of weights 128h + 32k + l, k = 0..3; shifts on 16-bit lanes are safe after masking */
-            const __m256i q0 =
-                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-            const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            const __m256i q2 =
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m2s4));
-            const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                               _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2s4));
-            const int8_t *q8 = y[i].qs + 128 * h;
-#define Q6K_STEP(q, k, shk)                                                                                      \
-            {                                                                                                    \
-                const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(q8 + 32 * (k)))); \
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, shk)));               \
+            const __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m2s4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2s4))};
+            const __m256i sk[4] = {_mm256_shuffle_epi8(sc, sh0), _mm256_shuffle_epi8(sc, sh1),
+                                   _mm256_shuffle_epi8(sc, sh2), _mm256_shuffle_epi8(sc, sh3)};
+            _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+                const int8_t *q8 = y[c]->qs + 128 * h;
+                _Pragma("GCC unroll 4") for (int kk = 0; kk < 4; kk++) {
+                    const __m256i p = _mm256_maddubs_epi16(q[kk], _mm256_loadu_si256((const __m256i *)(q8 + 32 * kk)));
+                    sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(p, sk[kk]));
+                }
             }
-            Q6K_STEP(q0, 0, sh0)
-            Q6K_STEP(q1, 1, sh1)
-            Q6K_STEP(q2, 2, sh2)
-            Q6K_STEP(q3, 3, sh3)
-#undef Q6K_STEP
         }
-        const __m128 dd = _mm_mul_ss(_mm_set_ss(_cvtsh_ss(x[i].d)), _mm_set_ss(y[i].d));
-        sumf = _mm_add_ss(sumf, _mm_mul_ss(dd, _mm_cvtepi32_ps(hsum8i(sumi))));
+        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+            const __m128 dd = _mm_mul_ss(_mm_set_ss(_cvtsh_ss(x[i].d)), _mm_set_ss(y[c]->d));
+            sumf[c] = _mm_add_ss(sumf[c], _mm_mul_ss(dd, _mm_cvtepi32_ps(hsum8i(sumi[c]))));
+        }
     }
-    *s = _mm_cvtss_f32(sumf);
+    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) s[c] = _mm_cvtss_f32(sumf[c]);
 }
+
+void octet__dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *w, const void *a) { dot_q6k(n, s, w, a, 0, 1); }
+
+/* One row against nc <= 4 tokens (the small batches of the server's slots): equal to nc dots, the row read once. */
+#define K_GEMM(NAME, CALL)                                                                                       \
+    void NAME(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc) {                     \
+        switch (nc) {                                                                                            \
+        case 1: CALL(1); break;                                                                                  \
+        case 2: CALL(2); break;                                                                                  \
+        case 3: CALL(3); break;                                                                                  \
+        default: CALL(4); break;                                                                                 \
+        }                                                                                                        \
+    }
+#define CALL_Q4K(T) dot_k45(n, s, w, a, a_stride, T, sizeof(block_q4_K), offsetof(block_q4_K, qs), -1)
+#define CALL_Q5K(T) dot_k45(n, s, w, a, a_stride, T, sizeof(block_q5_K), offsetof(block_q5_K, qs), (int)offsetof(block_q5_K, qh))
+#define CALL_Q6K(T) dot_q6k(n, s, w, a, a_stride, T)
+K_GEMM(octet__gemm_q4_K_avx2, CALL_Q4K)
+K_GEMM(octet__gemm_q5_K_avx2, CALL_Q5K)
+K_GEMM(octet__gemm_q6_K_avx2, CALL_Q6K)
 
 void octet__from_float_q8_K_avx2(const float *src, void *dst, int64_t n) {
     block_q8_K *y = dst;
