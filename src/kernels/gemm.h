@@ -21,7 +21,7 @@
  * s[c] = dot(w, a + c * a_stride) for c < nc, with exactly the arithmetic of the same table's F32 vec_dot. */
 #define OCTET__GEMM_NC 4
 typedef void (*octet__gemm_fn)(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-/* The tile matching octet__kernels()[type].vec_dot: F32 (reference or AVX2), F16, BF16 and the K-quants (AVX2
+/* The tile matching octet__kernels()[type].vec_dot: F32 (reference or AVX2), F16, BF16, Q5_K and Q6_K (AVX2
  * only), else NULL. */
 octet__gemm_fn octet__gemm(int type);
 void octet__gemm_f32_f32_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
@@ -29,8 +29,7 @@ void octet__gemm_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a,
 /* F16 and BF16 rows: AVX2 only, equal to the SIMD table's dot of those types (one FMA chain per row and token) */
 void octet__gemm_f16_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 void octet__gemm_bf16_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-/* Q4_K, Q5_K, Q6_K rows x Q8_K activations: AVX2 only (x86/kquant_avx2.c), equal to the reference dot */
-void octet__gemm_q4_K_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
+/* Q5_K, Q6_K rows x Q8_K activations: AVX2 only (x86/kquant_avx2.c), equal to the reference dot */
 void octet__gemm_q5_K_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 void octet__gemm_q6_K_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 

@@ -292,10 +292,10 @@ static void mm_quantize(void *ctx, int ith, int nth) {
 
 /* Prompt batches of at least this many tokens go through row panels (packing 8 rows costs about as much as
  * reading them for a few tokens); smaller ones, like the server's slots decoded together, use the 8-row GEMV on
- * up to 4 tokens per pass over the rows (K-quants: the 1-row tile of up to 4 tokens). All give the reference
+ * up to 4 tokens per pass over the rows (Q5_K, Q6_K: the 1-row tile of up to 4 tokens). All give the reference
  * dot's bits, so this is only about speed. */
 #define PANEL_MIN_TOK 8
-#define PANEL_MIN_TOK_NO_GEMV 3 /* types with neither (none on AVX2 today): panels from 3 tokens */
+#define PANEL_MIN_TOK_NO_GEMV 3 /* types with neither (Q4_K): panels from 3 tokens */
 
 static inline void mm_store(const mm_task *t, float *y, int n_out, int i, int64_t r, float v, const float *b) {
     float *yi = t->yrows ? t->yrows[i] : y + (size_t)i * (size_t)n_out;

@@ -24,7 +24,6 @@ octet__gemm_fn octet__gemm(int type) {
         if (type == OCTET_TYPE_F32) return octet__gemm_f32_f32_avx2;
         if (type == OCTET_TYPE_F16) return octet__gemm_f16_f32_avx2;
         if (type == OCTET_TYPE_BF16) return octet__gemm_bf16_f32_avx2;
-        if (type == OCTET_TYPE_Q4_K) return octet__gemm_q4_K_avx2;
         if (type == OCTET_TYPE_Q5_K) return octet__gemm_q5_K_avx2;
         if (type == OCTET_TYPE_Q6_K) return octet__gemm_q6_K_avx2;
         return NULL;
