@@ -54,7 +54,7 @@ void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_st
                                  int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
                                  int nc, const octet__q8_aux *aux, size_t aux_stride);
-/* Q5_0 (aux as for Q4_0), Q4_1 and Q5_1 (x Q8_1, aux unused): src/kernels/x86/panel5_avx2.c */
+/* Q4_0 is with these (src/kernels/x86/panel5_avx2.c): Q5_0 (aux as for Q4_0), Q4_1 and Q5_1 (x Q8_1, aux unused) */
 void octet__gemv8_q5_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
                                  int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__gemv8_q4_1_q8_1_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
@@ -88,20 +88,21 @@ typedef struct octet__panel_kernels {
 /* NULL when the type has none or SIMD is off. Panels are 32-byte aligned when the buffer is. */
 const octet__panel_kernels *octet__panel(int type);
 
-/* Q4_0, Q8_0 (x Q8_0): src/kernels/x86/panel_avx2.c */
+/* Q8_0 (x Q8_0): src/kernels/x86/panel_avx2.c */
 size_t octet__panel_bytes_q8_0(int64_t n);
-void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__panel_gemm_q4_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__panel_gemm_q8_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
-/* Q5_0 (x Q8_0), Q4_1, Q5_1 (x Q8_1): src/kernels/x86/panel5_avx2.c (Q5_1 panels have Q4_1's size) */
-size_t octet__panel_bytes_q5_0(int64_t n);
+/* Q4_0, Q5_0 (x Q8_0), Q4_1, Q5_1 (x Q8_1): src/kernels/x86/panel5_avx2.c (Q5_0 panels have Q4_0's size, Q5_1
+ * panels Q4_1's) */
+size_t octet__panel_bytes_q4_0(int64_t n);
 size_t octet__panel_bytes_q4_1(int64_t n);
+void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__pack_q5_0(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__pack_q4_1(int64_t n, void *panel, const void *w, size_t w_stride);
 void octet__pack_q5_1(int64_t n, void *panel, const void *w, size_t w_stride);
+void octet__panel_gemm_q4_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__panel_gemm_q5_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 void octet__panel_gemm_q4_1_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,

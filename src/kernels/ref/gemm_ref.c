@@ -50,28 +50,20 @@ octet__gemv8_fn octet__gemv8(int type) {
 }
 
 #ifdef HAVE_X86
-static const octet__panel_kernels g_panel_q4_0 = {octet__panel_bytes_q8_0, octet__pack_q4_0,
-                                                  octet__panel_gemm_q4_0_avx2};
-static const octet__panel_kernels g_panel_q8_0 = {octet__panel_bytes_q8_0, octet__pack_q8_0,
-                                                  octet__panel_gemm_q8_0_avx2};
-static const octet__panel_kernels g_panel_q5_0 = {octet__panel_bytes_q5_0, octet__pack_q5_0,
-                                                  octet__panel_gemm_q5_0_avx2};
-static const octet__panel_kernels g_panel_q4_1 = {octet__panel_bytes_q4_1, octet__pack_q4_1,
-                                                  octet__panel_gemm_q4_1_avx2};
-static const octet__panel_kernels g_panel_q5_1 = {octet__panel_bytes_q4_1, octet__pack_q5_1,
-                                                  octet__panel_gemm_q5_1_avx2};
-static const octet__panel_kernels g_panel_f32 = {octet__panel_bytes_float, octet__pack_f32,
-                                                 octet__panel_gemm_float_avx2};
-static const octet__panel_kernels g_panel_f16 = {octet__panel_bytes_float, octet__pack_f16,
-                                                 octet__panel_gemm_float_avx2};
-static const octet__panel_kernels g_panel_bf16 = {octet__panel_bytes_float, octet__pack_bf16,
-                                                  octet__panel_gemm_float_avx2};
-static const octet__panel_kernels g_panel_q4_K = {octet__panel_bytes_q4_K, octet__pack_q4_K,
-                                                  octet__panel_gemm_q4_K_avx2};
-static const octet__panel_kernels g_panel_q5_K = {octet__panel_bytes_q4_K, octet__pack_q5_K,
-                                                  octet__panel_gemm_q5_K_avx2};
-static const octet__panel_kernels g_panel_q6_K = {octet__panel_bytes_q6_K, octet__pack_q6_K,
-                                                  octet__panel_gemm_q6_K_avx2};
+/* name, panel size, pack, product */
+#define PANEL(NAME, BYTES, PACK, GEMM) static const octet__panel_kernels g_panel_##NAME = {BYTES, PACK, GEMM};
+PANEL(q4_0, octet__panel_bytes_q4_0, octet__pack_q4_0, octet__panel_gemm_q4_0_avx2)
+PANEL(q8_0, octet__panel_bytes_q8_0, octet__pack_q8_0, octet__panel_gemm_q8_0_avx2)
+PANEL(q5_0, octet__panel_bytes_q4_0, octet__pack_q5_0, octet__panel_gemm_q5_0_avx2)
+PANEL(q4_1, octet__panel_bytes_q4_1, octet__pack_q4_1, octet__panel_gemm_q4_1_avx2)
+PANEL(q5_1, octet__panel_bytes_q4_1, octet__pack_q5_1, octet__panel_gemm_q5_1_avx2)
+PANEL(f32, octet__panel_bytes_float, octet__pack_f32, octet__panel_gemm_float_avx2)
+PANEL(f16, octet__panel_bytes_float, octet__pack_f16, octet__panel_gemm_float_avx2)
+PANEL(bf16, octet__panel_bytes_float, octet__pack_bf16, octet__panel_gemm_float_avx2)
+PANEL(q4_K, octet__panel_bytes_q4_K, octet__pack_q4_K, octet__panel_gemm_q4_K_avx2)
+PANEL(q5_K, octet__panel_bytes_q4_K, octet__pack_q5_K, octet__panel_gemm_q5_K_avx2)
+PANEL(q6_K, octet__panel_bytes_q6_K, octet__pack_q6_K, octet__panel_gemm_q6_K_avx2)
+#undef PANEL
 #endif
 
 const octet__panel_kernels *octet__panel(int type) {

@@ -1,22 +1,21 @@
 /*
- * panel5_avx2.c - Q5_0 (x Q8_0), Q4_1 and Q5_1 (x Q8_1): single-row dots and row panels for prompt batches, each
- * equal bit for bit to the reference dot (ref/quant_ref.c; the contract in ../gemm.h), as for Q4_0/Q8_0 in
- * panel_avx2.c.
+ * panel5_avx2.c - the unsigned-nibble block types, Q4_0, Q5_0 (x Q8_0), Q4_1 and Q5_1 (x Q8_1): single-row dots,
+ * the 8-row GEMV and row panels for prompt batches, each equal bit for bit to the reference dot (ref/quant_ref.c;
+ * the contract in ../gemm.h). Q8_0's signed codes have their own kernels in panel_avx2.c.
  *
  * The references, per 32-element block b with the exact integer sum isum_b, add one float term in block order:
- *   Q5_0: sumf = sumf + (float)isum_b * (d_w * d_a)                      (isum over (q - 16) a, q in 0..31)
+ *   Q4_0, Q5_0: sumf = sumf + (float)isum_b * (d_w * d_a)    (isum over (q - 8) a, q in 0..15; (q - 16) a, 0..31)
  *   Q4_1, Q5_1: sumf = sumf + ((float)isum_b * (d_w * d_a) + m_w * s_a)  (isum over q a; s_a = d_a sum(a) of Q8_1)
  * every product and sum rounded separately (no FMA).
  *
  * Integer part: codes stay unsigned (0..15, or 0..31 with the fifth bit from qh) and go straight into maddubs with
  * the signed activation: a pair is at most 2*31*128 = 7936, so 4 groups (16 elements) add up in int16 (31744)
- * before a madd; Q4_1's pairs (2*15*128) allow all 8 groups. Q5_0's -16 offset is 16 sum(a) subtracted in int32
- * (from the activation aux, or formed per block).
+ * before a madd; the 4-bit types' pairs (2*15*128) allow all 8 groups. The -8 / -16 offset of Q4_0 / Q5_0 is
+ * 8 or 16 sum(a) subtracted in int32 (from the activation aux, or formed per block).
  *
  * 8-row GEMV for generation (below). Dots: 8 blocks at a time, their integer sums reduced into 8 lanes and the 8 float terms formed as vectors, then
- * added to the running sum one by one; the tail block by block. Panels: the Q4_0 layout (8 code vectors with the
- * rows in the lanes, then the 8 scales as floats) plus, for the _1 types, the 8 mins as floats: 288 / 320 bytes
- * per block.
+ * added to the running sum one by one; the tail block by block. Panels: 8 code vectors with the rows in the lanes,
+ * then the 8 scales as floats, plus, for the _1 types, the 8 mins as floats: 288 / 320 bytes per block.
  */
 #include "kernels/gemm.h"
 #include "kernels/kernels_impl.h"
@@ -54,6 +53,7 @@ P5_INLINE void dot5(int64_t n, float *s, const uint8_t *x, const uint8_t *y, con
                     const int MIN) {
     const size_t YB = MIN < 0 ? sizeof(block_q8_0) : sizeof(block_q8_1), YQ = MIN < 0 ? 2 : 4;
     const size_t QS = BLOCK - 16;
+    const int OFF = QH < 0 ? 8 : 16; /* Q4_0 / Q5_0 code offset */
     const int64_t nb = n / 32;
     float sumf = 0.0f;
     int64_t i = 0;
@@ -71,7 +71,7 @@ P5_INLINE void dot5(int64_t n, float *s, const uint8_t *x, const uint8_t *y, con
             const uint8_t *xb = x + (size_t)(i + k) * BLOCK, *yb = y + (size_t)(i + k) * YB;
             const __m256i q = codes(xb + QS, QH < 0 ? NULL : xb + QH);
             const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(yb + YQ));
-            p[k] = MIN < 0 ? octet__dot_s8s8(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), a) : dot_u8s8(q, a);
+            p[k] = MIN < 0 ? octet__dot_s8s8(_mm256_sub_epi8(q, _mm256_set1_epi8(OFF)), a) : dot_u8s8(q, a);
             memcpy(&dx[k], xb, 2);
             memcpy(&dy[k], yb, 2);
             if (MIN >= 0) {
@@ -93,7 +93,7 @@ P5_INLINE void dot5(int64_t n, float *s, const uint8_t *x, const uint8_t *y, con
         const uint8_t *xb = x + (size_t)i * BLOCK, *yb = y + (size_t)i * YB;
         const __m256i q = codes(xb + QS, QH < 0 ? NULL : xb + QH);
         const __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(yb + YQ));
-        const int32_t isum = octet__hsum8i(MIN < 0 ? octet__dot_s8s8(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), a)
+        const int32_t isum = octet__hsum8i(MIN < 0 ? octet__dot_s8s8(_mm256_sub_epi8(q, _mm256_set1_epi8(OFF)), a)
                                                    : dot_u8s8(q, a));
         uint16_t h[4];
         memcpy(&h[0], xb, 2);
@@ -109,6 +109,9 @@ P5_INLINE void dot5(int64_t n, float *s, const uint8_t *x, const uint8_t *y, con
     *s = sumf;
 }
 
+void octet__dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
+    dot5(n, s, w, a, sizeof(block_q4_0), -1, -1);
+}
 void octet__dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a) {
     dot5(n, s, w, a, sizeof(block_q5_0), (int)offsetof(block_q5_0, qh), -1);
 }
@@ -119,10 +122,11 @@ void octet__dot_q5_1_q8_1_avx2(int64_t n, float *s, const void *w, const void *a
     dot5(n, s, w, a, sizeof(block_q5_1), (int)offsetof(block_q5_1, qh), (int)offsetof(block_q5_1, m));
 }
 
-/* 16 sum(a) of Q8_0 activation block y: twice aux's 8 sum(a) when given, else formed here */
-P5_INLINE int32_t sum16(const octet__q8_aux *sa, const uint8_t *y) {
-    if (sa) return 2 * sa->sum8;
-    const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(16), _mm256_loadu_si256((const __m256i *)(const void *)(y + 2)));
+/* OFF sum(a) of Q8_0 activation block y (OFF = 8 for Q4_0, 16 for Q5_0): from aux's 8 sum(a) when given, else
+ * formed here */
+P5_INLINE int32_t sum_off(const octet__q8_aux *sa, const uint8_t *y, const int OFF) {
+    if (sa) return OFF / 8 * sa->sum8;
+    const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8((char)OFF), _mm256_loadu_si256((const __m256i *)(const void *)(y + 2)));
     return octet__hsum8i(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
@@ -178,11 +182,12 @@ P5_INLINE void gemv5(int64_t n, float *s, const uint8_t *wb, size_t w_stride, co
                 isum = _mm256_madd_epi16(
                     _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3])), ones);
             const octet__q8_aux *ax = MIN < 0 && aux ? aux + (size_t)c * aux_stride + (size_t)i : NULL;
-            if (MIN < 0) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(sum16(ax, y)));
+            if (MIN < 0) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(sum_off(ax, y, QH < 0 ? 8 : 16)));
             /* [r0 r2 r4 r6 | r1 r3 r5 r7] -> rows in order */
             isum = _mm256_permutevar8x32_epi32(isum, order);
-            uint16_t h[2];
-            memcpy(h, y, 4); /* d, and s for Q8_1 */
+            uint16_t h[2]; /* d, and s for Q8_1, read only when needed */
+            if (!ax) memcpy(&h[0], y, 2);
+            if (MIN >= 0) memcpy(&h[1], y + 2, 2);
             const __m256 da = ax ? _mm256_broadcast_ss(&ax->d) : _mm256_set1_ps(octet__h2f(h[0]));
             __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, da));
             if (MIN >= 0) t = _mm256_add_ps(t, _mm256_mul_ps(mw, _mm256_set1_ps(octet__h2f(h[1]))));
@@ -202,6 +207,7 @@ P5_INLINE void gemv5(int64_t n, float *s, const uint8_t *wb, size_t w_stride, co
         default: gemv5(n, s, w, w_stride, a, a_stride, 4, aux, aux_stride, BLOCK, QH, MIN); break;             \
         }                                                                                                      \
     }
+P5_GEMV(octet__gemv8_q4_0_q8_0_avx2, sizeof(block_q4_0), -1, -1)
 P5_GEMV(octet__gemv8_q5_0_q8_0_avx2, sizeof(block_q5_0), (int)offsetof(block_q5_0, qh), -1)
 P5_GEMV(octet__gemv8_q4_1_q8_1_avx2, sizeof(block_q4_1), -1, (int)offsetof(block_q4_1, m))
 P5_GEMV(octet__gemv8_q5_1_q8_1_avx2, sizeof(block_q5_1), (int)offsetof(block_q5_1, qh), (int)offsetof(block_q5_1, m))
@@ -209,7 +215,7 @@ P5_GEMV(octet__gemv8_q5_1_q8_1_avx2, sizeof(block_q5_1), (int)offsetof(block_q5_
 /* ---- panels --------------------------------------------------------------------------------------------------- */
 #define P5_CODES 256 /* 8 code vectors, then the scales at 256 and (the _1 types) the mins at 288 */
 
-size_t octet__panel_bytes_q5_0(int64_t n) { return (size_t)(n / 32) * 288; }
+size_t octet__panel_bytes_q4_0(int64_t n) { return (size_t)(n / 32) * 288; }
 size_t octet__panel_bytes_q4_1(int64_t n) { return (size_t)(n / 32) * 320; }
 
 P5_INLINE void pack5(int64_t n, void *panel, const void *w, size_t w_stride, const size_t BLOCK, const int QH,
@@ -236,6 +242,9 @@ P5_INLINE void pack5(int64_t n, void *panel, const void *w, size_t w_stride, con
     }
 }
 
+void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride) {
+    pack5(n, panel, w, w_stride, sizeof(block_q4_0), -1, -1);
+}
 void octet__pack_q5_0(int64_t n, void *panel, const void *w, size_t w_stride) {
     pack5(n, panel, w, w_stride, sizeof(block_q5_0), (int)offsetof(block_q5_0, qh), -1);
 }
@@ -277,7 +286,7 @@ P5_INLINE void tokens5(const int T, const int FIVE, const int MIN, int64_t nb, f
             uint16_t h[2];
             memcpy(h, y, 4); /* d, and s for Q8_1 */
             __m256i is = isum[c];
-            if (!MIN) is = _mm256_sub_epi32(is, _mm256_set1_epi32(sum16(aux ? aux + (size_t)c * aux_stride + (size_t)i : NULL, y)));
+            if (!MIN) is = _mm256_sub_epi32(is, _mm256_set1_epi32(sum_off(aux ? aux + (size_t)c * aux_stride + (size_t)i : NULL, y, FIVE ? 16 : 8)));
             const __m256 da = !MIN && aux ? _mm256_broadcast_ss(&aux[(size_t)c * aux_stride + (size_t)i].d)
                                           : _mm256_set1_ps(octet__h2f(h[0]));
             __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(is), _mm256_mul_ps(dw, da));
@@ -304,6 +313,7 @@ P5_INLINE void tokens5(const int T, const int FIVE, const int MIN, int64_t nb, f
             tokens5(1, FIVE, MIN, nb, s + (size_t)c0 * s_stride, s_stride, panel, ya + (size_t)c0 * a_stride,   \
                     a_stride, x ? x + (size_t)c0 * aux_stride : NULL, aux_stride);                             \
     }
+P5_GEMM(octet__panel_gemm_q4_0_avx2, 0, 0)
 P5_GEMM(octet__panel_gemm_q5_0_avx2, 1, 0)
 P5_GEMM(octet__panel_gemm_q4_1_avx2, 0, 1)
 P5_GEMM(octet__panel_gemm_q5_1_avx2, 1, 1)

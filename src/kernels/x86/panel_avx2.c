@@ -1,6 +1,7 @@
 /*
- * panel_avx2.c - Q4_0 and Q8_0 weights (x Q8_0 activations): 8-row GEMV for generation, row panels for prompt
- * batches, and the single-row dots, all equal bit for bit to the reference dots (the contract in ../gemm.h).
+ * panel_avx2.c - Q8_0 weights (x Q8_0 activations): 8-row GEMV for generation, row panels for prompt batches, and
+ * the single-row dot, all equal bit for bit to the reference dot (the contract in ../gemm.h); the unsigned-code
+ * types (Q4_0, Q5_0, Q4_1, Q5_1) are in panel5_avx2.c, with the shared pieces in avx2_util.h.
  *
  * The reference computes, per 32-element block b, the exact integer isum_b = sum_k w_k a_k and then
  *     sumf = sumf + (float)isum_b * (d_w_b * d_a_b)          (two roundings, no fused multiply-add)
@@ -12,10 +13,6 @@
  *  - Q8_0 x Q8_0: |w| through maddubs with the activation carrying w's sign (_mm256_sign_epi8). Codes are in
  *    [-128, 127] for weights and [-127, 127] for activations, so a pair is at most 2*128*127 = 32512: no
  *    saturation, but two pairs cannot be added in int16, so every maddubs goes through madd.
- *  - Q4_0 in the GEMV: nibbles 0..15 as the unsigned operand, minus 8 * (the activation pair sums), formed once
- *    per block: (q - 8) a = q a - 8 a. Pairs: 2*15*127 = 3810 and 2*8*127 = 2032.
- *  - Q4_0 in panels: codes 0..15 stored unsigned, straight into maddubs; the 8 maddubs of a block add up in int16
- *    (<= 8 * 3810 = 30480) before one madd, and 8 * sum(a) is subtracted in int32.
  *
  * Panels ("lanes = rows"): for each block, 8 vectors W_j (j = 0..7), W_j holding codes 4j..4j+3 of the 8 rows
  * (row r in bytes 4r..4r+3), then the 8 rows' scales as float: 288 bytes per block. For one token the kernel
@@ -36,7 +33,6 @@
 #define h2f octet__h2f
 #define hsum8i octet__hsum8i
 #define bcast4 octet__bcast4
-#define unpack_nibbles octet__unpack_nibbles
 #define dot_s8s8 octet__dot_s8s8
 #define reduce8 octet__reduce8
 
@@ -73,9 +69,7 @@
         *s = sumf;                                                                                               \
     }
 #define CODES_Q8_0(x, i) _mm256_loadu_si256((const __m256i *)(x)[i].qs)
-#define CODES_Q4_0(x, i) _mm256_sub_epi8(unpack_nibbles((x)[i].qs), _mm256_set1_epi8(8))
 EXACT_DOT(octet__dot_q8_0_q8_0_avx2, block_q8_0, CODES_Q8_0)
-EXACT_DOT(octet__dot_q4_0_q8_0_avx2, block_q4_0, CODES_Q4_0)
 
 /* ---- 8-row GEMV --------------------------------------------------------------------------------------------
  * Per block: the 8 rows' integer sums (lanes = elements) reduced into one vector (lanes = rows), then one vector
@@ -91,7 +85,7 @@ EXACT_DOT(octet__dot_q4_0_q8_0_avx2, block_q4_0, CODES_Q4_0)
 #define OCTET_GEMV_PREFETCH 1536
 #endif
 
-/* T tokens (1..4) at once: the rows' codes are loaded (and Q4_0's unpacked) once per block and used for each
+/* T tokens (1..4) at once: the rows' codes are loaded once per block and used for each
  * token; every token keeps its own chain, computed exactly as for one token. */
 static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride,
                                                                const uint8_t *a, size_t a_stride, const int T,
@@ -119,61 +113,6 @@ static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float 
     _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
 }
 
-/* With the activations' block sums given (aux), the 8 * sum(a) correction is one int32 subtraction after the
- * reduction: the int16 tree then adds raw q*a (q in 0..15), at most 16 * 15 * 127 = 30480 after two levels. */
-static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride,
-                                                               const uint8_t *a, size_t a_stride, const int T,
-                                                               const octet__q8_aux *aux, size_t aux_stride) {
-    const int64_t nb = n / QK4_0;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    __m256 acc[4];
-    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
-    PREFETCH_SETUP
-    for (int64_t i = 0; i < nb; i++) {
-        PREFETCH_STEP
-        const size_t off = (size_t)i * sizeof(block_q4_0);
-        __m256i lo[4], hi[4];
-        _Pragma("GCC unroll 4") for (int r = 0; r < 8; r += 2) {
-            const uint8_t *x0 = wb + (size_t)r * w_stride + off, *x1 = x0 + w_stride;
-            /* rows r and r+1 in the two 128-bit lanes */
-            const __m256i b = _mm256_loadu2_m128i((const __m128i *)(x1 + 2), (const __m128i *)(x0 + 2));
-            lo[r / 2] = _mm256_and_si256(b, m4);
-            hi[r / 2] = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
-        }
-        const __m256 dw = row_scales(wb, w_stride, off);
-        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
-            const block_q8_0 *y = (const block_q8_0 *)(a + (size_t)c * a_stride) + i;
-            /* activation halves in both 128-bit lanes: codes 0..15 pair with low nibbles, 16..31 with high ones */
-            const __m256i alo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)y->qs));
-            const __m256i ahi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(y->qs + 16)));
-            __m256i q[4]; /* [row r: 8 int16 | row r+1: 8 int16] */
-            __m256i isum;
-            if (aux) {
-                _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
-                    q[k] = _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi));
-                const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
-                isum = _mm256_sub_epi32(_mm256_madd_epi16(h16, ones),
-                                        _mm256_set1_epi32(aux[(size_t)c * aux_stride + (size_t)i].sum8));
-            } else {
-                /* (q-8) a per pair: every partial sum over at most 32 elements is within 32*8*127 = 32512 */
-                const __m256i a8 = _mm256_add_epi16(_mm256_maddubs_epi16(eight, alo), _mm256_maddubs_epi16(eight, ahi));
-                _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
-                    q[k] = _mm256_sub_epi16(
-                        _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], alo), _mm256_maddubs_epi16(hi[k], ahi)), a8);
-                const __m256i h16 = _mm256_hadd_epi16(_mm256_hadd_epi16(q[0], q[1]), _mm256_hadd_epi16(q[2], q[3]));
-                isum = _mm256_madd_epi16(h16, ones);
-            }
-            /* int16 tree -> [r0 r0 r2 r2 r4 r4 r6 r6 | r1 r1 r3 r3 ..] -> int32 [r0 r2 r4 r6 | r1 r3 r5 r7] -> rows */
-            isum = _mm256_permutevar8x32_epi32(isum, order);
-            const __m256 dd = _mm256_mul_ps(
-                dw, aux ? _mm256_broadcast_ss(&aux[(size_t)c * aux_stride + (size_t)i].d) : _mm256_set1_ps(h2f(y->d)));
-            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum), dd));
-        }
-    }
-    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) _mm256_storeu_ps(s + 8 * c, acc[c]);
-}
-
 #define GEMV8_DISPATCH(NAME, BODY)                                                                                \
     void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride, int nc,      \
               const octet__q8_aux *aux, size_t aux_stride) {                                                         \
@@ -185,7 +124,6 @@ static inline __attribute__((always_inline)) void gemv8_q4_0_t(int64_t n, float 
         }                                                                                                        \
     }
 GEMV8_DISPATCH(octet__gemv8_q8_0_q8_0_avx2, gemv8_q8_0_t)
-GEMV8_DISPATCH(octet__gemv8_q4_0_q8_0_avx2, gemv8_q4_0_t)
 
 /* ---- panels ---------------------------------------------------------------------------------------------- */
 size_t octet__panel_bytes_q8_0(int64_t n) { return (size_t)(n / 32) * PANEL_BLOCK_BYTES; }
@@ -196,65 +134,47 @@ static inline void store_scales(uint8_t *dst, const uint8_t *w, size_t w_stride,
     _mm256_storeu_ps((float *)(void *)dst, row_scales(w, w_stride, off));
 }
 
-/* ROW_CODES(p): the 32 codes of the block whose codes start at p, as bytes (Q4_0: 0..15, the -8 is applied per
- * token). */
-#define PACK(NAME, BLOCK, ROW_CODES)                                                                              \
-    void NAME(int64_t n, void *panel, const void *w, size_t w_stride) {                                          \
-        const uint8_t *wb = w;                                                                                   \
-        uint8_t *dst = panel;                                                                                    \
-        const int64_t nb = n / 32;                                                                               \
-        PREFETCH_SETUP                                                                                           \
-        for (int64_t i = 0; i < nb; i++, dst += PANEL_BLOCK_BYTES) {                                            \
-            PREFETCH_STEP                                                                                        \
-            const size_t off = (size_t)i * sizeof(BLOCK);                                                        \
-            __m256i c[8];                                                                                        \
-            for (int r = 0; r < 8; r++) c[r] = ROW_CODES(wb + (size_t)r * w_stride + off + 2);                   \
-            store_transposed(dst, c);                                                                            \
-            store_scales(dst + 256, wb, w_stride, off);                                                          \
-        }                                                                                                        \
+void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride) {
+    const uint8_t *wb = w;
+    uint8_t *dst = panel;
+    const int64_t nb = n / 32;
+    PREFETCH_SETUP
+    for (int64_t i = 0; i < nb; i++, dst += PANEL_BLOCK_BYTES) {
+        PREFETCH_STEP
+        const size_t off = (size_t)i * sizeof(block_q8_0);
+        __m256i c[8];
+        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)
+            c[r] = _mm256_loadu_si256((const __m256i *)(const void *)(wb + (size_t)r * w_stride + off + 2));
+        store_transposed(dst, c);
+        store_scales(dst + 256, wb, w_stride, off);
     }
-#define ROW_CODES_Q8_0(p) _mm256_loadu_si256((const __m256i *)(p))
-PACK(octet__pack_q8_0, block_q8_0, ROW_CODES_Q8_0)
-PACK(octet__pack_q4_0, block_q4_0, unpack_nibbles)
+}
 
-/* One block of the panel against T tokens.
- * Q8_0 (Q4 = 0): signed codes; |w| through maddubs with the activation carrying w's sign, each maddubs through
- *   madd (a pair is up to 2*128*127 = 32512).
- * Q4_0 (Q4 = 1): unsigned codes 0..15 straight into maddubs (no sign step); the 8 maddubs of a block add up in int16
- *   (<= 8 * 2*15*127 = 30480) before one madd, then the -8 offset is 8 * sum(a) subtracted in int32 (aux). */
-#define PANEL_STEP(T, Q4)                                                                                         \
+/* One block of the panel against T tokens: signed codes; |w| through maddubs with the activation carrying w's sign,
+ * each maddubs through madd (a pair is up to 2*128*127 = 32512). */
+#define PANEL_STEP(T)                                                                                             \
     do {                                                                                                       \
         const uint8_t *pb = (const uint8_t *)panel + (size_t)i * PANEL_BLOCK_BYTES;                           \
         __m256i isum[T];                                                                                       \
         for (int c = 0; c < T; c++) isum[c] = _mm256_setzero_si256();                                          \
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {                                                  \
             const __m256i wj = _mm256_loadu_si256((const __m256i *)(pb + 32 * j));                            \
-            const __m256i uj = Q4 ? wj : _mm256_sign_epi8(wj, wj);                                             \
+            const __m256i uj = _mm256_sign_epi8(wj, wj);                                                       \
             _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {                                              \
                 const __m256i av = bcast4(y[c][i].qs + 4 * j);                                                 \
-                const __m256i p = _mm256_maddubs_epi16(uj, Q4 ? av : _mm256_sign_epi8(av, wj));                \
-                isum[c] = Q4 ? _mm256_add_epi16(isum[c], p) : _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, ones)); \
+                const __m256i p = _mm256_maddubs_epi16(uj, _mm256_sign_epi8(av, wj));                          \
+                isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, ones));                               \
             }                                                                                                  \
         }                                                                                                      \
         const __m256 dw = _mm256_loadu_ps((const float *)(const void *)(pb + 256));                            \
         _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {                                                  \
-            const __m256i is = Q4 ? _mm256_sub_epi32(_mm256_madd_epi16(isum[c], ones),                         \
-                                                     _mm256_set1_epi32(block_sum8(sa[c], y[c], i)))         \
-                                  : isum[c];                                                                   \
             const __m256 dd = _mm256_mul_ps(dw, sa[c] ? _mm256_broadcast_ss(&sa[c][i].d)                       \
                                                       : _mm256_set1_ps(h2f(y[c][i].d)));                       \
-            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(is), dd));                         \
+            acc[c] = _mm256_add_ps(acc[c], _mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), dd));                    \
         }                                                                                                      \
     } while (0)
 
-/* 8 x the sum of the 32 codes of activation block i: from aux when given, else formed here */
-static inline int32_t block_sum8(const octet__q8_aux *sa, const block_q8_0 *y, int64_t i) {
-    if (sa) return sa[i].sum8;
-    const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(8), _mm256_loadu_si256((const __m256i *)y[i].qs));
-    return hsum8i(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
-}
-
-#define PANEL_GEMM(NAME, Q4)                                                                                      \
+#define PANEL_GEMM(NAME)                                                                                      \
     void NAME(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc,  \
               const octet__q8_aux *aux, size_t aux_stride) {                                                         \
         const int64_t nb = n / 32;                                                                             \
@@ -269,18 +189,17 @@ static inline int32_t block_sum8(const octet__q8_aux *sa, const block_q8_0 *y, i
                 sa[c] = aux ? aux + (size_t)(c0 + c) * aux_stride : NULL;                                   \
                 acc[c] = _mm256_setzero_ps();                                                                  \
             }                                                                                                  \
-            for (int64_t i = 0; i < nb; i++) PANEL_STEP(4, Q4);                                                \
+            for (int64_t i = 0; i < nb; i++) PANEL_STEP(4);                                                \
             for (int c = 0; c < 4; c++) _mm256_storeu_ps(s + (size_t)(c0 + c) * s_stride, acc[c]);             \
         }                                                                                                      \
         for (; c0 < nc; c0++) {                                                                                \
             const block_q8_0 *y[1] = {(const block_q8_0 *)((const uint8_t *)a + (size_t)c0 * a_stride)};      \
             const octet__q8_aux *sa[1] = {aux ? aux + (size_t)c0 * aux_stride : NULL};                            \
             __m256 acc[1] = {_mm256_setzero_ps()};                                                             \
-            for (int64_t i = 0; i < nb; i++) PANEL_STEP(1, Q4);                                                \
+            for (int64_t i = 0; i < nb; i++) PANEL_STEP(1);                                                \
             _mm256_storeu_ps(s + (size_t)c0 * s_stride, acc[0]);                                               \
         }                                                                                                      \
     }
 
-PANEL_GEMM(octet__panel_gemm_q4_0_avx2, 1)
-PANEL_GEMM(octet__panel_gemm_q8_0_avx2, 0)
+PANEL_GEMM(octet__panel_gemm_q8_0_avx2)
 #endif
