@@ -87,6 +87,30 @@ typedef int64_t (*octet__int_score_fn)(const int16_t *q, const int8_t *k, const 
 int64_t octet__int_score_ref(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd);
 int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd);
 
+/* The scores of one query head against n cached keys at once: out[j] = octet__int_score(q, k + j * kstride,
+ * cs[j], half, hd) for j < n (each key's cos/sin table by pointer: its distance m - n_j varies), the same exact
+ * integers as the one-key kernel. The AVX2 twin reduces eight keys' sums together. */
+typedef void (*octet__int_scores_fn)(const int16_t *q, const int8_t *k, size_t kstride, const int16_t *const *cs,
+                                     int n, int half, int hd, int64_t *out);
+void octet__int_scores_ref(const int16_t *q, const int8_t *k, size_t kstride, const int16_t *const *cs, int n,
+                           int half, int hd, int64_t *out);
+void octet__int_scores_avx2(const int16_t *q, const int8_t *k, size_t kstride, const int16_t *const *cs, int n,
+                            int half, int hd, int64_t *out);
+
+/* The scores' rescale to Q20 in place: sc[j] = octet__int_mulshift(sc[j] * ksc[j], m, base - ksh[j]) (intmath.h)
+ * for j < n, with |sc[j]| < 2^31, 0 <= ksc[j] <= 2^14, 0 <= m < 2^31. The AVX2 twin does four keys per vector
+ * where every shift is in [32, 62] (the usual case) and the rest through the reference. */
+typedef void (*octet__int_qscale_fn)(int64_t *sc, const int16_t *ksc, const int8_t *ksh, int n, int32_t m, int base);
+void octet__int_qscale_ref(int64_t *sc, const int16_t *ksc, const int8_t *ksh, int n, int32_t m, int base);
+void octet__int_qscale_avx2(int64_t *sc, const int16_t *ksc, const int8_t *ksh, int n, int32_t m, int base);
+
+/* Probabilities times value scales in place: p[j] = round(p[j] * vsc[j] * 2^-(base - vsh[j])) (half up; 0 when the
+ * shift exceeds 62) for j < n, with 0 <= p[j] < 2^31, 0 <= vsc[j] <= 2^14 and base - vsh[j] >= 14 (so every result
+ * is below 2^31). */
+typedef void (*octet__int_vweights_fn)(int32_t *p, const int16_t *vsc, const int8_t *vsh, int n, int base);
+void octet__int_vweights_ref(int32_t *p, const int16_t *vsc, const int8_t *vsh, int n, int base);
+void octet__int_vweights_avx2(int32_t *p, const int16_t *vsc, const int8_t *vsh, int n, int base);
+
 /* y[j] += w * x[j] for n elements in int32; the caller keeps every sum within int32 (attention: w <= 2^23 with
  * sum_j w_j <= 2^23 + n, |x| <= 127). */
 typedef void (*octet__int_axpy_fn)(int32_t *y, int32_t w, const int8_t *x, int n);

@@ -177,6 +177,104 @@ static void test_score(int simd) {
     CHECKF(bad_simd == 0, "%d AVX2 scores differ from the reference", bad_simd);
 }
 
+/* The many-key scores: the reference equals the one-key reference per key; the AVX2 kernel (eight keys reduced
+ * together where half is a multiple of 16, the one-key kernel elsewhere and for the last keys) equals the
+ * reference, with keys at a stride, each key's own cos/sin row, 0..41 keys, head sizes on and off the fast path,
+ * partial RoPE and the extreme queries and keys. */
+static void test_scores(int simd) {
+    static int16_t q[256], tab[7][512];
+    static int8_t k[41 * 300];
+    static int64_t o1[41], o2[41];
+    const int16_t *cs[41];
+    const int hds[] = {64, 128, 256, 32, 80, 96, 48};
+    uint64_t r = 31;
+    long bad_ref = 0, bad_simd = 0;
+    for (int it = 0; it < 3000; it++) {
+        const int hd = hds[it % 7], n = (int)(t_rng_next(&r) % 42), ext = it % 9 == 4;
+        const int half = it % 10 == 3 ? hd / 4 : hd / 2; /* partial RoPE now and then */
+        const size_t stride = (size_t)hd + (size_t)(t_rng_next(&r) % 3) * 16;
+        for (int j = 0; j < hd; j++) q[j] = ext ? ((j & 1) ? 23170 : -23170) : (int16_t)(t_rng_next(&r) % 46341 - 23170);
+        for (size_t i = 0; i < (size_t)n * stride; i++) k[i] = ext ? ((i & 2) ? 127 : -127) : rnd8(&r, -127);
+        for (int t = 0; t < 7; t++)
+            for (int i = 0; i < 2 * half; i++) tab[t][i] = ext ? (i < half ? 32767 : -32767) : (int16_t)(t_rng_next(&r) % 65535 - 32767);
+        for (int j = 0; j < n; j++) cs[j] = tab[t_rng_next(&r) % 7];
+        octet__int_scores_ref(q, k, stride, cs, n, half, hd, o1);
+        for (int j = 0; j < n; j++) bad_ref += o1[j] != octet__int_score_ref(q, k + (size_t)j * stride, cs[j], half, hd);
+        if (!simd) continue;
+        octet__int_scores_avx2(q, k, stride, cs, n, half, hd, o2);
+        bad_simd += memcmp(o1, o2, (size_t)n * sizeof *o1) != 0;
+    }
+    CHECKF(bad_ref == 0, "%ld many-key scores differ from the one-key reference", bad_ref);
+    CHECKF(bad_simd == 0, "%ld AVX2 many-key score rows differ from the reference", bad_simd);
+}
+
+__extension__ typedef __int128 i128; /* GCC and Clang on 64-bit targets */
+
+/* floor((a m + 2^(s-1)) / 2^s) through a 128-bit product: the rescale's definition for 1 <= s <= 126 */
+static int64_t mulshift_wide(int64_t a, int32_t m, int s) {
+    i128 v = (i128)a * m + ((i128)1 << (s - 1));
+    return (int64_t)(v >> s); /* arithmetic: floor */
+}
+
+/* The score rescale: the reference against the 128-bit definition (shifts 32..100: no saturation for these
+ * magnitudes), the AVX2 kernel against the reference with shifts inside and outside its [32, 62] vector range
+ * (groups declined to the reference), and the vweights kernel: the reference against round half up of p vsc
+ * 2^-s in 128 bits (0 beyond 62), the AVX2 one against the reference. */
+static void test_attn_scale(int simd) {
+    static int64_t sc[45], s1[45], s2[45];
+    static int16_t ksc[45];
+    static int8_t ksh[45];
+    static int32_t p[45], p1[45], p2[45];
+    uint64_t r = 5150;
+    long bad_ref = 0, bad_simd = 0, n_out = 0;
+    for (int it = 0; it < 20000; it++) {
+        const int n = 1 + (int)(t_rng_next(&r) % 45);
+        const int32_t m = it % 3 ? (int32_t)(t_rng_next(&r) >> 33) : INT32_MAX;
+        const int wide = it % 4 == 0, base = 60 + (int)(t_rng_next(&r) % 20);
+        for (int j = 0; j < n; j++) {
+            const int bits = (int)(t_rng_next(&r) % 32);
+            int64_t v = (int64_t)(t_rng_next(&r) >> (64 - (bits ? bits : 1)));
+            if (it % 7 == 0) v = INT32_MAX;
+            sc[j] = t_rng_next(&r) & 1 ? -v : v;
+            ksc[j] = it % 5 == 0 ? 16384 : (int16_t)(t_rng_next(&r) % 16385);
+            /* shift base - ksh: inside [32, 62] unless wide (then 20..100) */
+            const int sh = wide ? 20 + (int)(t_rng_next(&r) % 81) : 32 + (int)(t_rng_next(&r) % 31);
+            ksh[j] = (int8_t)(base - sh);
+        }
+        memcpy(s1, sc, sizeof sc);
+        octet__int_qscale_ref(s1, ksc, ksh, n, m, base);
+        for (int j = 0; j < n; j++, n_out++) {
+            const int sh = base - ksh[j];
+            if (sh >= 32) bad_ref += s1[j] != mulshift_wide(sc[j] * ksc[j], m, sh);
+        }
+        if (simd) {
+            memcpy(s2, sc, sizeof sc);
+            octet__int_qscale_avx2(s2, ksc, ksh, n, m, base);
+            bad_simd += memcmp(s1, s2, (size_t)n * sizeof *s1) != 0;
+        }
+        /* vweights: p < 2^31, vsc <= 2^14, shifts 14..80 */
+        const int vb = 100;
+        for (int j = 0; j < n; j++) {
+            p[j] = it % 6 == 0 ? INT32_MAX : (int32_t)(t_rng_next(&r) >> (33 + t_rng_next(&r) % 31));
+            ksh[j] = (int8_t)(vb - 14 - (int)(t_rng_next(&r) % 67));
+        }
+        memcpy(p1, p, sizeof p);
+        octet__int_vweights_ref(p1, ksc, ksh, n, vb);
+        for (int j = 0; j < n; j++) {
+            const int sh = vb - ksh[j];
+            const int64_t want = sh > 62 ? 0 : (int64_t)(((i128)p[j] * ksc[j] + ((i128)1 << (sh - 1))) >> sh);
+            bad_ref += p1[j] != want;
+        }
+        if (simd) {
+            memcpy(p2, p, sizeof p);
+            octet__int_vweights_avx2(p2, ksc, ksh, n, vb);
+            bad_simd += memcmp(p1, p2, (size_t)n * sizeof *p1) != 0;
+        }
+    }
+    CHECKF(bad_ref == 0, "%ld of %ld attention rescales differ from the 128-bit definition", bad_ref, n_out);
+    CHECKF(bad_simd == 0, "%ld AVX2 attention rescale rows differ from the reference", bad_simd);
+}
+
 static void test_axpy(int simd) {
     static int32_t y0[600], y1[600], y2[600];
     static int8_t x[600];
@@ -398,6 +496,8 @@ int main(void) {
     test_q8_dot(simd);
     test_q8_dot4(simd);
     test_score(simd);
+    test_scores(simd);
+    test_attn_scale(simd);
     test_axpy(simd);
     if (simd) test_q8_multirow();
     if (simd) test_multirow_scales();

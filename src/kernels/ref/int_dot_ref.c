@@ -46,6 +46,11 @@ int64_t octet__int_score_ref(const int16_t *q, const int8_t *k, const int16_t *c
     return r;
 }
 
+void octet__int_scores_ref(const int16_t *q, const int8_t *k, size_t kstride, const int16_t *const *cs, int n,
+                           int half, int hd, int64_t *out) {
+    for (int j = 0; j < n; j++) out[j] = octet__int_score_ref(q, k + (size_t)j * kstride, cs[j], half, hd);
+}
+
 void octet__int_axpy_s8_ref(int32_t *y, int32_t w, const int8_t *x, int n) {
     for (int j = 0; j < n; j++) y[j] += w * x[j];
 }

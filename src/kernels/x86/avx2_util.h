@@ -26,6 +26,20 @@ static inline int32_t octet__hsum8i(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+/* floor((a * m + 2^(s-1)) / 2^s) in 4 int64 lanes (octet__int_mulshift of src/model/int/intmath.h for
+ * 32 <= s <= 62), for |a| < 2^62 and 0 <= m < 2^31 in every lane (m in the low dword): a * m as hi * 2^32 + lo
+ * with hi = (a >> 32) * m (signed 32 x 32) and lo = (a mod 2^32) * m (unsigned), the rounding 2^(s-1) added to lo,
+ * its carry to hi, then hi >> (s - 32) arithmetically (AVX2 has no 64-bit arithmetic shift: through the sign,
+ * x >> k = ~(~x >>> k) for x < 0). */
+static inline __m256i octet__mulshift4(__m256i a, __m256i m, __m256i s) {
+    const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
+    const __m256i lo = _mm256_add_epi64(_mm256_mul_epu32(a, m), _mm256_sllv_epi64(one, _mm256_sub_epi64(s, one)));
+    const __m256i hi = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), m), _mm256_srli_epi64(lo, 32));
+    const __m256i sg = _mm256_cmpgt_epi64(zero, hi);
+    return _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(hi, sg), _mm256_sub_epi64(s, _mm256_set1_epi64x(32))),
+                            sg);
+}
+
 /* 4 bytes at p broadcast to all 8 int32 lanes */
 static inline __m256i octet__bcast4(const void *p) {
     int32_t v;

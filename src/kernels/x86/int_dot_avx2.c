@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include "kernels/int_kernels.h"
+#include "kernels/x86/avx2_util.h"
 
 static inline __m256i block_sums(const uint8_t *blk, const int8_t *a) {
     const __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
@@ -108,6 +109,94 @@ int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *
     }
     for (int j = 2 * half; j < hd; j++) r += q[j] * k[j];
     return r;
+}
+
+/* One key's 8 int32 partial sums of the rotated-query dot (the loop of octet__int_score_avx2, half % 16 == 0). */
+static inline __m256i score_lanes(const int16_t *q, const int8_t *k, const int16_t *cs, int half) {
+    const int16_t *qa = q, *qb = q + half, *c = cs, *s = cs + half;
+    const int8_t *ka = k, *kb = k + half;
+    __m256i acc = _mm256_setzero_si256();
+    for (int i = 0; i < half; i += 16) {
+        __m256i vqa = _mm256_loadu_si256((const __m256i *)(const void *)(qa + i));
+        __m256i vqb = _mm256_loadu_si256((const __m256i *)(const void *)(qb + i));
+        __m256i vc = _mm256_loadu_si256((const __m256i *)(const void *)(c + i));
+        __m256i vs = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+        __m256i vka = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(ka + i)));
+        __m256i vkb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(kb + i)));
+        __m256i ra = _mm256_subs_epi16(_mm256_mulhrs_epi16(vqa, vc), _mm256_mulhrs_epi16(vqb, vs));
+        __m256i rb = _mm256_adds_epi16(_mm256_mulhrs_epi16(vqa, vs), _mm256_mulhrs_epi16(vqb, vc));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(ra, vka));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(rb, vkb));
+    }
+    return acc;
+}
+
+/* Eight keys per step, their lane sums reduced together (hadd tree: lane u of the result is key u's sum). The
+ * int32 sums are exact: |R| <= hd * 32767 * 128 < 2^31 for hd <= 256. Other shapes (partial RoPE, half not a
+ * multiple of 16, hd > 256) and the last n % 8 keys go through the one-key kernel. */
+void octet__int_scores_avx2(const int16_t *q, const int8_t *k, size_t kstride, const int16_t *const *cs, int n,
+                            int half, int hd, int64_t *out) {
+    int j = 0;
+    if (half % 16 == 0 && hd == 2 * half && hd <= 256) {
+        for (; j + 8 <= n; j += 8) {
+            __m256i a[8];
+            _Pragma("GCC unroll 8") for (int u = 0; u < 8; u++)
+                a[u] = score_lanes(q, k + (size_t)(j + u) * kstride, cs[j + u], half);
+            const __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+            const __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(a[4], a[5]), _mm256_hadd_epi32(a[6], a[7]));
+            /* h0: keys 0..3 from the low 128 bits, then keys 0..3 from the high 128 bits; h1 the same for 4..7 */
+            const __m256i r = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20),
+                                               _mm256_permute2x128_si256(h0, h1, 0x31));
+            _mm256_storeu_si256((__m256i *)(void *)(out + j), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(r)));
+            _mm256_storeu_si256((__m256i *)(void *)(out + j + 4), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(r, 1)));
+        }
+    }
+    for (; j < n; j++) out[j] = octet__int_score_avx2(q, k + (size_t)j * kstride, cs[j], half, hd);
+}
+
+/* Four keys per vector: sc * ksc (|sc| < 2^31 fits the signed 32 x 32 -> 64 product), then the fixed-point product
+ * of avx2_util.h; a group with a shift outside [32, 62] goes through the reference. */
+void octet__int_qscale_avx2(int64_t *sc, const int16_t *ksc, const int8_t *ksh, int n, int32_t m, int base) {
+    const __m256i vm = _mm256_set1_epi64x(m), vb = _mm256_set1_epi64x(base);
+    const __m256i lo = _mm256_set1_epi64x(32), hi = _mm256_set1_epi64x(62);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        int64_t k4;
+        int32_t e4;
+        memcpy(&k4, ksc + j, 8);
+        memcpy(&e4, ksh + j, 4);
+        const __m256i s = _mm256_sub_epi64(vb, _mm256_cvtepi8_epi64(_mm_cvtsi32_si128(e4)));
+        const __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi64(lo, s), _mm256_cmpgt_epi64(s, hi));
+        if (!_mm256_testz_si256(bad, bad)) {
+            octet__int_qscale_ref(sc + j, ksc + j, ksh + j, 4, m, base);
+            continue;
+        }
+        const __m256i a = _mm256_mul_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(sc + j)),
+                                           _mm256_cvtepi16_epi64(_mm_cvtsi64_si128(k4)));
+        _mm256_storeu_si256((__m256i *)(void *)(sc + j), octet__mulshift4(a, vm, s));
+    }
+    if (j < n) octet__int_qscale_ref(sc + j, ksc + j, ksh + j, n - j, m, base);
+}
+
+/* Eight keys per step: p * vsc < 2^45 as unsigned 32 x 32 -> 64 products of the even and odd lanes, the rounding
+ * and shift per lane (a count of 64 or more gives 0, as the reference's shift beyond 62 does; at 63 the sum is
+ * below 2^63 and gives 0 as well). */
+void octet__int_vweights_avx2(int32_t *p, const int16_t *vsc, const int8_t *vsh, int n, int base) {
+    const __m256i vb = _mm256_set1_epi32(base), one = _mm256_set1_epi64x(1);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        int64_t e8;
+        memcpy(&e8, vsh + j, 8);
+        const __m256i s = _mm256_sub_epi32(vb, _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
+        const __m256i pv = _mm256_loadu_si256((const __m256i *)(const void *)(p + j));
+        const __m256i w = _mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(const void *)(vsc + j)));
+        const __m256i se = _mm256_and_si256(s, _mm256_set1_epi64x(0xffffffff)), so = _mm256_srli_epi64(s, 32);
+        __m256i e = _mm256_mul_epu32(pv, w), o = _mm256_mul_epu32(_mm256_srli_epi64(pv, 32), _mm256_srli_epi64(w, 32));
+        e = _mm256_srlv_epi64(_mm256_add_epi64(e, _mm256_sllv_epi64(one, _mm256_sub_epi64(se, one))), se);
+        o = _mm256_srlv_epi64(_mm256_add_epi64(o, _mm256_sllv_epi64(one, _mm256_sub_epi64(so, one))), so);
+        _mm256_storeu_si256((__m256i *)(void *)(p + j), _mm256_or_si256(e, _mm256_slli_epi64(o, 32)));
+    }
+    if (j < n) octet__int_vweights_ref(p + j, vsc + j, vsh + j, n - j, base);
 }
 
 void octet__int_axpy_s8_avx2(int32_t *y, int32_t w, const int8_t *x, int n) {

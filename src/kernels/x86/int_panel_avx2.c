@@ -173,16 +173,9 @@ void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t 
     }
 }
 
-/* 4 lanes of the rescale (int_kernels.h): a * m as hi * 2^32 + lo with hi = (a >> 32) * m (signed 32 x 32) and
- * lo = (a mod 2^32) * m (unsigned), the rounding 2^(s-1) added to lo, its carry to hi, then hi >> (s - 32)
- * arithmetically (AVX2 has no 64-bit arithmetic shift: through the sign, x >> k = ~(~x >>> k) for x < 0). */
+/* 4 lanes of the rescale (int_kernels.h): the fixed-point product of avx2_util.h, the bias, int32 saturation. */
 static inline __m256i rescale4(__m256i a, __m256i s, __m256i m, __m256i bias) {
-    const __m256i one = _mm256_set1_epi64x(1), zero = _mm256_setzero_si256();
-    __m256i lo = _mm256_add_epi64(_mm256_mul_epu32(a, m), _mm256_sllv_epi64(one, _mm256_sub_epi64(s, one)));
-    __m256i hi = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(a, 32), m), _mm256_srli_epi64(lo, 32));
-    const __m256i sg = _mm256_cmpgt_epi64(zero, hi);
-    __m256i v = _mm256_xor_si256(_mm256_srlv_epi64(_mm256_xor_si256(hi, sg), _mm256_sub_epi64(s, _mm256_set1_epi64x(32))), sg);
-    v = _mm256_add_epi64(v, bias);
+    __m256i v = _mm256_add_epi64(octet__mulshift4(a, m, s), bias);
     const __m256i mx = _mm256_set1_epi64x(INT32_MAX), mn = _mm256_set1_epi64x(-INT32_MAX);
     v = _mm256_blendv_epi8(v, mx, _mm256_cmpgt_epi64(v, mx));
     return _mm256_blendv_epi8(v, mn, _mm256_cmpgt_epi64(mn, v));

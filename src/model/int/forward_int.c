@@ -48,11 +48,12 @@ struct octet__int_state {
     int16_t *cs_rel;                             /* [n_ctx][2][n_rot / 2]: cos, sin of d * theta_i, d < n_ctx */
     int16_t *cs_tmp;                             /* [nth][2][n_rot / 2] for distances outside the table */
     int8_t *kc, *vc;                             /* [n_layer][n_ctx][kv_dim] int8; keys unrotated, halves */
-    int16_t *ksc, *vsc;                          /* [n_layer][n_ctx][n_head_kv] scale mantissas (2^13..2^14] */
-    int8_t *ksh, *vsh;                           /* [n_layer][n_ctx][n_head_kv] scale exponents */
+    int16_t *ksc, *vsc;                          /* [n_layer][n_head_kv][n_ctx] scale mantissas (2^13..2^14] */
+    int8_t *ksh, *vsh;                           /* [n_layer][n_head_kv][n_ctx] scale exponents */
     int64_t *kpos;                               /* [n_ctx] position of each cache slot */
     int64_t *sc;                                 /* [nth][n_ctx] scores in Q20 */
     int32_t *pr;                                 /* [nth][n_ctx] probabilities in Q30 */
+    const int16_t **csp;                         /* [nth][n_ctx] each key's cos/sin row (cs_rel) */
     int32_t *acc;                                /* [nth][head_dim] */
     int32_t *lq;                                 /* [n_logit_rows][n_vocab] Q16 logits */
     octet__int_dot_fn dot;
@@ -62,6 +63,9 @@ struct octet__int_state {
     size_t panel_stride;
     int64_t *pout;                               /* [nth][n_batch * 8] panel results (multirow) */
     octet__int_score_fn score;
+    octet__int_scores_fn scores;
+    octet__int_qscale_fn qscale;
+    octet__int_vweights_fn vweights;
     octet__int_wsum_fn wsum;
     octet__int_codes_fn codes;                   /* activation codes (octet__int_quant_row) */
     /* per call */
@@ -84,6 +88,9 @@ static void pick_kernels(octet__int_state *st) {
     st->dot = octet__int_dot_q8_ref;
     st->dot4 = octet__int_dot4_q8_ref;
     st->score = octet__int_score_ref;
+    st->scores = octet__int_scores_ref;
+    st->qscale = octet__int_qscale_ref;
+    st->vweights = octet__int_vweights_ref;
     st->wsum = octet__int_wsum_s8_ref;
     st->codes = octet__int_codes_ref;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
@@ -92,6 +99,9 @@ static void pick_kernels(octet__int_state *st) {
         st->dot4 = octet__int_dot4_q8_avx2;
         st->multirow = 1;
         st->score = octet__int_score_avx2;
+        st->scores = octet__int_scores_avx2;
+        st->qscale = octet__int_qscale_avx2;
+        st->vweights = octet__int_vweights_avx2;
         st->wsum = octet__int_wsum_s8_avx2;
         st->codes = octet__int_codes_avx2;
     }
@@ -143,6 +153,7 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
     st->kpos = alloc_n((size_t)n_ctx, 1, 8, &ok);
     st->sc = alloc_n((size_t)st->nth, (size_t)n_ctx, 8, &ok);
     st->pr = alloc_n((size_t)st->nth, (size_t)n_ctx, 4, &ok);
+    st->csp = alloc_n((size_t)st->nth, (size_t)n_ctx, sizeof *st->csp, &ok);
     st->acc = alloc_n((size_t)st->nth, (size_t)w->head_dim, 4, &ok);
     st->lq = alloc_n(logits_all ? nb : 1, (size_t)w->n_vocab, 4, &ok);
     pick_kernels(st);
@@ -172,7 +183,7 @@ void octet__int_free(octet__int_state *st) {
     if (!st) return;
     void *bufs[] = {st->x, st->xn, st->q, st->k, st->v, st->att, st->hg, st->hu, st->aq, st->as, st->asa,
                     st->q16, st->qsh, st->cs_rel, st->cs_tmp, st->kc, st->vc, st->ksc, st->ksh, st->vsc, st->vsh,
-                    st->kpos, st->sc, st->pr, st->acc, st->panel, st->pout,
+                    st->kpos, st->sc, st->pr, (void *)st->csp, st->acc, st->panel, st->pout,
                     st->lq};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(st);
@@ -368,6 +379,12 @@ static void quant_head8(const int32_t *v, int n, int8_t *q, int16_t *m, int8_t *
     octet__int_quant_codes(v, n, mant, sh, q);
 }
 
+/* Index of the scales of key/value head kh at cache slot j in this layer: [layer][kh][slot], so one head's keys
+ * have their scales side by side for the attention's vector kernels. */
+static inline size_t scale_index(const octet__int_state *st, int kh, int j) {
+    return ((size_t)st->layer * (size_t)st->w->n_head_kv + (size_t)kh) * (size_t)st->n_ctx + (size_t)j;
+}
+
 /* Queries to int16 (one power-of-two scale per head), keys and values to int8 in the cache. Nothing is rotated
  * here: RoPE enters the scores through the distance m - n (attn_run). */
 static void qkv_run(void *ctx, int ith, int nth) {
@@ -391,7 +408,7 @@ static void qkv_run(void *ctx, int ith, int nth) {
         for (int h = 0; h < w->n_head_kv; h++) {
             size_t o = (size_t)t * (size_t)st->kv_dim + (size_t)h * (size_t)hd;
             size_t co = slot * (size_t)st->kv_dim + (size_t)h * (size_t)hd;
-            size_t so = slot * (size_t)w->n_head_kv + (size_t)h;
+            size_t so = scale_index(st, h, st->n_past + t);
             to_halves(w, st->k + o, tmp);
             quant_head8(tmp, hd, st->kc + co, &st->ksc[so], &st->ksh[so]);
             quant_head8(st->v + o, hd, st->vc + co, &st->vsc[so], &st->vsh[so]);
@@ -404,46 +421,59 @@ static void attn_run(void *ctx, int ith, int nth) {
     const octet__int_weights *w = st->w;
     const int hd = w->head_dim, n_head = w->n_head, group = w->n_head / w->n_head_kv, half = w->n_rot / 2;
     const size_t kvd = (size_t)st->kv_dim, lbase = (size_t)st->layer * (size_t)st->n_ctx;
-    const size_t nkv = (size_t)w->n_head_kv, cs_stride = (size_t)(half + 1) * 2;
+    const size_t cs_stride = (size_t)(half + 1) * 2;
     int64_t *sc = st->sc + (size_t)ith * (size_t)st->n_ctx;
     int32_t *pr = st->pr + (size_t)ith * (size_t)st->n_ctx;
+    const int16_t **csp = st->csp + (size_t)ith * (size_t)st->n_ctx;
     int32_t *acc = st->acc + (size_t)ith * (size_t)hd;
     int16_t *cs_tmp = st->cs_tmp + (size_t)ith * cs_stride;
+    const int64_t *kpos = st->kpos;
+    const int16_t *cs_rel = st->cs_rel;
+    const uint64_t n_table = (uint64_t)st->n_ctx;
+    int cs_t = -1, n_far = 0;
     int total = st->n_tok * n_head;
     for (int job = ith; job < total; job += nth) {
         int t = job / n_head, h = job % n_head, kh = h / group;
         const int16_t *q = st->q16 + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
+        const int8_t *k0 = st->kc + lbase * kvd + (size_t)kh * (size_t)hd;
+        const size_t s0 = scale_index(st, kh, 0);
         int shq = st->qsh[(size_t)t * (size_t)n_head + (size_t)h];
         int n_keys = st->n_past + t + 1;
         int64_t m = st->pos + t;
-        for (int j = 0; j < n_keys; j++) {
-            size_t slot = lbase + (size_t)j, so = slot * nkv + (size_t)kh;
-            uint64_t d = (uint64_t)m - (uint64_t)st->kpos[j]; /* distance mod 2^64: phases wrap the same way */
-            const int16_t *cs;
-            if (d < (uint64_t)st->n_ctx) {
-                cs = st->cs_rel + (size_t)d * cs_stride;
-            } else {
-                for (int i = 0; i < half; i++) octet__int_cossin(w, d * w->phi[i], &cs_tmp[i], &cs_tmp[half + i]);
-                cs = cs_tmp;
+        /* each key's cos/sin row by its distance, once per token (the same for every head): NULL where the
+         * distance is outside the session's table */
+        if (t != cs_t) {
+            n_far = 0;
+            for (int j = 0; j < n_keys; j++) {
+                uint64_t d = (uint64_t)m - (uint64_t)kpos[j]; /* distance mod 2^64: phases wrap the same way */
+                csp[j] = d < n_table ? cs_rel + (size_t)d * cs_stride : NULL;
+                n_far += d >= n_table;
             }
-            int64_t r = st->score(q, st->kc + slot * kvd + (size_t)kh * (size_t)hd, cs, half, hd);
-            int64_t u = r * st->ksc[so]; /* |r| < 2^31, ksc <= 2^14: exact */
-            /* real score = u * 2^(shq + shk - 32) / (127 sqrt(hd)) = u * att_m * 2^(shq + shk - 32 - att_e); Q20 */
-            sc[j] = octet__int_mulshift(u, w->att_m, w->att_e + 12 - shq - st->ksh[so]);
+            cs_t = t;
         }
+        /* raw scores: runs of keys in the table at once, the others one by one */
+        for (int j = 0; j < n_keys;) {
+            int run = j;
+            if (!n_far) j = n_keys;
+            while (j < n_keys && csp[j]) j++;
+            if (j > run) st->scores(q, k0 + (size_t)run * kvd, kvd, csp + run, j - run, half, hd, sc + run);
+            if (j == n_keys) break;
+            uint64_t d = (uint64_t)m - (uint64_t)kpos[j];
+            for (int i = 0; i < half; i++) octet__int_cossin(w, d * w->phi[i], &cs_tmp[i], &cs_tmp[half + i]);
+            sc[j] = st->score(q, k0 + (size_t)j * kvd, cs_tmp, half, hd);
+            j++;
+        }
+        /* |raw| < 2^31, ksc <= 2^14: real score = raw * ksc * 2^(shq + shk - 32) / (127 sqrt(hd))
+         * = raw * ksc * att_m * 2^(shq + shk - 32 - att_e); Q20 */
+        st->qscale(sc, st->ksc + s0, st->ksh + s0, n_keys, w->att_m, w->att_e + 12 - shq);
         octet__int_softmax_q30(sc, pr, n_keys);
         /* out = sum_j p_j v_j with v_j = v8 * vm_j * 2^(ve_j - 16) / 127, aligned to the largest exponent */
+        const int8_t *vsh = st->vsh + s0;
         int emax = -128;
-        for (int j = 0; j < n_keys; j++) {
-            int e = st->vsh[(lbase + (size_t)j) * nkv + (size_t)kh];
-            if (e > emax) emax = e;
-        }
-        for (int j = 0; j < n_keys; j++) {
-            size_t so = (lbase + (size_t)j) * nkv + (size_t)kh;
-            /* weight p_j * vm_j in Q23 of the largest scale: sum_j w_j <= 2^23 + n_keys, so with |v8| <= 127
-             * every int32 accumulator stays below 2^31 (the probabilities' array now holds the weights) */
-            pr[j] = (int32_t)octet__int_shift_round((int64_t)pr[j] * st->vsc[so], 21 + emax - st->vsh[so]);
-        }
+        for (int j = 0; j < n_keys; j++) emax = vsh[j] > emax ? vsh[j] : emax;
+        /* weight p_j * vm_j in Q23 of the largest scale: sum_j w_j <= 2^23 + n_keys, so with |v8| <= 127 every int32
+         * accumulator stays below 2^31 (the probabilities' array now holds the weights) */
+        st->vweights(pr, st->vsc + s0, vsh, n_keys, 21 + emax);
         st->wsum(acc, pr, st->vc + lbase * kvd + (size_t)kh * (size_t)hd, kvd, n_keys, hd);
         /* real out = acc * 2^(21 + emax - 30 - 16) / 127 -> Q16: acc * 2^(emax - 9) / 127 */
         int32_t *out = st->att + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;

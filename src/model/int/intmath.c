@@ -73,6 +73,14 @@ void octet__int_softmax_q30(const int64_t *s, int32_t *p, int n) {
     for (int j = 0; j < n; j++) p[j] = (int32_t)(((int64_t)p[j] * inv + (INT64_C(1) << 30)) >> 31);
 }
 
+void octet__int_qscale_ref(int64_t *sc, const int16_t *ksc, const int8_t *ksh, int n, int32_t m, int base) {
+    for (int j = 0; j < n; j++) sc[j] = octet__int_mulshift(sc[j] * ksc[j], m, base - ksh[j]);
+}
+
+void octet__int_vweights_ref(int32_t *p, const int16_t *vsc, const int8_t *vsh, int n, int base) {
+    for (int j = 0; j < n; j++) p[j] = (int32_t)octet__int_shift_round((int64_t)p[j] * vsc[j], base - vsh[j]);
+}
+
 void octet__int_rmsnorm(int32_t *out, const int32_t *x, const int32_t *g, int g_shift, int n, int64_t eps_q32) {
     uint64_t mx = 0;
     for (int j = 0; j < n; j++) {
