@@ -199,7 +199,8 @@ typedef struct mm_task {
     const int32_t *bias[3];  /* Q16 or NULL */
     const int32_t *x;        /* [n_tok][n_in] Q16 */
     int n_tok, n_in;
-    octet__claim rows;       /* rows of all weights (concatenated), for mm_dot */
+    int swiglu;              /* gate and up (n_w = 2): rows claimed in pairs, y[0] = silu(y[0]) * y[1] after them */
+    octet__claim rows;       /* rows of all weights (concatenated), for mm_dot; row pairs with swiglu */
     octet__claim toks;       /* activation rows to quantize, one at a time (mm_quant) */
 } mm_task;
 
@@ -280,19 +281,43 @@ static void mm_rows(const mm_task *t, int ith, int64_t r0, int64_t r1) {
     }
 }
 
+/* SwiGLU of n elements in place: g = silu(g) * u, all in Q16 (sigmoid from the integer exp, intmath.c) */
+static void swiglu(int32_t *g, const int32_t *u, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int64_t gi = g[i];
+        int64_t sg = octet__int_sigmoid_q30(gi * (1 << (OCTET_INT_FE - OCTET_INT_FX)));
+        int64_t silu = octet__int_shift_round(gi * sg, 30); /* Q16 */
+        g[i] = octet__int_sat32(octet__int_shift_round(silu * u[i], OCTET_INT_FX));
+    }
+}
+
 static void mm_dot(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
     (void)nth;
+    if (t->swiglu) {
+        /* rows r0..r1 of gate and of up, then their SwiGLU for every token, on the thread that computed them */
+        const int64_t n_ff = t->w[0]->n_out;
+        for (int64_t r0, r1; octet__claim_next(&t->rows, &r0, &r1);) {
+            mm_rows(t, ith, r0, r1);
+            mm_rows(t, ith, n_ff + r0, n_ff + r1);
+            for (int i = 0; i < t->n_tok; i++) {
+                size_t o = (size_t)i * (size_t)n_ff + (size_t)r0;
+                swiglu(t->y[0] + o, t->y[1] + o, (size_t)(r1 - r0));
+            }
+        }
+        return;
+    }
     for (int64_t r0, r1; octet__claim_next(&t->rows, &r0, &r1);) mm_rows(t, ith, r0, r1);
 }
 
 /* y_j = x W_j^T (+ b_j), j < n_w, all W_j with the same input size. */
 static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w, int32_t *const *y,
-                   const int32_t *const *b, const int32_t *x, int n_tok) {
+                   const int32_t *const *b, const int32_t *x, int n_tok, int swiglu_pair) {
     mm_task t;
     memset(&t, 0, sizeof t);
     t.st = st;
     t.n_w = n_w;
+    t.swiglu = swiglu_pair;
     for (int j = 0; j < n_w; j++) {
         t.w[j] = w[j];
         t.y[j] = y[j];
@@ -306,12 +331,12 @@ static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w
     else octet__pool_run_any(st->pool, mm_quant, &t);
     int64_t total_rows = 0;
     for (int j = 0; j < n_w; j++) total_rows += w[j]->n_out;
-    octet__claim_init_rows(&t.rows, total_rows, st->nth);
+    octet__claim_init_rows(&t.rows, swiglu_pair ? w[0]->n_out : total_rows, st->nth);
     octet__pool_run_any(st->pool, mm_dot, &t);
 }
 
 static void matmul1(octet__int_state *st, const octet__int_mat *w, int32_t *y, const int32_t *x, int n_tok) {
-    matmul(st, 1, &w, &y, NULL, x, n_tok);
+    matmul(st, 1, &w, &y, NULL, x, n_tok, 0);
 }
 
 /* ---- element-wise pieces, one task per token ------------------------------------------------------------- */
@@ -482,23 +507,6 @@ static void attn_run(void *ctx, int ith, int nth) {
     }
 }
 
-typedef struct swiglu_task {
-    octet__int_state *st;
-    size_t n;
-} swiglu_task;
-
-static void swiglu_run(void *ctx, int ith, int nth) {
-    swiglu_task *t = ctx;
-    octet__int_state *st = t->st;
-    size_t lo = t->n * (size_t)ith / (size_t)nth, hi = t->n * (size_t)(ith + 1) / (size_t)nth;
-    for (size_t i = lo; i < hi; i++) {
-        int64_t g = st->hg[i];
-        int64_t sg = octet__int_sigmoid_q30(g * (1 << (OCTET_INT_FE - OCTET_INT_FX)));
-        int64_t silu = octet__int_shift_round(g * sg, 30);                 /* Q16 */
-        st->hg[i] = octet__int_sat32(octet__int_shift_round(silu * st->hu[i], OCTET_INT_FX));
-    }
-}
-
 static void residual_add(int32_t *x, const int32_t *d, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = octet__int_sat32((int64_t)x[i] + d[i]);
 }
@@ -534,7 +542,7 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
             const octet__int_mat *ms[3] = {&L->wq, &L->wk, &L->wv};
             int32_t *y[3] = {st->q, st->k, st->v};
             const int32_t *b[3] = {L->bq, L->bk, L->bv};
-            matmul(st, 3, ms, y, b, st->xn, n_tok);
+            matmul(st, 3, ms, y, b, st->xn, n_tok, 0);
         }
         if (n_tok == 1) qkv_run(st, 0, 1); /* one token is one job: no pool round */
         else octet__pool_run(st->pool, qkv_run, st);
@@ -546,10 +554,8 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
         {
             const octet__int_mat *ms[2] = {&L->gate, &L->up};
             int32_t *y[2] = {st->hg, st->hu};
-            matmul(st, 2, ms, y, NULL, st->xn, n_tok);
+            matmul(st, 2, ms, y, NULL, st->xn, n_tok, 1); /* hg = silu(gate) * up */
         }
-        swiglu_task sw = {st, (size_t)n_tok * (size_t)w->n_ff};
-        octet__pool_run(st->pool, swiglu_run, &sw);
         matmul1(st, &L->down, st->xn, st->hg, n_tok);
         residual_add(st->x, st->xn, (size_t)n_tok * E);
     }
