@@ -177,6 +177,20 @@ static void test_rmsnorm_exact(int simd) {
         long_fallback += takes_fallback(x, n, gs, eps);
         free(x), free(g);
     }
+    /* the largest |u| at a width: one spike x with x^2 just below 2 n and eps 0, so the floored mean square is 1
+     * instead of almost 2 and |u| = x 2^24 ~ sqrt(2 n) 2^24 (below 2^32 up to n = 2^15, then the fallback) */
+    static const int spikes[] = {2048, 5632, 16384, 32767, 32768, 40000};
+    for (int it = 0; it < 6; it++) {
+        const int n = spikes[it];
+        int32_t *x = alloc32(n), *g = alloc32(n);
+        memset(x, 0, (size_t)n * sizeof *x);
+        x[n / 3] = (int32_t)octet__int_isqrt64((uint64_t)(2 * n - 1)) * (it % 2 ? -1 : 1);
+        const int gs = fill_g(&r, g, n, 0);
+        bad += rms_row(x, g, gs, n, 0, simd);
+        rows++;
+        long_fallback += takes_fallback(x, n, gs, 0);
+        free(x), free(g);
+    }
     printf("rmsnorm: %ld rows (%ld on the AVX2 path, %ld + %ld long with the scalar fallback)\n", rows, simd_path,
            fallback, long_fallback);
     CHECKF(bad == 0, "%ld RMSNorm rows differ (AVX2 vs reference, in place vs out of place)", bad);

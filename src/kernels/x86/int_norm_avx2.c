@@ -11,9 +11,10 @@
  * Final scaling, on magnitudes with the sign put back at the end (shift_round rounds half away from zero, i.e.
  *   on the magnitude, and sat32 is symmetric): |u| = (|x| inv + 2^(s1-1)) >> s1 with |x| inv <= 2^31 * 2^31 by
  *   _mm256_mul_epu32; then |u g| by a second 32 x 32 -> 64 product, which needs |u| < 2^32 (|g| <= 2^31 always).
- *   u is largest where |x| is, so the row takes this path when round(max|x| inv 2^-s1) < 2^32; as |x| / rms <=
- *   sqrt(n), |u| is at most about sqrt(n) 2^24, so every row of up to about 2^16 elements does (every model
- *   width). Then |u g| < 2^63, the rounding add stays below 2^64 and the clamp compares values below 2^63 as
+ *   u is largest where |x| is, so the row takes this path when round(max|x| inv 2^-s1) < 2^32. |x| / rms <=
+ *   sqrt(n), and the floor of the mean square can make the rms up to sqrt(2) smaller (mean square in [1, 2) units
+ *   of 2^(2 sh - 32)), so |u| <= ~sqrt(2 n) 2^24: every row of up to about 2^15 elements (every model width) takes
+ *   it. Then |u g| < 2^63, the rounding add stays below 2^64 and the clamp compares values below 2^63 as
  *   signed. Rows beyond it, and shifts s2 outside [0, 62] (g_shift
  *   outside [-8, 54]), run the reference's scalar loop (octet__int_rms_scale).
  * Tails (n not a multiple of 8) run the reference's scalar formulas on the last elements.
