@@ -129,4 +129,16 @@ typedef void (*octet__int_codes_fn)(const int32_t *x, int n, int64_t r, int s, i
 void octet__int_codes_ref(const int32_t *x, int n, int64_t r, int s, int8_t *q);
 void octet__int_codes_avx2(const int32_t *x, int n, int64_t r, int s, int8_t *q);
 
+/* ---- RMSNorm and activation quantization (x86/int_norm_avx2.c) ------------------------------------------- */
+/* AVX2 twins of octet__int_rmsnorm and octet__int_quant_row (src/model/int/intmath.h, the references): same
+ * arguments and contracts, the same output bits for every input (tests/kernels/test_int_norm.c); out may equal x. */
+typedef void (*octet__int_rmsnorm_fn)(int32_t *out, const int32_t *x, const int32_t *g, int g_shift, int n,
+                                      int64_t eps_q32);
+void octet__int_rmsnorm_avx2(int32_t *out, const int32_t *x, const int32_t *g, int g_shift, int n, int64_t eps_q32);
+typedef void (*octet__int_quant_row_fn)(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa,
+                                        octet__int_codes_fn codes);
+void octet__int_quant_row_avx2(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa, octet__int_codes_fn codes);
+/* max_j |x[j]| for any int32 x (|INT32_MIN| = 2^31), 0 for n <= 0. */
+uint64_t octet__int_maxabs32_avx2(const int32_t *x, int n);
+
 #endif

@@ -68,6 +68,8 @@ struct octet__int_state {
     octet__int_vweights_fn vweights;
     octet__int_wsum_fn wsum;
     octet__int_codes_fn codes;                   /* activation codes (octet__int_quant_row) */
+    octet__int_quant_row_fn quant_row;           /* activation quantizer (mm_quant) */
+    octet__int_rmsnorm_fn rmsnorm;               /* RMSNorm (norm_run) */
     /* per call */
     int n_tok, n_past, layer;
     int64_t pos;
@@ -93,6 +95,8 @@ static void pick_kernels(octet__int_state *st) {
     st->vweights = octet__int_vweights_ref;
     st->wsum = octet__int_wsum_s8_ref;
     st->codes = octet__int_codes_ref;
+    st->quant_row = octet__int_quant_row;
+    st->rmsnorm = octet__int_rmsnorm;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (octet__use_simd() && octet__cpu_features()->avx2) {
         st->dot = octet__int_dot_q8_avx2;
@@ -104,6 +108,8 @@ static void pick_kernels(octet__int_state *st) {
         st->vweights = octet__int_vweights_avx2;
         st->wsum = octet__int_wsum_s8_avx2;
         st->codes = octet__int_codes_avx2;
+        st->quant_row = octet__int_quant_row_avx2;
+        st->rmsnorm = octet__int_rmsnorm_avx2;
     }
 #endif
 }
@@ -212,8 +218,8 @@ static void mm_quant(void *ctx, int ith, int nth) {
     (void)ith, (void)nth;
     for (int64_t i0, i1; octet__claim_next(&t->toks, &i0, &i1);) {
         const int i = (int)i0;
-        octet__int_quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s,
-                             st->as + (size_t)i * (s / 32), &st->asa[i], st->codes);
+        st->quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s,
+                      st->as + (size_t)i * (s / 32), &st->asa[i], st->codes);
     }
 }
 
@@ -354,8 +360,8 @@ static void norm_run(void *ctx, int ith, int nth) {
     const octet__int_weights *w = t->st->w;
     size_t E = (size_t)w->n_embd;
     for (int i = ith; i < t->n_tok; i += nth)
-        octet__int_rmsnorm(t->out + (size_t)i * E, t->in + (size_t)(i + t->first) * E, t->g, t->gs, w->n_embd,
-                           w->eps_q32);
+        t->st->rmsnorm(t->out + (size_t)i * E, t->in + (size_t)(i + t->first) * E, t->g, t->gs, w->n_embd,
+                       w->eps_q32);
 }
 
 static void rmsnorm_rows(octet__int_state *st, int32_t *out, const int32_t *in, const int32_t *g, int gs, int n,

@@ -81,20 +81,13 @@ void octet__int_vweights_ref(int32_t *p, const int16_t *vsc, const int8_t *vsh, 
     for (int j = 0; j < n; j++) p[j] = (int32_t)octet__int_shift_round((int64_t)p[j] * vsc[j], base - vsh[j]);
 }
 
-void octet__int_rmsnorm(int32_t *out, const int32_t *x, const int32_t *g, int g_shift, int n, int64_t eps_q32) {
-    uint64_t mx = 0;
-    for (int j = 0; j < n; j++) {
-        uint64_t a = x[j] < 0 ? (uint64_t)(-(int64_t)x[j]) : (uint64_t)x[j];
-        if (a > mx) mx = a;
-    }
+int octet__int_rms_shift(uint64_t mx, int n) {
     /* keep n * (x >> sh)^2 below 2^62 */
     int sh = octet__int_bitlen(mx) - (62 - octet__int_bitlen((uint64_t)n)) / 2;
-    if (sh < 0) sh = 0;
-    uint64_t ss = 0;
-    for (int j = 0; j < n; j++) {
-        int64_t v = octet__int_shift_round(x[j], sh);
-        ss += (uint64_t)(v * v);
-    }
+    return sh < 0 ? 0 : sh;
+}
+
+int64_t octet__int_rms_inv(uint64_t ss, int sh, int n, int64_t eps_q32, int *s1) {
     /* mean square in units of 2^(2 sh - 32), plus eps in the same units */
     uint64_t v = ss / (uint64_t)n + (uint64_t)octet__int_shift_round(eps_q32, 2 * sh);
     if (v == 0) v = 1;
@@ -102,12 +95,32 @@ void octet__int_rmsnorm(int32_t *out, const int32_t *x, const int32_t *g, int g_
     if (k & 1) k--;
     uint64_t r = octet__int_isqrt64(v << k);          /* [2^30, 2^31): rms = r * 2^(-k/2 + sh - 16) */
     int64_t inv = (int64_t)(((uint64_t)1 << 61) + r / 2) / (int64_t)r; /* (2^30, 2^31] */
-    int s1 = 37 - k / 2 + sh;                          /* x * inv * 2^-s1 = x / rms in Q24 */
-    int s2 = 24 + g_shift - OCTET_INT_FX;
+    *s1 = 37 - k / 2 + sh;                             /* x * inv * 2^-s1 = x / rms in Q24 */
+    return inv;
+}
+
+void octet__int_rms_scale(int32_t *out, const int32_t *x, const int32_t *g, int n, int64_t inv, int s1, int s2) {
     for (int j = 0; j < n; j++) {
         int64_t u = octet__int_shift_round((int64_t)x[j] * inv, s1);
         out[j] = octet__int_sat32(octet__int_shift_round(u * g[j], s2));
     }
+}
+
+void octet__int_rmsnorm(int32_t *out, const int32_t *x, const int32_t *g, int g_shift, int n, int64_t eps_q32) {
+    uint64_t mx = 0;
+    for (int j = 0; j < n; j++) {
+        uint64_t a = x[j] < 0 ? (uint64_t)(-(int64_t)x[j]) : (uint64_t)x[j];
+        if (a > mx) mx = a;
+    }
+    int sh = octet__int_rms_shift(mx, n);
+    uint64_t ss = 0;
+    for (int j = 0; j < n; j++) {
+        int64_t v = octet__int_shift_round(x[j], sh);
+        ss += (uint64_t)(v * v);
+    }
+    int s1;
+    int64_t inv = octet__int_rms_inv(ss, sh, n, eps_q32, &s1);
+    octet__int_rms_scale(out, x, g, n, inv, s1, 24 + g_shift - OCTET_INT_FX);
 }
 
 void octet__int_quant_row(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa_out, octet__int_codes_fn codes) {

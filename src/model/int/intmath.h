@@ -87,6 +87,15 @@ void octet__int_softmax_q30(const int64_t *s, int32_t *p, int n);
 /* RMSNorm: out[j] = x[j] / sqrt(mean(x^2) + eps) * g[j], x and out in Q16, g in Q(g_shift), eps_q32 = eps in
  * Q32. Sum of squares in int64 (pre-shifted when needed), exact integer sqrt, one fixed-point reciprocal. */
 void octet__int_rmsnorm(int32_t *out, const int32_t *x, const int32_t *g, int g_shift, int n, int64_t eps_q32);
+/* Its scalar steps, shared with the AVX2 twin (kernels/int_kernels.h) so both compute the same numbers. For a row
+ * of n >= 1 values with mx = max |x| (<= 2^31): the pre-shift sh = octet__int_rms_shift(mx, n) (0 .. 17) keeps
+ * n * round(x 2^-sh)^2 below 2^62; from ss = sum_j round(x_j 2^-sh)^2 (round: octet__int_shift_round),
+ * inv = octet__int_rms_inv(ss, sh, n, eps_q32, &s1) is in (2^30, 2^31] with s1 in [7 + sh, 37 + sh] (for
+ * 0 <= eps_q32 < 2^61, when the mean square plus eps is below 2^62), and u = round(x inv 2^-s1) is x / rms in
+ * Q24; octet__int_rms_scale writes out[j] = sat32(round(u_j g_j 2^-s2)) with s2 = 24 + g_shift - 16. */
+int octet__int_rms_shift(uint64_t mx, int n);
+int64_t octet__int_rms_inv(uint64_t ss, int sh, int n, int64_t eps_q32, int *s1);
+void octet__int_rms_scale(int32_t *out, const int32_t *x, const int32_t *g, int n, int64_t inv, int s1, int s2);
 
 /* Quantize an int32 row (n a multiple of 32) to int8 blocks of 32: an integer max pass finds the row maximum M,
  * sets the row exponent *sa = bitlen(M) - 14, each block gets scale sc[b] = ceil(amax_b * 2^-sa) (<= 2^14) and
