@@ -105,4 +105,13 @@ typedef void (*octet__int_codes_fn)(const int32_t *x, int n, int64_t r, int s, i
 void octet__int_codes_ref(const int32_t *x, int n, int64_t r, int s, int8_t *q);
 void octet__int_codes_avx2(const int32_t *x, int n, int64_t r, int s, int8_t *q);
 
+/* SwiGLU in place: g[i] = silu(g[i]) * u[i] for i < n, bit for bit octet__int_swiglu_ref (src/model/int/intmath.h,
+ * the contract: any int32 g and u, Q16, u may be g), 8 elements per step with integer AVX2 only
+ * (x86/int_act_avx2.c, the error bounds there); a tail of n mod 8 goes through the reference. */
+typedef void (*octet__int_swiglu_fn)(int32_t *g, const int32_t *u, size_t n);
+void octet__int_swiglu_avx2(int32_t *g, const int32_t *u, size_t n);
+/* Its division, exposed for tests/kernels/test_int_act.c: q[j] = floor((2^60 + floor(d/2)) / d) for every
+ * d[j] in [2^30, 2^31 + 2^20) (the sigmoid's 1 + exp in Q30 goes up to 2^31 + 292226). */
+void octet__int_sigdiv_avx2(const uint32_t *d, uint32_t *q, size_t n);
+
 #endif
