@@ -141,4 +141,14 @@ void octet__int_quant_row_avx2(const int32_t *x, int n, int8_t *q, int16_t *sc, 
 /* max_j |x[j]| for any int32 x (|INT32_MIN| = 2^31), 0 for n <= 0. */
 uint64_t octet__int_maxabs32_avx2(const int32_t *x, int n);
 
+/* ---- SwiGLU (x86/int_act_avx2.c) ------------------------------------------------------------------------ */
+/* SwiGLU in place: g[i] = silu(g[i]) * u[i] for i < n, bit for bit octet__int_swiglu_ref (src/model/int/intmath.h,
+ * the contract: any int32 g and u, Q16, u may be g), 8 elements per step with integer AVX2 only
+ * (x86/int_act_avx2.c, the error bounds there); a tail of n mod 8 goes through the reference. */
+typedef void (*octet__int_swiglu_fn)(int32_t *g, const int32_t *u, size_t n);
+void octet__int_swiglu_avx2(int32_t *g, const int32_t *u, size_t n);
+/* Its division, exposed for tests/kernels/test_int_act.c: q[j] = floor((2^60 + floor(d/2)) / d) for every
+ * d[j] in [2^30, 2^31 + 2^20) (the sigmoid's 1 + exp in Q30 goes up to 2^31 + 292226). */
+void octet__int_sigdiv_avx2(const uint32_t *d, uint32_t *q, size_t n);
+
 #endif

@@ -58,6 +58,15 @@ int32_t octet__int_sigmoid_q30(int64_t x) {
     return (int32_t)(x >= 0 ? sp : (INT64_C(1) << 30) - sp);
 }
 
+void octet__int_swiglu_ref(int32_t *g, const int32_t *u, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int64_t gi = g[i];
+        int64_t sg = octet__int_sigmoid_q30(gi * (1 << (OCTET_INT_FE - OCTET_INT_FX)));
+        int64_t silu = octet__int_shift_round(gi * sg, 30); /* Q16 */
+        g[i] = octet__int_sat32(octet__int_shift_round(silu * u[i], OCTET_INT_FX));
+    }
+}
+
 void octet__int_softmax_q30(const int64_t *s, int32_t *p, int n) {
     if (n <= 0) return;
     int64_t mx = s[0];

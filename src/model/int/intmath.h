@@ -11,6 +11,7 @@
 #ifndef OCTET_INTMATH_H
 #define OCTET_INTMATH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kernels/int_kernels.h"
@@ -81,6 +82,14 @@ int octet__int_bitlen(uint64_t v);
 int32_t octet__int_exp_q30(int64_t x_q20);
 /* sigmoid(x) for x in Q20, result in Q30, from exp(-|x|) and one division. */
 int32_t octet__int_sigmoid_q30(int64_t x_q20);
+/* SwiGLU in place, the integer mode's reference (the AVX2 twin octet__int_swiglu_avx2 in kernels/int_kernels.h
+ * equals it bit for bit): for i < n, with g[i], u[i] int32 in Q16 (any int32 value, INT32_MIN included) and x =
+ * g[i] * 2^(FE - FX) in Q20,
+ *   s    = octet__int_sigmoid_q30(x)                               sigmoid(g) in Q30, 0 <= s <= 2^30
+ *   silu = octet__int_shift_round(g[i] * s, 30)                    Q16, |silu| <= 2^31 (exact in int64)
+ *   g[i] = octet__int_sat32(octet__int_shift_round(silu * u[i], 16))   |silu * u| <= 2^62 (exact in int64)
+ * u is the up projection; u may be g itself (each element is read before it is written). */
+void octet__int_swiglu_ref(int32_t *g, const int32_t *u, size_t n);
 /* p[0..n) = softmax(s[0..n)) in Q30 (sum ~ 2^30) for scores s in Q20 (int64: any magnitude). */
 void octet__int_softmax_q30(const int64_t *s, int32_t *p, int n);
 
