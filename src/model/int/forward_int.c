@@ -69,7 +69,8 @@ struct octet__int_state {
     octet__int_wsum_fn wsum;
     octet__int_codes_fn codes;                   /* activation codes (octet__int_quant_row) */
     octet__int_quant_row_fn quant_row;           /* activation quantizer (mm_quant) */
-    octet__int_rmsnorm_fn rmsnorm;               /* RMSNorm (norm_run) */
+    octet__int_rmsnorm_fn rmsnorm;
+    octet__int_swiglu_fn swiglu;                 /* silu(gate) * up (mm_dot) */               /* RMSNorm (norm_run) */
     /* per call */
     int n_tok, n_past, layer;
     int64_t pos;
@@ -97,6 +98,7 @@ static void pick_kernels(octet__int_state *st) {
     st->codes = octet__int_codes_ref;
     st->quant_row = octet__int_quant_row;
     st->rmsnorm = octet__int_rmsnorm;
+    st->swiglu = octet__int_swiglu_ref;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (octet__use_simd() && octet__cpu_features()->avx2) {
         st->dot = octet__int_dot_q8_avx2;
@@ -110,6 +112,7 @@ static void pick_kernels(octet__int_state *st) {
         st->codes = octet__int_codes_avx2;
         st->quant_row = octet__int_quant_row_avx2;
         st->rmsnorm = octet__int_rmsnorm_avx2;
+        st->swiglu = octet__int_swiglu_avx2;
     }
 #endif
 }
@@ -287,16 +290,6 @@ static void mm_rows(const mm_task *t, int ith, int64_t r0, int64_t r1) {
     }
 }
 
-/* SwiGLU of n elements in place: g = silu(g) * u, all in Q16 (sigmoid from the integer exp, intmath.c) */
-static void swiglu(int32_t *g, const int32_t *u, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        int64_t gi = g[i];
-        int64_t sg = octet__int_sigmoid_q30(gi * (1 << (OCTET_INT_FE - OCTET_INT_FX)));
-        int64_t silu = octet__int_shift_round(gi * sg, 30); /* Q16 */
-        g[i] = octet__int_sat32(octet__int_shift_round(silu * u[i], OCTET_INT_FX));
-    }
-}
-
 static void mm_dot(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
     (void)nth;
@@ -308,7 +301,7 @@ static void mm_dot(void *ctx, int ith, int nth) {
             mm_rows(t, ith, n_ff + r0, n_ff + r1);
             for (int i = 0; i < t->n_tok; i++) {
                 size_t o = (size_t)i * (size_t)n_ff + (size_t)r0;
-                swiglu(t->y[0] + o, t->y[1] + o, (size_t)(r1 - r0));
+                t->st->swiglu(t->y[0] + o, t->y[1] + o, (size_t)(r1 - r0));
             }
         }
         return;
