@@ -147,6 +147,10 @@ uint64_t octet__int_maxabs32_avx2(const int32_t *x, int n);
  * (x86/int_act_avx2.c, the error bounds there); a tail of n mod 8 goes through the reference. */
 typedef void (*octet__int_swiglu_fn)(int32_t *g, const int32_t *u, size_t n);
 void octet__int_swiglu_avx2(int32_t *g, const int32_t *u, size_t n);
+/* Softmax in Q30 of Q20 scores: bit for bit octet__int_softmax_q30 (src/model/int/intmath.h, its contract),
+ * 8 keys per vector with the exp of the SwiGLU kernel (x86/int_act_avx2.c). */
+typedef void (*octet__int_softmax_fn)(const int64_t *s, int32_t *p, int n);
+void octet__int_softmax_q30_avx2(const int64_t *s, int32_t *p, int n);
 /* Its division, exposed for tests/kernels/test_int_act.c: q[j] = floor((2^60 + floor(d/2)) / d) for every
  * d[j] in [2^30, 2^31 + 2^20) (the sigmoid's 1 + exp in Q30 goes up to 2^31 + 292226). */
 void octet__int_sigdiv_avx2(const uint32_t *d, uint32_t *q, size_t n);

@@ -219,9 +219,44 @@ static void test_tails(void) {
     CHECKF(bad == 0, "%ld short rows differ between the AVX2 kernel and the reference", bad);
 }
 
+/* The softmax: the AVX2 twin against octet__int_softmax_q30 with memcmp (and no write past n), on score rows of
+ * 1..300 keys: Q20 scores of real spread, rows where most keys are far below the maximum (past the exp cut-off at
+ * 32 ln2, and beyond the 2^25 clamp), all equal, the maximum first, last or repeated, magnitudes up to 2^44; the
+ * reference's probabilities sum to 2^30 within the rounding of n terms. */
+static void test_softmax(int simd) {
+    enum { N = 300, GUARD = 5 };
+    static int64_t sc[N];
+    static int32_t p1[N + GUARD], p2[N + GUARD];
+    uint64_t r = 2024;
+    long bad = 0, bad_sum = 0;
+    for (int it = 0; it < 6000; it++) {
+        const int n = 1 + (int)(t_rng_next(&r) % N), mode = it % 6;
+        const int64_t base = (int64_t)(t_rng_next(&r) >> 20) - (INT64_C(1) << 43);
+        for (int j = 0; j < n; j++) {
+            int64_t v = (int64_t)(t_rng_next(&r) % (UINT64_C(1) << (mode == 1 ? 26 : 23))); /* up to ~64 in Q20 */
+            if (mode == 2 && t_rng_next(&r) % 4) v += INT64_C(1) << (25 + t_rng_next(&r) % 18); /* far below */
+            if (mode == 3) v = 0;
+            sc[j] = base - v;
+        }
+        if (mode == 4) sc[n - 1] = base + (INT64_C(1) << 24);
+        if (mode == 5) sc[0] = sc[n / 2] = base + 7;
+        for (int j = 0; j < n + GUARD; j++) p1[j] = p2[j] = -7;
+        octet__int_softmax_q30(sc, p1, n);
+        int64_t sum = 0;
+        for (int j = 0; j < n; j++) sum += p1[j];
+        bad_sum += sum < (INT64_C(1) << 30) - n || sum > (INT64_C(1) << 30) + n;
+        if (!simd) continue;
+        octet__int_softmax_q30_avx2(sc, p2, n);
+        bad += memcmp(p1, p2, sizeof p1) != 0;
+    }
+    CHECKF(bad_sum == 0, "%ld reference softmax rows do not sum to 2^30 +- n", bad_sum);
+    CHECKF(bad == 0, "%ld AVX2 softmax rows differ from the reference", bad);
+}
+
 int main(void) {
     test_ref();
     const octet__cpu *c = octet__cpu_features();
+    test_softmax(c->avx2);
     if (!c->avx2) {
         printf("no AVX2: only the reference is checked\n");
         TEST_MAIN_END();

@@ -152,15 +152,13 @@ static inline __m256i out_mag(__m256i ag, __m256i s, __m256i au) {
 /* V vectors of 8 elements, each step written for all V before the next: one vector's chain is long (a gather and
  * ten dependent multiplies) and independent vectors side by side keep the out-of-order window busy (measured on
  * a 5632 x 64 row: 4 vectors take ~30% less time than 1, 2 vectors ~12% less). */
-static inline __attribute__((always_inline)) void swiglu_vecs(int32_t *g, const int32_t *u, const int V) {
+/* e[k] = exp_q30(-ax[k]) of the reference for ax in [0, 2^25) in each 32-bit lane (0 from 32 LN2 up), V vectors
+ * side by side */
+static inline __attribute__((always_inline)) void exp_vecs(const __m256i *ax, __m256i *e, const int V) {
     const __m256i ln2 = _mm256_set1_epi32(LN2);
-    __m256i gv[4], ag[4], ax[4], z[4], e[4];
-    _Pragma("GCC unroll 4") for (int k = 0; k < V; k++) {
-        gv[k] = _mm256_loadu_si256((const __m256i *)(const void *)(g + 8 * k));
-        ag[k] = _mm256_abs_epi32(gv[k]); /* unsigned: 2^31 for INT32_MIN */
-        ax[k] = _mm256_slli_epi32(_mm256_min_epu32(ag[k], _mm256_set1_epi32((1 << 21) - 1)), 4); /* |x| */
+    __m256i z[4];
+    _Pragma("GCC unroll 4") for (int k = 0; k < V; k++)
         z[k] = _mm256_srli_epi32(_mm256_mulhi_epu16(_mm256_srli_epi32(ax[k], 9), _mm256_set1_epi32(K_Z)), 10);
-    }
     _Pragma("GCC unroll 4") for (int k = 0; k < V; k++) {
         __m256i r = _mm256_sub_epi32(ax[k], _mm256_mullo_epi32(z[k], ln2));
         const __m256i over = _mm256_cmpgt_epi32(r, _mm256_set1_epi32(LN2 - 1));
@@ -175,6 +173,16 @@ static inline __attribute__((always_inline)) void swiglu_vecs(int32_t *g, const 
         const __m256i half = _mm256_srlv_epi32(_mm256_set1_epi32(INT32_MIN), sh); /* 2^(z-1), 0 for z = 0 */
         e[k] = _mm256_srlv_epi32(_mm256_add_epi32(e[k], half), z[k]);
     }
+}
+
+static inline __attribute__((always_inline)) void swiglu_vecs(int32_t *g, const int32_t *u, const int V) {
+    __m256i gv[4], ag[4], ax[4], e[4];
+    _Pragma("GCC unroll 4") for (int k = 0; k < V; k++) {
+        gv[k] = _mm256_loadu_si256((const __m256i *)(const void *)(g + 8 * k));
+        ag[k] = _mm256_abs_epi32(gv[k]); /* unsigned: 2^31 for INT32_MIN */
+        ax[k] = _mm256_slli_epi32(_mm256_min_epu32(ag[k], _mm256_set1_epi32((1 << 21) - 1)), 4); /* |x| */
+    }
+    exp_vecs(ax, e, V);
     _Pragma("GCC unroll 4") for (int k = 0; k < V; k++) e[k] = sig_div(e[k]); /* sigmoid(|x|) in Q30 */
     _Pragma("GCC unroll 4") for (int k = 0; k < V; k++) {
         const __m256i uv = _mm256_loadu_si256((const __m256i *)(const void *)(u + 8 * k));
@@ -193,4 +201,61 @@ void octet__int_swiglu_avx2(int32_t *g, const int32_t *u, size_t n) {
     for (; j + 32 <= n; j += 32) swiglu_vecs(g + j, u + j, 4);
     for (; j + 8 <= n; j += 8) swiglu_vecs(g + j, u + j, 1);
     if (j < n) octet__int_swiglu_ref(g + j, u + j, n - j);
+}
+
+/* Softmax (octet__int_softmax_q30's contract and bits): the maximum over int64 lanes; mx - s clamped to 2^25 - 1
+ * (>= 32 LN2, where exp is 0 either way) so the arguments fit the 32-bit lanes of exp_vecs; the sum of the exps in
+ * int64 lanes; the normalization p inv (p <= 2^30 + 292226, inv <= 2^31: < 2^62) as unsigned 32 x 32 -> 64
+ * products of the even and odd lanes. The last n mod 8 keys through the reference's exp. */
+void octet__int_softmax_q30_avx2(const int64_t *s, int32_t *p, int n) {
+    if (n < 8) {
+        octet__int_softmax_q30(s, p, n);
+        return;
+    }
+    __m256i vmx = _mm256_loadu_si256((const __m256i *)(const void *)s);
+    int j = 4;
+    for (; j + 4 <= n; j += 4) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(s + j));
+        vmx = _mm256_blendv_epi8(vmx, v, _mm256_cmpgt_epi64(v, vmx));
+    }
+    int64_t m4[4];
+    _mm256_storeu_si256((__m256i *)(void *)m4, vmx);
+    int64_t mx = m4[0];
+    for (int k = 1; k < 4; k++) mx = m4[k] > mx ? m4[k] : mx;
+    for (; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+
+    const __m256i vm = _mm256_set1_epi64x(mx), cut = _mm256_set1_epi64x((1 << 25) - 1);
+    const __m256i lo_idx = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    __m256i vsum = _mm256_setzero_si256();
+    for (j = 0; j + 8 <= n; j += 8) {
+        __m256i x0 = _mm256_sub_epi64(vm, _mm256_loadu_si256((const __m256i *)(const void *)(s + j)));
+        __m256i x1 = _mm256_sub_epi64(vm, _mm256_loadu_si256((const __m256i *)(const void *)(s + j + 4)));
+        x0 = _mm256_blendv_epi8(x0, cut, _mm256_cmpgt_epi64(x0, cut));
+        x1 = _mm256_blendv_epi8(x1, cut, _mm256_cmpgt_epi64(x1, cut));
+        /* the low dwords of x0's and x1's lanes, in order */
+        const __m256i ax = _mm256_permute2x128_si256(_mm256_permutevar8x32_epi32(x0, lo_idx),
+                                                     _mm256_permutevar8x32_epi32(x1, lo_idx), 0x20);
+        __m256i e;
+        exp_vecs(&ax, &e, 1);
+        _mm256_storeu_si256((__m256i *)(void *)(p + j), e);
+        vsum = _mm256_add_epi64(vsum, _mm256_add_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(e)),
+                                                       _mm256_cvtepu32_epi64(_mm256_extracti128_si256(e, 1))));
+    }
+    int64_t s4[4];
+    _mm256_storeu_si256((__m256i *)(void *)s4, vsum);
+    int64_t sum = s4[0] + s4[1] + s4[2] + s4[3];
+    for (int k = j; k < n; k++) {
+        p[k] = octet__int_exp_q30(s[k] - mx);
+        sum += p[k];
+    }
+    /* sum >= exp(0) ~ 2^30, so inv <= 2^31 and p * inv < 2^62 */
+    const int64_t inv = ((INT64_C(1) << 61) + sum / 2) / sum;
+    const __m256i vi = _mm256_set1_epi64x(inv), rnd = _mm256_set1_epi64x(INT64_C(1) << 30);
+    for (j = 0; j + 8 <= n; j += 8) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + j));
+        const __m256i pe = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epu32(v, vi), rnd), 31);
+        const __m256i po = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epu32(odd_m(v), vi), rnd), 31);
+        _mm256_storeu_si256((__m256i *)(void *)(p + j), join(pe, po));
+    }
+    for (; j < n; j++) p[j] = (int32_t)(((int64_t)p[j] * inv + (INT64_C(1) << 30)) >> 31);
 }

@@ -70,7 +70,8 @@ struct octet__int_state {
     octet__int_codes_fn codes;                   /* activation codes (octet__int_quant_row) */
     octet__int_quant_row_fn quant_row;           /* activation quantizer (mm_quant) */
     octet__int_rmsnorm_fn rmsnorm;
-    octet__int_swiglu_fn swiglu;                 /* silu(gate) * up (mm_dot) */               /* RMSNorm (norm_run) */
+    octet__int_swiglu_fn swiglu;                 /* silu(gate) * up (mm_dot) */
+    octet__int_softmax_fn softmax;               /* attention probabilities (attn_run) */               /* RMSNorm (norm_run) */
     /* per call */
     int n_tok, n_past, layer;
     int64_t pos;
@@ -99,6 +100,7 @@ static void pick_kernels(octet__int_state *st) {
     st->quant_row = octet__int_quant_row;
     st->rmsnorm = octet__int_rmsnorm;
     st->swiglu = octet__int_swiglu_ref;
+    st->softmax = octet__int_softmax_q30;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (octet__use_simd() && octet__cpu_features()->avx2) {
         st->dot = octet__int_dot_q8_avx2;
@@ -113,6 +115,7 @@ static void pick_kernels(octet__int_state *st) {
         st->quant_row = octet__int_quant_row_avx2;
         st->rmsnorm = octet__int_rmsnorm_avx2;
         st->swiglu = octet__int_swiglu_avx2;
+        st->softmax = octet__int_softmax_q30_avx2;
     }
 #endif
 }
@@ -490,7 +493,7 @@ static void attn_run(void *ctx, int ith, int nth) {
         /* |raw| < 2^31, ksc <= 2^14: real score = raw * ksc * 2^(shq + shk - 32) / (127 sqrt(hd))
          * = raw * ksc * att_m * 2^(shq + shk - 32 - att_e); Q20 */
         st->qscale(sc, st->ksc + s0, st->ksh + s0, n_keys, w->att_m, w->att_e + 12 - shq);
-        octet__int_softmax_q30(sc, pr, n_keys);
+        st->softmax(sc, pr, n_keys);
         /* out = sum_j p_j v_j with v_j = v8 * vm_j * 2^(ve_j - 16) / 127, aligned to the largest exponent */
         const int8_t *vsh = st->vsh + s0;
         int emax = -128;
