@@ -41,28 +41,29 @@ static inline void store_rows(int64_t out[8], __m256i acc_e, __m256i acc_o) {
 }
 
 /* The 8 rows' block scales ws = octet__int_block_scale(h, e) (int_kernels.h) as int32 lanes, from g (lane r: the
- * dword at row r's block, low half the fp16 scale h) and nk = 41 - e per row (K + 25 - e with K = 16), in one
- * rounding shift for both signs of the exponent s = max(ex, 1) - 25 + e:
- *   m = (h & 0x7fff) + 1024 - (max(ex, 1) << 10)   (1024 + mantissa when normal, the mantissa when subnormal)
- *   R = min(K - s, 31),  ws = ((+-m << K) + 2^(R-1)) >> R   (arithmetic shift: floor)
- * For s >= 0 the added 2^(R-1) is below the divisor of a multiple of it, so this is exactly m << s (s <= 14 since
- * |ws| <= 32767); for s < 0 it is floor(v 2^s + 1/2); where R is clamped to 31 (t = -s >= 15) both sides are 0,
- * as |m| < 2^11 and |m << K| + 2^30 < 2^31. */
-static inline __m256i block_scales(__m256i g, __m256i nk) {
-    const __m256i hm = _mm256_and_si256(g, _mm256_set1_epi32(0x7fff));
-    const __m256i exm = _mm256_max_epi32(_mm256_srli_epi32(hm, 10), _mm256_set1_epi32(1));
-    const __m256i m = _mm256_sub_epi32(_mm256_add_epi32(hm, _mm256_set1_epi32(1024)), _mm256_slli_epi32(exm, 10));
-    const __m256i vk = _mm256_sign_epi32(_mm256_slli_epi32(m, 16), _mm256_slli_epi32(g, 16));
-    const __m256i R = _mm256_min_epi32(_mm256_sub_epi32(nk, exm), _mm256_set1_epi32(31));
-    const __m256i half = _mm256_srlv_epi32(_mm256_set1_epi32(1 << 30), _mm256_sub_epi32(_mm256_set1_epi32(31), R));
-    return _mm256_srav_epi32(_mm256_add_epi32(vk, half), R);
+ * dword at row r's block, low half the fp16 scale h) and nk1 = 40 - e per row, in one rounding shift for both
+ * signs of the exponent s = max(ex, 1) - 25 + e, with K = 16:
+ *   x = (h << 16) without the sign,  m << K = x - (max(ex, 1) << 26) + 2^26   (the implicit 1 of normal scales)
+ *   R = K - s = nk1 + 1 - max(ex, 1),  ws = floor((+-m 2^K + 2^(R-1)) / 2^R) = floor((floor(+-m 2^K / 2^(R-1)) + 1) / 2)
+ * (nested floors by arithmetic shifts: the rounding add needs no variable shift). R >= 1 for every e of the
+ * contract (|ws| <= 32767). For s >= 0 this is exactly m << s; for s < 0 it is floor(v 2^s + 1/2); a shift count
+ * R - 1 of 27 or more leaves 0 or -1 of |m << K| < 2^27 (counts past 31 fill with the sign), hence ws = 0, the
+ * reference's value there. */
+static inline __m256i block_scales(__m256i g, __m256i nk1) {
+    const __m256i g16 = _mm256_slli_epi32(g, 16);
+    const __m256i x = _mm256_and_si256(g16, _mm256_set1_epi32(0x7fff0000));
+    const __m256i exm = _mm256_max_epi32(_mm256_srli_epi32(x, 26), _mm256_set1_epi32(1));
+    const __m256i m16 = _mm256_add_epi32(_mm256_sub_epi32(x, _mm256_slli_epi32(exm, 26)), _mm256_set1_epi32(1 << 26));
+    const __m256i vk = _mm256_sign_epi32(m16, g16);
+    const __m256i q = _mm256_srav_epi32(vk, _mm256_sub_epi32(nk1, exm));
+    return _mm256_srai_epi32(_mm256_add_epi32(q, _mm256_set1_epi32(1)), 1);
 }
 
-/* 41 - e for the 8 rows (see block_scales) */
+/* 40 - e for the 8 rows (see block_scales) */
 static inline __m256i row_nk(const int8_t e[8]) {
     int64_t e8;
     memcpy(&e8, e, 8);
-    return _mm256_sub_epi32(_mm256_set1_epi32(41), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
+    return _mm256_sub_epi32(_mm256_set1_epi32(40), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
 }
 
 /* lane r: r * row_bytes, the gather offsets of the 8 rows */
