@@ -29,7 +29,8 @@
 static inline void scale_add(__m256i isum, __m256i ws32, int16_t as, __m256i *acc_e, __m256i *acc_o) {
     const __m256i sc = _mm256_madd_epi16(ws32, _mm256_set1_epi32((int32_t)(uint16_t)as));
     *acc_e = _mm256_add_epi64(*acc_e, _mm256_mul_epi32(isum, sc));
-    *acc_o = _mm256_add_epi64(*acc_o, _mm256_mul_epi32(_mm256_srli_epi64(isum, 32), _mm256_srli_epi64(sc, 32)));
+    /* the odd lanes brought down by shuffles (_mm256_mul_epi32 reads the low halves only): port 5, not the shifts' */
+    *acc_o = _mm256_add_epi64(*acc_o, _mm256_mul_epi32(_mm256_shuffle_epi32(isum, 0xf5), _mm256_shuffle_epi32(sc, 0xf5)));
 }
 
 /* acc_e holds rows 0, 2, 4, 6 and acc_o rows 1, 3, 5, 7: two vector stores in row order (the rescale reads them
