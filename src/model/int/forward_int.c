@@ -1,7 +1,7 @@
 /*
  * forward_int.c - sessions and the per-token forward pass of the integer-only mode. Integer arithmetic only:
  * `make intonly` compiles this file with -mgeneral-regs-only (no FP or vector registers), so any floating
- * point here fails that build. Float appears once, at the very end, as IEEE bit patterns of the Q16 logits
+ * point here fails that build. Float appears once, at the end, as IEEE bit patterns of the Q16 logits
  * built with integer operations (octet__int_to_f32_bits).
  *
  * Per layer, for the batch X [n][n_embd] (int32 Q16 residual stream):
@@ -212,6 +212,7 @@ typedef struct mm_task {
     const int32_t *x;        /* [n_tok][n_in] Q16 */
     int n_tok, n_in;
     int swiglu;              /* gate and up (n_w = 2): rows claimed in pairs, y[0] = silu(y[0]) * y[1] after them */
+    float *yf;               /* the logits: y[0] also handed out as float, [n_tok][n_out], by the rows' thread */
     octet__claim rows;       /* rows of all weights (concatenated), for mm_dot; row pairs with swiglu */
     octet__claim toks;       /* activation rows to quantize, one at a time (mm_quant) */
 } mm_task;
@@ -309,17 +310,28 @@ static void mm_dot(void *ctx, int ith, int nth) {
         }
         return;
     }
-    for (int64_t r0, r1; octet__claim_next(&t->rows, &r0, &r1);) mm_rows(t, ith, r0, r1);
+    for (int64_t r0, r1; octet__claim_next(&t->rows, &r0, &r1);) {
+        mm_rows(t, ith, r0, r1);
+        if (!t->yf) continue;
+        /* the only float of the pass: IEEE bit patterns of the Q16 logits, built with integer operations */
+        const size_t V = (size_t)t->w[0]->n_out;
+        for (int i = 0; i < t->n_tok; i++)
+            for (size_t r = (size_t)r0; r < (size_t)r1; r++) {
+                uint32_t bits = octet__int_to_f32_bits(t->y[0][(size_t)i * V + r], OCTET_INT_FX);
+                memcpy((char *)t->yf + ((size_t)i * V + r) * sizeof bits, &bits, sizeof bits);
+            }
+    }
 }
 
 /* y_j = x W_j^T (+ b_j), j < n_w, all W_j with the same input size. */
 static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w, int32_t *const *y,
-                   const int32_t *const *b, const int32_t *x, int n_tok, int swiglu_pair) {
+                   const int32_t *const *b, const int32_t *x, int n_tok, int swiglu_pair, float *yf) {
     mm_task t;
     memset(&t, 0, sizeof t);
     t.st = st;
     t.n_w = n_w;
     t.swiglu = swiglu_pair;
+    t.yf = yf;
     for (int j = 0; j < n_w; j++) {
         t.w[j] = w[j];
         t.y[j] = y[j];
@@ -338,7 +350,7 @@ static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w
 }
 
 static void matmul1(octet__int_state *st, const octet__int_mat *w, int32_t *y, const int32_t *x, int n_tok) {
-    matmul(st, 1, &w, &y, NULL, x, n_tok, 0);
+    matmul(st, 1, &w, &y, NULL, x, n_tok, 0, NULL);
 }
 
 /* ---- element-wise pieces, one task per token ------------------------------------------------------------- */
@@ -544,7 +556,7 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
             const octet__int_mat *ms[3] = {&L->wq, &L->wk, &L->wv};
             int32_t *y[3] = {st->q, st->k, st->v};
             const int32_t *b[3] = {L->bq, L->bk, L->bv};
-            matmul(st, 3, ms, y, b, st->xn, n_tok, 0);
+            matmul(st, 3, ms, y, b, st->xn, n_tok, 0, NULL);
         }
         if (n_tok == 1) qkv_run(st, 0, 1); /* one token is one job: no pool round */
         else octet__pool_run(st->pool, qkv_run, st);
@@ -556,7 +568,7 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
         {
             const octet__int_mat *ms[2] = {&L->gate, &L->up};
             int32_t *y[2] = {st->hg, st->hu};
-            matmul(st, 2, ms, y, NULL, st->xn, n_tok, 1); /* hg = silu(gate) * up */
+            matmul(st, 2, ms, y, NULL, st->xn, n_tok, 1, NULL); /* hg = silu(gate) * up */
         }
         matmul1(st, &L->down, st->xn, st->hg, n_tok);
         residual_add(st->x, st->xn, (size_t)n_tok * E);
@@ -564,10 +576,7 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
 
     int first = st->logits_all ? 0 : n_tok - 1, n_out = n_tok - first;
     rmsnorm_rows(st, st->xn, st->x, w->out_g, w->out_gs, n_out, first);
-    matmul1(st, &w->output, st->lq, st->xn, n_out);
-    size_t nl = (size_t)n_out * (size_t)w->n_vocab;
-    for (size_t i = 0; i < nl; i++) {
-        uint32_t bits = octet__int_to_f32_bits(st->lq[i], OCTET_INT_FX);
-        memcpy((char *)logits + i * sizeof bits, &bits, sizeof bits);
-    }
+    const octet__int_mat *wo = &w->output;
+    int32_t *lq = st->lq;
+    matmul(st, 1, &wo, &lq, NULL, st->xn, n_out, 0, logits); /* Q16 logits in lq, as float in logits */
 }
