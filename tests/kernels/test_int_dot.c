@@ -309,7 +309,7 @@ static void test_q8_multirow(void) {
     static uint8_t panel[MAXB * 288];
     static int64_t out[NT * 8];
     uint64_t rng = 21;
-    int bad_gemv = 0, bad_panel = 0;
+    int bad_gemv = 0, bad_panel = 0, bad_fused = 0, n_fused = 0;
     for (int trial = 0; trial < 300; trial++) {
         int nb = 1 + (int)(t_rng_next(&rng) % MAXB), mode = trial % 3;
         size_t row_bytes = (size_t)nb * OCTET_INT_BLOCK + 2 * (size_t)(trial & 1), a_stride = (size_t)nb * 32 + 8;
@@ -335,6 +335,21 @@ static void test_q8_multirow(void) {
             int64_t g[8];
             octet__int_gemv8_q8_avx2(nb, w, row_bytes, e, a + (size_t)c * a_stride, as + (size_t)c * as_stride, g);
             for (int r = 0; r < 8; r++) bad_gemv += g[r] != want[c][r];
+            /* the fused rescale: base so that every shift is in [32, 62], a multiplier, a bias or none */
+            int emin = 127, emax = -128;
+            for (int r = 0; r < 8; r++) emin = e[r] < emin ? e[r] : emin, emax = e[r] > emax ? e[r] : emax;
+            if (emax - emin > 30) continue;
+            const int base = 32 - emin + (int)(t_rng_next(&rng) % (uint64_t)(31 - (emax - emin)));
+            const int32_t m = c % 3 ? 1082196484 : (int32_t)(t_rng_next(&rng) >> 33);
+            int32_t bias[8], y[8];
+            for (int r = 0; r < 8; r++)
+                bias[r] = c % 4 == 1 ? (r & 1 ? INT32_MAX : -INT32_MAX) : (int32_t)(t_rng_next(&rng) >> 32);
+            const int use_bias = c & 1;
+            octet__int_gemv8_q8_y_avx2(nb, w, row_bytes, e, a + (size_t)c * a_stride, as + (size_t)c * as_stride,
+                                       base, m, use_bias ? bias : NULL, y);
+            for (int r = 0; r < 8; r++, n_fused++)
+                bad_fused += y[r] != octet__int_sat32(octet__int_mulshift(want[c][r], m, base + e[r]) +
+                                                      (use_bias ? bias[r] : 0));
         }
         CHECK(octet__int_panel_bytes(nb) <= sizeof panel);
         octet__int_pack8_q8(nb, panel, w, row_bytes, e);
@@ -344,6 +359,8 @@ static void test_q8_multirow(void) {
             for (int r = 0; r < 8; r++) bad_panel += out[c * 8 + r] != want[c][r];
     }
     CHECKF(bad_gemv == 0, "%d 8-row GEMV results differ from the reference dot", bad_gemv);
+    CHECKF(bad_fused == 0 && n_fused > 10000, "%d of %d GEMV outputs rescaled in registers differ from the scalar rescale",
+           bad_fused, n_fused);
     CHECKF(bad_panel == 0, "%d panel results differ from the reference dot", bad_panel);
 }
 

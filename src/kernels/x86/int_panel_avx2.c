@@ -77,8 +77,10 @@ static inline __m256i gather_scales(const uint8_t *w, __m256i idx, int64_t b, __
     return block_scales(g, nk);
 }
 
-void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
-                              const int8_t *a, const int16_t *as, int64_t out[8]) {
+/* The 8 rows' int64 sums: acc_e holds rows 0, 2, 4, 6 and acc_o rows 1, 3, 5, 7 in their 64-bit lanes. */
+static inline __attribute__((always_inline)) void gemv8_sums(int64_t n_blocks, const uint8_t *w, size_t row_bytes,
+                                                             const int8_t e[8], const int8_t *a, const int16_t *as,
+                                                             __m256i *acc_e_out, __m256i *acc_o_out) {
     __m256i acc_e = _mm256_setzero_si256(), acc_o = _mm256_setzero_si256();
     /* the next 8 rows (contiguous with these) are prefetched linearly, a share of their lines per block */
     octet__pf_stream pfs;
@@ -93,7 +95,39 @@ void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_byt
             p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(const void *)(wb + (size_t)r * row_bytes)), av);
         scale_add(reduce8(p), gather_scales(w, idx, b, nk), as[b], &acc_e, &acc_o);
     }
+    *acc_e_out = acc_e;
+    *acc_o_out = acc_o;
+}
+
+void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
+                              const int8_t *a, const int16_t *as, int64_t out[8]) {
+    __m256i acc_e, acc_o;
+    gemv8_sums(n_blocks, w, row_bytes, e, a, as, &acc_e, &acc_o);
     store_rows(out, acc_e, acc_o);
+}
+
+static inline __m256i rescale4(__m256i a, __m256i s, __m256i m, __m256i bias);
+
+/* The sums rescaled in registers: y[r] = sat32(mulshift(sum_r, m, base + e[r]) + bias[r]), the even rows' and odd
+ * rows' 64-bit lanes apart (shifts, biases sign-extended to 64 bits), the low halves joined in row order. */
+void octet__int_gemv8_q8_y_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
+                                const int8_t *a, const int16_t *as, int base, int32_t m, const int32_t *bias,
+                                int32_t y[8]) {
+    __m256i acc_e, acc_o;
+    gemv8_sums(n_blocks, w, row_bytes, e, a, as, &acc_e, &acc_o);
+    int64_t e8;
+    memcpy(&e8, e, 8);
+    const __m256i s32 = _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
+    const __m256i s_e = _mm256_and_si256(s32, _mm256_set1_epi64x(0xffffffff)), s_o = _mm256_srli_epi64(s32, 32);
+    __m256i b_e = _mm256_setzero_si256(), b_o = b_e;
+    if (bias) {
+        const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)bias), sg = _mm256_srai_epi32(b, 31);
+        b_e = _mm256_blend_epi32(b, _mm256_shuffle_epi32(sg, 0xa0), 0xaa); /* high half: the sign of the low */
+        b_o = _mm256_blend_epi32(_mm256_shuffle_epi32(b, 0xf5), sg, 0xaa);
+    }
+    const __m256i vm = _mm256_set1_epi64x(m);
+    const __m256i v_e = rescale4(acc_e, s_e, vm, b_e), v_o = rescale4(acc_o, s_o, vm, b_o);
+    _mm256_storeu_si256((__m256i *)(void *)y, _mm256_blend_epi32(v_e, _mm256_slli_epi64(v_o, 32), 0xaa));
 }
 
 size_t octet__int_panel_bytes(int64_t n_blocks) { return (size_t)n_blocks * IPANEL_BLOCK_BYTES; }

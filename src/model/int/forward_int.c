@@ -264,6 +264,21 @@ static void mm_rows(const mm_task *t, int ith, int64_t r0, int64_t r1) {
                     octet__int_pack8_q8(w->n_blocks, panel, w0, w->row_bytes, e0);
                     octet__int_panel_q8_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
                 } else {
+                    /* the rescale in the GEMV's registers where every row's shift is in range (the usual case) */
+                    int emin = e0[0], emax = e0[0], done = 1;
+                    for (int k = 1; k < 8; k++) emin = e0[k] < emin ? e0[k] : emin, emax = e0[k] > emax ? e0[k] : emax;
+                    for (int i = 0; i < t->n_tok; i++) {
+                        const int sbase = 37 - st->asa[i];
+                        if (sbase + emin < 32 || sbase + emax > 62) {
+                            done = 0;
+                            break;
+                        }
+                        octet__int_gemv8_q8_y_avx2(w->n_blocks, w0, w->row_bytes, e0, st->aq + (size_t)i * s,
+                                                   st->as + (size_t)i * (s / 32), sbase, M127,
+                                                   t->bias[j] ? t->bias[j] + lo : NULL,
+                                                   t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo);
+                    }
+                    if (done) continue;
                     for (int i = 0; i < t->n_tok; i++)
                         octet__int_gemv8_q8_avx2(w->n_blocks, w0, w->row_bytes, e0, st->aq + (size_t)i * s,
                                                  st->as + (size_t)i * (s / 32), pout + 8 * i);
