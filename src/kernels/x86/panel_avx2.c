@@ -94,12 +94,16 @@ static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float 
     __m256 acc[4];
     _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
     PREFETCH_SETUP
+    /* the rows' scales one block ahead (the gather off the block's critical path): +1.4-2.5% GB/s from DRAM, two
+     * single-threaded processes side by side */
+    __m256 dw_next = row_scales(wb, w_stride, 0);
     for (int64_t i = 0; i < nb; i++) {
         PREFETCH_STEP
         const size_t off = (size_t)i * sizeof(block_q8_0);
         __m256i x[8];
         _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++) x[r] = _mm256_loadu_si256((const __m256i *)(wb + (size_t)r * w_stride + off + 2));
-        const __m256 dw = row_scales(wb, w_stride, off);
+        const __m256 dw = dw_next;
+        if (i + 1 < nb) dw_next = row_scales(wb, w_stride, off + sizeof(block_q8_0));
         _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
             const block_q8_0 *y = (const block_q8_0 *)(a + (size_t)c * a_stride) + i;
             const __m256i av = _mm256_loadu_si256((const __m256i *)y->qs);
