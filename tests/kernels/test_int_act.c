@@ -44,6 +44,14 @@ static int32_t rnd_bits(uint64_t *r) {
     return (int32_t)(uint32_t)(t_rng_next(r) & 1 ? 0u - (uint32_t)v : (uint32_t)v);
 }
 
+/* n pairs, g and u each uniform over int32 or of random bit lengths as bits 0 and 1 of it say */
+static void fill_pairs(int32_t *g, int32_t *u, size_t n, int it, uint64_t *r) {
+    for (size_t i = 0; i < n; i++) {
+        g[i] = it & 1 ? rnd_bits(r) : (int32_t)t_rng_next(r);
+        u[i] = it & 2 ? rnd_bits(r) : (int32_t)t_rng_next(r);
+    }
+}
+
 /* both kernels on copies of g (and u, or u = g when alias), n elements; 1 if they agree (and the AVX2 kernel wrote
  * nothing past n: the arrays carry guard elements) */
 static int same(const int32_t *g, const int32_t *u, size_t n, int alias) {
@@ -64,10 +72,7 @@ static void test_ref(void) {
     uint64_t r = 1;
     long bad = 0;
     for (int it = 0; it < 64; it++) {
-        for (int i = 0; i < N; i++) {
-            g[i] = it & 1 ? rnd_bits(&r) : (int32_t)t_rng_next(&r);
-            u[i] = it & 2 ? rnd_bits(&r) : (int32_t)t_rng_next(&r);
-        }
+        fill_pairs(g, u, N, it, &r);
         g[0] = INT32_MIN, g[1] = INT32_MAX, g[2] = -INT32_MAX, g[3] = 0, u[4] = INT32_MIN, u[5] = INT32_MAX;
         memcpy(g2, g, sizeof g);
         octet__int_swiglu_ref(g2, u, N);
@@ -149,10 +154,7 @@ static void test_random(void) {
     uint64_t r = 3;
     long bad = 0;
     for (int it = 0; it < 32; it++) {
-        for (size_t i = 0; i < N; i++) {
-            g[i] = it & 1 ? rnd_bits(&r) : (int32_t)t_rng_next(&r);
-            u[i] = it & 2 ? rnd_bits(&r) : (int32_t)t_rng_next(&r);
-        }
+        fill_pairs(g, u, N, it, &r);
         bad += !same(g, u, N, 0);
     }
     CHECKF(bad == 0, "%ld random blocks differ between the AVX2 kernel and the reference", bad);

@@ -77,23 +77,26 @@ void octet__int_dot4_q8_avx2(int64_t n_blocks, const uint8_t *w, int e, const in
 
 /* 16 pairs per step: _mm256_mulhrs_epi16 is exactly rh(), adds/subs saturate like sat16(), and
  * _mm256_madd_epi16 forms the int16 x int8 products (each pair sum < 2^24). */
+/* Pairs i..i+15 of a query turned by cs and dotted with the key, added to the 8 int32 lanes of acc. */
+static inline __m256i score_step16(__m256i acc, const int16_t *q, const int8_t *k, const int16_t *cs, int half, int i) {
+    const __m256i vqa = _mm256_loadu_si256((const __m256i *)(const void *)(q + i));
+    const __m256i vqb = _mm256_loadu_si256((const __m256i *)(const void *)(q + half + i));
+    const __m256i vc = _mm256_loadu_si256((const __m256i *)(const void *)(cs + i));
+    const __m256i vs = _mm256_loadu_si256((const __m256i *)(const void *)(cs + half + i));
+    const __m256i vka = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(k + i)));
+    const __m256i vkb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(k + half + i)));
+    const __m256i ra = _mm256_subs_epi16(_mm256_mulhrs_epi16(vqa, vc), _mm256_mulhrs_epi16(vqb, vs));
+    const __m256i rb = _mm256_adds_epi16(_mm256_mulhrs_epi16(vqa, vs), _mm256_mulhrs_epi16(vqb, vc));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(ra, vka));
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(rb, vkb));
+}
+
 int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *cs, int half, int hd) {
     const int16_t *qa = q, *qb = q + half, *c = cs, *s = cs + half;
     const int8_t *ka = k, *kb = k + half;
     __m256i acc = _mm256_setzero_si256();
     int i = 0;
-    for (; i + 16 <= half; i += 16) {
-        __m256i vqa = _mm256_loadu_si256((const __m256i *)(const void *)(qa + i));
-        __m256i vqb = _mm256_loadu_si256((const __m256i *)(const void *)(qb + i));
-        __m256i vc = _mm256_loadu_si256((const __m256i *)(const void *)(c + i));
-        __m256i vs = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
-        __m256i vka = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(ka + i)));
-        __m256i vkb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(kb + i)));
-        __m256i ra = _mm256_subs_epi16(_mm256_mulhrs_epi16(vqa, vc), _mm256_mulhrs_epi16(vqb, vs));
-        __m256i rb = _mm256_adds_epi16(_mm256_mulhrs_epi16(vqa, vs), _mm256_mulhrs_epi16(vqb, vc));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(ra, vka));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(rb, vkb));
-    }
+    for (; i + 16 <= half; i += 16) acc = score_step16(acc, q, k, cs, half, i);
     int32_t lanes[8];
     _mm256_storeu_si256((__m256i *)(void *)lanes, acc);
     int64_t r = 0;
@@ -113,21 +116,8 @@ int64_t octet__int_score_avx2(const int16_t *q, const int8_t *k, const int16_t *
 
 /* One key's 8 int32 partial sums of the rotated-query dot (the loop of octet__int_score_avx2, half % 16 == 0). */
 static inline __m256i score_lanes(const int16_t *q, const int8_t *k, const int16_t *cs, int half) {
-    const int16_t *qa = q, *qb = q + half, *c = cs, *s = cs + half;
-    const int8_t *ka = k, *kb = k + half;
     __m256i acc = _mm256_setzero_si256();
-    for (int i = 0; i < half; i += 16) {
-        __m256i vqa = _mm256_loadu_si256((const __m256i *)(const void *)(qa + i));
-        __m256i vqb = _mm256_loadu_si256((const __m256i *)(const void *)(qb + i));
-        __m256i vc = _mm256_loadu_si256((const __m256i *)(const void *)(c + i));
-        __m256i vs = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
-        __m256i vka = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(ka + i)));
-        __m256i vkb = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(kb + i)));
-        __m256i ra = _mm256_subs_epi16(_mm256_mulhrs_epi16(vqa, vc), _mm256_mulhrs_epi16(vqb, vs));
-        __m256i rb = _mm256_adds_epi16(_mm256_mulhrs_epi16(vqa, vs), _mm256_mulhrs_epi16(vqb, vc));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(ra, vka));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(rb, vkb));
-    }
+    for (int i = 0; i < half; i += 16) acc = score_step16(acc, q, k, cs, half, i);
     return acc;
 }
 
