@@ -69,9 +69,9 @@ struct octet__int_state {
     octet__int_wsum_fn wsum;
     octet__int_codes_fn codes;                   /* activation codes (octet__int_quant_row) */
     octet__int_quant_row_fn quant_row;           /* activation quantizer (mm_quant) */
-    octet__int_rmsnorm_fn rmsnorm;
+    octet__int_rmsnorm_fn rmsnorm;               /* RMSNorm (norm_run) */
     octet__int_swiglu_fn swiglu;                 /* silu(gate) * up (mm_dot) */
-    octet__int_softmax_fn softmax;               /* attention probabilities (attn_run) */               /* RMSNorm (norm_run) */
+    octet__int_softmax_fn softmax;               /* attention probabilities (attn_run) */
     /* per call */
     int n_tok, n_past, layer;
     int64_t pos;
