@@ -439,24 +439,29 @@ static inline size_t scale_index(const octet__int_state *st, int kh, int j) {
     return ((size_t)st->layer * (size_t)st->w->n_head_kv + (size_t)kh) * (size_t)st->n_ctx + (size_t)j;
 }
 
-/* Queries to int16 (one power-of-two scale per head), keys and values to int8 in the cache. Nothing is rotated
- * here: RoPE enters the scores through the distance m - n (attn_run). */
+/* Query head h of token t to int16 with one power-of-two scale (done by the attention job of that head). */
+static void query_head(octet__int_state *st, int t, int h) {
+    const octet__int_weights *w = st->w;
+    const int hd = w->head_dim;
+    int32_t tmp[512];
+    size_t o = (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
+    to_halves(w, st->q + o, tmp);
+    /* max |q16| <= 23170 = 32767 / sqrt 2: a pair turned by any angle stays in int16 */
+    int64_t qmax = max_abs32(tmp, hd);
+    int sh = octet__int_bitlen((uint64_t)qmax) - 15;
+    while (octet__int_shift_round(qmax, sh) > 23170) sh++;
+    for (int j = 0; j < hd; j++) st->q16[o + (size_t)j] = (int16_t)octet__int_shift_round(tmp[j], sh);
+    st->qsh[(size_t)t * (size_t)w->n_head + (size_t)h] = (int8_t)sh;
+}
+
+/* Keys and values to int8 in the cache (queries: query_head, per attention job). Nothing is rotated here: RoPE
+ * enters the scores through the distance m - n (attn_run). */
 static void qkv_run(void *ctx, int ith, int nth) {
     octet__int_state *st = ctx;
     const octet__int_weights *w = st->w;
     const int hd = w->head_dim;
     int32_t tmp[512];
     for (int t = ith; t < st->n_tok; t += nth) {
-        for (int h = 0; h < w->n_head; h++) {
-            size_t o = (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
-            to_halves(w, st->q + o, tmp);
-            /* max |q16| <= 23170 = 32767 / sqrt 2: a pair turned by any angle stays in int16 */
-            int64_t qmax = max_abs32(tmp, hd);
-            int sh = octet__int_bitlen((uint64_t)qmax) - 15;
-            while (octet__int_shift_round(qmax, sh) > 23170) sh++;
-            for (int j = 0; j < hd; j++) st->q16[o + (size_t)j] = (int16_t)octet__int_shift_round(tmp[j], sh);
-            st->qsh[(size_t)t * (size_t)w->n_head + (size_t)h] = (int8_t)sh;
-        }
         size_t slot = (size_t)st->layer * (size_t)st->n_ctx + (size_t)(st->n_past + t);
         if (st->layer == 0) st->kpos[st->n_past + t] = st->pos + t;
         for (int h = 0; h < w->n_head_kv; h++) {
@@ -488,6 +493,7 @@ static void attn_run(void *ctx, int ith, int nth) {
     int total = st->n_tok * n_head;
     for (int job = ith; job < total; job += nth) {
         int t = job / n_head, h = job % n_head, kh = h / group;
+        query_head(st, t, h);
         const int16_t *q = st->q16 + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
         const int8_t *k0 = st->kc + lbase * kvd + (size_t)kh * (size_t)hd;
         const size_t s0 = scale_index(st, kh, 0);
