@@ -20,18 +20,16 @@
 /* ---- F32 tile: one weight row against up to OCTET__GEMM_NC activation rows --------------------------------
  * s[c] = dot(w, a + c * a_stride) for c < nc, with exactly the arithmetic of the same table's F32 vec_dot. */
 #define OCTET__GEMM_NC 4
-typedef void (*octet__gemm_fn)(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
+typedef void octet__gemm_kernel(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
+typedef octet__gemm_kernel *octet__gemm_fn;
 /* The tile matching octet__kernels()[type].vec_dot: F32 (reference or AVX2), F16, BF16, Q5_K and Q6_K (AVX2
  * only), else NULL. */
 octet__gemm_fn octet__gemm(int type);
-void octet__gemm_f32_f32_ref(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
+octet__gemm_kernel octet__gemm_f32_f32_ref, octet__gemm_f32_f32_avx2;
 /* F16 and BF16 rows: AVX2 only, equal to the SIMD table's dot of those types (one FMA chain per row and token) */
-void octet__gemm_f16_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_bf16_f32_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
+octet__gemm_kernel octet__gemm_f16_f32_avx2, octet__gemm_bf16_f32_avx2;
 /* Q5_K, Q6_K rows x Q8_K activations: AVX2 only (x86/kquant_avx2.c), equal to the reference dot */
-void octet__gemm_q5_K_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
-void octet__gemm_q6_K_avx2(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
+octet__gemm_kernel octet__gemm_q5_K_avx2, octet__gemm_q6_K_avx2;
 
 /* ---- 8-row GEMV (generation: one token; small batches: up to 4) --------------------------------------------
  * s[c * 8 + r] = dot(w + r * w_stride, a + c * a_stride) for r < 8, c < nc (1 <= nc <= OCTET__GEMV_NC), equal bit
@@ -46,29 +44,22 @@ typedef struct octet__q8_aux {
 } octet__q8_aux;
 /* aux (may be NULL): aux[c * aux_stride + b] describes token c's block b; without it the kernels form the same
  * values from the blocks per call. */
-typedef void (*octet__gemv8_fn)(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                int nc, const octet__q8_aux *aux, size_t aux_stride);
+typedef void octet__gemv8_kernel(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
+typedef octet__gemv8_kernel *octet__gemv8_fn;
 /* NULL when the type has none or SIMD is off (callers use vec_dot per row). */
 octet__gemv8_fn octet__gemv8(int type);
-void octet__gemv8_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
-void octet__gemv8_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
+octet__gemv8_kernel octet__gemv8_q4_0_q8_0_avx2;
+octet__gemv8_kernel octet__gemv8_q8_0_q8_0_avx2;
 /* Q4_0 is with these (src/kernels/x86/panel5_avx2.c): Q5_0 (aux as for Q4_0), Q4_1 and Q5_1 (x Q8_1, aux unused) */
-void octet__gemv8_q5_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
-void octet__gemv8_q4_1_q8_1_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
-void octet__gemv8_q5_1_q8_1_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
+octet__gemv8_kernel octet__gemv8_q5_0_q8_0_avx2;
+octet__gemv8_kernel octet__gemv8_q4_1_q8_1_avx2;
+octet__gemv8_kernel octet__gemv8_q5_1_q8_1_avx2;
 /* F32 rows x F32 activations (aux unused): equal bit for bit to octet__dot_f32_f32_avx2, the SIMD table's dot
  * (the portable reference dot accumulates in double, so there is no reference twin to match). */
-void octet__gemv8_f32_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                               int nc, const octet__q8_aux *aux, size_t aux_stride);
-void octet__gemv8_f16_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                               int nc, const octet__q8_aux *aux, size_t aux_stride);
-void octet__gemv8_bf16_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                int nc, const octet__q8_aux *aux, size_t aux_stride);
+octet__gemv8_kernel octet__gemv8_f32_f32_avx2;
+octet__gemv8_kernel octet__gemv8_f16_f32_avx2;
+octet__gemv8_kernel octet__gemv8_bf16_f32_avx2;
 
 /* ---- row panels (prompt batches) ----------------------------------------------------------------------------
  * pack() rewrites 8 weight rows of n elements (row r at w + r * w_stride) into a panel: codes unpacked to bytes
@@ -78,55 +69,49 @@ void octet__gemv8_bf16_f32_avx2(int64_t n, float *s, const void *w, size_t w_str
  * equal bit for bit to the reference dot. A panel is packed once per 8 rows and reused for every token of the
  * batch, so unpacking is amortized and the inner loop is multiply-adds on bytes. */
 #define OCTET__PANEL_ROWS 8
+typedef size_t octet__panel_bytes_kernel(int64_t n);
+typedef void octet__pack_kernel(int64_t n, void *panel, const void *w, size_t w_stride);
+typedef void octet__panel_gemm_kernel(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
+                                      size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 typedef struct octet__panel_kernels {
-    size_t (*bytes)(int64_t n); /* panel size for rows of n elements (n a multiple of the block size) */
-    void (*pack)(int64_t n, void *panel, const void *w, size_t w_stride);
+    octet__panel_bytes_kernel *bytes; /* panel size for rows of n elements (n a multiple of the block size) */
+    octet__pack_kernel *pack;
     /* aux as for the GEMV (may be NULL; Q4_0, Q5_0 and Q8_0 use it, the Q8_1 and Q8_K types ignore it) */
-    void (*gemm)(int64_t n, float *s, size_t s_stride, const void *panel, const void *a, size_t a_stride, int nc,
-                 const octet__q8_aux *aux, size_t aux_stride);
+    octet__panel_gemm_kernel *gemm;
 } octet__panel_kernels;
 /* NULL when the type has none or SIMD is off. Panels are 32-byte aligned when the buffer is. */
 const octet__panel_kernels *octet__panel(int type);
 
 /* Q8_0 (x Q8_0): src/kernels/x86/panel_avx2.c */
-size_t octet__panel_bytes_q8_0(int64_t n);
-void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__panel_gemm_q8_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
+octet__panel_bytes_kernel octet__panel_bytes_q8_0;
+octet__pack_kernel octet__pack_q8_0;
+octet__panel_gemm_kernel octet__panel_gemm_q8_0_avx2;
 /* Q4_0, Q5_0 (x Q8_0), Q4_1, Q5_1 (x Q8_1): src/kernels/x86/panel5_avx2.c (Q5_0 panels have Q4_0's size, Q5_1
  * panels Q4_1's) */
-size_t octet__panel_bytes_q4_0(int64_t n);
-size_t octet__panel_bytes_q4_1(int64_t n);
-void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__pack_q5_0(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__pack_q4_1(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__pack_q5_1(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__panel_gemm_q4_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
-void octet__panel_gemm_q5_0_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
-void octet__panel_gemm_q4_1_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
-void octet__panel_gemm_q5_1_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
+octet__panel_bytes_kernel octet__panel_bytes_q4_0;
+octet__panel_bytes_kernel octet__panel_bytes_q4_1;
+octet__pack_kernel octet__pack_q4_0;
+octet__pack_kernel octet__pack_q5_0;
+octet__pack_kernel octet__pack_q4_1;
+octet__pack_kernel octet__pack_q5_1;
+octet__panel_gemm_kernel octet__panel_gemm_q4_0_avx2;
+octet__panel_gemm_kernel octet__panel_gemm_q5_0_avx2;
+octet__panel_gemm_kernel octet__panel_gemm_q4_1_avx2;
+octet__panel_gemm_kernel octet__panel_gemm_q5_1_avx2;
 /* F32, F16, BF16 (x F32): src/kernels/x86/float_avx2.c; the panel holds the 8 rows as F32 */
-size_t octet__panel_bytes_float(int64_t n);
-void octet__pack_f32(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__pack_f16(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__pack_bf16(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__panel_gemm_float_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
+octet__panel_bytes_kernel octet__panel_bytes_float;
+octet__pack_kernel octet__pack_f32;
+octet__pack_kernel octet__pack_f16;
+octet__pack_kernel octet__pack_bf16;
+octet__panel_gemm_kernel octet__panel_gemm_float_avx2;
 /* Q4_K, Q5_K, Q6_K (x Q8_K): src/kernels/x86/kpanel_avx2.c (Q5_K panels have Q4_K's size) */
-size_t octet__panel_bytes_q4_K(int64_t n);
-size_t octet__panel_bytes_q6_K(int64_t n);
-void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__pack_q5_K(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__pack_q6_K(int64_t n, void *panel, const void *w, size_t w_stride);
-void octet__panel_gemm_q4_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
-void octet__panel_gemm_q5_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
-void octet__panel_gemm_q6_K_avx2(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
-                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
+octet__panel_bytes_kernel octet__panel_bytes_q4_K;
+octet__panel_bytes_kernel octet__panel_bytes_q6_K;
+octet__pack_kernel octet__pack_q4_K;
+octet__pack_kernel octet__pack_q5_K;
+octet__pack_kernel octet__pack_q6_K;
+octet__panel_gemm_kernel octet__panel_gemm_q4_K_avx2;
+octet__panel_gemm_kernel octet__panel_gemm_q5_K_avx2;
+octet__panel_gemm_kernel octet__panel_gemm_q6_K_avx2;
 
 #endif
