@@ -111,7 +111,8 @@ int main(int argc, char **argv) {
             for (int rep = 0; rep < 8; rep++) {
                 const double t0 = now();
                 for (int r = 0; r < rows; r += 8) {
-                    octet__int_gemv8_q8_avx2(nb, w + rb * (size_t)r, rb, e8, ac, as, iout);
+                    octet__int_gemv8_q8_avx2(nb, w + rb * (size_t)r, rb, e8, ac, as,
+                                             r + 8 < rows ? w + rb * (size_t)(r + 8) : NULL, iout);
                     isum += iout[0];
                 }
                 const double dt = now() - t0;
@@ -124,7 +125,7 @@ int main(int argc, char **argv) {
             for (int rep = 0; ip && rep < 5; rep++) {
                 const double t0 = now();
                 for (int r = 0; r < 256; r += 8) {
-                    octet__int_pack8_q8(nb, ip, w + rb * (size_t)r, rb, e8);
+                    octet__int_pack8_q8(nb, ip, w + rb * (size_t)r, rb, e8, w + rb * (size_t)(r + 8));
                     octet__int_panel_q8_avx2(nb, ip, ac, (size_t)n, as, (size_t)nb, ntok, iout);
                     isum += iout[0];
                 }

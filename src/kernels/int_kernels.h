@@ -54,19 +54,21 @@ void octet__int_dot4_q8_avx2(int64_t n_blocks, const uint8_t *w, int e, const in
                              const int16_t *as, size_t as_stride, int64_t out[4]);
 
 /* Multi-row forms of the block dot (AVX2 only; x86/int_panel_avx2.c), each result equal to the reference dot of
- * its row and token. Row r's blocks start at w + r * row_bytes, its exponent is e[r].
+ * its row and token. Row r's blocks start at w + r * row_bytes, its exponent is e[r]. pf: the 8 * row_bytes bytes
+ * the caller reads next (the next group of rows), prefetched while these are computed; NULL for none.
  * 8-row GEMV for one token: out[r] for r < 8. */
 void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
-                              const int8_t *a, const int16_t *as, int64_t out[8]);
+                              const int8_t *a, const int16_t *as, const uint8_t *pf, int64_t out[8]);
 /* The same with the output rescale of octet__int_rescale8_avx2 done in registers: y[r] = sat32(mulshift(out[r], m,
  * base + e[r]) + bias[r]) (bias may be NULL), for callers that checked every base + e[r] is in [32, 62]. */
 void octet__int_gemv8_q8_y_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
-                                const int8_t *a, const int16_t *as, int base, int32_t m, const int32_t *bias,
+                                const int8_t *a, const int16_t *as, const uint8_t *pf, int base, int32_t m, const int32_t *bias,
                                 int32_t y[8]);
 /* Row panels for prompt batches: pack 8 rows once (codes with the rows in the lanes of each vector, scales as
  * int32), then out[c * 8 + r] for nc tokens (token c's codes at a + c * a_stride, scales at as + c * as_stride). */
 size_t octet__int_panel_bytes(int64_t n_blocks);
-void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8]);
+void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8],
+                         const uint8_t *pf);
 void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
                               const int16_t *as, size_t as_stride, int nc, int64_t *out);
 

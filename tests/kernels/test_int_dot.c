@@ -333,7 +333,7 @@ static void test_q8_multirow(void) {
                                                    as + (size_t)c * as_stride);
         for (int c = 0; c < NT; c++) {
             int64_t g[8];
-            octet__int_gemv8_q8_avx2(nb, w, row_bytes, e, a + (size_t)c * a_stride, as + (size_t)c * as_stride, g);
+            octet__int_gemv8_q8_avx2(nb, w, row_bytes, e, a + (size_t)c * a_stride, as + (size_t)c * as_stride, NULL, g);
             for (int r = 0; r < 8; r++) bad_gemv += g[r] != want[c][r];
             /* the fused rescale: base so that every shift is in [32, 62], a multiplier, a bias or none */
             int emin = 127, emax = -128;
@@ -346,13 +346,13 @@ static void test_q8_multirow(void) {
                 bias[r] = c % 4 == 1 ? (r & 1 ? INT32_MAX : -INT32_MAX) : (int32_t)(t_rng_next(&rng) >> 32);
             const int use_bias = c & 1;
             octet__int_gemv8_q8_y_avx2(nb, w, row_bytes, e, a + (size_t)c * a_stride, as + (size_t)c * as_stride,
-                                       base, m, use_bias ? bias : NULL, y);
+                                       NULL, base, m, use_bias ? bias : NULL, y);
             for (int r = 0; r < 8; r++, n_fused++)
                 bad_fused += y[r] != octet__int_sat32(octet__int_mulshift(want[c][r], m, base + e[r]) +
                                                       (use_bias ? bias[r] : 0));
         }
         CHECK(octet__int_panel_bytes(nb) <= sizeof panel);
-        octet__int_pack8_q8(nb, panel, w, row_bytes, e);
+        octet__int_pack8_q8(nb, panel, w, row_bytes, e, NULL);
         int nc = 1 + trial % NT;
         octet__int_panel_q8_avx2(nb, panel, a, a_stride, as, as_stride, nc, out);
         for (int c = 0; c < nc; c++)
@@ -387,8 +387,8 @@ static void test_multirow_scales(void) {
             if (++k < 8) continue;
             k = 0, n += 8;
             int64_t g[8], p[8];
-            octet__int_gemv8_q8_avx2(1, w, OCTET_INT_BLOCK, e, a, as, g);
-            octet__int_pack8_q8(1, panel, w, OCTET_INT_BLOCK, e);
+            octet__int_gemv8_q8_avx2(1, w, OCTET_INT_BLOCK, e, a, as, NULL, g);
+            octet__int_pack8_q8(1, panel, w, OCTET_INT_BLOCK, e, NULL);
             octet__int_panel_q8_avx2(1, panel, a, 32, as, 1, 1, p);
             for (int r = 0; r < 8; r++) bad_gemv += g[r] != want[r], bad_panel += p[r] != want[r];
         }

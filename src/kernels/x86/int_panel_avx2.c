@@ -86,11 +86,12 @@ static inline __m256i gather_scales(const uint8_t *w, __m256i idx, int64_t b, __
 /* The 8 rows' int64 sums: acc_e holds rows 0, 2, 4, 6 and acc_o rows 1, 3, 5, 7 in their 64-bit lanes. */
 static inline __attribute__((always_inline)) void gemv8_sums(int64_t n_blocks, const uint8_t *w, size_t row_bytes,
                                                              const int8_t e[8], const int8_t *a, const int16_t *as,
-                                                             __m256i *acc_e_out, __m256i *acc_o_out) {
+                                                             const uint8_t *pf, __m256i *acc_e_out,
+                                                             __m256i *acc_o_out) {
     __m256i acc_e = _mm256_setzero_si256(), acc_o = _mm256_setzero_si256();
-    /* the next 8 rows (contiguous with these) are prefetched linearly, a share of their lines per block */
+    /* the caller's next 8 rows are prefetched linearly, a share of their lines per block */
     octet__pf_stream pfs;
-    octet__pf_init(&pfs, w + 8 * row_bytes, 8 * row_bytes, (size_t)n_blocks);
+    octet__pf_init(&pfs, pf, pf ? 8 * row_bytes : 0, (size_t)n_blocks);
     const __m256i idx = row_offsets(row_bytes), nk = row_nk(e);
     /* the block scales one block ahead (gather and derivation off the block's critical path): +3% GB/s from DRAM,
      * two single-threaded processes side by side */
@@ -113,9 +114,9 @@ static inline __attribute__((always_inline)) void gemv8_sums(int64_t n_blocks, c
 }
 
 void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
-                              const int8_t *a, const int16_t *as, int64_t out[8]) {
+                              const int8_t *a, const int16_t *as, const uint8_t *pf, int64_t out[8]) {
     __m256i acc_e, acc_o;
-    gemv8_sums(n_blocks, w, row_bytes, e, a, as, &acc_e, &acc_o);
+    gemv8_sums(n_blocks, w, row_bytes, e, a, as, pf, &acc_e, &acc_o);
     store_rows(out, acc_e, acc_o);
 }
 
@@ -124,10 +125,10 @@ static inline __m256i rescale4(__m256i a, __m256i s, __m256i m, __m256i bias);
 /* The sums rescaled in registers: y[r] = sat32(mulshift(sum_r, m, base + e[r]) + bias[r]), the even rows' and odd
  * rows' 64-bit lanes apart (shifts, biases sign-extended to 64 bits), the low halves joined in row order. */
 void octet__int_gemv8_q8_y_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
-                                const int8_t *a, const int16_t *as, int base, int32_t m, const int32_t *bias,
-                                int32_t y[8]) {
+                                const int8_t *a, const int16_t *as, const uint8_t *pf, int base, int32_t m,
+                                const int32_t *bias, int32_t y[8]) {
     __m256i acc_e, acc_o;
-    gemv8_sums(n_blocks, w, row_bytes, e, a, as, &acc_e, &acc_o);
+    gemv8_sums(n_blocks, w, row_bytes, e, a, as, pf, &acc_e, &acc_o);
     int64_t e8;
     memcpy(&e8, e, 8);
     const __m256i s32 = _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
@@ -145,12 +146,13 @@ void octet__int_gemv8_q8_y_avx2(int64_t n_blocks, const uint8_t *w, size_t row_b
 
 size_t octet__int_panel_bytes(int64_t n_blocks) { return (size_t)n_blocks * IPANEL_BLOCK_BYTES; }
 
-void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8]) {
+void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8],
+                         const uint8_t *pf) {
     uint8_t *dst = panel;
     const __m256i idx = row_offsets(row_bytes), nk = row_nk(e);
-    /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
+    /* the caller's next 8 rows are prefetched linearly while these are packed */
     octet__pf_stream pfs;
-    octet__pf_init(&pfs, w + 8 * row_bytes, 8 * row_bytes, (size_t)n_blocks);
+    octet__pf_init(&pfs, pf, pf ? 8 * row_bytes : 0, (size_t)n_blocks);
     for (int64_t b = 0; b < n_blocks; b++, dst += IPANEL_BLOCK_BYTES) {
         octet__pf_step(&pfs);
         __m256i c[8], t[8], u[8];

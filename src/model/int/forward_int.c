@@ -244,13 +244,45 @@ static inline void mm_store(const mm_task *t, int j, int i, int64_t r, int64_t a
  * slowed down by another process does not hold up the product (octet__pool_run_any); every result is the exact
  * integer of the reference dot whichever thread and kernel computes it (8-row GEMV, panel, 4-token or 1-token
  * dot). */
-static void mm_rows(const mm_task *t, int ith, int64_t r0, int64_t r1) {
+/* The weights of row r of the task's matrices (concatenated); NULL past the last. */
+static const uint8_t *row_addr(const mm_task *t, int64_t r) {
+    for (int j = 0; j < t->n_w; j++) {
+        if (r < t->w[j]->n_out) return t->w[j]->w + (size_t)r * t->w[j]->row_bytes;
+        r -= t->w[j]->n_out;
+    }
+    return NULL;
+}
+
+/* A thread's pieces of rows, the next one claimed when the current one's last group of 8 rows starts, so that
+ * group can prefetch the rows that follow it (a piece's first rows are otherwise read cold from memory). */
+typedef struct mm_cursor {
+    int64_t n0, n1;
+    int state; /* 0: not claimed yet, 1: [n0, n1) claimed, 2: nothing left */
+} mm_cursor;
+
+static const uint8_t *cursor_peek(mm_task *t, mm_cursor *c) {
+    if (!c->state) c->state = octet__claim_next(&t->rows, &c->n0, &c->n1) ? 1 : 2;
+    return c->state == 1 ? row_addr(t, c->n0) : NULL;
+}
+
+static int cursor_take(mm_task *t, mm_cursor *c, int64_t *r0, int64_t *r1) {
+    cursor_peek(t, c);
+    if (c->state != 1) return 0;
+    *r0 = c->n0, *r1 = c->n1;
+    c->state = 0;
+    return 1;
+}
+
+/* Rows [r0, r1) of the concatenated matrices. The group of 8 rows after the last one here is at `after`, or,
+ * when that is NULL, the start of the thread's next piece (cur). */
+static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *after, mm_cursor *cur) {
     octet__int_state *st = t->st;
     const size_t s = (size_t)st->max_in;
     int64_t base = 0;
     for (int j = 0; j < t->n_w; j++) {
         const octet__int_mat *w = t->w[j];
         int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < w->n_out ? r1 - base : w->n_out;
+        const int64_t wbase = base;
         base += w->n_out;
         if (lo >= hi) continue;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
@@ -260,8 +292,10 @@ static void mm_rows(const mm_task *t, int ith, int64_t r0, int64_t r1) {
             for (; lo + 8 <= hi; lo += 8) {
                 const uint8_t *w0 = w->w + (size_t)lo * w->row_bytes;
                 const int8_t *e0 = w->ws_exp + lo;
+                const int64_t nxt = wbase + lo + 8; /* the next group, in concatenated rows */
+                const uint8_t *pf = nxt < r1 ? row_addr(t, nxt) : after ? after : cursor_peek(t, cur);
                 if (t->n_tok >= PANEL_MIN_TOK) {
-                    octet__int_pack8_q8(w->n_blocks, panel, w0, w->row_bytes, e0);
+                    octet__int_pack8_q8(w->n_blocks, panel, w0, w->row_bytes, e0, pf);
                     octet__int_panel_q8_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
                 } else {
                     /* the rescale in the GEMV's registers where every row's shift is in range (the usual case) */
@@ -274,14 +308,14 @@ static void mm_rows(const mm_task *t, int ith, int64_t r0, int64_t r1) {
                             break;
                         }
                         octet__int_gemv8_q8_y_avx2(w->n_blocks, w0, w->row_bytes, e0, st->aq + (size_t)i * s,
-                                                   st->as + (size_t)i * (s / 32), sbase, M127,
+                                                   st->as + (size_t)i * (s / 32), i ? NULL : pf, sbase, M127,
                                                    t->bias[j] ? t->bias[j] + lo : NULL,
                                                    t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo);
                     }
                     if (done) continue;
                     for (int i = 0; i < t->n_tok; i++)
                         octet__int_gemv8_q8_avx2(w->n_blocks, w0, w->row_bytes, e0, st->aq + (size_t)i * s,
-                                                 st->as + (size_t)i * (s / 32), pout + 8 * i);
+                                                 st->as + (size_t)i * (s / 32), i ? NULL : pf, pout + 8 * i);
                 }
                 for (int i = 0; i < t->n_tok; i++) {
                     int32_t *y8 = t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo;
@@ -315,9 +349,10 @@ static void mm_dot(void *ctx, int ith, int nth) {
     if (t->swiglu) {
         /* rows r0..r1 of gate and of up, then their SwiGLU for every token, on the thread that computed them */
         const int64_t n_ff = t->w[0]->n_out;
-        for (int64_t r0, r1; octet__claim_next(&t->rows, &r0, &r1);) {
-            mm_rows(t, ith, r0, r1);
-            mm_rows(t, ith, n_ff + r0, n_ff + r1);
+        mm_cursor cur = {0, 0, 0};
+        for (int64_t r0, r1; cursor_take(t, &cur, &r0, &r1);) {
+            mm_rows(t, ith, r0, r1, row_addr(t, n_ff + r0), &cur);
+            mm_rows(t, ith, n_ff + r0, n_ff + r1, NULL, &cur);
             for (int i = 0; i < t->n_tok; i++) {
                 size_t o = (size_t)i * (size_t)n_ff + (size_t)r0;
                 t->st->swiglu(t->y[0] + o, t->y[1] + o, (size_t)(r1 - r0));
@@ -325,8 +360,9 @@ static void mm_dot(void *ctx, int ith, int nth) {
         }
         return;
     }
-    for (int64_t r0, r1; octet__claim_next(&t->rows, &r0, &r1);) {
-        mm_rows(t, ith, r0, r1);
+    mm_cursor cur = {0, 0, 0};
+    for (int64_t r0, r1; cursor_take(t, &cur, &r0, &r1);) {
+        mm_rows(t, ith, r0, r1, NULL, &cur);
         if (!t->yf) continue;
         /* the only float of the pass: IEEE bit patterns of the Q16 logits, built with integer operations */
         const size_t V = (size_t)t->w[0]->n_out;
