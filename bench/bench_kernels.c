@@ -92,7 +92,8 @@ int main(int argc, char **argv) {
         for (int rep = 0; g8 && rep < 8; rep++) {
             const double t0 = now();
             for (int r = 0; r < rows; r += 8) {
-                g8(n, out, w + rb * (size_t)r, rb, a, ab, 1, aux, (size_t)(n / 32));
+                g8(n, out, w + rb * (size_t)r, rb, r + 8 < rows ? w + rb * (size_t)(r + 8) : NULL, a, ab, 1, aux,
+                   (size_t)(n / 32));
                 sum += out[0];
             }
             const double dt = now() - t0;
@@ -145,7 +146,7 @@ int main(int argc, char **argv) {
         for (int rep = 0; panel && rep < 5; rep++) {
             const double t0 = now();
             for (int r = 0; r < prow; r += 8) {
-                pk->pack(n, panel, w + rb * (size_t)r, rb);
+                pk->pack(n, panel, w + rb * (size_t)r, rb, w + rb * (size_t)(r + 8));
                 pk->gemm(n, out, 8, panel, a, ab, ntok, aux, (size_t)(n / 32));
                 sum += out[0];
             }

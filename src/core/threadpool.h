@@ -49,6 +49,24 @@ static inline int octet__claim_next(octet__claim *c, int64_t *lo, int64_t *hi) {
     *hi = r0 + c->chunk < c->total ? r0 + c->chunk : c->total;
     return 1;
 }
+/* A thread's pieces of a claim with the next one looked at before the current one is done (so its last rows can
+ * prefetch what comes after them): peek claims the next piece, once, and gives its start; take hands it over. */
+typedef struct octet__claim_cursor {
+    int64_t lo, hi;
+    int state; /* 0: nothing claimed ahead, 1: [lo, hi) claimed ahead, 2: none left */
+} octet__claim_cursor;
+static inline int octet__cursor_peek(octet__claim *c, octet__claim_cursor *k, int64_t *lo) {
+    if (!k->state) k->state = octet__claim_next(c, &k->lo, &k->hi) ? 1 : 2;
+    *lo = k->lo;
+    return k->state == 1;
+}
+static inline int octet__cursor_take(octet__claim *c, octet__claim_cursor *k, int64_t *lo, int64_t *hi) {
+    int64_t l;
+    if (!octet__cursor_peek(c, k, &l)) return 0;
+    *lo = k->lo, *hi = k->hi;
+    k->state = 0;
+    return 1;
+}
 /* Number of online CPUs (at least 1). */
 int octet__n_cpus(void);
 

@@ -33,7 +33,8 @@ octet__gemm_kernel octet__gemm_q5_K_avx2, octet__gemm_q6_K_avx2;
 
 /* ---- 8-row GEMV (generation: one token; small batches: up to 4) --------------------------------------------
  * s[c * 8 + r] = dot(w + r * w_stride, a + c * a_stride) for r < 8, c < nc (1 <= nc <= OCTET__GEMV_NC), equal bit
- * for bit to the reference dot of each row and token. The rows are read once for the nc tokens. */
+ * for bit to the reference dot of each row and token. The rows are read once for the nc tokens. pf (may be NULL):
+ * the 8 rows the caller reads next (8 * w_stride bytes), prefetched while these are computed. */
 #define OCTET__GEMV_ROWS 8
 #define OCTET__GEMV_NC 4
 /* Per Q8_0 activation block, formed once when the row is quantized: 8 times the sum of its 32 codes (Q4_0's -8
@@ -44,8 +45,8 @@ typedef struct octet__q8_aux {
 } octet__q8_aux;
 /* aux (may be NULL): aux[c * aux_stride + b] describes token c's block b; without it the kernels form the same
  * values from the blocks per call. */
-typedef void octet__gemv8_kernel(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                                 int nc, const octet__q8_aux *aux, size_t aux_stride);
+typedef void octet__gemv8_kernel(int64_t n, float *s, const void *w, size_t w_stride, const void *pf, const void *a,
+                                 size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 typedef octet__gemv8_kernel *octet__gemv8_fn;
 /* NULL when the type has none or SIMD is off (callers use vec_dot per row). */
 octet__gemv8_fn octet__gemv8(int type);
@@ -63,14 +64,14 @@ octet__gemv8_kernel octet__gemv8_bf16_f32_avx2;
 
 /* ---- row panels (prompt batches) ----------------------------------------------------------------------------
  * pack() rewrites 8 weight rows of n elements (row r at w + r * w_stride) into a panel: codes unpacked to bytes
- * with the 8 rows in the lanes of each vector, scales converted to float. gemm() then multiplies the panel with
+ * with the 8 rows in the lanes of each vector, scales converted to float (pf as for the GEMV). gemm() then multiplies the panel with
  * nc >= 1 activation rows (token c at a + c * a_stride, in the type's vec_dot_type):
  *   s[c * s_stride + r] = dot(row r, token c)   for r < 8, c < nc,
  * equal bit for bit to the reference dot. A panel is packed once per 8 rows and reused for every token of the
  * batch, so unpacking is amortized and the inner loop is multiply-adds on bytes. */
 #define OCTET__PANEL_ROWS 8
 typedef size_t octet__panel_bytes_kernel(int64_t n);
-typedef void octet__pack_kernel(int64_t n, void *panel, const void *w, size_t w_stride);
+typedef void octet__pack_kernel(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf);
 typedef void octet__panel_gemm_kernel(int64_t n, float *s, size_t s_stride, const void *panel, const void *a,
                                       size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 typedef struct octet__panel_kernels {

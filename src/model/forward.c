@@ -306,20 +306,30 @@ static inline void mm_store(const mm_task *t, float *y, int n_out, int i, int64_
  * another process does not hold up the product. Every output element equals one reference-exact kernel result
  * (a dot, or one lane of an 8-row GEMV or of a row panel: src/kernels/gemm.h), so neither the split nor the
  * kernel choice changes results. Quantized types: 8 rows at a time, as a panel for a prompt batch (packed once,
- * used for every token) or through the 8-row GEMV; F32: the tile of OCTET__GEMM_NC tokens per row. */
+ * used for every token) or through the 8-row GEMV; F32: the tile of OCTET__GEMM_NC tokens per row. Each group
+ * of 8 rows prefetches the group the thread reads next: the next rows of its piece, or the start of its next
+ * piece, claimed when the current one's last group starts. */
+static const uint8_t *row_addr(const mm_task *t, int64_t r) {
+    for (int j = 0; j < t->n_w; j++) {
+        if (r < t->w[j]->ne[1]) return (const uint8_t *)t->w[j]->data + (size_t)r * t->w[j]->row_bytes;
+        r -= t->w[j]->ne[1];
+    }
+    return NULL;
+}
+
 static void mm_dot(void *ctx, int ith, int nth) {
     mm_task *t = ctx;
     (void)nth;
     uint8_t *panel = t->panel ? t->panel + (size_t)ith * t->panel_stride : NULL;
     float *pout = t->pout ? t->pout + (size_t)ith * t->pout_stride : NULL;
-    for (;;) {
-        int64_t r0, r1;
-        if (!octet__claim_next(&t->rows, &r0, &r1)) break;
+    octet__claim_cursor cur = {0, 0, 0};
+    for (int64_t r0, r1; octet__cursor_take(&t->rows, &cur, &r0, &r1);) {
         int64_t base = 0;
         for (int j = 0; j < t->n_w; j++) {
             const octet__tensor *w = t->w[j];
             int64_t n_out = w->ne[1];
             int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < n_out ? r1 - base : n_out;
+            const int64_t wbase = base;
             base += n_out;
             if (lo >= hi) continue;
             octet__vec_dot_fn dot = t->kt[w->type].vec_dot;
@@ -333,8 +343,11 @@ static void mm_dot(void *ctx, int ith, int nth) {
             if (pk || gemv8) {
                 for (; lo + OCTET__PANEL_ROWS <= hi; lo += OCTET__PANEL_ROWS) {
                     const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
+                    int64_t nxt = wbase + lo + OCTET__PANEL_ROWS;
+                    const uint8_t *pf = nxt < r1 ? row_addr(t, nxt)
+                                        : octet__cursor_peek(&t->rows, &cur, &nxt) ? row_addr(t, nxt) : NULL;
                     if (pk) {
-                        pk->pack(t->n_in, panel, w0, w->row_bytes);
+                        pk->pack(t->n_in, panel, w0, w->row_bytes, pf);
                         pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok, t->aux,
                                  t->aux_stride);
                         for (int i = 0; i < t->n_tok; i++)
@@ -344,7 +357,8 @@ static void mm_dot(void *ctx, int ith, int nth) {
                         for (int i = 0; i < t->n_tok; i += OCTET__GEMV_NC) {
                             float v[OCTET__GEMV_NC * OCTET__GEMV_ROWS];
                             int nc = t->n_tok - i < OCTET__GEMV_NC ? t->n_tok - i : OCTET__GEMV_NC;
-                            gemv8(t->n_in, v, w0, w->row_bytes, t->a + (size_t)i * t->a_stride, t->a_stride, nc,
+                            gemv8(t->n_in, v, w0, w->row_bytes, i ? NULL : pf, t->a + (size_t)i * t->a_stride,
+                                  t->a_stride, nc,
                                   t->aux ? t->aux + (size_t)i * t->aux_stride : NULL, t->aux_stride);
                             for (int c = 0; c < nc; c++)
                                 for (int k = 0; k < OCTET__GEMV_ROWS; k++)

@@ -115,7 +115,7 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
         for (int nc = 1; nc <= OCTET__GEMV_NC; nc++)
             for (int c0 = 0; c0 + nc <= NT; c0 += nc) {
                 float v[OCTET__GEMV_NC * NR];
-                g8(n, v, wq, w_stride, aq + (size_t)c0 * a_stride, a_stride, nc, sums ? aux[c0] : NULL, MAXN / 32);
+                g8(n, v, wq, w_stride, NULL, aq + (size_t)c0 * a_stride, a_stride, nc, sums ? aux[c0] : NULL, MAXN / 32);
                 for (int c = 0; c < nc; c++)
                     for (int r = 0; r < NR; r++)
                         CHECKF(memcmp(&v[c * NR + r], &dref[r][c0 + c], sizeof(float)) == 0,
@@ -137,7 +137,7 @@ static void run_type(int type, int64_t n, int variant, uint64_t seed) {
     CHECK(pk != NULL);
     if (!pk) return;
     CHECK(pk->bytes(n) <= (size_t)MAXN * 8 * 4 && pk->bytes(n) % 32 == 0);
-    pk->pack(n, panel, wq, w_stride);
+    pk->pack(n, panel, wq, w_stride, NULL);
     for (int nc = 1; nc <= NT; nc++) {
         static float out[NT][NR + 3];
         memset(out, 0xff, sizeof out);
@@ -180,7 +180,7 @@ static void run_exact(int type, int64_t n) {
     octet__gemv8_fn g8 = octet__gemv8(type);
     if (g8)
         for (int k = 1; k <= 4; k++) {
-            g8(n, out, w, rb, a, ab, k, NULL, 0);
+            g8(n, out, w, rb, NULL, a, ab, k, NULL, 0);
             for (int c = 0; c < k; c++)
                 for (int r = 0; r < 8; r++) CHECK(memcmp(&out[c * 8 + r], &want[r][c], sizeof(float)) == 0);
         }
@@ -192,7 +192,7 @@ static void run_exact(int type, int64_t n) {
     const octet__panel_kernels *pk = octet__panel(type);
     void *pan = pk ? malloc(pk->bytes(n)) : NULL;
     if (pan) {
-        pk->pack(n, pan, w, rb);
+        pk->pack(n, pan, w, rb, NULL);
         pk->gemm(n, out, 8, pan, a, ab, nc, NULL, 0);
         for (int c = 0; c < nc; c++)
             for (int r = 0; r < 8; r++) CHECK(memcmp(&out[c * 8 + r], &want[r][c], sizeof(float)) == 0);
@@ -226,7 +226,7 @@ static void run_f32(int64_t n, uint64_t seed) {
         }
         /* 8-row GEMV: rows 515 floats apart (not 32-byte aligned), each result equal to the AVX2 dot */
         float g[4 * 8];
-        octet__gemv8_f32_f32_avx2(n, g, w, sizeof w[0], a, sizeof a[0], nc, NULL, 0);
+        octet__gemv8_f32_f32_avx2(n, g, w, sizeof w[0], NULL, a, sizeof a[0], nc, NULL, 0);
         for (int c = 0; c < nc; c++)
             for (int r = 0; r < 8; r++) {
                 float want;
@@ -259,7 +259,7 @@ static void run_f16(int type, int64_t n, uint64_t seed) {
     for (int nc = 1; nc <= 4; nc++) {
         float t[4], g[4 * 8];
         gm(n, t, w[0], a, sizeof a[0], nc);
-        g8(n, g, w, sizeof w[0], a, sizeof a[0], nc, NULL, 0);
+        g8(n, g, w, sizeof w[0], NULL, a, sizeof a[0], nc, NULL, 0);
         for (int c = 0; c < nc; c++) {
             float d;
             simd[type].vec_dot(n, &d, w[0], a[c]);
@@ -296,7 +296,7 @@ static void run_float_panel(int type, int64_t n, uint64_t seed) {
     CHECK(pk != NULL);
     if (!pk) return;
     CHECK(pk->bytes(n) <= (size_t)MAXN * 8 * 4);
-    pk->pack(n, panel, w, sizeof w[0]);
+    pk->pack(n, panel, w, sizeof w[0], NULL);
     for (int nc = 1; nc <= NT; nc++) {
         memset(out, 0xff, sizeof out);
         pk->gemm(n, &out[0][0], NR + 3, panel, a, sizeof a[0], nc, NULL, 0);

@@ -132,9 +132,10 @@ static inline __attribute__((always_inline)) void tile_w(int64_t n, const void *
         default: tile_w(n, w, 0, ab, a_stride, 1, 4, s, 1, KIND, 1); break;                                        \
         }                                                                                                        \
     }                                                                                                            \
-    void octet__gemv8_##SFX##_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *a,      \
-                                       size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride) {   \
-        (void)aux, (void)aux_stride;                                                                             \
+    void octet__gemv8_##SFX##_f32_avx2(int64_t n, float *s, const void *w, size_t w_stride, const void *pf,     \
+                                       const void *a, size_t a_stride, int nc, const octet__q8_aux *aux,         \
+                                       size_t aux_stride) {                                                      \
+        (void)pf, (void)aux, (void)aux_stride; /* float rows: the hardware prefetcher follows them */            \
         const uint8_t *ab = a, *wb = w;                                                                          \
         switch (nc) {                                                                                            \
         case 1: tile_w(n, w, w_stride, ab, a_stride, 8, 1, s, 8, KIND, 1); break;                                  \
@@ -159,8 +160,9 @@ static inline __attribute__((always_inline)) void tile_w(int64_t n, const void *
 size_t octet__panel_bytes_float(int64_t n) { return (size_t)n * 8 * sizeof(float); }
 
 #define FLOAT_PACK(SFX, KIND)                                                                                    \
-    void octet__pack_##SFX(int64_t n, void *panel, const void *w, size_t w_stride) {                            \
+    void octet__pack_##SFX(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {            \
         float *dst = panel;                                                                                      \
+        (void)pf;                                                                                                \
         const size_t ES = KIND ? 2 : 4;                                                                          \
         for (int r = 0; r < 8; r++) {                                                                            \
             const uint8_t *x = (const uint8_t *)w + (size_t)r * w_stride;                                        \

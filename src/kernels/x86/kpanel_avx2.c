@@ -158,15 +158,15 @@ size_t octet__panel_bytes_q6_K(int64_t n) { return (size_t)(n / QK_K) * Q6K_SB_B
 
 /* Q4_K and Q5_K share the panel layout: the 6-bit scales and mins as Q4_K's, codes 0..15 or 0..31. A Q5_K code's
  * fifth bit (bit j of qh[l] for sub-block j) goes in above the nibble; QH < 0: none (Q4_K). */
-KP_INLINE void pack_k45(int64_t n, void *panel, const void *w, size_t w_stride, const size_t BLOCK, const size_t QS,
-                        const int QH) {
+KP_INLINE void pack_k45(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf, const size_t BLOCK,
+                        const size_t QS, const int QH) {
     const uint8_t *wb = w;
     uint8_t *dst = panel;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m1 = _mm256_set1_epi8(0x01);
-    /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
+    /* the caller's next 8 rows (pf) are prefetched linearly while these are packed */
     const int64_t nb = n / QK_K;
     octet__pf_stream pfs;
-    octet__pf_init(&pfs, wb + 8 * w_stride, 8 * w_stride, (size_t)nb);
+    octet__pf_init(&pfs, pf, pf ? 8 * w_stride : 0, (size_t)nb);
     for (int64_t i = 0; i < nb; i++, dst += Q4K_SB_BYTES) {
         octet__pf_step(&pfs);
         const size_t off = (size_t)i * BLOCK;
@@ -213,22 +213,22 @@ KP_INLINE void pack_k45(int64_t n, void *panel, const void *w, size_t w_stride, 
     }
 }
 
-void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride) {
-    pack_k45(n, panel, w, w_stride, sizeof(block_q4_K), offsetof(block_q4_K, qs), -1);
+void octet__pack_q4_K(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {
+    pack_k45(n, panel, w, w_stride, pf, sizeof(block_q4_K), offsetof(block_q4_K, qs), -1);
 }
 
-void octet__pack_q5_K(int64_t n, void *panel, const void *w, size_t w_stride) {
-    pack_k45(n, panel, w, w_stride, sizeof(block_q5_K), offsetof(block_q5_K, qs), (int)offsetof(block_q5_K, qh));
+void octet__pack_q5_K(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {
+    pack_k45(n, panel, w, w_stride, pf, sizeof(block_q5_K), offsetof(block_q5_K, qs), (int)offsetof(block_q5_K, qh));
 }
 
-void octet__pack_q6_K(int64_t n, void *panel, const void *w, size_t w_stride) {
+void octet__pack_q6_K(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {
     const uint8_t *wb = w;
     uint8_t *dst = panel;
     const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03);
-    /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
+    /* the caller's next 8 rows (pf) are prefetched linearly while these are packed */
     const int64_t nb = n / QK_K;
     octet__pf_stream pfs;
-    octet__pf_init(&pfs, wb + 8 * w_stride, 8 * w_stride, (size_t)nb);
+    octet__pf_init(&pfs, pf, pf ? 8 * w_stride : 0, (size_t)nb);
     for (int64_t i = 0; i < nb; i++, dst += Q6K_SB_BYTES) {
         octet__pf_step(&pfs);
         const size_t off = (size_t)i * sizeof(block_q6_K);

@@ -135,10 +135,10 @@ P5_INLINE int32_t sum_off(const octet__q8_aux *sa, const uint8_t *y, const int O
  * high: 16..31, with the fifth bits moved in from qh), the activation halves broadcast to both lanes, then an
  * int16 tree. 5-bit codes: one int16 level (8 products, <= 8*31*128 = 31744), the next in int32; 4-bit: two int16
  * levels (16*15*127 = 30480: Q8_1 codes are in [-127, 127]). Per block one vector step of the 8 rows' float
- * chains. The next 8 rows are prefetched linearly, as for Q4_0. */
-P5_INLINE void gemv5(int64_t n, float *s, const uint8_t *wb, size_t w_stride, const uint8_t *a, size_t a_stride,
-                     const int T, const octet__q8_aux *aux, size_t aux_stride, const size_t BLOCK, const int QH,
-                     const int MIN) {
+ * chains. The caller's next 8 rows (pf) are prefetched linearly, as for Q8_0. */
+P5_INLINE void gemv5(int64_t n, float *s, const uint8_t *wb, size_t w_stride, const void *pf, const uint8_t *a,
+                     size_t a_stride, const int T, const octet__q8_aux *aux, size_t aux_stride, const size_t BLOCK,
+                     const int QH, const int MIN) {
     const size_t YB = MIN < 0 ? sizeof(block_q8_0) : sizeof(block_q8_1), YQ = MIN < 0 ? 2 : 4, QS = BLOCK - 16;
     const int64_t nb = n / 32;
     const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10), ones = _mm256_set1_epi16(1);
@@ -146,7 +146,7 @@ P5_INLINE void gemv5(int64_t n, float *s, const uint8_t *wb, size_t w_stride, co
     __m256 acc[4];
     _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) acc[c] = _mm256_setzero_ps();
     octet__pf_stream pfs;
-    octet__pf_init(&pfs, wb + 8 * w_stride, 8 * w_stride, (size_t)nb);
+    octet__pf_init(&pfs, pf, pf ? 8 * w_stride : 0, (size_t)nb);
     for (int64_t i = 0; i < nb; i++) {
         octet__pf_step(&pfs);
         const size_t off = (size_t)i * BLOCK;
@@ -198,13 +198,13 @@ P5_INLINE void gemv5(int64_t n, float *s, const uint8_t *wb, size_t w_stride, co
 }
 
 #define P5_GEMV(NAME, BLOCK, QH, MIN)                                                                            \
-    void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride, int nc,      \
-              const octet__q8_aux *aux, size_t aux_stride) {                                                    \
+    void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *pf, const void *a,             \
+              size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride) {                          \
         switch (nc) {                                                                                          \
-        case 1: gemv5(n, s, w, w_stride, a, a_stride, 1, aux, aux_stride, BLOCK, QH, MIN); break;              \
-        case 2: gemv5(n, s, w, w_stride, a, a_stride, 2, aux, aux_stride, BLOCK, QH, MIN); break;              \
-        case 3: gemv5(n, s, w, w_stride, a, a_stride, 3, aux, aux_stride, BLOCK, QH, MIN); break;              \
-        default: gemv5(n, s, w, w_stride, a, a_stride, 4, aux, aux_stride, BLOCK, QH, MIN); break;             \
+        case 1: gemv5(n, s, w, w_stride, pf, a, a_stride, 1, aux, aux_stride, BLOCK, QH, MIN); break;          \
+        case 2: gemv5(n, s, w, w_stride, pf, a, a_stride, 2, aux, aux_stride, BLOCK, QH, MIN); break;          \
+        case 3: gemv5(n, s, w, w_stride, pf, a, a_stride, 3, aux, aux_stride, BLOCK, QH, MIN); break;          \
+        default: gemv5(n, s, w, w_stride, pf, a, a_stride, 4, aux, aux_stride, BLOCK, QH, MIN); break;         \
         }                                                                                                      \
     }
 P5_GEMV(octet__gemv8_q4_0_q8_0_avx2, sizeof(block_q4_0), -1, -1)
@@ -218,15 +218,15 @@ P5_GEMV(octet__gemv8_q5_1_q8_1_avx2, sizeof(block_q5_1), (int)offsetof(block_q5_
 size_t octet__panel_bytes_q4_0(int64_t n) { return (size_t)(n / 32) * 288; }
 size_t octet__panel_bytes_q4_1(int64_t n) { return (size_t)(n / 32) * 320; }
 
-P5_INLINE void pack5(int64_t n, void *panel, const void *w, size_t w_stride, const size_t BLOCK, const int QH,
-                     const int MIN) {
+P5_INLINE void pack5(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf, const size_t BLOCK,
+                     const int QH, const int MIN) {
     const uint8_t *wb = w;
     uint8_t *dst = panel;
     const size_t PB = MIN < 0 ? 288 : 320, QS = BLOCK - 16;
     const int64_t nb = n / 32;
-    /* the next 8 rows (contiguous with these) are prefetched linearly while these are packed */
+    /* the caller's next 8 rows (pf) are prefetched linearly while these are packed */
     octet__pf_stream pfs;
-    octet__pf_init(&pfs, wb + 8 * w_stride, 8 * w_stride, (size_t)nb);
+    octet__pf_init(&pfs, pf, pf ? 8 * w_stride : 0, (size_t)nb);
     for (int64_t i = 0; i < nb; i++, dst += PB) {
         octet__pf_step(&pfs);
         const size_t off = (size_t)i * BLOCK;
@@ -242,17 +242,17 @@ P5_INLINE void pack5(int64_t n, void *panel, const void *w, size_t w_stride, con
     }
 }
 
-void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride) {
-    pack5(n, panel, w, w_stride, sizeof(block_q4_0), -1, -1);
+void octet__pack_q4_0(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {
+    pack5(n, panel, w, w_stride, pf, sizeof(block_q4_0), -1, -1);
 }
-void octet__pack_q5_0(int64_t n, void *panel, const void *w, size_t w_stride) {
-    pack5(n, panel, w, w_stride, sizeof(block_q5_0), (int)offsetof(block_q5_0, qh), -1);
+void octet__pack_q5_0(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {
+    pack5(n, panel, w, w_stride, pf, sizeof(block_q5_0), (int)offsetof(block_q5_0, qh), -1);
 }
-void octet__pack_q4_1(int64_t n, void *panel, const void *w, size_t w_stride) {
-    pack5(n, panel, w, w_stride, sizeof(block_q4_1), -1, (int)offsetof(block_q4_1, m));
+void octet__pack_q4_1(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {
+    pack5(n, panel, w, w_stride, pf, sizeof(block_q4_1), -1, (int)offsetof(block_q4_1, m));
 }
-void octet__pack_q5_1(int64_t n, void *panel, const void *w, size_t w_stride) {
-    pack5(n, panel, w, w_stride, sizeof(block_q5_1), (int)offsetof(block_q5_1, qh), (int)offsetof(block_q5_1, m));
+void octet__pack_q5_1(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {
+    pack5(n, panel, w, w_stride, pf, sizeof(block_q5_1), (int)offsetof(block_q5_1, qh), (int)offsetof(block_q5_1, m));
 }
 
 /* T tokens (1..4) against the whole panel: token c's blocks at ya + c * a_stride, results at s + c * s_stride.

@@ -73,21 +73,19 @@ EXACT_DOT(octet__dot_q8_0_q8_0_avx2, block_q8_0, CODES_Q8_0)
 
 /* ---- 8-row GEMV --------------------------------------------------------------------------------------------
  * Per block: the 8 rows' integer sums (lanes = elements) reduced into one vector (lanes = rows), then one vector
- * step of the 8 float chains. The 8 rows of the next call (the next 8 rows, contiguous with these) are
- * prefetched linearly while this call works, each block step requesting its share of their cache lines: that
+ * step of the 8 float chains. The 8 rows the caller reads next (pf: usually the next 8 rows, or the start of
+ * its next piece of rows) are prefetched linearly while this call works, each block step requesting its share
+ * of their cache lines: that
  * keeps enough requests in flight for one core to approach its memory bandwidth (one group ahead measured best;
  * two groups ahead and per-row prefetch were slower). */
 #define PREFETCH_SETUP                                                                                            \
     octet__pf_stream pfs;                                                                                        \
-    octet__pf_init(&pfs, (const char *)wb + 8 * w_stride, 8 * w_stride, (size_t)nb);
+    octet__pf_init(&pfs, pf, pf ? 8 * w_stride : 0, (size_t)nb);
 #define PREFETCH_STEP octet__pf_step(&pfs);
-#ifndef OCTET_GEMV_PREFETCH
-#define OCTET_GEMV_PREFETCH 1536
-#endif
 
 /* T tokens (1..4) at once: the rows' codes are loaded once per block and used for each
  * token; every token keeps its own chain, computed exactly as for one token. */
-static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride,
+static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float *s, const uint8_t *wb, size_t w_stride, const void *pf,
                                                                const uint8_t *a, size_t a_stride, const int T,
                                                                const octet__q8_aux *aux, size_t aux_stride) {
     const int64_t nb = n / QK8_0;
@@ -118,13 +116,13 @@ static inline __attribute__((always_inline)) void gemv8_q8_0_t(int64_t n, float 
 }
 
 #define GEMV8_DISPATCH(NAME, BODY)                                                                                \
-    void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *a, size_t a_stride, int nc,      \
-              const octet__q8_aux *aux, size_t aux_stride) {                                                         \
+    void NAME(int64_t n, float *s, const void *w, size_t w_stride, const void *pf, const void *a,               \
+              size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride) {                                \
         switch (nc) {                                                                                            \
-        case 1: BODY(n, s, w, w_stride, a, a_stride, 1, aux, aux_stride); break;                               \
-        case 2: BODY(n, s, w, w_stride, a, a_stride, 2, aux, aux_stride); break;                               \
-        case 3: BODY(n, s, w, w_stride, a, a_stride, 3, aux, aux_stride); break;                               \
-        default: BODY(n, s, w, w_stride, a, a_stride, 4, aux, aux_stride); break;                              \
+        case 1: BODY(n, s, w, w_stride, pf, a, a_stride, 1, aux, aux_stride); break;                           \
+        case 2: BODY(n, s, w, w_stride, pf, a, a_stride, 2, aux, aux_stride); break;                           \
+        case 3: BODY(n, s, w, w_stride, pf, a, a_stride, 3, aux, aux_stride); break;                           \
+        default: BODY(n, s, w, w_stride, pf, a, a_stride, 4, aux, aux_stride); break;                          \
         }                                                                                                        \
     }
 GEMV8_DISPATCH(octet__gemv8_q8_0_q8_0_avx2, gemv8_q8_0_t)
@@ -138,7 +136,7 @@ static inline void store_scales(uint8_t *dst, const uint8_t *w, size_t w_stride,
     _mm256_storeu_ps((float *)(void *)dst, row_scales(w, w_stride, off));
 }
 
-void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride) {
+void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {
     const uint8_t *wb = w;
     uint8_t *dst = panel;
     const int64_t nb = n / 32;

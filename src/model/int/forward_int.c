@@ -253,29 +253,16 @@ static const uint8_t *row_addr(const mm_task *t, int64_t r) {
     return NULL;
 }
 
-/* A thread's pieces of rows, the next one claimed when the current one's last group of 8 rows starts, so that
- * group can prefetch the rows that follow it (a piece's first rows are otherwise read cold from memory). */
-typedef struct mm_cursor {
-    int64_t n0, n1;
-    int state; /* 0: not claimed yet, 1: [n0, n1) claimed, 2: nothing left */
-} mm_cursor;
-
-static const uint8_t *cursor_peek(mm_task *t, mm_cursor *c) {
-    if (!c->state) c->state = octet__claim_next(&t->rows, &c->n0, &c->n1) ? 1 : 2;
-    return c->state == 1 ? row_addr(t, c->n0) : NULL;
-}
-
-static int cursor_take(mm_task *t, mm_cursor *c, int64_t *r0, int64_t *r1) {
-    cursor_peek(t, c);
-    if (c->state != 1) return 0;
-    *r0 = c->n0, *r1 = c->n1;
-    c->state = 0;
-    return 1;
+/* The start of the thread's next piece of rows, claimed now (when its current piece's last group of 8 rows
+ * starts, so that group can prefetch it: a piece's first rows are otherwise read cold from memory). */
+static const uint8_t *next_piece(mm_task *t, octet__claim_cursor *cur) {
+    int64_t r;
+    return octet__cursor_peek(&t->rows, cur, &r) ? row_addr(t, r) : NULL;
 }
 
 /* Rows [r0, r1) of the concatenated matrices. The group of 8 rows after the last one here is at `after`, or,
- * when that is NULL, the start of the thread's next piece (cur). */
-static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *after, mm_cursor *cur) {
+ * when that is NULL, the start of the thread's next piece. */
+static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *after, octet__claim_cursor *cur) {
     octet__int_state *st = t->st;
     const size_t s = (size_t)st->max_in;
     int64_t base = 0;
@@ -293,7 +280,7 @@ static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *
                 const uint8_t *w0 = w->w + (size_t)lo * w->row_bytes;
                 const int8_t *e0 = w->ws_exp + lo;
                 const int64_t nxt = wbase + lo + 8; /* the next group, in concatenated rows */
-                const uint8_t *pf = nxt < r1 ? row_addr(t, nxt) : after ? after : cursor_peek(t, cur);
+                const uint8_t *pf = nxt < r1 ? row_addr(t, nxt) : after ? after : next_piece(t, cur);
                 if (t->n_tok >= PANEL_MIN_TOK) {
                     octet__int_pack8_q8(w->n_blocks, panel, w0, w->row_bytes, e0, pf);
                     octet__int_panel_q8_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
@@ -349,8 +336,8 @@ static void mm_dot(void *ctx, int ith, int nth) {
     if (t->swiglu) {
         /* rows r0..r1 of gate and of up, then their SwiGLU for every token, on the thread that computed them */
         const int64_t n_ff = t->w[0]->n_out;
-        mm_cursor cur = {0, 0, 0};
-        for (int64_t r0, r1; cursor_take(t, &cur, &r0, &r1);) {
+        octet__claim_cursor cur = {0, 0, 0};
+        for (int64_t r0, r1; octet__cursor_take(&t->rows, &cur, &r0, &r1);) {
             mm_rows(t, ith, r0, r1, row_addr(t, n_ff + r0), &cur);
             mm_rows(t, ith, n_ff + r0, n_ff + r1, NULL, &cur);
             for (int i = 0; i < t->n_tok; i++) {
@@ -360,8 +347,8 @@ static void mm_dot(void *ctx, int ith, int nth) {
         }
         return;
     }
-    mm_cursor cur = {0, 0, 0};
-    for (int64_t r0, r1; cursor_take(t, &cur, &r0, &r1);) {
+    octet__claim_cursor cur = {0, 0, 0};
+    for (int64_t r0, r1; octet__cursor_take(&t->rows, &cur, &r0, &r1);) {
         mm_rows(t, ith, r0, r1, NULL, &cur);
         if (!t->yf) continue;
         /* the only float of the pass: IEEE bit patterns of the Q16 logits, built with integer operations */
