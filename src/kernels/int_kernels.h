@@ -162,4 +162,11 @@ void octet__int_softmax_q30_avx2(const int64_t *s, int32_t *p, int n);
  * d[j] in [2^30, 2^31 + 2^20) (the sigmoid's 1 + exp in Q30 goes up to 2^31 + 292226). */
 void octet__int_sigdiv_avx2(const uint32_t *d, uint32_t *q, size_t n);
 
+/* ---- the pass's edges (x86/int_out_avx2.c) --------------------------------------------------------------- */
+/* The 4-byte words at out (floats, for the caller) set to octet__int_to_f32_bits(v[i], frac) (src/model/int/
+ * intmath.h), 8 at a time for frac in [0, 96], the scalar function otherwise and for the tail. */
+void octet__int_to_f32_bits_avx2(const int32_t *v, size_t n, int frac, void *out);
+/* x[i] = octet__int_sat32((int64_t)x[i] + d[i]) for i < n (the residual connection). */
+void octet__int_add_sat_avx2(int32_t *x, const int32_t *d, size_t n);
+
 #endif

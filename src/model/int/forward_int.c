@@ -72,6 +72,8 @@ struct octet__int_state {
     octet__int_rmsnorm_fn rmsnorm;               /* RMSNorm (norm_run) */
     octet__int_swiglu_fn swiglu;                 /* silu(gate) * up (mm_dot) */
     octet__int_softmax_fn softmax;               /* attention probabilities (attn_run) */
+    void (*to_f32)(const int32_t *v, size_t n, int frac, void *out); /* the logits' float bits (mm_dot) */
+    void (*add_sat)(int32_t *x, const int32_t *d, size_t n);            /* residual connections */
     /* per call */
     int n_tok, n_past, layer;
     int64_t pos;
@@ -88,6 +90,18 @@ static void *alloc_n(size_t a, size_t b, size_t elem, int *ok) {
     return p;
 }
 
+/* the portable twins of octet__int_to_f32_bits_avx2 and octet__int_add_sat_avx2 (kernels/int_kernels.h) */
+static void to_f32_ref(const int32_t *v, size_t n, int frac, void *out) {
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t bits = octet__int_to_f32_bits(v[i], frac);
+        memcpy((char *)out + i * sizeof bits, &bits, sizeof bits);
+    }
+}
+
+static void residual_add(int32_t *x, const int32_t *d, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = octet__int_sat32((int64_t)x[i] + d[i]);
+}
+
 static void pick_kernels(octet__int_state *st) {
     st->dot = octet__int_dot_q8_ref;
     st->dot4 = octet__int_dot4_q8_ref;
@@ -101,6 +115,8 @@ static void pick_kernels(octet__int_state *st) {
     st->rmsnorm = octet__int_rmsnorm;
     st->swiglu = octet__int_swiglu_ref;
     st->softmax = octet__int_softmax_q30;
+    st->to_f32 = to_f32_ref;
+    st->add_sat = residual_add;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (octet__use_simd() && octet__cpu_features()->avx2) {
         st->dot = octet__int_dot_q8_avx2;
@@ -116,6 +132,8 @@ static void pick_kernels(octet__int_state *st) {
         st->rmsnorm = octet__int_rmsnorm_avx2;
         st->swiglu = octet__int_swiglu_avx2;
         st->softmax = octet__int_softmax_q30_avx2;
+        st->to_f32 = octet__int_to_f32_bits_avx2;
+        st->add_sat = octet__int_add_sat_avx2;
     }
 #endif
 }
@@ -354,10 +372,8 @@ static void mm_dot(void *ctx, int ith, int nth) {
         /* the only float of the pass: IEEE bit patterns of the Q16 logits, built with integer operations */
         const size_t V = (size_t)t->w[0]->n_out;
         for (int i = 0; i < t->n_tok; i++)
-            for (size_t r = (size_t)r0; r < (size_t)r1; r++) {
-                uint32_t bits = octet__int_to_f32_bits(t->y[0][(size_t)i * V + r], OCTET_INT_FX);
-                memcpy((char *)t->yf + ((size_t)i * V + r) * sizeof bits, &bits, sizeof bits);
-            }
+            t->st->to_f32(t->y[0] + (size_t)i * V + (size_t)r0, (size_t)(r1 - r0), OCTET_INT_FX,
+                          t->yf + (size_t)i * V + (size_t)r0);
     }
 }
 
@@ -565,10 +581,6 @@ static void attn_run(void *ctx, int ith, int nth) {
     }
 }
 
-static void residual_add(int32_t *x, const int32_t *d, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = octet__int_sat32((int64_t)x[i] + d[i]);
-}
-
 /* ---- the pass --------------------------------------------------------------------------------------------- */
 
 void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, int64_t pos, int n_past,
@@ -606,7 +618,7 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
         else octet__pool_run(st->pool, qkv_run, st);
         octet__pool_run(st->pool, attn_run, st);
         matmul1(st, &L->wo, st->xn, st->att, n_tok);
-        residual_add(st->x, st->xn, (size_t)n_tok * E);
+        st->add_sat(st->x, st->xn, (size_t)n_tok * E);
 
         rmsnorm_rows(st, st->xn, st->x, L->ffn_g, L->ffn_gs, n_tok, 0);
         {
@@ -615,7 +627,7 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
             matmul(st, 2, ms, y, NULL, st->xn, n_tok, 1, NULL); /* hg = silu(gate) * up */
         }
         matmul1(st, &L->down, st->xn, st->hg, n_tok);
-        residual_add(st->x, st->xn, (size_t)n_tok * E);
+        st->add_sat(st->x, st->xn, (size_t)n_tok * E);
     }
 
     int first = st->logits_all ? 0 : n_tok - 1, n_out = n_tok - first;
