@@ -266,7 +266,8 @@ typedef struct mm_task {
     octet__q8_aux *aux;       /* per activation block: code sum and scale, or NULL (kernels/gemm.h) */
     size_t aux_stride;
     size_t pout_stride;
-    octet__claim rows;         /* rows of all weights (concatenated), for mm_dot */
+    int swiglu;                /* gate and up (n_w = 2, same shape): rows claimed in pairs, y[0] = silu(y[0]) * y[1] */
+    octet__claim rows;         /* rows of all weights (concatenated), for mm_dot; row pairs with swiglu */
     octet__claim toks;         /* activation rows to quantize, one at a time (mm_quantize) */
 } mm_task;
 
@@ -317,13 +318,12 @@ static const uint8_t *row_addr(const mm_task *t, int64_t r) {
     return NULL;
 }
 
-static void mm_dot(void *ctx, int ith, int nth) {
-    mm_task *t = ctx;
-    (void)nth;
+/* Rows [r0, r1) of the concatenated weights. The group of 8 rows after the last one here is at `after`, or, when
+ * that is NULL, the start of the thread's next piece (cur). */
+static void mm_piece(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *after, octet__claim_cursor *cur) {
     uint8_t *panel = t->panel ? t->panel + (size_t)ith * t->panel_stride : NULL;
     float *pout = t->pout ? t->pout + (size_t)ith * t->pout_stride : NULL;
-    octet__claim_cursor cur = {0, 0, 0};
-    for (int64_t r0, r1; octet__cursor_take(&t->rows, &cur, &r0, &r1);) {
+    {
         int64_t base = 0;
         for (int j = 0; j < t->n_w; j++) {
             const octet__tensor *w = t->w[j];
@@ -344,8 +344,10 @@ static void mm_dot(void *ctx, int ith, int nth) {
                 for (; lo + OCTET__PANEL_ROWS <= hi; lo += OCTET__PANEL_ROWS) {
                     const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
                     int64_t nxt = wbase + lo + OCTET__PANEL_ROWS;
-                    const uint8_t *pf = nxt < r1 ? row_addr(t, nxt)
-                                        : octet__cursor_peek(&t->rows, &cur, &nxt) ? row_addr(t, nxt) : NULL;
+                    const uint8_t *pf = nxt < r1                                       ? row_addr(t, nxt)
+                                        : after                                        ? after
+                                        : octet__cursor_peek(&t->rows, cur, &nxt) ? row_addr(t, nxt)
+                                                                                       : NULL;
                     if (pk) {
                         pk->pack(t->n_in, panel, w0, w->row_bytes, pf);
                         pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok, t->aux,
@@ -384,12 +386,39 @@ static void mm_dot(void *ctx, int ith, int nth) {
     }
 }
 
-/* y_j = x W_j^T (+ b_j) for j < n_w; all W_j share the input size and the activation type. */
+/* g = silu(g) * u, element by element (the same arithmetic whichever thread runs it) */
+static void swiglu(float *g, const float *u, size_t n) {
+    for (size_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+static void mm_dot(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    (void)nth;
+    octet__claim_cursor cur = {0, 0, 0};
+    if (t->swiglu) {
+        /* rows r0..r1 of gate and of up, then their SwiGLU for every token, on the thread that computed them */
+        const int64_t n_ff = t->w[0]->ne[1];
+        for (int64_t r0, r1; octet__cursor_take(&t->rows, &cur, &r0, &r1);) {
+            mm_piece(t, ith, r0, r1, row_addr(t, n_ff + r0), &cur);
+            mm_piece(t, ith, n_ff + r0, n_ff + r1, NULL, &cur);
+            for (int i = 0; i < t->n_tok; i++) {
+                const size_t o = (size_t)i * (size_t)n_ff + (size_t)r0;
+                swiglu(t->y[0] + o, t->y[1] + o, (size_t)(r1 - r0));
+            }
+        }
+        return;
+    }
+    for (int64_t r0, r1; octet__cursor_take(&t->rows, &cur, &r0, &r1);) mm_piece(t, ith, r0, r1, NULL, &cur);
+}
+
+/* y_j = x W_j^T (+ b_j) for j < n_w; all W_j share the input size and the activation type. swiglu_pair: gate and
+ * up of one shape (n_w = 2, no yrows), and y[0] = silu(y[0]) * y[1] afterwards. */
 static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w, float *const *y,
-                        const float *const *b, const float *x, int n_tok, float *const *yrows) {
+                        const float *const *b, const float *x, int n_tok, float *const *yrows, int swiglu_pair) {
     mm_task t;
     memset(&t, 0, sizeof t);
     t.yrows = yrows;
+    t.swiglu = swiglu_pair;
     t.kt = octet__kernels();
     t.n_w = n_w;
     for (int j = 0; j < n_w; j++) {
@@ -425,13 +454,13 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
     t.pout_stride = (size_t)s->n_batch * OCTET__PANEL_ROWS;
     int64_t total_rows = 0;
     for (int j = 0; j < n_w; j++) total_rows += w[j]->ne[1];
-    octet__claim_init_rows(&t.rows, total_rows, octet__pool_n_threads(s->pool));
+    octet__claim_init_rows(&t.rows, swiglu_pair ? w[0]->ne[1] : total_rows, octet__pool_n_threads(s->pool));
     octet__pool_run_any(s->pool, mm_dot, &t);
 }
 
 static void matmul(octet_session *s, int n_w, const octet__tensor *const *w, float *const *y, const float *const *b,
                    const float *x, int n_tok) {
-    matmul_rows(s, n_w, w, y, b, x, n_tok, NULL);
+    matmul_rows(s, n_w, w, y, b, x, n_tok, NULL, 0);
 }
 
 static void matmul1(octet_session *s, const octet__tensor *w, float *y, const float *b, const float *x, int n_tok) {
@@ -584,11 +613,13 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
         {
             const octet__tensor *w[2] = {&L->w_gate, &L->w_up};
             float *y[2] = {s->hg, s->hu};
-            matmul_group(s, 2, w, y, NULL, s->xn, n_tok);
-        }
-        for (size_t i = 0; i < (size_t)n_tok * (size_t)F; i++) {
-            float g = s->hg[i];
-            s->hg[i] = g / (1.0f + expf(-g)) * s->hu[i];
+            if (kt[w[0]->type].vec_dot_type == kt[w[1]->type].vec_dot_type && w[0]->ne[0] == w[1]->ne[0] &&
+                w[0]->ne[1] == w[1]->ne[1]) {
+                matmul_rows(s, 2, w, y, NULL, s->xn, n_tok, NULL, 1); /* hg = silu(gate) * up, by the rows' threads */
+            } else {
+                matmul_group(s, 2, w, y, NULL, s->xn, n_tok);
+                swiglu(s->hg, s->hu, (size_t)n_tok * (size_t)F);
+            }
         }
         matmul1(s, &L->w_down, s->xn, NULL, s->hg, n_tok);
         for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->xn[i];
@@ -605,7 +636,7 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
                 hp->norm_eps);
     const octet__tensor *wout = &m->output;
     float *y0 = NULL;
-    matmul_rows(s, 1, &wout, &y0, NULL, s->xn, n_out, s->yrows + first);
+    matmul_rows(s, 1, &wout, &y0, NULL, s->xn, n_out, s->yrows + first, 0);
 }
 
 static int decode_common(octet_session *s, const int32_t *tokens, const float *hidden_in, int n, int64_t pos,
