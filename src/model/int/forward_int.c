@@ -253,12 +253,14 @@ static const uint8_t *row_addr(const mm_task *t, int64_t r) {
     return NULL;
 }
 
+#if !defined(OCTET_INTONLY) && defined(__x86_64__)
 /* The start of the thread's next piece of rows, claimed now (when its current piece's last group of 8 rows
  * starts, so that group can prefetch it: a piece's first rows are otherwise read cold from memory). */
 static const uint8_t *next_piece(mm_task *t, octet__claim_cursor *cur) {
     int64_t r;
     return octet__cursor_peek(&t->rows, cur, &r) ? row_addr(t, r) : NULL;
 }
+#endif
 
 /* Rows [r0, r1) of the concatenated matrices. The group of 8 rows after the last one here is at `after`, or,
  * when that is NULL, the start of the thread's next piece. */
@@ -269,7 +271,9 @@ static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *
     for (int j = 0; j < t->n_w; j++) {
         const octet__int_mat *w = t->w[j];
         int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < w->n_out ? r1 - base : w->n_out;
-        const int64_t wbase = base;
+#if !defined(OCTET_INTONLY) && defined(__x86_64__)
+        const int64_t wbase = base; /* for the AVX2 paths' prefetch addresses */
+#endif
         base += w->n_out;
         if (lo >= hi) continue;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
