@@ -145,6 +145,9 @@ void octet__int_rmsnorm_avx2(int32_t *out, const int32_t *x, const int32_t *g, i
 typedef void (*octet__int_quant_row_fn)(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa,
                                         octet__int_codes_fn codes);
 void octet__int_quant_row_avx2(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa, octet__int_codes_fn codes);
+/* The AVX2 quantizer's per-block reciprocals, exposed for the exhaustive test: for 8 scales d[i] in [1, 2^14],
+ * k[i] = bitlen(d[i]) + 22 and r[i] = ((127 << k[i]) + d[i] / 2) / d[i], as octet__int_quant_codes_k forms them. */
+void octet__int_quant_recip8_avx2(const int32_t *d, int32_t *r, int32_t *k);
 /* max_j |x[j]| for any int32 x (|INT32_MIN| = 2^31), 0 for n <= 0. */
 uint64_t octet__int_maxabs32_avx2(const int32_t *x, int n);
 

@@ -6,6 +6,12 @@
  * nonzero, values so small that nothing is pre-shifted); gains and epsilons as weights.c forms them and edge
  * ones (every final shift s2 from negative to past 62); in-place use. The max-|x| kernel against a naive max.
  * And the reference RMSNorm against float64 within an error bound derived from its arithmetic.
+ * The activation quantizer: the AVX2 kernel's division-free block reciprocals against the reference's division for
+ * every block scale 1..2^14; whole rows (memcmp of codes, scales and exponent) of the model widths, random block
+ * counts (a tail of blocks after the last group of 8: the reference's per-block steps), rows longer than the
+ * 64 groups whose block maxima the kernel keeps, and rows built block by block: every row exponent -13..18, block
+ * scales at the edges (1, 2^14, 127 2^j with exact rounding ties) and random, zero blocks, INT32_MIN as the row
+ * maximum, and in each block values on both sides of code boundaries.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -285,34 +291,155 @@ static void test_maxabs(int simd) {
     CHECKF(bad == 0, "%ld max |x| results differ from the naive maximum", bad);
 }
 
+/* One row through the reference (with NULL and the reference codes kernel) and, with simd, the AVX2 quantizer with
+ * each codes kernel (codes, scales and exponent compared; outputs pre-filled with garbage). Returns mismatches. */
+static int quant_row_check(const int32_t *x, int n, int simd, int16_t *sc_out, int *sa_out) {
+    const int nb = n / 32;
+    int8_t *q1 = malloc((size_t)n), *q2 = malloc((size_t)n);
+    int16_t *s1 = malloc((size_t)nb * sizeof *s1), *s2 = malloc((size_t)nb * sizeof *s2);
+    if (!q1 || !q2 || !s1 || !s2) abort();
+    int sa1 = 99, sa2 = -99, bad = 0;
+    octet__int_quant_row(x, n, q1, s1, &sa1, NULL);
+    octet__int_quant_row(x, n, q2, s2, &sa2, octet__int_codes_ref); /* explicit reference codes: the same */
+    bad += sa1 != sa2 || memcmp(q1, q2, (size_t)n) || memcmp(s1, s2, (size_t)nb * sizeof *s1);
+    if (simd) {
+        for (int k = 0; k < 3; k++) {
+            octet__int_codes_fn cf = k == 0 ? NULL : k == 1 ? octet__int_codes_ref : octet__int_codes_avx2;
+            memset(q2, 0x55, (size_t)n), memset(s2, 0x55, (size_t)nb * sizeof *s2), sa2 = -99;
+            octet__int_quant_row_avx2(x, n, q2, s2, &sa2, cf);
+            bad += sa1 != sa2 || memcmp(q1, q2, (size_t)n) || memcmp(s1, s2, (size_t)nb * sizeof *s1);
+        }
+    }
+    if (sc_out) memcpy(sc_out, s1, (size_t)nb * sizeof *s1);
+    if (sa_out) *sa_out = sa1;
+    free(q1), free(q2), free(s1), free(s2);
+    return bad;
+}
+
 static void test_quant_row_exact(int simd) {
     uint64_t r = 31;
-    long bad = 0, neg_sa = 0, pos_sa = 0;
+    long bad = 0, neg_sa = 0, pos_sa = 0, tails = 0, longs = 0;
     for (int it = 0; it < 6000; it++) {
-        const int nb = it % 3 == 0 ? 64 : it % 3 == 1 ? 176 : 1 + (int)(t_rng_next(&r) % 50), n = 32 * nb;
+        /* the model widths (64 and 176 blocks: whole groups of 8), random block counts (most with a tail), and
+         * every 100th row longer than the kernel's 64 kept groups (16384 values) */
+        const int nb = it % 100 == 99 ? 512 + 8 * (int)(t_rng_next(&r) % 70) + (int)(t_rng_next(&r) % 8)
+                     : it % 3 == 0 ? 64 : it % 3 == 1 ? 176 : 1 + (int)(t_rng_next(&r) % 50), n = 32 * nb;
         int32_t *x = alloc32(n);
         fill_x(&r, x, n, it % NMODES);
-        int8_t *q1 = malloc((size_t)n), *q2 = malloc((size_t)n);
-        int16_t *s1 = malloc((size_t)nb * sizeof *s1), *s2 = malloc((size_t)nb * sizeof *s2);
-        if (!q1 || !q2 || !s1 || !s2) abort();
-        int sa1 = 99, sa2 = -99;
-        octet__int_quant_row(x, n, q1, s1, &sa1, NULL);
-        neg_sa += sa1 < 0, pos_sa += sa1 > 0;
-        octet__int_quant_row(x, n, q2, s2, &sa2, octet__int_codes_ref); /* explicit reference codes: the same */
-        bad += sa1 != sa2 || memcmp(q1, q2, (size_t)n) || memcmp(s1, s2, (size_t)nb * sizeof *s1);
-        if (simd) {
-            for (int k = 0; k < 3; k++) {
-                octet__int_codes_fn cf = k == 0 ? NULL : k == 1 ? octet__int_codes_ref : octet__int_codes_avx2;
-                memset(q2, 0x55, (size_t)n), memset(s2, 0x55, (size_t)nb * sizeof *s2), sa2 = -99;
-                octet__int_quant_row_avx2(x, n, q2, s2, &sa2, cf);
-                bad += sa1 != sa2 || memcmp(q1, q2, (size_t)n) || memcmp(s1, s2, (size_t)nb * sizeof *s1);
+        int sa = 0;
+        bad += quant_row_check(x, n, simd, NULL, &sa);
+        neg_sa += sa < 0, pos_sa += sa > 0, tails += nb % 8 != 0, longs += nb > 512;
+        free(x);
+    }
+    printf("quant_row: 6000 rows (%ld with a negative row exponent, %ld positive; %ld with a tail of blocks, %ld "
+           "longer than 16384)\n", neg_sa, pos_sa, tails, longs);
+    CHECKF(bad == 0, "%ld quantized rows differ (AVX2 vs reference)", bad);
+    CHECKF(neg_sa > 100 && pos_sa > 100 && tails > 1000 && longs >= 50,
+           "rows not covered: %ld negative, %ld positive exponents, %ld tails, %ld long", neg_sa, pos_sa, tails, longs);
+}
+
+/* The reference's reciprocal and shift for block scale d > 0 at row exponent sa (octet__int_quant_codes_k; for
+ * sa < 0 its codes equal round(|x| r 2^-s) as well, int_norm_avx2.c). */
+static void quant_rs(int64_t d, int sa, int64_t *r, int *s) {
+    const int k = octet__int_bitlen((uint64_t)d) + 22;
+    *r = ((INT64_C(127) << k) + d / 2) / d;
+    *s = k + sa;
+}
+
+/* The kernel's division-free reciprocals for every reachable block scale d in [1, 2^14] (the row maximum M has
+ * bitlen(M) = sa + 14, so d <= ceil((2^(sa+14) - 1) 2^-sa) = 2^14: 2^14 + 1 cannot occur). */
+static void test_quant_recip(int simd) {
+    if (!simd) return;
+    long bad = 0;
+    for (int d0 = 1; d0 <= 16384; d0 += 8) {
+        int32_t d[8], rv[8], kv[8];
+        for (int i = 0; i < 8; i++) d[i] = d0 + i <= 16384 ? d0 + i : 16384 - i; /* the last group: 16384 and below */
+        octet__int_quant_recip8_avx2(d, rv, kv);
+        for (int i = 0; i < 8; i++) {
+            int64_t rr;
+            int ss;
+            quant_rs(d[i], 0, &rr, &ss);
+            bad += rv[i] != rr || kv[i] != ss;
+        }
+    }
+    CHECKF(bad == 0, "%ld block reciprocals differ from the reference's division", bad);
+}
+
+/* A row built block by block for row exponent sa (-13..18): block 0 holds the row maximum M (2^(sa+14) - 1, or
+ * INT32_MIN for sa = 18; for sa >= 1 its scale is 2^14), the others a chosen scale: an edge one (1, 2, 127 2^j:
+ * r = 2^29 and exact ties at |x| = (2c + 1) 2^(sa-1), 2^13, 2^13 + 1, 2^14 - 1, 2^14), a random one or 0 (a zero
+ * block); each block's largest |x| gives that scale (for sa < 0 the scale is a multiple of 2^-sa), and its other
+ * values sit on both sides of code boundaries: |x| = ceil((2c + 1) 2^(s-1) / r) (code c + 1, exactly a tie when r
+ * divides it) and one less (code c). Counts in cnt: [0] ties, [1] blocks with scale 1, [2] with scale 2^14. */
+static void fill_quant_edges(uint64_t *r, int32_t *x, int nb, int sa, long *cnt) {
+    const uint64_t M = sa == 18 ? UINT64_C(1) << 31 : (UINT64_C(1) << (sa + 14)) - 1;
+    static const int64_t edge[] = {1, 2, 127, 254, 508, 1016, 2032, 4064, 8128, 16256, 8192, 8193, 16383, 16384};
+    for (int b = 0; b < nb; b++) {
+        int32_t *xb = x + 32 * b;
+        uint64_t amax;
+        if (b == 0) {
+            amax = M;
+        } else {
+            const uint64_t k = t_rng_next(r) % 8;
+            if (k == 0) {
+                memset(xb, 0, 32 * sizeof *xb);
+                continue;
+            }
+            const int64_t d = k < 5 ? edge[t_rng_next(r) % (sizeof edge / sizeof edge[0])]
+                                    : 1 + (int64_t)(t_rng_next(r) % 16384);
+            if (sa >= 0) { /* the largest amax with ceil(amax 2^-sa) = d, or less by up to 2^sa - 1 */
+                amax = ((uint64_t)d << sa) - (t_rng_next(r) & 1 ? t_rng_next(r) % (UINT64_C(1) << sa) : 0);
+            } else {
+                amax = (uint64_t)d >> -sa;
+                if (amax == 0) amax = 1;
+            }
+            if (amax > M) amax = M;
+        }
+        const int64_t d = sa >= 0 ? (int64_t)((amax + (UINT64_C(1) << sa) - 1) >> sa) : (int64_t)(amax << -sa);
+        cnt[1] += d == 1, cnt[2] += d == 16384;
+        int64_t rr;
+        int s;
+        quant_rs(d, sa, &rr, &s);
+        for (int j = 0; j < 32; j += 2) {
+            const int64_t c = (int64_t)(t_rng_next(r) % 127), t = (2 * c + 1) * (INT64_C(1) << (s - 1));
+            const int64_t a = (t + rr - 1) / rr; /* the smallest |x| with code c + 1 */
+            const int neg = (int)(t_rng_next(r) & 1);
+            for (int i = 0; i < 2; i++) {
+                const int64_t v = (uint64_t)(a - i) <= amax ? a - i : (int64_t)(t_rng_next(r) % (amax + 1));
+                xb[j + i] = (int32_t)(neg ? -v : v); /* v <= 2^31 - 1 here unless v = amax = 2^31 */
+                if (neg && v == INT64_C(1) << 31) xb[j + i] = INT32_MIN;
+                cnt[0] += i == 0 && v == a && a * rr == t;
             }
         }
-        free(x), free(q1), free(q2), free(s1), free(s2);
+        const int pos = (int)(t_rng_next(r) % 32); /* the block's largest |x|, INT32_MIN when it is 2^31 */
+        const int64_t sv = (t_rng_next(r) & 1) ? -(int64_t)amax : (int64_t)amax;
+        xb[pos] = amax == UINT64_C(1) << 31 ? INT32_MIN : (int32_t)sv;
     }
-    printf("quant_row: 6000 rows (%ld with a negative row exponent, %ld positive)\n", neg_sa, pos_sa);
-    CHECKF(bad == 0, "%ld quantized rows differ (AVX2 vs reference)", bad);
-    CHECKF(neg_sa > 100 && pos_sa > 100, "row exponents not covered: %ld negative, %ld positive", neg_sa, pos_sa);
+}
+
+static void test_quant_row_edges(int simd) {
+    uint64_t r = 4242;
+    long bad = 0, cnt[3] = {0, 0, 0}, sa_seen[32] = {0}, rows = 0, min_rows = 0;
+    static const int nbs[] = {64, 176, 8, 1, 13, 530};
+    for (int it = 0; it < 32 * 36; it++) {
+        const int sa = -13 + it % 32, nb = nbs[(it / 32) % 6], n = 32 * nb;
+        int32_t *x = alloc32(n);
+        fill_quant_edges(&r, x, nb, sa, cnt);
+        int got = 99;
+        bad += quant_row_check(x, n, simd, NULL, &got);
+        bad += got != sa; /* the construction's row exponent */
+        sa_seen[(got + 13) & 31]++, rows++, min_rows += sa == 18;
+        free(x);
+    }
+    long all_sa = 1;
+    for (int i = 0; i < 32; i++) all_sa &= sa_seen[i] > 0;
+    printf("quant_row edges: %ld rows, every row exponent -13..18: %s; %ld exact ties, %ld blocks of scale 1, %ld "
+           "of scale 2^14, %ld rows with INT32_MIN as the maximum\n", rows, all_sa ? "yes" : "no", cnt[0], cnt[1],
+           cnt[2], min_rows);
+    CHECKF(bad == 0, "%ld edge rows differ (AVX2 vs reference) or have an unexpected row exponent", bad);
+    CHECKF(all_sa && cnt[0] > 1000 && cnt[1] > 100 && cnt[2] > 100 && min_rows > 10,
+           "edges not covered: ties %ld, scale 1 %ld, scale 2^14 %ld, INT32_MIN rows %ld", cnt[0], cnt[1], cnt[2],
+           min_rows);
 }
 
 int main(void) {
@@ -322,6 +449,8 @@ int main(void) {
     test_maxabs(simd);
     test_rmsnorm_exact(simd);
     test_rmsnorm_float();
+    test_quant_recip(simd);
     test_quant_row_exact(simd);
+    test_quant_row_edges(simd);
     TEST_MAIN_END();
 }
