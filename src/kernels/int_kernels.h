@@ -124,10 +124,30 @@ typedef void (*octet__int_axpy_fn)(int32_t *y, int32_t w, const int8_t *x, int n
 void octet__int_axpy_s8_ref(int32_t *y, int32_t w, const int8_t *x, int n);
 void octet__int_axpy_s8_avx2(int32_t *y, int32_t w, const int8_t *x, int n);
 /* out[d] = sum_j w[j] * v[j * stride + d] for d < hd, j < n: the attention's weighted sum of int8 values in one
- * call (what out = 0 and then axpy per key give), under the same bound on the sums. */
+ * call (what out = 0 and then axpy per key give), under the same bound on the sums, for weights in [-2^30, 2^30)
+ * (attention: 0 <= w <= 2^23). The AVX2 twin takes two keys per step through _mm256_madd_epi16 (x86/int_dot_avx2.c:
+ * each weight split in 15 low bits and the rest, exact modulo 2^32, so exact where the sum fits int32). */
 typedef void (*octet__int_wsum_fn)(int32_t *out, const int32_t *w, const int8_t *v, size_t stride, int n, int hd);
 void octet__int_wsum_s8_ref(int32_t *out, const int32_t *w, const int8_t *v, size_t stride, int n, int hd);
 void octet__int_wsum_s8_avx2(int32_t *out, const int32_t *w, const int8_t *v, size_t stride, int n, int hd);
+
+/* The attention output rescale: out[j] = octet__int_sat32(octet__int_mulshift(acc[j], m, s)) (intmath.h) for j < n,
+ * any int32 acc, 0 <= m < 2^31 and any s the scalar form takes. The AVX2 twin does 8 per vector for s in [32, 62]
+ * (where the result is exact in int64 and below 2^30 in magnitude) and calls the reference otherwise. */
+typedef void (*octet__int_rescale32_fn)(int32_t *out, const int32_t *acc, int n, int32_t m, int s);
+void octet__int_rescale32_ref(int32_t *out, const int32_t *acc, int n, int32_t m, int s);
+void octet__int_rescale32_avx2(int32_t *out, const int32_t *acc, int n, int32_t m, int s);
+
+/* One query head to int16 with one power-of-two scale, in the halves layout of the keys: with qmax = max_j |v[j]|
+ * (j < hd) the shift is sh = bitlen(qmax) - 15, plus 1 while octet__int_shift_round(qmax, sh) > 23170 (at most once:
+ * a pair turned by any angle then stays in int16), and with r(x) = octet__int_shift_round(x, sh) (half away from
+ * zero; a left shift for sh < 0)
+ *   pairs (adjacent-pair RoPE): out[i] = r(v[2 i]), out[half + i] = r(v[2 i + 1]) for i < half,
+ *   otherwise out[i] = r(v[i]) for i < 2 half;  out[j] = r(v[j]) for 2 half <= j < hd.
+ * Returns sh (in [-15, 18] for any int32 v). hd <= 512, 2 half <= hd. */
+typedef int (*octet__int_qhead_fn)(const int32_t *v, int hd, int half, int pairs, int16_t *out);
+int octet__int_qhead_ref(const int32_t *v, int hd, int half, int pairs, int16_t *out);
+int octet__int_qhead_avx2(const int32_t *v, int hd, int half, int pairs, int16_t *out);
 
 /* Activation codes by a fixed-point reciprocal: q[j] = clamp(round(x[j] * r * 2^-s), -127, 127) with round half
  * away from zero (octet__int_shift_round), for 1 <= s <= 62, 0 < r < 2^30 and any int32 x (|x r| < 2^61). The

@@ -208,6 +208,33 @@ static void test_scores(int simd) {
     CHECKF(bad_simd == 0, "%ld AVX2 many-key score rows differ from the reference", bad_simd);
 }
 
+/* The many-key scores on long rows (up to 300 keys, so every tail length after the eight-key steps) for the head
+ * sizes of the fully unrolled copies (half = 16 .. 128) and the extreme queries, keys and cos/sin. */
+static void test_scores_long(int simd) {
+    enum { NK = 300 };
+    static int16_t q[256], tab[5][256];
+    static int8_t k[NK * 256];
+    static int64_t o1[NK], o2[NK];
+    static const int16_t *cs[NK];
+    uint64_t r = 313;
+    long bad = 0;
+    if (!simd) return;
+    for (int it = 0; it < 160; it++) {
+        const int hd = 32 * (1 + it % 8), half = hd / 2, n = it < 80 ? 1 + it % 40 : 1 + (int)(t_rng_next(&r) % NK);
+        const int ext = it % 5 == 2;
+        for (int j = 0; j < hd; j++) q[j] = ext ? ((j & 1) ? 23170 : -23170) : (int16_t)(t_rng_next(&r) % 46341 - 23170);
+        for (size_t i = 0; i < (size_t)n * (size_t)hd; i++) k[i] = ext ? ((i & 2) ? 127 : -127) : rnd8(&r, -127);
+        for (int t = 0; t < 5; t++)
+            for (int i = 0; i < 2 * half; i++)
+                tab[t][i] = ext ? (i < half ? 32767 : -32767) : (int16_t)(t_rng_next(&r) % 65535 - 32767);
+        for (int j = 0; j < n; j++) cs[j] = tab[t_rng_next(&r) % 5];
+        octet__int_scores_ref(q, k, (size_t)hd, cs, n, half, hd, o1);
+        octet__int_scores_avx2(q, k, (size_t)hd, cs, n, half, hd, o2);
+        bad += memcmp(o1, o2, (size_t)n * sizeof *o1) != 0;
+    }
+    CHECKF(bad == 0, "%ld AVX2 long score rows differ from the reference", bad);
+}
+
 __extension__ typedef __int128 i128; /* GCC and Clang on 64-bit targets */
 
 /* floor((a m + 2^(s-1)) / 2^s) through a 128-bit product: the rescale's definition for 1 <= s <= 126 */
@@ -502,6 +529,151 @@ static void test_wsum(int simd) {
     CHECKF(bad == 0, "%ld weighted value sums differ from the per-key axpy", bad);
 }
 
+/* The weighted sum at the edges of the AVX2 kernel's contract (two keys per madd, weights split at bit 15, packed
+ * in chunks of 128 keys): head sizes 64, 128 and odd ones (every remainder mod 8 and mod 32), 1..40 keys and long
+ * rows up to 700 keys (several chunks, odd counts), values -128 and +-127, weights near -2^30 and 2^30 - 1 with
+ * values that keep every sum in int32, weights 2^23 and 2^15 +- 1 (the split's edges), zero weights. */
+static void test_wsum_edges(int simd) {
+    enum { NK = 700, HD = 136 };
+    static int8_t v[NK * (HD + 3)];
+    static int32_t w[NK], o1[HD], o2[HD], o3[HD];
+    const int hds[] = {64, 128, 7, 13, 72, 100, 24, 40, 1, 136};
+    uint64_t r = 4711;
+    long bad_ref = 0, bad_simd = 0;
+    for (int it = 0; it < 1200; it++) {
+        const int hd = hds[it % 10], mode = (it / 10) % 6;
+        const int n = it < 600 ? 1 + (it / 60) * 4 + it % 4 : 1 + (int)(t_rng_next(&r) % NK);
+        const size_t stride = (size_t)hd + (size_t)(it % 3);
+        for (size_t i = 0; i < (size_t)n * stride; i++) {
+            int8_t x = rnd8(&r, -128);
+            if (mode == 1) x = (int8_t)((i & 1) ? 127 : -128);
+            if (mode == 2) x = (int8_t)((i / stride / 2) & 1 ? -1 : 1); /* keys +1, +1, -1, -1, ...: see below */
+            v[i] = x;
+        }
+        int64_t left = (INT64_C(1) << 23) + n;
+        for (int j = 0; j < n; j++) {
+            int32_t x;
+            switch (mode) {
+            case 0: /* the attention's: nonnegative, summing to at most 2^23 + n */
+                x = (int32_t)(t_rng_next(&r) % (uint64_t)(left / 2 + 1));
+                left -= x;
+                break;
+            case 1: /* the split's edges with the largest values: |sum| <= (2^23 + 39 (2^15 + 1)) 128 < 2^31 */
+                x = j == 0 ? 1 << 23 : j < 40 ? (int32_t)(t_rng_next(&r) % 3) - 1 + (1 << 15) : 0;
+                if (j & 1) x = -x;
+                break;
+            case 2: /* near the ends of [-2^30, 2^30), weights +, -, +, - on keys +1, +1, -1, -1: the products
+                     * alternate in sign, so every partial sum stays within 2^30 */
+                x = j & 1 ? -(1 << 30) + (int32_t)(t_rng_next(&r) % 4) : (1 << 30) - 1 - (int32_t)(t_rng_next(&r) % 4);
+                break;
+            case 3: x = 0; break;
+            default: /* small signed weights */
+                x = (int32_t)(t_rng_next(&r) % 200001) - 100000;
+                break;
+            }
+            w[j] = x;
+        }
+        if (mode == 2 && (n & 1)) w[n - 1] = (int32_t)(t_rng_next(&r) % 1000);
+        memset(o3, 0, sizeof o3);
+        for (int j = 0; j < n; j++) octet__int_axpy_s8_ref(o3, w[j], v + (size_t)j * stride, hd);
+        octet__int_wsum_s8_ref(o1, w, v, stride, n, hd);
+        bad_ref += memcmp(o1, o3, (size_t)hd * sizeof *o1) != 0;
+        if (!simd) continue;
+        for (int d = 0; d < HD; d++) o2[d] = 0x5a5a5a5a; /* the kernel writes every output */
+        octet__int_wsum_s8_avx2(o2, w, v, stride, n, hd);
+        bad_simd += memcmp(o2, o1, (size_t)hd * sizeof *o2) != 0;
+    }
+    CHECKF(bad_ref == 0, "%ld reference weighted sums differ from the per-key axpy", bad_ref);
+    CHECKF(bad_simd == 0, "%ld AVX2 weighted sums at the contract's edges differ from the reference", bad_simd);
+}
+
+/* The attention output rescale: the reference against the 128-bit definition clamped to +-(2^31 - 1) for shifts 1..62
+ * (the scalar form's range without its pre-shift), and the AVX2 kernel against the reference for every shift from
+ * -30 to 126 (vector lanes for 32..62, the reference elsewhere), accumulators over all of int32 (INT32_MIN, INT32_MAX,
+ * 0, exact halves), multipliers 0, 1, 2^31 - 1 and random, 1..45 outputs. */
+static void test_rescale32(int simd) {
+    static int32_t acc[45], o1[45], o2[45];
+    uint64_t r = 8080;
+    long bad_ref = 0, bad_simd = 0, n_vec = 0;
+    for (int it = 0; it < 40000; it++) {
+        const int n = 1 + (int)(t_rng_next(&r) % 45), s = -30 + it % 157;
+        int32_t m = (int32_t)(t_rng_next(&r) >> 33);
+        if (it % 7 == 0) m = INT32_MAX;
+        if (it % 11 == 0) m = 1082196484; /* the attention's 2^37 / 127 */
+        if (it % 13 == 0) m = (int32_t)(t_rng_next(&r) % 2);
+        for (int j = 0; j < n; j++) {
+            const int bits = (int)(t_rng_next(&r) % 33);
+            int64_t x = bits ? (int64_t)(t_rng_next(&r) >> (64 - bits)) : 0;
+            if (x > INT32_MAX) x = INT32_MAX;
+            if (it % 17 == 0) x = (int64_t)1 << (t_rng_next(&r) % 31); /* exact halves after the multiply by 1 */
+            acc[j] = (int32_t)(t_rng_next(&r) & 1 ? -x : x);
+        }
+        if (it % 5 == 0) acc[0] = INT32_MIN, acc[n - 1] = INT32_MAX;
+        octet__int_rescale32_ref(o1, acc, n, m, s);
+        if (s >= 1 && s <= 62)
+            for (int j = 0; j < n; j++) bad_ref += o1[j] != octet__int_sat32(mulshift_wide(acc[j], m, s));
+        if (!simd) continue;
+        octet__int_rescale32_avx2(o2, acc, n, m, s);
+        bad_simd += memcmp(o1, o2, (size_t)n * sizeof *o1) != 0;
+        n_vec += s >= 32 && s <= 62 && n >= 8;
+    }
+    CHECKF(bad_ref == 0, "%ld reference output rescales differ from the 128-bit definition", bad_ref);
+    CHECKF(bad_simd == 0 && (!simd || n_vec > 1000), "%ld AVX2 output rescale rows differ from the reference", bad_simd);
+}
+
+/* The query head to int16: the reference against the definition written here (the halves permutation, then
+ * max, shift, one correction, round half away from zero), and the AVX2 kernel against the reference (out and
+ * shift): both layouts, full and partial RoPE, odd halves and head sizes (vector and scalar tails), magnitudes of
+ * every bit length (all zero, INT32_MIN, INT32_MAX, maxima that round above 23170 and need the correction). */
+static int64_t round_ref(int64_t a, int s) { /* half away from zero, a left shift for s <= 0 */
+    if (s <= 0) return a * ((int64_t)1 << -s);
+    const int64_t mag = a < 0 ? -a : a, q = (mag + ((int64_t)1 << (s - 1))) >> s;
+    return a < 0 ? -q : q;
+}
+
+static void test_qhead(int simd) {
+    static int32_t v[512], h[512];
+    static int16_t o1[512], o2[512], want[512];
+    const int hds[] = {64, 128, 80, 13, 7, 32, 96, 256, 512, 48};
+    uint64_t r = 2323;
+    long bad_ref = 0, bad_simd = 0;
+    for (int it = 0; it < 20000; it++) {
+        const int hd = hds[it % 10], pairs = (it / 10) & 1;
+        int half = hd / 2;
+        if (it % 7 == 3) half = hd / 4;
+        if (it % 11 == 5) half = (int)(t_rng_next(&r) % (uint64_t)(hd / 2 + 1));
+        const int bits = (int)(t_rng_next(&r) % 33);
+        for (int j = 0; j < hd; j++) {
+            int64_t x = bits ? (int64_t)(t_rng_next(&r) >> (64 - bits)) : 0;
+            if (x > INT32_MAX) x = INT32_MAX;
+            v[j] = (int32_t)(t_rng_next(&r) & 1 ? -x : x);
+        }
+        if (it % 13 == 0) v[t_rng_next(&r) % (uint64_t)hd] = INT32_MIN;
+        if (it % 17 == 0) v[t_rng_next(&r) % (uint64_t)hd] = INT32_MAX;
+        if (it % 19 == 0) { /* a maximum that rounds to above 23170 at the first shift: 23171..32767 times 2^k */
+            const int k = (int)(t_rng_next(&r) % 17);
+            v[t_rng_next(&r) % (uint64_t)hd] = (int32_t)((23171 + (int64_t)(t_rng_next(&r) % 9597)) << k) * (it & 1 ? -1 : 1);
+        }
+        /* the definition */
+        for (int i = 0; i < hd; i++) h[i] = v[i];
+        if (pairs)
+            for (int i = 0; i < half; i++) h[i] = v[2 * i], h[half + i] = v[2 * i + 1];
+        int64_t qmax = 0;
+        for (int j = 0; j < hd; j++) qmax = llabs((int64_t)h[j]) > qmax ? llabs((int64_t)h[j]) : qmax;
+        int sh = -15; /* bit length - 15, then one more if the rounded maximum exceeds 23170 */
+        while (qmax >> (sh + 15)) sh++;
+        if (round_ref(qmax, sh) > 23170) sh++;
+        for (int j = 0; j < hd; j++) want[j] = (int16_t)round_ref(h[j], sh);
+        const int s1 = octet__int_qhead_ref(v, hd, half, pairs, o1);
+        bad_ref += s1 != sh || memcmp(o1, want, (size_t)hd * sizeof *o1) != 0;
+        if (!simd) continue;
+        const int s2 = octet__int_qhead_avx2(v, hd, half, pairs, o2);
+        bad_simd += s2 != s1 || memcmp(o1, o2, (size_t)hd * sizeof *o1) != 0;
+    }
+    CHECKF(bad_ref == 0, "%ld reference query heads differ from the definition", bad_ref);
+    CHECKF(bad_simd == 0, "%ld AVX2 query heads differ from the reference", bad_simd);
+}
+
 int main(void) {
     const octet__cpu *c = octet__cpu_features();
     int simd = c->avx2 && c->fma && c->f16c;
@@ -510,10 +682,14 @@ int main(void) {
     if (simd) test_rescale8();
     test_codes(simd);
     test_wsum(simd);
+    test_wsum_edges(simd);
+    test_rescale32(simd);
+    test_qhead(simd);
     test_q8_dot(simd);
     test_q8_dot4(simd);
     test_score(simd);
     test_scores(simd);
+    test_scores_long(simd);
     test_attn_scale(simd);
     test_axpy(simd);
     if (simd) test_q8_multirow();

@@ -47,7 +47,7 @@ struct octet__int_state {
     int8_t *qsh;                                 /* [n_batch][n_head]: q = q16 * 2^(qsh - 16) */
     int16_t *cs_rel;                             /* [n_ctx][2][n_rot / 2]: cos, sin of d * theta_i, d < n_ctx */
     int16_t *cs_tmp;                             /* [nth][2][n_rot / 2] for distances outside the table */
-    int8_t *kc, *vc;                             /* [n_layer][n_ctx][kv_dim] int8; keys unrotated, halves */
+    int8_t *kc, *vc;                             /* [n_layer][n_head_kv][n_ctx][head_dim]; keys unrotated, halves */
     int16_t *ksc, *vsc;                          /* [n_layer][n_head_kv][n_ctx] scale mantissas (2^13..2^14] */
     int8_t *ksh, *vsh;                           /* [n_layer][n_head_kv][n_ctx] scale exponents */
     int64_t *kpos;                               /* [n_ctx] position of each cache slot */
@@ -67,6 +67,8 @@ struct octet__int_state {
     octet__int_qscale_fn qscale;
     octet__int_vweights_fn vweights;
     octet__int_wsum_fn wsum;
+    octet__int_qhead_fn qhead;                   /* query heads to int16 (query_head) */
+    octet__int_rescale32_fn rescale32;           /* attention outputs to Q16 (attn_run) */
     octet__int_codes_fn codes;                   /* activation codes (octet__int_quant_row) */
     octet__int_quant_row_fn quant_row;           /* activation quantizer (mm_quant) */
     octet__int_rmsnorm_fn rmsnorm;               /* RMSNorm (norm_run) */
@@ -110,6 +112,8 @@ static void pick_kernels(octet__int_state *st) {
     st->qscale = octet__int_qscale_ref;
     st->vweights = octet__int_vweights_ref;
     st->wsum = octet__int_wsum_s8_ref;
+    st->qhead = octet__int_qhead_ref;
+    st->rescale32 = octet__int_rescale32_ref;
     st->codes = octet__int_codes_ref;
     st->quant_row = octet__int_quant_row;
     st->rmsnorm = octet__int_rmsnorm;
@@ -127,6 +131,8 @@ static void pick_kernels(octet__int_state *st) {
         st->qscale = octet__int_qscale_avx2;
         st->vweights = octet__int_vweights_avx2;
         st->wsum = octet__int_wsum_s8_avx2;
+        st->qhead = octet__int_qhead_avx2;
+        st->rescale32 = octet__int_rescale32_avx2;
         st->codes = octet__int_codes_avx2;
         st->quant_row = octet__int_quant_row_avx2;
         st->rmsnorm = octet__int_rmsnorm_avx2;
@@ -480,19 +486,22 @@ static inline size_t scale_index(const octet__int_state *st, int kh, int j) {
     return ((size_t)st->layer * (size_t)st->w->n_head_kv + (size_t)kh) * (size_t)st->n_ctx + (size_t)j;
 }
 
-/* Query head h of token t to int16 with one power-of-two scale (done by the attention job of that head). */
+/* Query head h of token t to int16 with one power-of-two scale (done by the attention job of that head), in the
+ * halves layout of the cached keys (octet__int_qhead_ref: max |q16| <= 23170 = 32767 / sqrt 2, so a pair turned
+ * by any angle stays in int16). */
 static void query_head(octet__int_state *st, int t, int h) {
     const octet__int_weights *w = st->w;
     const int hd = w->head_dim;
-    int32_t tmp[512];
     size_t o = (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
-    to_halves(w, st->q + o, tmp);
-    /* max |q16| <= 23170 = 32767 / sqrt 2: a pair turned by any angle stays in int16 */
-    int64_t qmax = max_abs32(tmp, hd);
-    int sh = octet__int_bitlen((uint64_t)qmax) - 15;
-    while (octet__int_shift_round(qmax, sh) > 23170) sh++;
-    for (int j = 0; j < hd; j++) st->q16[o + (size_t)j] = (int16_t)octet__int_shift_round(tmp[j], sh);
+    int sh = st->qhead(st->q + o, hd, w->n_rot / 2, w->rope_type == OCTET_ROPE_NORM, st->q16 + o);
     st->qsh[(size_t)t * (size_t)w->n_head + (size_t)h] = (int8_t)sh;
+}
+
+/* Offset of key/value head kh at cache slot j in this layer's int8 keys and values: [layer][kh][slot][head_dim], so
+ * one head's keys (and values) are contiguous: the attention reads them as one stream, and they spread over all
+ * the sets of the L1 cache (at a stride of kv_dim bytes, a power of two, they fell into a few). */
+static inline size_t cache_index(const octet__int_state *st, int kh, int j) {
+    return scale_index(st, kh, j) * (size_t)st->w->head_dim;
 }
 
 /* Keys and values to int8 in the cache (queries: query_head, per attention job). Nothing is rotated here: RoPE
@@ -503,11 +512,10 @@ static void qkv_run(void *ctx, int ith, int nth) {
     const int hd = w->head_dim;
     int32_t tmp[512];
     for (int t = ith; t < st->n_tok; t += nth) {
-        size_t slot = (size_t)st->layer * (size_t)st->n_ctx + (size_t)(st->n_past + t);
         if (st->layer == 0) st->kpos[st->n_past + t] = st->pos + t;
         for (int h = 0; h < w->n_head_kv; h++) {
             size_t o = (size_t)t * (size_t)st->kv_dim + (size_t)h * (size_t)hd;
-            size_t co = slot * (size_t)st->kv_dim + (size_t)h * (size_t)hd;
+            size_t co = cache_index(st, h, st->n_past + t);
             size_t so = scale_index(st, h, st->n_past + t);
             to_halves(w, st->k + o, tmp);
             quant_head8(tmp, hd, st->kc + co, &st->ksc[so], &st->ksh[so]);
@@ -516,11 +524,22 @@ static void qkv_run(void *ctx, int ith, int nth) {
     }
 }
 
+/* Requests the cache lines of this layer's keys and values of key/value head kh for slots 0..n-1: between layers
+ * the matrix rows streamed through the caches have evicted them, and their misses, issued together here, overlap
+ * the work of the heads before their own. */
+static void prefetch_kv(const octet__int_state *st, int kh, int n) {
+    const size_t o = cache_index(st, kh, 0), bytes = (size_t)n * (size_t)st->w->head_dim;
+    const int8_t *k = st->kc + o, *v = st->vc + o;
+    for (size_t b = 0; b < bytes; b += 64) {
+        __builtin_prefetch(k + b, 0, 3);
+        __builtin_prefetch(v + b, 0, 3);
+    }
+}
+
 static void attn_run(void *ctx, int ith, int nth) {
     octet__int_state *st = ctx;
     const octet__int_weights *w = st->w;
     const int hd = w->head_dim, n_head = w->n_head, group = w->n_head / w->n_head_kv, half = w->n_rot / 2;
-    const size_t kvd = (size_t)st->kv_dim, lbase = (size_t)st->layer * (size_t)st->n_ctx;
     const size_t cs_stride = (size_t)(half + 1) * 2;
     int64_t *sc = st->sc + (size_t)ith * (size_t)st->n_ctx;
     int32_t *pr = st->pr + (size_t)ith * (size_t)st->n_ctx;
@@ -530,13 +549,23 @@ static void attn_run(void *ctx, int ith, int nth) {
     const int64_t *kpos = st->kpos;
     const int16_t *cs_rel = st->cs_rel;
     const uint64_t n_table = (uint64_t)st->n_ctx;
-    int cs_t = -1, n_far = 0;
+    int cs_t = -1, n_far = 0, em_t = -1, em_kh = -1, emax = -128;
     int total = st->n_tok * n_head;
-    for (int job = ith; job < total; job += nth) {
+    /* one token: each thread takes a run of heads, so it reads the keys and values of fewer key/value heads, and
+     * the next head's cache rows are requested when its group is reached; a batch: every nth job (later tokens
+     * have more keys, so runs of tokens would be uneven) */
+    const int one = st->n_tok == 1;
+    const int j0 = one ? (int)((int64_t)total * ith / nth) : ith;
+    const int j1 = one ? (int)((int64_t)total * (ith + 1) / nth) : total, jstep = one ? 1 : nth;
+    for (int job = j0; job < j1; job += jstep) {
         int t = job / n_head, h = job % n_head, kh = h / group;
+        if (one && (job == j0 || h % group == 0)) {
+            if (job == j0) prefetch_kv(st, kh, st->n_past + 1);
+            if (kh + 1 < w->n_head_kv && (kh + 1) * group < j1) prefetch_kv(st, kh + 1, st->n_past + 1);
+        }
         query_head(st, t, h);
         const int16_t *q = st->q16 + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
-        const int8_t *k0 = st->kc + lbase * kvd + (size_t)kh * (size_t)hd;
+        const int8_t *k0 = st->kc + cache_index(st, kh, 0);
         const size_t s0 = scale_index(st, kh, 0);
         int shq = st->qsh[(size_t)t * (size_t)n_head + (size_t)h];
         int n_keys = st->n_past + t + 1;
@@ -557,11 +586,12 @@ static void attn_run(void *ctx, int ith, int nth) {
             int run = j;
             if (!n_far) j = n_keys;
             while (j < n_keys && csp[j]) j++;
-            if (j > run) st->scores(q, k0 + (size_t)run * kvd, kvd, csp + run, j - run, half, hd, sc + run);
+            if (j > run)
+                st->scores(q, k0 + (size_t)run * (size_t)hd, (size_t)hd, csp + run, j - run, half, hd, sc + run);
             if (j == n_keys) break;
             uint64_t d = (uint64_t)m - (uint64_t)kpos[j];
             for (int i = 0; i < half; i++) octet__int_cossin(w, d * w->phi[i], &cs_tmp[i], &cs_tmp[half + i]);
-            sc[j] = st->score(q, k0 + (size_t)j * kvd, cs_tmp, half, hd);
+            sc[j] = st->score(q, k0 + (size_t)j * (size_t)hd, cs_tmp, half, hd);
             j++;
         }
         /* |raw| < 2^31, ksc <= 2^14: real score = raw * ksc * 2^(shq + shk - 32) / (127 sqrt(hd))
@@ -570,16 +600,18 @@ static void attn_run(void *ctx, int ith, int nth) {
         st->softmax(sc, pr, n_keys);
         /* out = sum_j p_j v_j with v_j = v8 * vm_j * 2^(ve_j - 16) / 127, aligned to the largest exponent */
         const int8_t *vsh = st->vsh + s0;
-        int emax = -128;
-        for (int j = 0; j < n_keys; j++) emax = vsh[j] > emax ? vsh[j] : emax;
+        if (t != em_t || kh != em_kh) { /* the same for the heads of a group */
+            emax = -128;
+            for (int j = 0; j < n_keys; j++) emax = vsh[j] > emax ? vsh[j] : emax;
+            em_t = t, em_kh = kh;
+        }
         /* weight p_j * vm_j in Q23 of the largest scale: sum_j w_j <= 2^23 + n_keys, so with |v8| <= 127 every int32
          * accumulator stays below 2^31 (the probabilities' array now holds the weights) */
         st->vweights(pr, st->vsc + s0, vsh, n_keys, 21 + emax);
-        st->wsum(acc, pr, st->vc + lbase * kvd + (size_t)kh * (size_t)hd, kvd, n_keys, hd);
+        st->wsum(acc, pr, st->vc + cache_index(st, kh, 0), (size_t)hd, n_keys, hd);
         /* real out = acc * 2^(21 + emax - 30 - 16) / 127 -> Q16: acc * 2^(emax - 9) / 127 */
         int32_t *out = st->att + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
-        for (int dd = 0; dd < hd; dd++)
-            out[dd] = octet__int_sat32(octet__int_mulshift(acc[dd], M127, 37 + 9 - emax));
+        st->rescale32(out, acc, hd, M127, 37 + 9 - emax);
     }
 }
 

@@ -106,6 +106,10 @@ int octet__int_rms_shift(uint64_t mx, int n);
 int64_t octet__int_rms_inv(uint64_t ss, int sh, int n, int64_t eps_q32, int *s1);
 void octet__int_rms_scale(int32_t *out, const int32_t *x, const int32_t *g, int n, int64_t inv, int s1, int s2);
 
+/* The query head shift of octet__int_qhead_ref (kernels/int_kernels.h) from max |q| (<= 2^31), shared with the AVX2
+ * twin: bitlen(qmax) - 15, plus 1 while shift_round(qmax, sh) > 23170. */
+int octet__int_qhead_shift(uint64_t qmax);
+
 /* Quantize an int32 row (n a multiple of 32) to int8 blocks of 32: an integer max pass finds the row maximum M,
  * sets the row exponent *sa = bitlen(M) - 14, each block gets scale sc[b] = ceil(amax_b * 2^-sa) (<= 2^14) and
  * codes q = round(x * 127 / (sc[b] * 2^sa)) in [-127, 127]; so x ~ q * sc[b] * 2^sa / 127. codes: the kernel for
