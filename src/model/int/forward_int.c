@@ -264,10 +264,6 @@ static inline void mm_store(const mm_task *t, int j, int i, int64_t r, int64_t a
 /* Prompt batches of at least this many tokens use row panels, smaller ones the 8-row GEMV per token. */
 #define PANEL_MIN_TOK 3
 
-/* Rows of all weights (concatenated) are taken in chunks of a multiple of 8 from an atomic counter, so a thread
- * slowed down by another process does not hold up the product (octet__pool_run_any); every result is the exact
- * integer of the reference dot whichever thread and kernel computes it (8-row GEMV, panel, 4-token or 1-token
- * dot). */
 /* The weights of row r of the task's matrices (concatenated); NULL past the last. */
 static const uint8_t *row_addr(const mm_task *t, int64_t r) {
     for (int j = 0; j < t->n_w; j++) {
@@ -286,8 +282,11 @@ static const uint8_t *next_piece(mm_task *t, octet__claim_cursor *cur) {
 }
 #endif
 
-/* Rows [r0, r1) of the concatenated matrices. The group of 8 rows after the last one here is at `after`, or,
- * when that is NULL, the start of the thread's next piece. */
+/* Rows of all weights (concatenated) are taken in chunks of a multiple of 8 from an atomic counter, so a thread
+ * slowed down by another process does not hold up the product (octet__pool_run_any); every result is the exact
+ * integer of the reference dot whichever thread and kernel computes it (8-row GEMV, panel, 4-token or 1-token
+ * dot). Here rows [r0, r1) of the concatenated matrices; the group of 8 rows after the last one is at `after`,
+ * or, when that is NULL, the start of the thread's next piece. */
 static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *after, octet__claim_cursor *cur) {
     octet__int_state *st = t->st;
     const size_t s = (size_t)st->max_in;
