@@ -323,64 +323,61 @@ static const uint8_t *row_addr(const mm_task *t, int64_t r) {
 static void mm_piece(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *after, octet__claim_cursor *cur) {
     uint8_t *panel = t->panel ? t->panel + (size_t)ith * t->panel_stride : NULL;
     float *pout = t->pout ? t->pout + (size_t)ith * t->pout_stride : NULL;
-    {
-        int64_t base = 0;
-        for (int j = 0; j < t->n_w; j++) {
-            const octet__tensor *w = t->w[j];
-            int64_t n_out = w->ne[1];
-            int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < n_out ? r1 - base : n_out;
-            const int64_t wbase = base;
-            base += n_out;
-            if (lo >= hi) continue;
-            octet__vec_dot_fn dot = t->kt[w->type].vec_dot;
-            float *y = t->y[j];
-            const float *b = t->bias[j];
-            octet__gemv8_fn gemv8 = octet__gemv8(w->type);
-            octet__gemm_fn gemm = t->n_tok > 1 ? octet__gemm(w->type) : NULL;
-            const int min_tok = gemv8 || gemm ? PANEL_MIN_TOK : PANEL_MIN_TOK_NO_GEMV;
-            const octet__panel_kernels *pk = t->n_tok >= min_tok && panel ? octet__panel(w->type) : NULL;
-            if (pk && pk->bytes(t->n_in) > t->panel_stride) pk = NULL;
-            if (pk || gemv8) {
-                for (; lo + OCTET__PANEL_ROWS <= hi; lo += OCTET__PANEL_ROWS) {
-                    const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
-                    int64_t nxt = wbase + lo + OCTET__PANEL_ROWS;
-                    const uint8_t *pf = nxt < r1                                       ? row_addr(t, nxt)
-                                        : after                                        ? after
-                                        : octet__cursor_peek(&t->rows, cur, &nxt) ? row_addr(t, nxt)
-                                                                                       : NULL;
-                    if (pk) {
-                        pk->pack(t->n_in, panel, w0, w->row_bytes, pf);
-                        pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok, t->aux,
-                                 t->aux_stride);
-                        for (int i = 0; i < t->n_tok; i++)
-                            for (int k = 0; k < OCTET__PANEL_ROWS; k++)
-                                mm_store(t, y, (int)n_out, i, lo + k, pout[(size_t)i * OCTET__PANEL_ROWS + k], b);
-                    } else {
-                        for (int i = 0; i < t->n_tok; i += OCTET__GEMV_NC) {
-                            float v[OCTET__GEMV_NC * OCTET__GEMV_ROWS];
-                            int nc = t->n_tok - i < OCTET__GEMV_NC ? t->n_tok - i : OCTET__GEMV_NC;
-                            gemv8(t->n_in, v, w0, w->row_bytes, i ? NULL : pf, t->a + (size_t)i * t->a_stride,
-                                  t->a_stride, nc,
-                                  t->aux ? t->aux + (size_t)i * t->aux_stride : NULL, t->aux_stride);
-                            for (int c = 0; c < nc; c++)
-                                for (int k = 0; k < OCTET__GEMV_ROWS; k++)
-                                    mm_store(t, y, (int)n_out, i + c, lo + k, v[c * OCTET__GEMV_ROWS + k], b);
-                        }
+    int64_t base = 0;
+    for (int j = 0; j < t->n_w; j++) {
+        const octet__tensor *w = t->w[j];
+        int64_t n_out = w->ne[1];
+        int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < n_out ? r1 - base : n_out;
+        const int64_t wbase = base;
+        base += n_out;
+        if (lo >= hi) continue;
+        octet__vec_dot_fn dot = t->kt[w->type].vec_dot;
+        float *y = t->y[j];
+        const float *b = t->bias[j];
+        octet__gemv8_fn gemv8 = octet__gemv8(w->type);
+        octet__gemm_fn gemm = t->n_tok > 1 ? octet__gemm(w->type) : NULL;
+        const int min_tok = gemv8 || gemm ? PANEL_MIN_TOK : PANEL_MIN_TOK_NO_GEMV;
+        const octet__panel_kernels *pk = t->n_tok >= min_tok && panel ? octet__panel(w->type) : NULL;
+        if (pk && pk->bytes(t->n_in) > t->panel_stride) pk = NULL;
+        if (pk || gemv8) {
+            for (; lo + OCTET__PANEL_ROWS <= hi; lo += OCTET__PANEL_ROWS) {
+                const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
+                int64_t nxt = wbase + lo + OCTET__PANEL_ROWS;
+                const uint8_t *pf = nxt < r1 ? row_addr(t, nxt)
+                                    : after    ? after
+                                    : octet__cursor_peek(&t->rows, cur, &nxt) ? row_addr(t, nxt) : NULL;
+                if (pk) {
+                    pk->pack(t->n_in, panel, w0, w->row_bytes, pf);
+                    pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok, t->aux,
+                             t->aux_stride);
+                    for (int i = 0; i < t->n_tok; i++)
+                        for (int k = 0; k < OCTET__PANEL_ROWS; k++)
+                            mm_store(t, y, (int)n_out, i, lo + k, pout[(size_t)i * OCTET__PANEL_ROWS + k], b);
+                } else {
+                    for (int i = 0; i < t->n_tok; i += OCTET__GEMV_NC) {
+                        float v[OCTET__GEMV_NC * OCTET__GEMV_ROWS];
+                        int nc = t->n_tok - i < OCTET__GEMV_NC ? t->n_tok - i : OCTET__GEMV_NC;
+                        gemv8(t->n_in, v, w0, w->row_bytes, i ? NULL : pf, t->a + (size_t)i * t->a_stride,
+                              t->a_stride, nc,
+                              t->aux ? t->aux + (size_t)i * t->aux_stride : NULL, t->aux_stride);
+                        for (int c = 0; c < nc; c++)
+                            for (int k = 0; k < OCTET__GEMV_ROWS; k++)
+                                mm_store(t, y, (int)n_out, i + c, lo + k, v[c * OCTET__GEMV_ROWS + k], b);
                     }
                 }
             }
-            for (int64_t r = lo; r < hi; r++) {
-                const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-                for (int i = 0; i < t->n_tok; i += OCTET__GEMM_NC) {
-                    float v[OCTET__GEMM_NC];
-                    int nc = t->n_tok - i < OCTET__GEMM_NC ? t->n_tok - i : OCTET__GEMM_NC;
-                    if (gemm) {
-                        gemm(t->n_in, v, wr, t->a + (size_t)i * t->a_stride, t->a_stride, nc);
-                    } else {
-                        for (int c = 0; c < nc; c++) dot(t->n_in, &v[c], wr, t->a + (size_t)(i + c) * t->a_stride);
-                    }
-                    for (int c = 0; c < nc; c++) mm_store(t, y, (int)n_out, i + c, r, v[c], b);
+        }
+        for (int64_t r = lo; r < hi; r++) {
+            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            for (int i = 0; i < t->n_tok; i += OCTET__GEMM_NC) {
+                float v[OCTET__GEMM_NC];
+                int nc = t->n_tok - i < OCTET__GEMM_NC ? t->n_tok - i : OCTET__GEMM_NC;
+                if (gemm) {
+                    gemm(t->n_in, v, wr, t->a + (size_t)i * t->a_stride, t->a_stride, nc);
+                } else {
+                    for (int c = 0; c < nc; c++) dot(t->n_in, &v[c], wr, t->a + (size_t)(i + c) * t->a_stride);
                 }
+                for (int c = 0; c < nc; c++) mm_store(t, y, (int)n_out, i + c, r, v[c], b);
             }
         }
     }
