@@ -525,9 +525,13 @@ static void qkv_run(void *ctx, int ith, int nth) {
 
 /* Requests the cache lines of this layer's keys and values of key/value head kh for slots 0..n-1: between layers
  * the matrix rows streamed through the caches have evicted them, and their misses, issued together here, overlap
- * the work of the heads before their own. */
+ * the work of the heads before their own. At most the first PREFETCH_KV_MAX bytes of each: past that the hardware
+ * prefetcher follows the stream, and a long context's whole head would only evict itself from L1. */
+#define PREFETCH_KV_MAX 16384
 static void prefetch_kv(const octet__int_state *st, int kh, int n) {
-    const size_t o = cache_index(st, kh, 0), bytes = (size_t)n * (size_t)st->w->head_dim;
+    const size_t o = cache_index(st, kh, 0);
+    size_t bytes = (size_t)n * (size_t)st->w->head_dim;
+    if (bytes > PREFETCH_KV_MAX) bytes = PREFETCH_KV_MAX;
     const int8_t *k = st->kc + o, *v = st->vc + o;
     for (size_t b = 0; b < bytes; b += 64) {
         __builtin_prefetch(k + b, 0, 3);
