@@ -71,6 +71,11 @@ void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t
                          const uint8_t *pf);
 void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
                               const int16_t *as, size_t as_stride, int nc, int64_t *out);
+/* The same with the output rescale done in registers: y[c * y_stride + r] = sat32(mulshift(out[c * 8 + r], m,
+ * base[c] + e[r]) + bias[r]) (bias may be NULL), for callers that checked every base[c] + e[r] is in [32, 62]. */
+void octet__int_panel_q8_y_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
+                                const int16_t *as, size_t as_stride, int nc, const int8_t e[8], const int *base,
+                                int32_t m, const int32_t *bias, int32_t *y, size_t y_stride);
 
 /* The matmul output rescale of 8 consecutive outputs (rows r of one token):
  *   out[r] = clamp(floor((acc[r] * m + 2^(s_r - 1)) / 2^s_r) + bias[r], -(2^31 - 1), 2^31 - 1),  s_r = base + e[r]

@@ -336,7 +336,7 @@ static void test_q8_multirow(void) {
     static uint8_t panel[MAXB * 288];
     static int64_t out[NT * 8];
     uint64_t rng = 21;
-    int bad_gemv = 0, bad_panel = 0, bad_fused = 0, n_fused = 0;
+    int bad_gemv = 0, bad_panel = 0, bad_fused = 0, n_fused = 0, bad_pfused = 0, n_pfused = 0;
     for (int trial = 0; trial < 300; trial++) {
         int nb = 1 + (int)(t_rng_next(&rng) % MAXB), mode = trial % 3;
         size_t row_bytes = (size_t)nb * OCTET_INT_BLOCK + 2 * (size_t)(trial & 1), a_stride = (size_t)nb * 32 + 8;
@@ -384,11 +384,29 @@ static void test_q8_multirow(void) {
         octet__int_panel_q8_avx2(nb, panel, a, a_stride, as, as_stride, nc, out);
         for (int c = 0; c < nc; c++)
             for (int r = 0; r < 8; r++) bad_panel += out[c * 8 + r] != want[c][r];
+        /* the panel with the rescale in registers: a shift base per token so that every shift is in [32, 62] */
+        int emin = 127, emax = -128;
+        for (int r = 0; r < 8; r++) emin = e[r] < emin ? e[r] : emin, emax = e[r] > emax ? e[r] : emax;
+        if (emax - emin > 30) continue;
+        int base[NT];
+        int32_t bias[8], y[NT * 11];
+        const int32_t m = trial % 3 ? 1082196484 : (int32_t)(t_rng_next(&rng) >> 33);
+        for (int c = 0; c < nc; c++) base[c] = 32 - emin + (int)(t_rng_next(&rng) % (uint64_t)(31 - (emax - emin)));
+        for (int r = 0; r < 8; r++)
+            bias[r] = trial % 4 == 1 ? (r & 1 ? INT32_MAX : -INT32_MAX) : (int32_t)(t_rng_next(&rng) >> 32);
+        const int use_bias = trial & 1;
+        octet__int_panel_q8_y_avx2(nb, panel, a, a_stride, as, as_stride, nc, e, base, m, use_bias ? bias : NULL, y, 11);
+        for (int c = 0; c < nc; c++)
+            for (int r = 0; r < 8; r++, n_pfused++)
+                bad_pfused += y[c * 11 + r] != octet__int_sat32(octet__int_mulshift(want[c][r], m, base[c] + e[r]) +
+                                                               (use_bias ? bias[r] : 0));
     }
     CHECKF(bad_gemv == 0, "%d 8-row GEMV results differ from the reference dot", bad_gemv);
     CHECKF(bad_fused == 0 && n_fused > 10000, "%d of %d GEMV outputs rescaled in registers differ from the scalar rescale",
            bad_fused, n_fused);
     CHECKF(bad_panel == 0, "%d panel results differ from the reference dot", bad_panel);
+    CHECKF(bad_pfused == 0 && n_pfused > 500, "%d of %d panel outputs rescaled in registers differ from the scalar rescale",
+           bad_pfused, n_pfused);
 }
 
 /* The vector block-scale decoding of the GEMV and the panel packing, for every finite fp16 scale and every

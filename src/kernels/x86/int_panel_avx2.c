@@ -122,26 +122,44 @@ void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_byt
 
 static inline __m256i rescale4(__m256i a, __m256i s, __m256i m, __m256i bias);
 
-/* The sums rescaled in registers: y[r] = sat32(mulshift(sum_r, m, base + e[r]) + bias[r]), the even rows' and odd
- * rows' 64-bit lanes apart (shifts, biases sign-extended to 64 bits), the low halves joined in row order. */
+/* The per-row parts of the output rescale (int_kernels.h) in the even/odd 64-bit lane split of the accumulators:
+ * the exponents e[r] (sign-extended), the biases (sign-extended; zero without), the multiplier. */
+typedef struct {
+    __m256i e32, b_e, b_o, vm;
+} rescale_rows;
+
+static inline rescale_rows rescale_setup(const int8_t e[8], int32_t m, const int32_t *bias) {
+    rescale_rows rr;
+    int64_t e8;
+    memcpy(&e8, e, 8);
+    rr.e32 = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8));
+    rr.b_e = rr.b_o = _mm256_setzero_si256();
+    if (bias) {
+        const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)bias), sg = _mm256_srai_epi32(b, 31);
+        rr.b_e = _mm256_blend_epi32(b, _mm256_shuffle_epi32(sg, 0xa0), 0xaa); /* high half: the sign of the low */
+        rr.b_o = _mm256_blend_epi32(_mm256_shuffle_epi32(b, 0xf5), sg, 0xaa);
+    }
+    rr.vm = _mm256_set1_epi64x(m);
+    return rr;
+}
+
+/* y[r] = sat32(mulshift(sum_r, m, base + e[r]) + bias[r]) from the even rows' and odd rows' 64-bit sums, the low
+ * halves joined in row order. */
+static inline void rescale_store(const rescale_rows *rr, int base, __m256i acc_e, __m256i acc_o, int32_t y[8]) {
+    const __m256i s32 = _mm256_add_epi32(_mm256_set1_epi32(base), rr->e32);
+    const __m256i s_e = _mm256_and_si256(s32, _mm256_set1_epi64x(0xffffffff)), s_o = _mm256_srli_epi64(s32, 32);
+    const __m256i v_e = rescale4(acc_e, s_e, rr->vm, rr->b_e), v_o = rescale4(acc_o, s_o, rr->vm, rr->b_o);
+    _mm256_storeu_si256((__m256i *)(void *)y, _mm256_blend_epi32(v_e, _mm256_slli_epi64(v_o, 32), 0xaa));
+}
+
+/* The sums rescaled in registers (rescale_store). */
 void octet__int_gemv8_q8_y_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
                                 const int8_t *a, const int16_t *as, const uint8_t *pf, int base, int32_t m,
                                 const int32_t *bias, int32_t y[8]) {
     __m256i acc_e, acc_o;
     gemv8_sums(n_blocks, w, row_bytes, e, a, as, pf, &acc_e, &acc_o);
-    int64_t e8;
-    memcpy(&e8, e, 8);
-    const __m256i s32 = _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
-    const __m256i s_e = _mm256_and_si256(s32, _mm256_set1_epi64x(0xffffffff)), s_o = _mm256_srli_epi64(s32, 32);
-    __m256i b_e = _mm256_setzero_si256(), b_o = b_e;
-    if (bias) {
-        const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)bias), sg = _mm256_srai_epi32(b, 31);
-        b_e = _mm256_blend_epi32(b, _mm256_shuffle_epi32(sg, 0xa0), 0xaa); /* high half: the sign of the low */
-        b_o = _mm256_blend_epi32(_mm256_shuffle_epi32(b, 0xf5), sg, 0xaa);
-    }
-    const __m256i vm = _mm256_set1_epi64x(m);
-    const __m256i v_e = rescale4(acc_e, s_e, vm, b_e), v_o = rescale4(acc_o, s_o, vm, b_o);
-    _mm256_storeu_si256((__m256i *)(void *)y, _mm256_blend_epi32(v_e, _mm256_slli_epi64(v_o, 32), 0xaa));
+    const rescale_rows rr = rescale_setup(e, m, bias);
+    rescale_store(&rr, base, acc_e, acc_o, y);
 }
 
 size_t octet__int_panel_bytes(int64_t n_blocks) { return (size_t)n_blocks * IPANEL_BLOCK_BYTES; }
@@ -193,14 +211,19 @@ void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t
                 memcpy(&a4, ap[c] + (size_t)b * 32 + 4 * j, 4);                                                \
                 const __m256i p = _mm256_maddubs_epi16(uj, _mm256_sign_epi8(_mm256_set1_epi32(a4), wj));       \
                 isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, ones));                               \
+                __asm__("" : "+x"(isum[c]));                                                                   \
             }                                                                                                  \
         }                                                                                                      \
         const __m256i ws32 = _mm256_loadu_si256((const __m256i *)(const void *)(pb + 256));                   \
         _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) scale_add(isum[c], ws32, sp[c][b], &acc_e[c], &acc_o[c]); \
     } while (0)
 
-void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
-                              const int16_t *as, size_t as_stride, int nc, int64_t *out) {
+/* The panel against nc tokens, 4 at a time, then one at a time. Each token's sums go either to out (int64, rr NULL)
+ * or, rescaled in registers, to y + c * y_stride (base[c] the token's shift base). */
+static inline __attribute__((always_inline)) void panel_run(int64_t n_blocks, const void *panel, const int8_t *a,
+                                                            size_t a_stride, const int16_t *as, size_t as_stride,
+                                                            int nc, int64_t *out, const rescale_rows *rr,
+                                                            const int *base, int32_t *y, size_t y_stride) {
     const __m256i ones = _mm256_set1_epi16(1);
     int c0 = 0;
     for (; c0 + 4 <= nc; c0 += 4) {
@@ -213,15 +236,35 @@ void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t 
             acc_e[c] = acc_o[c] = _mm256_setzero_si256();
         }
         for (int64_t b = 0; b < n_blocks; b++) IPANEL_STEP(4);
-        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) store_rows(out + (size_t)(c0 + c) * 8, acc_e[c], acc_o[c]);
+        _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+            if (rr)
+                rescale_store(rr, base[c0 + c], acc_e[c], acc_o[c], y + (size_t)(c0 + c) * y_stride);
+            else
+                store_rows(out + (size_t)(c0 + c) * 8, acc_e[c], acc_o[c]);
+        }
     }
     for (; c0 < nc; c0++) {
         const int8_t *ap[1] = {a + (size_t)c0 * a_stride};
         const int16_t *sp[1] = {as + (size_t)c0 * as_stride};
         __m256i acc_e[1] = {_mm256_setzero_si256()}, acc_o[1] = {_mm256_setzero_si256()};
         for (int64_t b = 0; b < n_blocks; b++) IPANEL_STEP(1);
-        store_rows(out + (size_t)c0 * 8, acc_e[0], acc_o[0]);
+        if (rr)
+            rescale_store(rr, base[c0], acc_e[0], acc_o[0], y + (size_t)c0 * y_stride);
+        else
+            store_rows(out + (size_t)c0 * 8, acc_e[0], acc_o[0]);
     }
+}
+
+void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
+                              const int16_t *as, size_t as_stride, int nc, int64_t *out) {
+    panel_run(n_blocks, panel, a, a_stride, as, as_stride, nc, out, NULL, NULL, NULL, 0);
+}
+
+void octet__int_panel_q8_y_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
+                                const int16_t *as, size_t as_stride, int nc, const int8_t e[8], const int *base,
+                                int32_t m, const int32_t *bias, int32_t *y, size_t y_stride) {
+    const rescale_rows rr = rescale_setup(e, m, bias);
+    panel_run(n_blocks, panel, a, a_stride, as, as_stride, nc, NULL, &rr, base, y, y_stride);
 }
 
 /* 4 lanes of the rescale (int_kernels.h): the fixed-point product of avx2_util.h, the bias, int32 saturation. */

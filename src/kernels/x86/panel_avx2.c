@@ -166,6 +166,7 @@ void octet__pack_q8_0(int64_t n, void *panel, const void *w, size_t w_stride, co
                 const __m256i av = bcast4(y[c][i].qs + 4 * j);                                                 \
                 const __m256i p = _mm256_maddubs_epi16(uj, _mm256_sign_epi8(av, wj));                          \
                 isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, ones));                               \
+                __asm__("" : "+x"(isum[c]));                                                                   \
             }                                                                                                  \
         }                                                                                                      \
         const __m256 dw = _mm256_loadu_ps((const float *)(const void *)(pb + 256));                            \

@@ -22,6 +22,7 @@
  * Determinism: every output element is computed by one call whatever the thread count, and the integer kernels
  * give the same bits in their portable and AVX2 versions, so results are identical for any -t and either kernel.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -43,6 +44,7 @@ struct octet__int_state {
     int8_t *aq;                                  /* [n_batch][max_in] activation codes */
     int16_t *as;                                 /* [n_batch][max_in / 32] block scales */
     int *asa;                                    /* [n_batch] row exponents */
+    int *sbase;                                  /* [n_batch] 37 - asa: the rescale's shift without the row's */
     int16_t *q16;                                /* [n_batch][q_dim] unrotated, halves layout per head */
     int8_t *qsh;                                 /* [n_batch][n_head]: q = q16 * 2^(qsh - 16) */
     int16_t *cs_rel;                             /* [n_ctx][2][n_rot / 2]: cos, sin of d * theta_i, d < n_ctx */
@@ -176,6 +178,7 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
     st->aq = alloc_n(nb, (size_t)st->max_in, 1, &ok);
     st->as = alloc_n(nb, (size_t)st->max_in / 32, 2, &ok);
     st->asa = alloc_n(nb, 1, sizeof(int), &ok);
+    st->sbase = alloc_n(nb, 1, sizeof(int), &ok);
     st->q16 = alloc_n(nb, qd, 2, &ok);
     st->qsh = alloc_n(nb, (size_t)w->n_head, 1, &ok);
     st->cs_rel = alloc_n((size_t)n_ctx, (size_t)(w->n_rot / 2 + 1) * 2, 2, &ok);
@@ -217,7 +220,7 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
 
 void octet__int_free(octet__int_state *st) {
     if (!st) return;
-    void *bufs[] = {st->x, st->xn, st->q, st->k, st->v, st->att, st->hg, st->hu, st->aq, st->as, st->asa,
+    void *bufs[] = {st->x, st->xn, st->q, st->k, st->v, st->att, st->hg, st->hu, st->aq, st->as, st->asa, st->sbase,
                     st->q16, st->qsh, st->cs_rel, st->cs_tmp, st->kc, st->vc, st->ksc, st->ksh, st->vsc, st->vsh,
                     st->kpos, st->sc, st->pr, (void *)st->csp, st->acc, st->panel, st->pout,
                     st->lq};
@@ -239,6 +242,7 @@ typedef struct mm_task {
     float *yf;               /* the logits: y[0] also handed out as float, [n_tok][n_out], by the rows' thread */
     octet__claim rows;       /* rows of all weights (concatenated), for mm_dot; row pairs with swiglu */
     octet__claim toks;       /* activation rows to quantize, one at a time (mm_quant) */
+    int sb_min, sb_max;      /* the range of st->sbase over the tokens */
 } mm_task;
 
 /* Activation rows claimed one at a time (run with octet__pool_run_any, or on the caller alone). */
@@ -306,13 +310,19 @@ static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *
                 const int8_t *e0 = w->ws_exp + lo;
                 const int64_t nxt = wbase + lo + 8; /* the next group, in concatenated rows */
                 const uint8_t *pf = nxt < r1 ? row_addr(t, nxt) : after ? after : next_piece(t, cur);
+                /* the rescale in the kernels' registers where every row's shift is in range (the usual case) */
+                int emin = e0[0], emax = e0[0], done = 1;
+                for (int k = 1; k < 8; k++) emin = e0[k] < emin ? e0[k] : emin, emax = e0[k] > emax ? e0[k] : emax;
                 if (t->n_tok >= PANEL_MIN_TOK) {
                     octet__int_pack8_q8(w->n_blocks, panel, w0, w->row_bytes, e0, pf);
+                    if (t->sb_min + emin >= 32 && t->sb_max + emax <= 62) {
+                        octet__int_panel_q8_y_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, e0,
+                                                   st->sbase, M127, t->bias[j] ? t->bias[j] + lo : NULL,
+                                                   t->y[j] + (size_t)lo, (size_t)w->n_out);
+                        continue;
+                    }
                     octet__int_panel_q8_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
                 } else {
-                    /* the rescale in the GEMV's registers where every row's shift is in range (the usual case) */
-                    int emin = e0[0], emax = e0[0], done = 1;
-                    for (int k = 1; k < 8; k++) emin = e0[k] < emin ? e0[k] : emin, emax = e0[k] > emax ? e0[k] : emax;
                     for (int i = 0; i < t->n_tok; i++) {
                         const int sbase = 37 - st->asa[i];
                         if (sbase + emin < 32 || sbase + emax > 62) {
@@ -404,6 +414,11 @@ static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w
     octet__claim_init(&t.toks, n_tok, 1);
     if (n_tok == 1) mm_quant(&t, 0, 1);
     else octet__pool_run_any(st->pool, mm_quant, &t);
+    t.sb_min = INT_MAX, t.sb_max = INT_MIN;
+    for (int i = 0; i < n_tok; i++) {
+        const int sb = st->sbase[i] = 37 - st->asa[i];
+        t.sb_min = sb < t.sb_min ? sb : t.sb_min, t.sb_max = sb > t.sb_max ? sb : t.sb_max;
+    }
     int64_t total_rows = 0;
     for (int j = 0; j < n_w; j++) total_rows += w[j]->n_out;
     octet__claim_init_rows(&t.rows, swiglu_pair ? w[0]->n_out : total_rows, st->nth);
