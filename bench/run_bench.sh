@@ -6,7 +6,8 @@
 # With LLAMA_BENCH=/path/to/llama-bench, each (model, threads) case also runs llama-bench on the same file right
 # after octet (interleaved, so both see the same machine load) and a second table gives both speeds and the
 # ratio octet / llama.cpp. Environment (defaults): P=512 N=128 R=3 THREADS=1,2 EXEC=float,int
-# TYPES="Q8_0 Q4_0 Q4_K" SHAPE=tinyllama-1.1b OCTET=./octet PROBE_MB=512.
+# TYPES="Q8_0 Q4_0 Q4_K" SHAPE=tinyllama-1.1b OCTET=./octet PROBE_MB=512. At the end, integer / float at Q8_0
+# interleaved in one process (build/rel/bench/ab_exec).
 set -u
 cd "$(dirname "$0")/.."
 OCTET=${OCTET:-./octet}
@@ -60,4 +61,15 @@ if [ -n "$LLAMA_BENCH" ]; then
                  { k=$6" "$12" "$33" "$34; if (k in o && $39 > 0) { t = ($33+0 > 0) ? "pp"$33 : "tg"$34;
                    printf "| %s | %s | %s | %.2f | %.2f | %.2f |\n", $6, $12, t, o[k], $39, o[k]/$39 } }' \
         "$W/octet.csv" "$W/llama.csv"
+fi
+
+# Integer versus float execution of the Q8_0 model interleaved in one process (bench/ab_exec.c), so that the
+# ratio does not depend on the machine drifting between the runs above.
+AB=build/rel/bench/ab_exec
+if [ -x "$AB" ] && [ -s "build/bench/$SHAPE-Q8_0.gguf" ] && [[ "$EXEC" == *float* && "$EXEC" == *int* ]]; then
+    th=${THREADS##*,}
+    echo
+    echo "## integer / float, Q8_0, $th threads, interleaved in one process"
+    echo
+    "$AB" -m "build/bench/$SHAPE-Q8_0.gguf" -t "$th" -p "$P" -n "$N" -r "$R" | grep median | sed 's/^/    /'
 fi
