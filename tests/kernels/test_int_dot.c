@@ -410,16 +410,19 @@ static void test_q8_multirow(void) {
 }
 
 /* The vector block-scale decoding of the GEMV and the panel packing, for every finite fp16 scale and every
- * exponent of the contract: one-block rows whose only nonzero code and activation are 1, so each result is ws. */
+ * exponent of the contract: rows whose only nonzero code and activation are 1, so each result is ws. One-block
+ * rows take the one-block path; two-block rows (the scale in block 0, then in block 1, the other block's codes
+ * zero) take the GEMV's two-block 16-bit path where every e <= 28, both halves of its pair. */
 static void test_multirow_scales(void) {
-    static uint8_t w[8 * OCTET_INT_BLOCK];
-    static int8_t a[32];
-    static uint8_t panel[288];
-    const int16_t as[1] = {1};
-    a[0] = 1;
-    for (int r = 0; r < 8; r++) w[(size_t)r * OCTET_INT_BLOCK + 2] = 1;
-    long bad_gemv = 0, bad_panel = 0, n = 0;
+    enum { RB = 2 * OCTET_INT_BLOCK };
+    static uint8_t w[8 * RB];
+    static int8_t a[64];
+    static uint8_t panel[2 * 288];
+    const int16_t as[2] = {1, 1};
+    a[0] = 1, a[32] = 1;
+    long bad_gemv = 0, bad_panel = 0, bad_pair = 0, n = 0;
     int8_t e[8];
+    uint16_t hs[8];
     int64_t want[8];
     int k = 0;
     for (uint32_t h = 0; h < 65536; h++) {
@@ -427,19 +430,35 @@ static void test_multirow_scales(void) {
         for (int ex = -30; ex <= 64; ex++) {
             int64_t v = ws_naive((uint16_t)h, ex);
             if (llabs(v) > 32767) continue;
-            w[(size_t)k * OCTET_INT_BLOCK] = (uint8_t)(h & 255u), w[(size_t)k * OCTET_INT_BLOCK + 1] = (uint8_t)(h >> 8);
-            e[k] = (int8_t)ex, want[k] = v;
+            hs[k] = (uint16_t)h, e[k] = (int8_t)ex, want[k] = v;
             if (++k < 8) continue;
             k = 0, n += 8;
             int64_t g[8], p[8];
+            memset(w, 0, sizeof w);
+            for (int r = 0; r < 8; r++) {
+                uint8_t *row = w + (size_t)r * OCTET_INT_BLOCK;
+                row[0] = (uint8_t)(hs[r] & 255u), row[1] = (uint8_t)(hs[r] >> 8), row[2] = 1;
+            }
             octet__int_gemv8_q8_avx2(1, w, OCTET_INT_BLOCK, e, a, as, NULL, g);
             octet__int_pack8_q8(1, panel, w, OCTET_INT_BLOCK, e, NULL);
             octet__int_panel_q8_avx2(1, panel, a, 32, as, 1, 1, p);
             for (int r = 0; r < 8; r++) bad_gemv += g[r] != want[r], bad_panel += p[r] != want[r];
+            for (int blk = 0; blk < 2; blk++) {
+                memset(w, 0, sizeof w);
+                for (int r = 0; r < 8; r++) {
+                    uint8_t *row = w + (size_t)r * RB;
+                    row[blk * OCTET_INT_BLOCK] = (uint8_t)(hs[r] & 255u);
+                    row[blk * OCTET_INT_BLOCK + 1] = (uint8_t)(hs[r] >> 8);
+                    row[blk * OCTET_INT_BLOCK + 2] = 1;
+                }
+                octet__int_gemv8_q8_avx2(2, w, RB, e, a, as, NULL, g);
+                for (int r = 0; r < 8; r++) bad_pair += g[r] != want[r];
+            }
         }
     }
     CHECKF(bad_gemv == 0, "%ld of %ld GEMV block scales differ from floor(d 2^e + 1/2)", bad_gemv, n);
     CHECKF(bad_panel == 0, "%ld of %ld panel block scales differ from floor(d 2^e + 1/2)", bad_panel, n);
+    CHECKF(bad_pair == 0, "%ld of %ld two-block GEMV scales differ from floor(d 2^e + 1/2)", bad_pair, 2 * n);
 }
 
 /* The 8-output rescale against octet__int_sat32(octet__int_mulshift(acc, m, s) + bias): accumulators of every

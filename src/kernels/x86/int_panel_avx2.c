@@ -83,6 +83,50 @@ static inline __m256i gather_scales(const uint8_t *w, __m256i idx, int64_t b, __
     return block_scales(g, nk);
 }
 
+/* Two blocks' scales at once in 16-bit lanes (dword lane r: low half ws of block b, high half ws of block b + 1),
+ * from the two gathers g0, g1 (low halves: the fp16 words) and ej = e[r] - 14 in both halves. With m the
+ * significand (implicit 1 for normal h), ex' = max(ex, 1) and j = ex' + e - 14, ws = floor(+-m 2^(j - 11) + 1/2):
+ *   a = +-m << 4 (|a| <= 32752),  b = 2^j for 0 <= j <= 14, -32768 for j = 15, 0 for j < 0,
+ *   ws = sign(mulhrs(a, b), b)
+ * _mm256_mulhrs_epi16 is floor(a b / 2^15 + 1/2), the reference's rounding for both signs; for j = 15 it gives -a
+ * exactly and the sign step undoes the negation; for j < 0, |m 2^(j - 11)| < 1/2 and ws = 0. b is looked up by
+ * byte (vpshufb gives 0 for an index with its top bit set, which covers j < 0 and the other byte). Valid when
+ * j <= 15 for every block: by the contract (|ws| <= 32767, so k = j - 11 <= 4 for normal scales) whenever
+ * e[r] <= 28 (subnormal scales: j = e - 13). */
+static inline __m256i block_scales2(__m256i g0, __m256i g1, __m256i ej) {
+    const __m256i h = _mm256_blend_epi16(g0, _mm256_slli_epi32(g1, 16), 0xaa);
+    const __m256i x = _mm256_and_si256(h, _mm256_set1_epi16(0x7fff));
+    const __m256i exm = _mm256_max_epi16(_mm256_srli_epi16(x, 10), _mm256_set1_epi16(1));
+    const __m256i m = _mm256_add_epi16(_mm256_sub_epi16(x, _mm256_slli_epi16(exm, 10)), _mm256_set1_epi16(0x400));
+    const __m256i a = _mm256_sign_epi16(_mm256_slli_epi16(m, 4), h);
+    const __m256i j = _mm256_add_epi16(exm, ej);
+    const __m256i tab_lo = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, (char)128, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16,
+                                            32, 64, (char)128, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m256i tab_hi = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, (char)128, 0, 0, 0, 0, 0,
+                                            0, 0, 0, 1, 2, 4, 8, 16, 32, 64, (char)128);
+    const __m256i lo = _mm256_shuffle_epi8(tab_lo, _mm256_or_si256(j, _mm256_set1_epi16((short)0xff00)));
+    const __m256i hi = _mm256_shuffle_epi8(tab_hi, _mm256_or_si256(_mm256_slli_epi16(j, 8), _mm256_set1_epi16(0x00ff)));
+    const __m256i b = _mm256_or_si256(lo, hi);
+    return _mm256_sign_epi16(_mm256_mulhrs_epi16(a, b), b);
+}
+
+static inline __m256i gather_raw(const uint8_t *w, __m256i idx, int64_t b) {
+    return _mm256_i32gather_epi32((const int *)(const void *)(w + (size_t)b * OCTET_INT_BLOCK), idx, 1);
+}
+
+/* One block of the 8-row GEMV: the rows' int32 sums (lanes = rows) times sc, added to the int64 sums. */
+static inline __attribute__((always_inline)) void gemv8_block(const uint8_t *w, size_t row_bytes, const int8_t *a,
+                                                              int64_t b, __m256i sc, __m256i *acc_e, __m256i *acc_o) {
+    const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(a + (size_t)b * 32));
+    const uint8_t *wb = w + (size_t)b * OCTET_INT_BLOCK + 2;
+    __m256i p[8];
+    _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)
+        p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(const void *)(wb + (size_t)r * row_bytes)), av);
+    const __m256i isum = reduce8(p);
+    *acc_e = _mm256_add_epi64(*acc_e, _mm256_mul_epi32(isum, sc));
+    *acc_o = _mm256_add_epi64(*acc_o, _mm256_mul_epi32(_mm256_shuffle_epi32(isum, 0xf5), _mm256_shuffle_epi32(sc, 0xf5)));
+}
+
 /* The 8 rows' int64 sums: acc_e holds rows 0, 2, 4, 6 and acc_o rows 1, 3, 5, 7 in their 64-bit lanes. */
 static inline __attribute__((always_inline)) void gemv8_sums(int64_t n_blocks, const uint8_t *w, size_t row_bytes,
                                                              const int8_t e[8], const int8_t *a, const int16_t *as,
@@ -93,21 +137,39 @@ static inline __attribute__((always_inline)) void gemv8_sums(int64_t n_blocks, c
     octet__pf_stream pfs;
     octet__pf_init(&pfs, pf, pf ? 8 * row_bytes : 0, (size_t)n_blocks);
     const __m256i idx = row_offsets(row_bytes), nk = row_nk(e);
-    /* the block scales one block ahead (gather and derivation off the block's critical path): +3% GB/s from DRAM,
-     * two single-threaded processes side by side */
-    __m256i sc_next = scale_of(gather_scales(w, idx, 0, nk), as[0]);
-    for (int64_t b = 0; b < n_blocks; b++) {
-        octet__pf_step(&pfs);
-        const __m256i sc = sc_next;
-        if (b + 1 < n_blocks) sc_next = scale_of(gather_scales(w, idx, b + 1, nk), as[b + 1]);
-        const __m256i av = _mm256_loadu_si256((const __m256i *)(const void *)(a + (size_t)b * 32));
-        const uint8_t *wb = w + (size_t)b * OCTET_INT_BLOCK + 2;
-        __m256i p[8];
-        _Pragma("GCC unroll 8") for (int r = 0; r < 8; r++)
-            p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(const void *)(wb + (size_t)r * row_bytes)), av);
-        const __m256i isum = reduce8(p);
-        acc_e = _mm256_add_epi64(acc_e, _mm256_mul_epi32(isum, sc));
-        acc_o = _mm256_add_epi64(acc_o, _mm256_mul_epi32(_mm256_shuffle_epi32(isum, 0xf5), _mm256_shuffle_epi32(sc, 0xf5)));
+    int64_t b = 0;
+    int64_t e8;
+    memcpy(&e8, e, 8);
+    const __m256i e32 = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8));
+    if (n_blocks >= 2 && _mm256_testz_si256(_mm256_cmpgt_epi32(e32, _mm256_set1_epi32(28)), _mm256_set1_epi32(-1))) {
+        /* two blocks' scales at once (block_scales2), one pair ahead; the activation scales of a pair from one
+         * dword, each block's half selected by a mask so that madd gives ws * as */
+        const __m256i ejl = _mm256_and_si256(_mm256_sub_epi32(e32, _mm256_set1_epi32(14)), _mm256_set1_epi32(0xffff));
+        const __m256i ej = _mm256_or_si256(ejl, _mm256_slli_epi32(ejl, 16));
+        const __m256i mlo = _mm256_set1_epi32(0xffff), mhi = _mm256_set1_epi32((int)0xffff0000u);
+        __m256i ws_next = block_scales2(gather_raw(w, idx, 0), gather_raw(w, idx, 1), ej);
+        for (; b + 1 < n_blocks; b += 2) {
+            const __m256i ws = ws_next;
+            if (b + 3 < n_blocks) ws_next = block_scales2(gather_raw(w, idx, b + 2), gather_raw(w, idx, b + 3), ej);
+            int32_t as2;
+            memcpy(&as2, as + b, 4);
+            const __m256i asv = _mm256_set1_epi32(as2);
+            octet__pf_step(&pfs);
+            gemv8_block(w, row_bytes, a, b, _mm256_madd_epi16(ws, _mm256_and_si256(asv, mlo)), &acc_e, &acc_o);
+            octet__pf_step(&pfs);
+            gemv8_block(w, row_bytes, a, b + 1, _mm256_madd_epi16(ws, _mm256_and_si256(asv, mhi)), &acc_e, &acc_o);
+        }
+    }
+    if (b < n_blocks) {
+        /* one block at a time, the block scales one block ahead (gather and derivation off the block's critical
+         * path): +3% GB/s from DRAM, two single-threaded processes side by side */
+        __m256i sc_next = scale_of(gather_scales(w, idx, b, nk), as[b]);
+        for (; b < n_blocks; b++) {
+            octet__pf_step(&pfs);
+            const __m256i sc = sc_next;
+            if (b + 1 < n_blocks) sc_next = scale_of(gather_scales(w, idx, b + 1, nk), as[b + 1]);
+            gemv8_block(w, row_bytes, a, b, sc, &acc_e, &acc_o);
+        }
     }
     *acc_e_out = acc_e;
     *acc_o_out = acc_o;
