@@ -2,12 +2,13 @@
 # Installs what octet needs on Debian 12 (run as root, or it uses sudo). Usage: tools/deps.sh [build|test]
 #   build: a C11 compiler and make, libjansson (JSON: safetensors headers, HF configs, the server's API) and
 #          libmicrohttpd (the HTTP server of `octet serve`)
-#   test (default): build, plus Debian's Python with numpy (the float64 reference and GGUF writer), sentencepiece
+#   test (default): build, plus Debian's Python with numpy (the float64 reference and GGUF writer), torch (the
+#          second, PyTorch-written oracle of tests/golden/oracle.sh), sentencepiece
 #          (an independent tokenizer oracle), clang with its sanitizer/fuzzer runtime, curl, chromium and
 #          chromedriver (the server's chat-page test), MPICH (distributed tests)
 set -eu
 build_pkgs="build-essential libjansson-dev libmicrohttpd-dev"
-test_pkgs="clang libclang-rt-14-dev python3 python3-numpy python3-sentencepiece curl chromium chromium-driver mpich libmpich-dev"
+test_pkgs="clang libclang-rt-14-dev python3 python3-numpy python3-torch python3-sentencepiece curl chromium chromium-driver mpich libmpich-dev"
 case "${1:-test}" in
     build) pkgs="$build_pkgs" ;;
     test) pkgs="$build_pkgs $test_pkgs" ;;
