@@ -358,13 +358,13 @@ static void test_q8_multirow(void) {
             for (int r = 0; r < 8; r++)
                 want[c][r] = octet__int_dot_q8_ref(nb, w + (size_t)r * row_bytes, e[r], a + (size_t)c * a_stride,
                                                    as + (size_t)c * as_stride);
+        int emin = 127, emax = -128;
+        for (int r = 0; r < 8; r++) emin = e[r] < emin ? e[r] : emin, emax = e[r] > emax ? e[r] : emax;
         for (int c = 0; c < NT; c++) {
             int64_t g[8];
             octet__int_gemv8_q8_avx2(nb, w, row_bytes, e, a + (size_t)c * a_stride, as + (size_t)c * as_stride, NULL, g);
             for (int r = 0; r < 8; r++) bad_gemv += g[r] != want[c][r];
             /* the fused rescale: base so that every shift is in [32, 62], a multiplier, a bias or none */
-            int emin = 127, emax = -128;
-            for (int r = 0; r < 8; r++) emin = e[r] < emin ? e[r] : emin, emax = e[r] > emax ? e[r] : emax;
             if (emax - emin > 30) continue;
             const int base = 32 - emin + (int)(t_rng_next(&rng) % (uint64_t)(31 - (emax - emin)));
             const int32_t m = c % 3 ? 1082196484 : (int32_t)(t_rng_next(&rng) >> 33);
@@ -385,8 +385,6 @@ static void test_q8_multirow(void) {
         for (int c = 0; c < nc; c++)
             for (int r = 0; r < 8; r++) bad_panel += out[c * 8 + r] != want[c][r];
         /* the panel with the rescale in registers: a shift base per token so that every shift is in [32, 62] */
-        int emin = 127, emax = -128;
-        for (int r = 0; r < 8; r++) emin = e[r] < emin ? e[r] : emin, emax = e[r] > emax ? e[r] : emax;
         if (emax - emin > 30) continue;
         int base[NT];
         int32_t bias[8], y[NT * 11];

@@ -66,12 +66,15 @@ static inline __m256i block_scales(__m256i g, __m256i nk1) {
     return _mm256_srai_epi32(_mm256_add_epi32(q, _mm256_set1_epi32(1)), 1);
 }
 
-/* 40 - e for the 8 rows (see block_scales) */
-static inline __m256i row_nk(const int8_t e[8]) {
+/* the 8 rows' exponents e[r] as int32 lanes */
+static inline __m256i row_e32(const int8_t e[8]) {
     int64_t e8;
     memcpy(&e8, e, 8);
-    return _mm256_sub_epi32(_mm256_set1_epi32(40), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
+    return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8));
 }
+
+/* 40 - e for the 8 rows (see block_scales) */
+static inline __m256i row_nk(const int8_t e[8]) { return _mm256_sub_epi32(_mm256_set1_epi32(40), row_e32(e)); }
 
 /* lane r: r * row_bytes, the gather offsets of the 8 rows */
 static inline __m256i row_offsets(size_t row_bytes) {
@@ -138,9 +141,7 @@ static inline __attribute__((always_inline)) void gemv8_sums(int64_t n_blocks, c
     octet__pf_init(&pfs, pf, pf ? 8 * row_bytes : 0, (size_t)n_blocks);
     const __m256i idx = row_offsets(row_bytes), nk = row_nk(e);
     int64_t b = 0;
-    int64_t e8;
-    memcpy(&e8, e, 8);
-    const __m256i e32 = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8));
+    const __m256i e32 = row_e32(e);
     if (n_blocks >= 2 && _mm256_testz_si256(_mm256_cmpgt_epi32(e32, _mm256_set1_epi32(28)), _mm256_set1_epi32(-1))) {
         /* two blocks' scales at once (block_scales2), one pair ahead; the activation scales of a pair from one
          * dword, each block's half selected by a mask so that madd gives ws * as */
@@ -192,9 +193,7 @@ typedef struct {
 
 static inline rescale_rows rescale_setup(const int8_t e[8], int32_t m, const int32_t *bias) {
     rescale_rows rr;
-    int64_t e8;
-    memcpy(&e8, e, 8);
-    rr.e32 = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8));
+    rr.e32 = row_e32(e);
     rr.b_e = rr.b_o = _mm256_setzero_si256();
     if (bias) {
         const __m256i b = _mm256_loadu_si256((const __m256i *)(const void *)bias), sg = _mm256_srai_epi32(b, 31);
@@ -339,9 +338,7 @@ static inline __m256i rescale4(__m256i a, __m256i s, __m256i m, __m256i bias) {
 
 int octet__int_rescale8_avx2(const int64_t acc[8], const int8_t e[8], int base, int32_t m, const int32_t *bias,
                              int32_t out[8]) {
-    int64_t e8;
-    memcpy(&e8, e, 8);
-    const __m256i s32 = _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(e8)));
+    const __m256i s32 = _mm256_add_epi32(_mm256_set1_epi32(base), row_e32(e));
     /* every s in [32, 62] */
     const __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(32), s32),
                                         _mm256_cmpgt_epi32(s32, _mm256_set1_epi32(62)));

@@ -261,7 +261,7 @@ static void mm_quant(void *ctx, int ith, int nth) {
 /* real = acc * 2^-ws_exp * 2^(sa - 16) / 127  ->  Q16, plus the bias */
 static inline void mm_store(const mm_task *t, int j, int i, int64_t r, int64_t acc) {
     const octet__int_mat *w = t->w[j];
-    int64_t v = octet__int_mulshift(acc, M127, 37 - t->st->asa[i] + w->ws_exp[r]);
+    int64_t v = octet__int_mulshift(acc, M127, t->st->sbase[i] + w->ws_exp[r]);
     t->y[j][(size_t)i * (size_t)w->n_out + (size_t)r] = octet__int_sat32(v + (t->bias[j] ? t->bias[j][r] : 0));
 }
 
@@ -311,38 +311,35 @@ static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *
                 const int64_t nxt = wbase + lo + 8; /* the next group, in concatenated rows */
                 const uint8_t *pf = nxt < r1 ? row_addr(t, nxt) : after ? after : next_piece(t, cur);
                 /* the rescale in the kernels' registers where every row's shift is in range (the usual case) */
-                int emin = e0[0], emax = e0[0], done = 1;
+                int emin = e0[0], emax = e0[0];
                 for (int k = 1; k < 8; k++) emin = e0[k] < emin ? e0[k] : emin, emax = e0[k] > emax ? e0[k] : emax;
+                const int fused = t->sb_min + emin >= 32 && t->sb_max + emax <= 62;
+                const int32_t *bias = t->bias[j] ? t->bias[j] + lo : NULL;
                 if (t->n_tok >= PANEL_MIN_TOK) {
                     octet__int_pack8_q8(w->n_blocks, panel, w0, w->row_bytes, e0, pf);
-                    if (t->sb_min + emin >= 32 && t->sb_max + emax <= 62) {
+                    if (fused) {
                         octet__int_panel_q8_y_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, e0,
-                                                   st->sbase, M127, t->bias[j] ? t->bias[j] + lo : NULL,
-                                                   t->y[j] + (size_t)lo, (size_t)w->n_out);
+                                                   st->sbase, M127, bias, t->y[j] + (size_t)lo, (size_t)w->n_out);
                         continue;
                     }
                     octet__int_panel_q8_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
                 } else {
                     for (int i = 0; i < t->n_tok; i++) {
-                        const int sbase = 37 - st->asa[i];
-                        if (sbase + emin < 32 || sbase + emax > 62) {
-                            done = 0;
-                            break;
-                        }
-                        octet__int_gemv8_q8_y_avx2(w->n_blocks, w0, w->row_bytes, e0, st->aq + (size_t)i * s,
-                                                   st->as + (size_t)i * (s / 32), i ? NULL : pf, sbase, M127,
-                                                   t->bias[j] ? t->bias[j] + lo : NULL,
-                                                   t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo);
+                        const int8_t *ai = st->aq + (size_t)i * s;
+                        const int16_t *asi = st->as + (size_t)i * (s / 32);
+                        if (fused)
+                            octet__int_gemv8_q8_y_avx2(w->n_blocks, w0, w->row_bytes, e0, ai, asi, i ? NULL : pf,
+                                                       st->sbase[i], M127, bias,
+                                                       t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo);
+                        else
+                            octet__int_gemv8_q8_avx2(w->n_blocks, w0, w->row_bytes, e0, ai, asi, i ? NULL : pf,
+                                                     pout + 8 * i);
                     }
-                    if (done) continue;
-                    for (int i = 0; i < t->n_tok; i++)
-                        octet__int_gemv8_q8_avx2(w->n_blocks, w0, w->row_bytes, e0, st->aq + (size_t)i * s,
-                                                 st->as + (size_t)i * (s / 32), i ? NULL : pf, pout + 8 * i);
+                    if (fused) continue;
                 }
                 for (int i = 0; i < t->n_tok; i++) {
                     int32_t *y8 = t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo;
-                    if (!octet__int_rescale8_avx2(pout + 8 * i, e0, 37 - st->asa[i], M127,
-                                                  t->bias[j] ? t->bias[j] + lo : NULL, y8))
+                    if (!octet__int_rescale8_avx2(pout + 8 * i, e0, st->sbase[i], M127, bias, y8))
                         for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + k, pout[8 * i + k]);
                 }
             }
