@@ -151,6 +151,7 @@ static int bind(const octet_model *m, const char *name, int64_t ne0, int64_t ne1
         if (optional) return 0;
         return octet__err(err, OCTET_EFORMAT, "tensor %s: missing", name);
     }
+    if (m->bound) m->bound[t - octet__gguf_tensor_at(m->gguf, 0)] = 1;
     int want_dims = ne1 ? 2 : 1;
     int64_t got1 = t->n_dims >= 2 ? t->ne[1] : 1;
     int extra = (t->n_dims >= 3 && t->ne[2] != 1) || (t->n_dims >= 4 && t->ne[3] != 1);
@@ -190,7 +191,32 @@ static int bind_vec(const octet_model *m, const char *name, int64_t n, int optio
     return 0;
 }
 
+/* Every tensor of the file must be consumed: one the model does not use (Llama 3's rope_freqs.weight, an MoE
+ * router, a Gemma post-norm) would otherwise be ignored and the model run wrong without a word. */
+static int check_consumed(const octet_model *m, octet_error *err) {
+    for (int64_t i = 0; i < octet__gguf_n_tensors(m->gguf); i++)
+        if (!m->bound[i])
+            return octet__err(err, OCTET_EUNSUPPORTED,
+                              "tensor %s: present in the file but not used by octet's %s model (refusing to run "
+                              "without it)",
+                              octet__gguf_tensor_at(m->gguf, i)->name_z, m->hp.arch);
+    return 0;
+}
+
+static int bind_tensors_all(octet_model *m, octet_error *err);
+
 static int bind_tensors(octet_model *m, octet_error *err) {
+    int64_t n = octet__gguf_n_tensors(m->gguf);
+    m->bound = octet__calloc(n > 0 ? (size_t)n : 1, 1);
+    if (!m->bound) return octet__err(err, OCTET_ENOMEM, "model: out of memory");
+    int rc = bind_tensors_all(m, err);
+    if (rc == 0) rc = check_consumed(m, err);
+    octet__free(m->bound);
+    m->bound = NULL;
+    return rc;
+}
+
+static int bind_tensors_all(octet_model *m, octet_error *err) {
     const octet__hparams *hp = &m->hp;
     const octet__gguf_tensor *te = octet__gguf_find_tensor(m->gguf, "token_embd.weight");
     if (!te) return octet__err(err, OCTET_EFORMAT, "tensor token_embd.weight: missing");

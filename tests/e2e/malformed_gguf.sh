@@ -47,7 +47,10 @@ check_prog() { # prog label
             case $mode in
             ok) [ $rc -eq 0 ] || why="exit $rc, expected 0" ;;
             fail | gguf_ok) [ $rc -eq 1 ] || why="exit $rc, expected 1"
-                   [ -z "$why" ] && [ ! -s "$err" ] && why="no message on stderr" ;;
+                   [ -z "$why" ] && [ ! -s "$err" ] && why="no message on stderr"
+                   # a loader refusal with a pattern: the message must say it (e.g. name the unused tensor)
+                   [ -z "$why" ] && [ "$mode" = gguf_ok ] && [ -n "$pattern" ] && ! grep -Eq "$pattern" "$err" &&
+                       why="message does not match /$pattern/" ;;
             any) { [ $rc -eq 0 ] || [ $rc -eq 1 ]; } || why="exit $rc, expected 0 or 1"
                  [ -z "$why" ] && [ $rc -eq 1 ] && [ ! -s "$err" ] && why="exit 1 without a message" ;;
             esac

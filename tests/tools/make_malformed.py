@@ -20,6 +20,7 @@ OUTDIR/manifest.tsv has one line per file: name, mode, code, pattern
 """
 import os
 import random
+import re
 import struct
 import sys
 
@@ -385,6 +386,17 @@ def main():
     emit('tokens_as_scalar', build(with_kv('tokenizer.ggml.tokens', STR, 'abc'), tensors)[0], 'gguf_ok')
     emit('block_count_str', build(with_kv('llama.block_count', STR, '1'), tensors)[0], 'gguf_ok')
     emit('embd_negative', build(with_kv('llama.embedding_length', I32, -32), tensors)[0], 'gguf_ok')
+    # a tensor the model does not use must be refused by name, never ignored (Llama 3's RoPE frequency factors,
+    # an MoE router, a stray tensor anywhere in the list)
+    E = N_EMBD
+    hd = E // N_HEAD
+    extra = [('rope_freqs.weight', [hd // 2], T_F32, f32(np.ones(hd // 2)), None),
+             ('blk.0.ffn_gate_inp.weight', [E, 4], T_F32, f32(np.zeros(4 * E)), None),
+             ('blk.1.attn_q_norm.weight', [hd], T_F32, f32(np.ones(hd)), None)]
+    for i, t in enumerate(extra):
+        at = [0, 5, len(tensors)][i]
+        emit('unused_tensor_%d' % i, build(kvs, tensors[:at] + [t] + tensors[at:])[0], 'gguf_ok', 'unsupported',
+             re.escape(t[0]) + '.*not used')
 
     # ---- random corruption of the metadata (fixed seed); any outcome but a crash ----
     meta_end = data_start
