@@ -1,0 +1,30 @@
+/*
+ * repack_ref.c - the portable packers of the load-time weight layouts (the layouts are defined in ../repack.h).
+ */
+#include "kernels/repack.h"
+
+#include <string.h>
+
+#include "tensor/types.h"
+
+void octet__pack_q8_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride) {
+    uint8_t *o = dst;
+    for (int64_t b = 0; b < n / QK8_0; b++, o += OCTET__Q8X16_BLOCK) {
+        for (int r = 0; r < OCTET__Q8X16_ROWS; r++) {
+            const block_q8_0 *x = (const block_q8_0 *)(const void *)((const uint8_t *)w + (size_t)r * w_stride) + b;
+            o[2 * r] = (uint8_t)(x->d & 0xff);
+            o[2 * r + 1] = (uint8_t)(x->d >> 8);
+            for (int k = 0; k < QK8_0; k++)
+                o[32 + 64 * (k / 4) + 4 * r + k % 4] = (uint8_t)((uint8_t)x->qs[k] ^ 0x80u);
+        }
+    }
+}
+
+void octet__unpack_q8_0x16_ref(int64_t n, void *row, const void *group, int r) {
+    const uint8_t *g = group;
+    block_q8_0 *x = row;
+    for (int64_t b = 0; b < n / QK8_0; b++, g += OCTET__Q8X16_BLOCK) {
+        x[b].d = (uint16_t)(g[2 * r] | g[2 * r + 1] << 8);
+        for (int k = 0; k < QK8_0; k++) x[b].qs[k] = (int8_t)(g[32 + 64 * (k / 4) + 4 * r + k % 4] ^ 0x80u);
+    }
+}

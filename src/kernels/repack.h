@@ -1,0 +1,33 @@
+/*
+ * repack.h - weight layouts rewritten at load time for the int8 dot-product instructions of a kernel set.
+ *
+ * The file's tensors stay mapped and remain the source of truth; a repacked copy of a matrix is built once from
+ * them. The layouts below are defined here, with portable packers in ref/repack_ref.c (the specification the
+ * kernels of every set read).
+ *
+ * Q8_0 x16 ("q8_0x16"): the rows of a Q8_0 matrix in groups of 16. Per 32-element block b of the group:
+ *   bytes 0..31     the 16 rows' fp16 scales d (row r at bytes 2r, 2r + 1, little-endian)
+ *   bytes 32..543   8 chunks of 64 bytes; chunk j holds codes 4j..4j+3 of row r at bytes 4r..4r+3 of the chunk,
+ *                   each stored as the unsigned byte w + 128 (w XOR 0x80)
+ * 544 bytes per block, exactly the 16 rows' 16 * 34 bytes. With one activation's codes 4j..4j+3 broadcast to
+ * every 32-bit lane, one u8 x s8 four-way multiply-accumulate (x86 VPDPBUSD) adds sum_k (w_k + 128) a_k into
+ * lane r for all 16 rows at once, and sum_k w_k a_k = that - 128 sum_k a_k (exact integers). A 256-bit kernel
+ * reads the two 32-byte halves of a chunk as rows 0..7 and 8..15.
+ */
+#ifndef OCTET_REPACK_H
+#define OCTET_REPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OCTET__Q8X16_ROWS 16
+#define OCTET__Q8X16_BLOCK 544 /* bytes per 32-element block of a group */
+
+/* Bytes of one group of 16 rows of n elements (n a multiple of 32). */
+static inline size_t octet__q8_0x16_bytes(int64_t n) { return (size_t)(n / 32) * OCTET__Q8X16_BLOCK; }
+/* Pack 16 Q8_0 rows (row r at w + r * w_stride, n elements each) into one group at dst. */
+void octet__pack_q8_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
+/* Row r (< 16) of a group back as Q8_0 blocks (the inverse, for tests). */
+void octet__unpack_q8_0x16_ref(int64_t n, void *row, const void *group, int r);
+
+#endif
