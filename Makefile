@@ -20,7 +20,16 @@ CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -g -fno-fast-math -ffp-contract=off -pthre
 LDLIBS  := -lm -pthread -ljansson
 # octet serve: libmicrohttpd (HTTP; Debian's libmicrohttpd-dev), JSON through jansson above
 SERVER_LDLIBS := -lmicrohttpd
-X86FLAGS := -mavx2 -mfma -mf16c
+
+# Kernel sets (src/kernels/kset.h): one folder each under src/kernels/, compiled with its own flags, chosen by the
+# target architecture (the compiler's target, so a cross compiler picks its own: make CC=aarch64-linux-gnu-gcc).
+# The ref folder is portable and always built.
+ARCH    ?= $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
+ifeq ($(ARCH),x86_64)
+KSETS   := avx2
+endif
+KFLAGS_avx2 := -mavx2 -mfma -mf16c
+KSET_SRC := $(sort $(foreach k,$(KSETS),$(wildcard src/kernels/$(k)/*.c)))
 
 # Variants: rel (optimized) and asan (sanitizers). Objects live under build/<variant>/.
 REL_CFLAGS  := $(CFLAGS_BASE) $(O)
@@ -29,19 +38,23 @@ ASAN_LDFLAGS := -fsanitize=address,undefined
 
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/format/*.c src/tensor/*.c src/kernels/*.c src/kernels/ref/*.c src/model/int/*.c \
                               src/model/*.c src/text/*.c) $(filter-out src/dist/mpi.c,$(wildcard src/dist/*.c)))
-X86_SRC  := $(sort $(wildcard src/kernels/x86/*.c))
 CLI_SRC  := $(sort $(wildcard app/cli/*.c app/server/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/kernels/*.c tests/fault/*.c))
 TEST_COMMON := $(wildcard tests/common/*.c)
 
+# kset_rule VARIANT SET CFLAGS [COMPILER]: the set's folder compiled with its flags
+define kset_rule
+build/$(1)/src/kernels/$(2)/%.o: src/kernels/$(2)/%.c
+	@mkdir -p $$(@D)
+	$(if $(4),$(4),$$(CC)) $(3) $$(KFLAGS_$(2)) -MMD -MP -c $$< -o $$@
+endef
+
 define variant
-$(1)_LIB_OBJ := $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRC) $$(X86_SRC))
+$(1)_LIB_OBJ := $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRC) $$(KSET_SRC))
 $(1)_CLI_OBJ := $$(patsubst %.c,build/$(1)/%.o,$$(CLI_SRC))
 $(1)_TESTS   := $$(patsubst %.c,build/$(1)/%,$$(TEST_SRC))
 
-build/$(1)/src/kernels/x86/%.o: src/kernels/x86/%.c
-	@mkdir -p $$(@D)
-	$$(CC) $$($(2)) $(X86FLAGS) -MMD -MP -c $$< -o $$@
+$$(foreach k,$$(KSETS),$$(eval $$(call kset_rule,$(1),$$(k),$$($(2)))))
 
 build/$(1)/%.o: %.c
 	@mkdir -p $$(@D)
@@ -95,11 +108,9 @@ clean:
 FUZZ_CC     ?= clang
 FUZZ_CFLAGS := $(CSTD) $(INC) -g -O1 -ffp-contract=off -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined -pthread
-fuzz_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC) $(X86_SRC))
+fuzz_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC) $(KSET_SRC))
 fuzz_PROGS   := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*.c))
-build/fuzz/src/kernels/x86/%.o: src/kernels/x86/%.c
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(X86FLAGS) -c $< -o $@
+$(foreach k,$(KSETS),$(eval $(call kset_rule,fuzz,$(k),$(FUZZ_CFLAGS),$(FUZZ_CC))))
 build/fuzz/src/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
@@ -128,18 +139,15 @@ fuzz-smoke: $(fuzz_PROGS)
 # other file is built as in rel with -DOCTET_INTONLY, and the AVX2 integer kernels are left out of the link, so
 # --exec int runs the portable kernels; its logits must equal the normal build's byte for byte
 # (tests/golden/int_logits.sh).
-INTONLY_SRC    := src/model/int/forward_int.c src/model/int/intmath.c src/model/int/rope_int.c \
-                  src/kernels/ref/int_dot_ref.c
+INTONLY_SRC    := src/model/int/forward_int.c src/model/int/rope_int.c $(wildcard src/kernels/ref/int*_ref.c)
 INTONLY_GR     := $(CSTD) $(WARN) $(INC) -O2 -mgeneral-regs-only -DOCTET_INTONLY
 intonly_GR_OBJ := $(patsubst %.c,build/intonly/gr/%.o,$(INTONLY_SRC))
 intonly_OBJ    := $(patsubst %.c,build/intonly/%.o,$(filter-out $(INTONLY_SRC),$(LIB_SRC)) \
-                  $(filter-out src/kernels/x86/int_%,$(X86_SRC)) $(CLI_SRC))
+                  $(filter-out src/kernels/%/int_%,$(KSET_SRC)) $(CLI_SRC))
 build/intonly/gr/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(INTONLY_GR) -MMD -MP -c $< -o $@
-build/intonly/src/kernels/x86/%.o: src/kernels/x86/%.c
-	@mkdir -p $(@D)
-	$(CC) $(REL_CFLAGS) -DOCTET_INTONLY $(X86FLAGS) -MMD -MP -c $< -o $@
+$(foreach k,$(KSETS),$(eval $(call kset_rule,intonly,$(k),$(REL_CFLAGS) -DOCTET_INTONLY)))
 build/intonly/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -DOCTET_INTONLY -MMD -MP -c $< -o $@
@@ -155,10 +163,8 @@ intonly: build/intonly/octet
 # nothing here is built and no MPI is needed. Run: mpiexec -n 2 build/mpi/octet run -p "..."
 MPICC ?= mpicc
 MPI_CFLAGS := $(REL_CFLAGS) -DOCTET_MPI
-mpi_OBJ := $(patsubst %.c,build/mpi/%.o,$(LIB_SRC) src/dist/mpi.c $(X86_SRC) $(CLI_SRC))
-build/mpi/src/kernels/x86/%.o: src/kernels/x86/%.c
-	@mkdir -p $(@D)
-	$(MPICC) $(MPI_CFLAGS) $(X86FLAGS) -MMD -MP -c $< -o $@
+mpi_OBJ := $(patsubst %.c,build/mpi/%.o,$(LIB_SRC) src/dist/mpi.c $(KSET_SRC) $(CLI_SRC))
+$(foreach k,$(KSETS),$(eval $(call kset_rule,mpi,$(k),$(MPI_CFLAGS),$(MPICC))))
 build/mpi/%.o: %.c
 	@mkdir -p $(@D)
 	$(MPICC) $(MPI_CFLAGS) -MMD -MP -c $< -o $@

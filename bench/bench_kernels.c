@@ -19,6 +19,7 @@
 #include "kernels/gemm.h"
 #include "kernels/int_kernels.h"
 #include "kernels/kernels_impl.h"
+#include "kernels/kset.h"
 
 static double now(void) {
     struct timespec ts;
@@ -100,7 +101,7 @@ int main(int argc, char **argv) {
             best = dt < best ? dt : best;
         }
         if (g8) printf("gemv8_%s %.2f GB/s (checksum %g)\n", t->name, (double)(rb * (size_t)rows) / best * 1e-9, (double)sum);
-        if (mtypes[k] == OCTET_TYPE_Q8_0 && octet__use_simd()) { /* the integer mode's GEMV and panel, same rows */
+        if (mtypes[k] == OCTET_TYPE_Q8_0 && octet__kset_find("avx2")) { /* the integer mode's GEMV and panel, same rows */
             const int64_t nb = n / 32;
             int8_t e8[8] = {22, 22, 22, 22, 22, 22, 22, 22}, *ac = malloc((size_t)n * (size_t)ntok);
             int16_t *as = malloc((size_t)nb * (size_t)ntok * sizeof *as);
@@ -121,12 +122,12 @@ int main(int argc, char **argv) {
             }
             printf("int_gemv8_Q8_0 %.2f GB/s (checksum %lld)\n", (double)(rb * (size_t)rows) / best * 1e-9,
                    (long long)isum);
-            void *ip = malloc(octet__int_panel_bytes(nb));
+            void *ip = malloc(octet__int_panel_bytes_avx2(nb));
             best = 1e30;
             for (int rep = 0; ip && rep < 5; rep++) {
                 const double t0 = now();
                 for (int r = 0; r < 256; r += 8) {
-                    octet__int_pack8_q8(nb, ip, w + rb * (size_t)r, rb, e8, w + rb * (size_t)(r + 8));
+                    octet__int_pack8_q8_avx2(nb, ip, w + rb * (size_t)r, rb, e8, w + rb * (size_t)(r + 8));
                     octet__int_panel_q8_avx2(nb, ip, ac, (size_t)n, as, (size_t)nb, ntok, iout);
                     isum += iout[0];
                 }

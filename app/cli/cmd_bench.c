@@ -165,7 +165,7 @@ static void print_header(const char *fmt) {
                "test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,exec,bytes_per_token,achieved_gbs,bandwidth_gbs,"
                "roofline_pct,j_per_token,j_compute,j_memory,n_parallel\n");
     } else if (strcmp(fmt, "md") == 0) {
-        printf("| model | size | params | exec | threads | test | t/s | MB/token | GB/s | roofline | mJ/token "
+        printf("| model | size | params | exec, kernels | threads | test | t/s | MB/token | GB/s | roofline | mJ/token "
                "(compute + memory) |\n");
         printf("| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
     } else {
@@ -180,7 +180,9 @@ static void print_row(const char *fmt, const result *r, const char *model, const
     else if (!r->n_prompt) snprintf(test, sizeof test, "tg%d", r->n_gen);
     else snprintf(test, sizeof test, "pp%d+tg%d", r->n_prompt, r->n_gen);
     if (r->n_par > 1) snprintf(test + strlen(test), sizeof test - strlen(test), " x%d", r->n_par);
-    const char *exec = r->exec == OCTET_EXEC_INT ? "int" : "float";
+    const char *exec = r->exec == OCTET_EXEC_INT ? "int" : "float", *kset = octet_kernel_isa();
+    char mexec[48]; /* md: the mode and the kernel set that ran it, "float avx2" */
+    snprintf(mexec, sizeof mexec, "%s %s", exec, kset);
     char mtype[96];
     snprintf(mtype, sizeof mtype, "%s %s", mi->arch, mi->file_type);
     time_t now = time(NULL);
@@ -188,10 +190,10 @@ static void print_row(const char *fmt, const result *r, const char *model, const
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     double jt = r->j_compute + r->j_memory;
     if (strcmp(fmt, "csv") == 0) {
-        printf("\"octet %s\",\"0\",\"\",\"\",\"CPU\",\"%s\",\"%s\",\"%llu\",\"%lld\",\"%d\",\"%d\",\"%d\",\"0x0\",\"0\","
+        printf("\"octet %s\",\"0\",\"\",\"\",\"CPU %s\",\"%s\",\"%s\",\"%llu\",\"%lld\",\"%d\",\"%d\",\"%d\",\"0x0\",\"0\","
                "\"0\",\"f32\",\"f32\",\"0\",\"0\",\"none\",\"0\",\"0\",\"0\",\"\",\"\",\"\",\"%s\",\"0\",\"0\",\"0\","
                "\"0\",\"0\",\"%d\",\"%d\",\"0\",\"%s\",",
-               OCTET_VERSION, model, mtype, (unsigned long long)ms->file_bytes, (long long)ms->n_params, r->n_batch,
+               OCTET_VERSION, kset, model, mtype, (unsigned long long)ms->file_bytes, (long long)ms->n_params, r->n_batch,
                r->n_batch, r->n_threads, "mmap", r->n_prompt, r->n_gen, ts);
         if (r->available)
             printf("\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\",\"%s\",\"%.0f\",\"%.3f\",\"%.3f\",\"%.1f\",\"%.6g\",\"%.6g\","
@@ -204,18 +206,18 @@ static void print_row(const char *fmt, const result *r, const char *model, const
         if (r->available)
             printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f | %.1f | %.2f | %.1f%% | %.2f (%.2f + %.2f) "
                    "|\n",
-                   mtype, (double)ms->file_bytes / 1073741824.0, (double)ms->n_params / 1e9, exec, r->n_threads, test,
+                   mtype, (double)ms->file_bytes / 1073741824.0, (double)ms->n_params / 1e9, mexec, r->n_threads, test,
                    r->avg_ts, r->stddev_ts, r->bytes_per_tok / 1e6, r->gbs, r->roof_pct, jt * 1e3,
                    r->j_compute * 1e3, r->j_memory * 1e3);
         else
             printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | not available | | | | |\n", mtype,
-                   (double)ms->file_bytes / 1073741824.0, (double)ms->n_params / 1e9, exec, r->n_threads, test);
+                   (double)ms->file_bytes / 1073741824.0, (double)ms->n_params / 1e9, mexec, r->n_threads, test);
     } else {
         printf("%s  {\"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %llu, \"model_n_params\": %lld, "
-               "\"exec\": \"%s\", \"n_threads\": %d, \"n_batch\": %d, \"n_prompt\": %d, \"n_gen\": %d, "
+               "\"exec\": \"%s\", \"kernels\": \"%s\", \"n_threads\": %d, \"n_batch\": %d, \"n_prompt\": %d, \"n_gen\": %d, "
                "\"n_parallel\": %d, \"available\": %s",
                first ? "" : ",\n", model, mtype, (unsigned long long)ms->file_bytes, (long long)ms->n_params, exec,
-               r->n_threads, r->n_batch, r->n_prompt, r->n_gen, r->n_par, r->available ? "true" : "false");
+               kset, r->n_threads, r->n_batch, r->n_prompt, r->n_gen, r->n_par, r->available ? "true" : "false");
         if (r->available)
             printf(", \"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
                    "\"bytes_per_token\": %.0f, \"achieved_gbs\": %.3f, \"bandwidth_gbs\": %.3f, \"roofline_pct\": %.2f, "

@@ -78,6 +78,9 @@ int cmd_info(int argc, char **argv) {
            mi.n_ctx_train, mi.n_embd, mi.n_layer, mi.n_head, mi.n_head_kv, mi.head_dim, mi.n_ff,
            (double)mi.rope_freq_base, (double)mi.rope_scale, (double)mi.norm_eps,
            mi.tied_output ? "tied to token_embd" : "output.weight", mi.qkv_bias ? "yes" : "no");
+    printf("kernels:\n  in use            %s\n  this CPU runs     ", octet_kernel_isa());
+    for (int i = 0; octet_isa_name(i); i++) printf("%s%s", i ? ", " : "", octet_isa_name(i));
+    printf("\n");
     printf("tokenizer:\n  model             %s (pre: %s)\n  bos / eos         %d / %d\n  add bos           %s\n",
            mi.tokenizer, mi.tokenizer_pre, mi.bos_id, mi.eos_id, mi.add_bos ? "yes" : "no");
     octet_model_close(m);

@@ -48,6 +48,32 @@ int main(int argc, char **argv) {
         printf("octet %s\n", OCTET_VERSION);
         return EXIT_OK;
     }
+    /* --isa NAME (or --isa=NAME), accepted by every command: taken out before the command parses its options */
+    for (int i = 2; i < argc; i++) {
+        const char *name = NULL;
+        int used = 0;
+        if (strcmp(argv[i], "--isa") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "octet: --isa: flag missing its value\n");
+                return EXIT_USAGE;
+            }
+            name = argv[i + 1], used = 2;
+        } else if (strncmp(argv[i], "--isa=", 6) == 0) {
+            name = argv[i] + 6, used = 1;
+        } else if (strcmp(argv[i], "--") == 0) {
+            break;
+        }
+        if (!name) continue;
+        octet_error err;
+        memset(&err, 0, sizeof err);
+        if (octet_set_isa(name, &err)) {
+            fprintf(stderr, "octet: --isa: %s\n", err.msg);
+            return EXIT_USAGE;
+        }
+        memmove(&argv[i], &argv[i + used], (size_t)(argc - i - used + 1) * sizeof *argv);
+        argc -= used;
+        i--;
+    }
     for (int i = 0; i < N_SUBCMDS; i++)
         if (strcmp(argv[1], SUBCMDS[i].name) == 0) return SUBCMDS[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "octet: unknown command '%s'\n\n", argv[1]);

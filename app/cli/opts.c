@@ -22,6 +22,12 @@ void cli_help(const cmd_spec *spec, FILE *f) {
                  o->metavar ? " " : "", o->metavar ? o->metavar : "");
         fprintf(f, "  %-28s %s\n", left, o->help);
     }
+    char sets[96] = "";
+    for (int i = 0; octet_isa_name(i); i++)
+        snprintf(sets + strlen(sets), sizeof sets - strlen(sets), "%s%s", i ? ", " : "", octet_isa_name(i));
+    char isa_help[192];
+    snprintf(isa_help, sizeof isa_help, "kernel set: %s on this CPU (default: the last; also OCTET_ISA=NAME)", sets);
+    fprintf(f, "  %-28s %s\n", "--isa NAME", isa_help);
     fprintf(f, "  %-28s %s\n", "-h, --help", "show this help");
 }
 
@@ -333,8 +339,6 @@ static void log_to_stderr(int level, const char *msg, void *ud) {
 octet_model *cli_open_model(const char *path, int use_mmap, int use_mlock, int quiet) {
     static int verbose = 0;
     octet_set_log(log_to_stderr, &verbose);
-    const char *portable = getenv("OCTET_PORTABLE");
-    if (portable && *portable && strcmp(portable, "0") != 0) octet_force_portable(1);
     octet_model_params mp = octet_model_default_params();
     mp.use_mmap = use_mmap;
     mp.use_mlock = use_mlock;

@@ -3,6 +3,8 @@
  */
 #include "core.h"
 
+#include <pthread.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,38 +121,71 @@ void octet__log(int level, const char *fmt, ...) {
     g_log(level, buf, g_log_ud);
 }
 
-/* ---- CPU detection ------------------------------------------------------------------------------------ */
+/* ---- CPU detection ------------------------------------------------------------------------------------
+ * x86: CPUID (Intel SDM vol. 2A, "CPUID"): leaf 1 ECX bit 12 FMA, 27 OSXSAVE, 28 AVX, 29 F16C; leaf 7.0 EBX bit 5
+ * AVX2, 16 AVX512F, 17 AVX512DQ, 30 AVX512BW, 31 AVX512VL, ECX bit 11 AVX512_VNNI; leaf 7.1 EAX bit 4 AVX-VNNI.
+ * A vector state is usable only when the OS saves it: XGETBV(0) bits 1-2 (SSE, AVX) and, for AVX-512, 5-7
+ * (opmask, upper ZMM halves, ZMM16-31).
+ * aarch64 Linux: getauxval(AT_HWCAP) bit 1 ASIMD, 20 ASIMDDP (dotprod); AT_HWCAP2 bit 13 I8MM (the kernel's
+ * uapi asm/hwcap.h). */
+#if defined(__x86_64__)
+static void cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+static void detect(octet__cpu *c) {
+    unsigned r[4];
+    cpuid(0, 0, r);
+    const unsigned max_leaf = r[0];
+    cpuid(1, 0, r);
+    const bool osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+    c->fma = (r[2] >> 12) & 1;
+    c->f16c = (r[2] >> 29) & 1;
+    unsigned xcr0 = 0;
+    if (osxsave) {
+        unsigned hi;
+        __asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(hi) : "c"(0));
+    }
+    const bool os_avx = (xcr0 & 6) == 6, os_avx512 = (xcr0 & 0xe6) == 0xe6;
+    if (!avx || !os_avx) {
+        c->fma = c->f16c = false;
+        return;
+    }
+    if (max_leaf < 7) return;
+    cpuid(7, 0, r);
+    const unsigned max_sub = r[0];
+    c->avx2 = (r[1] >> 5) & 1;
+    if (os_avx512) {
+        c->avx512f = (r[1] >> 16) & 1;
+        c->avx512dq = (r[1] >> 17) & 1;
+        c->avx512bw = (r[1] >> 30) & 1;
+        c->avx512vl = (r[1] >> 31) & 1;
+        c->avx512vnni = (r[2] >> 11) & 1;
+    }
+    if (max_sub >= 1) {
+        cpuid(7, 1, r);
+        c->avxvnni = (r[0] >> 4) & 1;
+    }
+}
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+static void detect(octet__cpu *c) {
+    const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    c->neon = (hw >> 1) & 1;
+    c->dotprod = (hw >> 20) & 1;
+    c->i8mm = (hw2 >> 13) & 1;
+}
+#else
+static void detect(octet__cpu *c) { (void)c; }
+#endif
+
 static octet__cpu g_cpu;
-static int g_cpu_done;
-static int g_force_portable;
+static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
+static void detect_once(void) { detect(&g_cpu); }
 
 const octet__cpu *octet__cpu_features(void) {
-    if (!g_cpu_done) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_cpu_init();
-        g_cpu.avx2 = __builtin_cpu_supports("avx2");
-        g_cpu.fma = __builtin_cpu_supports("fma");
-        /* f16c has no __builtin_cpu_supports name in older compilers; every AVX2 CPU has F16C in practice,
-         * but check CPUID leaf 1 ECX bit 29 to be exact. */
-        {
-            unsigned a, b, c, d;
-            __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
-            g_cpu.f16c = (c >> 29) & 1;
-        }
-#endif
-        g_cpu_done = 1;
-    }
+    pthread_once(&g_cpu_once, detect_once);
     return &g_cpu;
 }
-
-void octet_force_portable(int on) { g_force_portable = on; }
-
-bool octet__use_simd(void) {
-    const octet__cpu *c = octet__cpu_features();
-    return !g_force_portable && c->avx2 && c->fma && c->f16c;
-}
-
-const char *octet_kernel_isa(void) { return octet__use_simd() ? "avx2" : "portable"; }
 
 /* ---- half precision ----------------------------------------------------------------------------------- */
 static inline uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }

@@ -41,13 +41,13 @@ static inline bool octet__mul_i64(int64_t a, int64_t b, int64_t *r) { return !__
 
 void octet__log(int level, const char *fmt, ...) OCTET__PRINTF(2, 3);
 
-/* CPU features, detected once. */
+/* CPU features (usable ones: the OS saves the state), detected once. The kernel sets (src/kernels/kset.h) are
+ * chosen from these. */
 typedef struct octet__cpu {
-    bool avx2, fma, f16c;
+    bool avx2, fma, f16c, avx512f, avx512dq, avx512bw, avx512vl, avx512vnni, avxvnni; /* x86-64 */
+    bool neon, dotprod, i8mm;                                                      /* aarch64 */
 } octet__cpu;
 const octet__cpu *octet__cpu_features(void);
-/* True when SIMD kernels may be used (CPU has them and the portable kernels are not forced). */
-bool octet__use_simd(void);
 
 /* fp16 / bf16 conversions (portable, exact; IEEE binary16 round-to-nearest-even). */
 float octet__fp16_to_fp32(uint16_t h);

@@ -22,13 +22,12 @@
 #define OCTET__GEMM_NC 4
 typedef void octet__gemm_kernel(int64_t n, float *s, const void *w, const void *a, size_t a_stride, int nc);
 typedef octet__gemm_kernel *octet__gemm_fn;
-/* The tile matching octet__kernels()[type].vec_dot: F32 (reference or AVX2), F16, BF16, Q5_K and Q6_K (AVX2
- * only), else NULL. */
+/* The set in use's tile for the type (matching its vec_dot), else NULL. */
 octet__gemm_fn octet__gemm(int type);
 octet__gemm_kernel octet__gemm_f32_f32_ref, octet__gemm_f32_f32_avx2;
 /* F16 and BF16 rows: AVX2 only, equal to the SIMD table's dot of those types (one FMA chain per row and token) */
 octet__gemm_kernel octet__gemm_f16_f32_avx2, octet__gemm_bf16_f32_avx2;
-/* Q5_K, Q6_K rows x Q8_K activations: AVX2 only (x86/kquant_avx2.c), equal to the reference dot */
+/* Q5_K, Q6_K rows x Q8_K activations: AVX2 only (avx2/kquant_avx2.c), equal to the reference dot */
 octet__gemm_kernel octet__gemm_q5_K_avx2, octet__gemm_q6_K_avx2;
 
 /* ---- 8-row GEMV (generation: one token; small batches: up to 4) --------------------------------------------
@@ -48,11 +47,11 @@ typedef struct octet__q8_aux {
 typedef void octet__gemv8_kernel(int64_t n, float *s, const void *w, size_t w_stride, const void *pf, const void *a,
                                  size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride);
 typedef octet__gemv8_kernel *octet__gemv8_fn;
-/* NULL when the type has none or SIMD is off (callers use vec_dot per row). */
+/* The set in use's GEMV for the type; NULL when it has none (callers use vec_dot per row). */
 octet__gemv8_fn octet__gemv8(int type);
 octet__gemv8_kernel octet__gemv8_q4_0_q8_0_avx2;
 octet__gemv8_kernel octet__gemv8_q8_0_q8_0_avx2;
-/* Q4_0 is with these (src/kernels/x86/panel5_avx2.c): Q5_0 (aux as for Q4_0), Q4_1 and Q5_1 (x Q8_1, aux unused) */
+/* Q4_0 is with these (src/kernels/avx2/gemm_avx2.c): Q5_0 (aux as for Q4_0), Q4_1 and Q5_1 (x Q8_1, aux unused) */
 octet__gemv8_kernel octet__gemv8_q5_0_q8_0_avx2;
 octet__gemv8_kernel octet__gemv8_q4_1_q8_1_avx2;
 octet__gemv8_kernel octet__gemv8_q5_1_q8_1_avx2;
@@ -80,37 +79,37 @@ typedef struct octet__panel_kernels {
     /* aux as for the GEMV (may be NULL; Q4_0, Q5_0 and Q8_0 use it, the Q8_1 and Q8_K types ignore it) */
     octet__panel_gemm_kernel *gemm;
 } octet__panel_kernels;
-/* NULL when the type has none or SIMD is off. Panels are 32-byte aligned when the buffer is. */
+/* The set in use's panel kernels for the type, or NULL. Panels are 32-byte aligned when the buffer is. */
 const octet__panel_kernels *octet__panel(int type);
 
-/* Q8_0 (x Q8_0): src/kernels/x86/panel_avx2.c */
-octet__panel_bytes_kernel octet__panel_bytes_q8_0;
-octet__pack_kernel octet__pack_q8_0;
+/* Q8_0 (x Q8_0): src/kernels/avx2/gemm_avx2.c */
+octet__panel_bytes_kernel octet__panel_bytes_q8_0_avx2;
+octet__pack_kernel octet__pack_q8_0_avx2;
 octet__panel_gemm_kernel octet__panel_gemm_q8_0_avx2;
-/* Q4_0, Q5_0 (x Q8_0), Q4_1, Q5_1 (x Q8_1): src/kernels/x86/panel5_avx2.c (Q5_0 panels have Q4_0's size, Q5_1
+/* Q4_0, Q5_0 (x Q8_0), Q4_1, Q5_1 (x Q8_1): src/kernels/avx2/gemm_avx2.c (Q5_0 panels have Q4_0's size, Q5_1
  * panels Q4_1's) */
-octet__panel_bytes_kernel octet__panel_bytes_q4_0;
-octet__panel_bytes_kernel octet__panel_bytes_q4_1;
-octet__pack_kernel octet__pack_q4_0;
-octet__pack_kernel octet__pack_q5_0;
-octet__pack_kernel octet__pack_q4_1;
-octet__pack_kernel octet__pack_q5_1;
+octet__panel_bytes_kernel octet__panel_bytes_q4_0_avx2;
+octet__panel_bytes_kernel octet__panel_bytes_q4_1_avx2;
+octet__pack_kernel octet__pack_q4_0_avx2;
+octet__pack_kernel octet__pack_q5_0_avx2;
+octet__pack_kernel octet__pack_q4_1_avx2;
+octet__pack_kernel octet__pack_q5_1_avx2;
 octet__panel_gemm_kernel octet__panel_gemm_q4_0_avx2;
 octet__panel_gemm_kernel octet__panel_gemm_q5_0_avx2;
 octet__panel_gemm_kernel octet__panel_gemm_q4_1_avx2;
 octet__panel_gemm_kernel octet__panel_gemm_q5_1_avx2;
-/* F32, F16, BF16 (x F32): src/kernels/x86/float_avx2.c; the panel holds the 8 rows as F32 */
-octet__panel_bytes_kernel octet__panel_bytes_float;
-octet__pack_kernel octet__pack_f32;
-octet__pack_kernel octet__pack_f16;
-octet__pack_kernel octet__pack_bf16;
+/* F32, F16, BF16 (x F32): src/kernels/avx2/float_avx2.c; the panel holds the 8 rows as F32 */
+octet__panel_bytes_kernel octet__panel_bytes_float_avx2;
+octet__pack_kernel octet__pack_f32_avx2;
+octet__pack_kernel octet__pack_f16_avx2;
+octet__pack_kernel octet__pack_bf16_avx2;
 octet__panel_gemm_kernel octet__panel_gemm_float_avx2;
-/* Q4_K, Q5_K, Q6_K (x Q8_K): src/kernels/x86/kpanel_avx2.c (Q5_K panels have Q4_K's size) */
-octet__panel_bytes_kernel octet__panel_bytes_q4_K;
-octet__panel_bytes_kernel octet__panel_bytes_q6_K;
-octet__pack_kernel octet__pack_q4_K;
-octet__pack_kernel octet__pack_q5_K;
-octet__pack_kernel octet__pack_q6_K;
+/* Q4_K, Q5_K, Q6_K (x Q8_K): src/kernels/avx2/kgemm_avx2.c (Q5_K panels have Q4_K's size) */
+octet__panel_bytes_kernel octet__panel_bytes_q4_K_avx2;
+octet__panel_bytes_kernel octet__panel_bytes_q6_K_avx2;
+octet__pack_kernel octet__pack_q4_K_avx2;
+octet__pack_kernel octet__pack_q5_K_avx2;
+octet__pack_kernel octet__pack_q6_K_avx2;
 octet__panel_gemm_kernel octet__panel_gemm_q4_K_avx2;
 octet__panel_gemm_kernel octet__panel_gemm_q5_K_avx2;
 octet__panel_gemm_kernel octet__panel_gemm_q6_K_avx2;

@@ -1,7 +1,7 @@
 /*
  * int_kernels.h - integer dot kernels of the integer-only execution mode (src/model/int/): portable references
  * in ref/int_dot_ref.c (the specification, compiled without FP/vector registers in `make intonly`) and AVX2 twins
- * in x86/int_dot_avx2.c. Every result is an exact integer, so the twins are bit-identical to the references
+ * in avx2/int_dot_avx2.c. Every result is an exact integer, so the twins are bit-identical to the references
  * (tests/kernels/test_int_dot.c checks with ==).
  */
 #ifndef OCTET_INT_KERNELS_H
@@ -53,21 +53,34 @@ void octet__int_dot4_q8_ref(int64_t n_blocks, const uint8_t *w, int e, const int
 void octet__int_dot4_q8_avx2(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, size_t a_stride,
                              const int16_t *as, size_t as_stride, int64_t out[4]);
 
-/* Multi-row forms of the block dot (AVX2 only; x86/int_panel_avx2.c), each result equal to the reference dot of
+/* Multi-row forms of the block dot (ref/int_gemm_ref.c: by definition per row and token; avx2/int_gemm_avx2.c), each result equal to the reference dot of
  * its row and token. Row r's blocks start at w + r * row_bytes, its exponent is e[r]. pf: the 8 * row_bytes bytes
  * the caller reads next (the next group of rows), prefetched while these are computed; NULL for none.
  * 8-row GEMV for one token: out[r] for r < 8. */
+void octet__int_gemv8_q8_ref(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8], const int8_t *a,
+                             const int16_t *as, const uint8_t *pf, int64_t out[8]);
 void octet__int_gemv8_q8_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
                               const int8_t *a, const int16_t *as, const uint8_t *pf, int64_t out[8]);
 /* The same with the output rescale of octet__int_rescale8_avx2 done in registers: y[r] = sat32(mulshift(out[r], m,
  * base + e[r]) + bias[r]) (bias may be NULL), for callers that checked every base + e[r] is in [32, 62]. */
+void octet__int_gemv8_q8_y_ref(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
+                               const int8_t *a, const int16_t *as, const uint8_t *pf, int base, int32_t m,
+                               const int32_t *bias, int32_t y[8]);
 void octet__int_gemv8_q8_y_avx2(int64_t n_blocks, const uint8_t *w, size_t row_bytes, const int8_t e[8],
                                 const int8_t *a, const int16_t *as, const uint8_t *pf, int base, int32_t m, const int32_t *bias,
                                 int32_t y[8]);
 /* Row panels for prompt batches: pack 8 rows once (codes with the rows in the lanes of each vector, scales as
  * int32), then out[c * 8 + r] for nc tokens (token c's codes at a + c * a_stride, scales at as + c * as_stride). */
-size_t octet__int_panel_bytes(int64_t n_blocks);
-void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8],
+size_t octet__int_panel_bytes_ref(int64_t n_blocks); /* the panels of each set have their own layout and size */
+void octet__int_pack8_q8_ref(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8],
+                             const uint8_t *pf);
+void octet__int_panel_q8_ref(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride, const int16_t *as,
+                             size_t as_stride, int nc, int64_t *out);
+void octet__int_panel_q8_y_ref(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
+                               const int16_t *as, size_t as_stride, int nc, const int8_t e[8], const int *base,
+                               int32_t m, const int32_t *bias, int32_t *y, size_t y_stride);
+size_t octet__int_panel_bytes_avx2(int64_t n_blocks);
+void octet__int_pack8_q8_avx2(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8],
                          const uint8_t *pf);
 void octet__int_panel_q8_avx2(int64_t n_blocks, const void *panel, const int8_t *a, size_t a_stride,
                               const int16_t *as, size_t as_stride, int nc, int64_t *out);
@@ -79,10 +92,12 @@ void octet__int_panel_q8_y_avx2(int64_t n_blocks, const void *panel, const int8_
 
 /* The matmul output rescale of 8 consecutive outputs (rows r of one token):
  *   out[r] = clamp(floor((acc[r] * m + 2^(s_r - 1)) / 2^s_r) + bias[r], -(2^31 - 1), 2^31 - 1),  s_r = base + e[r]
- * (bias may be NULL: 0), which is octet__int_sat32(octet__int_mulshift(acc, m, s) + bias) of src/model/int/intmath.h
+ * (bias may be NULL: 0), which is octet__int_sat32(octet__int_mulshift(acc, m, s) + bias) of src/kernels/intmath.h
  * for 32 <= s <= 62, 0 <= m < 2^31 and |acc| < 2^62. Returns 0 without writing when some s_r is outside [32, 62]
- * (the caller uses the scalar form). AVX2 (x86/int_panel_avx2.c); tests/kernels/test_int_dot.c checks it against
+ * (the caller uses the scalar form). AVX2 (avx2/int_gemm_avx2.c); tests/kernels/test_int_dot.c checks it against
  * the scalar form. */
+int octet__int_rescale8_ref(const int64_t acc[8], const int8_t e[8], int base, int32_t m, const int32_t *bias,
+                            int32_t out[8]);
 int octet__int_rescale8_avx2(const int64_t acc[8], const int8_t e[8], int base, int32_t m, const int32_t *bias,
                              int32_t out[8]);
 
@@ -130,7 +145,7 @@ void octet__int_axpy_s8_ref(int32_t *y, int32_t w, const int8_t *x, int n);
 void octet__int_axpy_s8_avx2(int32_t *y, int32_t w, const int8_t *x, int n);
 /* out[d] = sum_j w[j] * v[j * stride + d] for d < hd, j < n: the attention's weighted sum of int8 values in one
  * call (what out = 0 and then axpy per key give), under the same bound on the sums, for weights in [-2^30, 2^30)
- * (attention: 0 <= w <= 2^23). The AVX2 twin takes two keys per step through _mm256_madd_epi16 (x86/int_dot_avx2.c:
+ * (attention: 0 <= w <= 2^23). The AVX2 twin takes two keys per step through _mm256_madd_epi16 (avx2/int_dot_avx2.c:
  * each weight split in 15 low bits and the rest, exact modulo 2^32, so exact where the sum fits int32). */
 typedef void (*octet__int_wsum_fn)(int32_t *out, const int32_t *w, const int8_t *v, size_t stride, int n, int hd);
 void octet__int_wsum_s8_ref(int32_t *out, const int32_t *w, const int8_t *v, size_t stride, int n, int hd);
@@ -156,13 +171,13 @@ int octet__int_qhead_avx2(const int32_t *v, int hd, int half, int pairs, int16_t
 
 /* Activation codes by a fixed-point reciprocal: q[j] = clamp(round(x[j] * r * 2^-s), -127, 127) with round half
  * away from zero (octet__int_shift_round), for 1 <= s <= 62, 0 < r < 2^30 and any int32 x (|x r| < 2^61). The
- * activation quantizer's inner loop (src/model/int/intmath.c, octet__int_quant_codes for sa >= 0). */
+ * activation quantizer's inner loop (src/kernels/intmath.c, octet__int_quant_codes for sa >= 0). */
 typedef void (*octet__int_codes_fn)(const int32_t *x, int n, int64_t r, int s, int8_t *q);
 void octet__int_codes_ref(const int32_t *x, int n, int64_t r, int s, int8_t *q);
 void octet__int_codes_avx2(const int32_t *x, int n, int64_t r, int s, int8_t *q);
 
-/* ---- RMSNorm and activation quantization (x86/int_norm_avx2.c) ------------------------------------------- */
-/* AVX2 twins of octet__int_rmsnorm and octet__int_quant_row (src/model/int/intmath.h, the references): same
+/* ---- RMSNorm and activation quantization (avx2/int_norm_avx2.c) ------------------------------------------- */
+/* AVX2 twins of octet__int_rmsnorm_ref and octet__int_quant_row_ref (src/kernels/intmath.h, the references): same
  * arguments and contracts, the same output bits for every input (tests/kernels/test_int_norm.c); out may equal x. */
 typedef void (*octet__int_rmsnorm_fn)(int32_t *out, const int32_t *x, const int32_t *g, int g_shift, int n,
                                       int64_t eps_q32);
@@ -176,25 +191,27 @@ void octet__int_quant_recip8_avx2(const int32_t *d, int32_t *r, int32_t *k);
 /* max_j |x[j]| for any int32 x (|INT32_MIN| = 2^31), 0 for n <= 0. */
 uint64_t octet__int_maxabs32_avx2(const int32_t *x, int n);
 
-/* ---- SwiGLU (x86/int_act_avx2.c) ------------------------------------------------------------------------ */
-/* SwiGLU in place: g[i] = silu(g[i]) * u[i] for i < n, bit for bit octet__int_swiglu_ref (src/model/int/intmath.h,
+/* ---- SwiGLU (avx2/int_act_avx2.c) ------------------------------------------------------------------------ */
+/* SwiGLU in place: g[i] = silu(g[i]) * u[i] for i < n, bit for bit octet__int_swiglu_ref (src/kernels/intmath.h,
  * the contract: any int32 g and u, Q16, u may be g), 8 elements per step with integer AVX2 only
- * (x86/int_act_avx2.c, the error bounds there); a tail of n mod 8 goes through the reference. */
+ * (avx2/int_act_avx2.c, the error bounds there); a tail of n mod 8 goes through the reference. */
 typedef void (*octet__int_swiglu_fn)(int32_t *g, const int32_t *u, size_t n);
 void octet__int_swiglu_avx2(int32_t *g, const int32_t *u, size_t n);
-/* Softmax in Q30 of Q20 scores: bit for bit octet__int_softmax_q30 (src/model/int/intmath.h, its contract),
- * 8 keys per vector with the exp of the SwiGLU kernel (x86/int_act_avx2.c). */
+/* Softmax in Q30 of Q20 scores: bit for bit octet__int_softmax_q30_ref (src/kernels/intmath.h, its contract),
+ * 8 keys per vector with the exp of the SwiGLU kernel (avx2/int_act_avx2.c). */
 typedef void (*octet__int_softmax_fn)(const int64_t *s, int32_t *p, int n);
 void octet__int_softmax_q30_avx2(const int64_t *s, int32_t *p, int n);
 /* Its division, exposed for tests/kernels/test_int_act.c: q[j] = floor((2^60 + floor(d/2)) / d) for every
  * d[j] in [2^30, 2^31 + 2^20) (the sigmoid's 1 + exp in Q30 goes up to 2^31 + 292226). */
 void octet__int_sigdiv_avx2(const uint32_t *d, uint32_t *q, size_t n);
 
-/* ---- the pass's edges (x86/int_out_avx2.c) --------------------------------------------------------------- */
+/* ---- the pass's edges (avx2/int_out_avx2.c) --------------------------------------------------------------- */
 /* The 4-byte words at out (floats, for the caller) set to octet__int_to_f32_bits(v[i], frac) (src/model/int/
  * intmath.h), 8 at a time for frac in [0, 96], the scalar function otherwise and for the tail. */
+void octet__int_to_f32_bits_ref(const int32_t *v, size_t n, int frac, void *out);
 void octet__int_to_f32_bits_avx2(const int32_t *v, size_t n, int frac, void *out);
 /* x[i] = octet__int_sat32((int64_t)x[i] + d[i]) for i < n (the residual connection). */
+void octet__int_add_sat_ref(int32_t *x, const int32_t *d, size_t n);
 void octet__int_add_sat_avx2(int32_t *x, const int32_t *d, size_t n);
 
 #endif

@@ -1,17 +1,20 @@
 /*
- * kernels.c - the per-type kernel tables and their dispatch.
- *
- * The reference table is a constant: the portable kernels of src/kernels/ref/. The SIMD table is a copy of it
- * with the AVX2 twins written over the rows that have one; it is built once (pthread_once) and only when the
- * CPU has AVX2+FMA+F16C, so no AVX2 instruction can run on a CPU without it. octet__kernels() looks at
- * octet__use_simd() on every call, so octet_force_portable() takes effect immediately.
+ * kernels.c - the reference type table, the chain of kernel sets (kset.h) and the one place that chooses among
+ * them. The ref set is the portable kernels of src/kernels/ref/; every other set is its parent's table with its
+ * own kernels written over the entries it implements (src/kernels/NAME/kset_NAME.c), built once (pthread_once) and
+ * only when the CPU can run it, so no instruction of a set runs on a CPU without it.
  * Rows for ids octet does not implement (Q2_K, Q3_K, gaps) are zero: block_size 0.
  */
 #include "kernels/kernels_impl.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/core.h"
+#include "kernels/intmath.h"
+#include "kernels/kset.h"
 
 #define ROW(id, nm, bs, ts, q, vdt, tf, ff, vd) [id] = {nm, bs, ts, q, vdt, tf, ff, vd}
 
@@ -45,65 +48,144 @@ static const octet__type_traits g_ref[OCTET_TYPE_COUNT] = {
         octet__from_float_q8_K_ref, NULL),
 };
 
-static const octet__fkernel_table g_fref = {octet__fdot_f32_ref, octet__faxpy_f32_ref, octet__fscale_f32_ref,
-                                            octet__fscores_f32_ref, octet__fwsum_f32_ref, octet__fexp_f32_ref};
+/* ---- kernel sets (kset.h) -------------------------------------------------------------------------------- */
 
-#if defined(__x86_64__) || defined(__i386__)
-#define OCTET__HAVE_X86 1
-static octet__type_traits g_simd[OCTET_TYPE_COUNT];
-static const octet__fkernel_table g_fsimd = {octet__fdot_f32_avx2, octet__faxpy_f32_avx2, octet__fscale_f32_avx2,
-                                             octet__fscores_f32_avx2, octet__fwsum_f32_avx2,
-                                             octet__fexp_f32_avx2};
-static pthread_once_t g_simd_once = PTHREAD_ONCE_INIT;
-
-static void build_simd(void) {
-    for (int t = 0; t < OCTET_TYPE_COUNT; t++) g_simd[t] = g_ref[t];
-    g_simd[OCTET_TYPE_F32].to_float = octet__to_float_f32_avx2;
-    g_simd[OCTET_TYPE_F32].vec_dot = octet__dot_f32_f32_avx2;
-    g_simd[OCTET_TYPE_F16].to_float = octet__to_float_f16_avx2;
-    g_simd[OCTET_TYPE_F16].vec_dot = octet__dot_f16_f32_avx2;
-    g_simd[OCTET_TYPE_BF16].to_float = octet__to_float_bf16_avx2;
-    g_simd[OCTET_TYPE_BF16].vec_dot = octet__dot_bf16_f32_avx2;
-    g_simd[OCTET_TYPE_Q4_0].to_float = octet__to_float_q4_0_avx2;
-    g_simd[OCTET_TYPE_Q4_0].vec_dot = octet__dot_q4_0_q8_0_avx2;
-    g_simd[OCTET_TYPE_Q4_1].vec_dot = octet__dot_q4_1_q8_1_avx2;
-    g_simd[OCTET_TYPE_Q5_0].vec_dot = octet__dot_q5_0_q8_0_avx2;
-    g_simd[OCTET_TYPE_Q5_1].vec_dot = octet__dot_q5_1_q8_1_avx2;
-    g_simd[OCTET_TYPE_Q8_0].to_float = octet__to_float_q8_0_avx2;
-    g_simd[OCTET_TYPE_Q8_0].from_float = octet__from_float_q8_0_avx2;
-    g_simd[OCTET_TYPE_Q8_0].vec_dot = octet__dot_q8_0_q8_0_avx2;
-    g_simd[OCTET_TYPE_Q8_1].from_float = octet__from_float_q8_1_avx2;
-    g_simd[OCTET_TYPE_Q4_K].vec_dot = octet__dot_q4_K_q8_K_avx2;
-    g_simd[OCTET_TYPE_Q5_K].vec_dot = octet__dot_q5_K_q8_K_avx2;
-    g_simd[OCTET_TYPE_Q6_K].vec_dot = octet__dot_q6_K_q8_K_avx2;
-    g_simd[OCTET_TYPE_Q8_K].from_float = octet__from_float_q8_K_avx2;
+void octet__kset_init_ref(octet__kset *ks) {
+    memcpy(ks->types, g_ref, sizeof g_ref);
+    ks->gemm[OCTET_TYPE_F32] = octet__gemm_f32_f32_ref;
+    ks->f = (octet__fkernel_table){octet__fdot_f32_ref, octet__faxpy_f32_ref, octet__fscale_f32_ref,
+                                   octet__fscores_f32_ref, octet__fwsum_f32_ref, octet__fexp_f32_ref};
+    octet__ikernel_table *ik = &ks->i;
+    ik->dot = octet__int_dot_q8_ref;
+    ik->dot4 = octet__int_dot4_q8_ref;
+    ik->gemv8 = octet__int_gemv8_q8_ref;
+    ik->gemv8_y = octet__int_gemv8_q8_y_ref;
+    ik->panel_bytes = octet__int_panel_bytes_ref;
+    ik->pack8 = octet__int_pack8_q8_ref;
+    ik->panel = octet__int_panel_q8_ref;
+    ik->panel_y = octet__int_panel_q8_y_ref;
+    ik->rescale8 = octet__int_rescale8_ref;
+    ik->score = octet__int_score_ref;
+    ik->scores = octet__int_scores_ref;
+    ik->qscale = octet__int_qscale_ref;
+    ik->vweights = octet__int_vweights_ref;
+    ik->wsum = octet__int_wsum_s8_ref;
+    ik->qhead = octet__int_qhead_ref;
+    ik->rescale32 = octet__int_rescale32_ref;
+    ik->codes = octet__int_codes_ref;
+    ik->quant_row = octet__int_quant_row_ref;
+    ik->rmsnorm = octet__int_rmsnorm_ref;
+    ik->swiglu = octet__int_swiglu_ref;
+    ik->softmax = octet__int_softmax_q30_ref;
+    ik->to_f32 = octet__int_to_f32_bits_ref;
+    ik->add_sat = octet__int_add_sat_ref;
 }
 
-static bool cpu_has_avx2(void) {
+/* The chain of sets: each entry's parent comes before it; usable() tells whether the CPU (and OS) can run it. */
+typedef struct set_def {
+    const char *name, *parent, *what;
+    bool (*usable)(const octet__cpu *c);
+    void (*init)(octet__kset *ks);
+} set_def;
+
+static bool always(const octet__cpu *c) {
+    (void)c;
+    return true;
+}
+#if defined(__x86_64__)
+static bool has_avx2(const octet__cpu *c) { return c->avx2 && c->fma && c->f16c; }
+#endif
+
+static const set_def g_defs[] = {
+    {"ref", NULL, "portable C", always, octet__kset_init_ref},
+#if defined(__x86_64__)
+    {"avx2", "ref", "AVX2, FMA, F16C", has_avx2, octet__kset_init_avx2},
+#endif
+};
+#define N_DEFS (sizeof g_defs / sizeof g_defs[0])
+
+static octet__kset g_sets[N_DEFS];
+static const octet__kset *g_usable[N_DEFS + 1]; /* usable sets in chain order, NULL-terminated */
+static const octet__kset *_Atomic g_active;
+static pthread_once_t g_sets_once = PTHREAD_ONCE_INIT;
+
+static void build_sets(void) {
     const octet__cpu *c = octet__cpu_features();
-    return c->avx2 && c->fma && c->f16c;
-}
-#endif
-
-const octet__type_traits *octet__kernels_ref(void) { return g_ref; }
-
-const octet__type_traits *octet__kernels_simd(void) {
-#ifdef OCTET__HAVE_X86
-    if (cpu_has_avx2()) {
-        pthread_once(&g_simd_once, build_simd);
-        return g_simd;
+    int nu = 0;
+    for (size_t i = 0; i < N_DEFS; i++) {
+        const set_def *d = &g_defs[i];
+        if (!d->usable(c)) continue;
+        octet__kset *ks = &g_sets[i];
+        for (size_t p = 0; d->parent && p < i; p++) /* start as the parent (already built: it comes first) */
+            if (!strcmp(g_defs[p].name, d->parent)) *ks = g_sets[p];
+        d->init(ks);
+        ks->name = d->name;
+        ks->parent = d->parent;
+        ks->what = d->what;
+        g_usable[nu++] = ks;
     }
-#endif
+    /* the environment's choice, else the best; an unusable name is reported once and ignored */
+    const octet__kset *pick = g_usable[nu - 1];
+    const char *env = getenv("OCTET_ISA"), *portable = getenv("OCTET_PORTABLE");
+    if (portable && *portable && strcmp(portable, "0") != 0) pick = g_usable[0];
+    if (env && *env) {
+        const octet__kset *f = octet__kset_find(env);
+        if (f) pick = f;
+        else octet__log(OCTET_LOG_WARN, "OCTET_ISA=%s: not a kernel set this CPU can run; using %s", env, pick->name);
+    }
+    g_active = pick;
+}
+
+const octet__kset *octet__kset_at(int i) {
+    pthread_once(&g_sets_once, build_sets);
+    return i >= 0 && (size_t)i < N_DEFS ? g_usable[i] : NULL;
+}
+
+const octet__kset *octet__kset_find(const char *name) {
+    for (int i = 0; name && octet__kset_at(i); i++)
+        if (!strcmp(octet__kset_at(i)->name, name)) return octet__kset_at(i);
     return NULL;
 }
 
-const octet__type_traits *octet__kernels(void) {
-    if (octet__use_simd()) {
-        const octet__type_traits *t = octet__kernels_simd();
-        if (t) return t;
-    }
-    return g_ref;
+const octet__kset *octet__kset_active(void) {
+    pthread_once(&g_sets_once, build_sets);
+    return g_active;
 }
+
+const char *octet_kernel_isa(void) { return octet__kset_active()->name; }
+const char *octet_isa_name(int i) {
+    const octet__kset *ks = octet__kset_at(i);
+    return ks ? ks->name : NULL;
+}
+
+int octet_set_isa(const char *name, octet_error *err) {
+    const octet__kset *ks = octet__kset_find(name);
+    if (!ks) {
+        char list[128] = "";
+        for (int i = 0; octet__kset_at(i); i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", octet__kset_at(i)->name);
+        int known = 0;
+        for (size_t i = 0; name && i < N_DEFS; i++) known |= !strcmp(g_defs[i].name, name);
+        return octet__err(err, OCTET_EINVAL, "kernel set '%s' %s; this CPU can run: %s", name ? name : "(null)",
+                          known ? "needs instructions this CPU does not have" : "does not exist", list);
+    }
+    g_active = ks;
+    return 0;
+}
+
+void octet_force_portable(int on) {
+    if (on) g_active = octet__kset_at(0);
+    else {
+        int i = 0;
+        while (octet__kset_at(i + 1)) i++;
+        g_active = octet__kset_at(i);
+    }
+}
+
+/* ---- the type table and the helpers over it ------------------------------------------------------------------ */
+
+const octet__type_traits *octet__kernels_ref(void) { return octet__kset_at(0)->types; }
+const octet__type_traits *octet__kernels(void) { return octet__kset_active()->types; }
 
 const octet__type_traits *octet__type(int type) {
     if (type < 0 || type >= OCTET_TYPE_COUNT) return NULL;
@@ -119,16 +201,31 @@ size_t octet__row_bytes(int type, int64_t n) {
     return bytes;
 }
 
-const octet__fkernel_table *octet__fkernels_ref(void) { return &g_fref; }
+const octet__fkernel_table *octet__fkernels(void) { return &octet__kset_active()->f; }
+const octet__fkernel_table *octet__fkernels_ref(void) { return &octet__kset_at(0)->f; }
+const octet__ikernel_table *octet__ikernels(void) { return &octet__kset_active()->i; }
 
-const octet__fkernel_table *octet__fkernels_simd(void) {
-#ifdef OCTET__HAVE_X86
-    if (cpu_has_avx2()) return &g_fsimd;
-#endif
-    return NULL;
+octet__gemm_fn octet__gemm(int type) {
+    return type >= 0 && type < OCTET_TYPE_COUNT ? octet__kset_active()->gemm[type] : NULL;
 }
 
-const octet__fkernel_table *octet__fkernels(void) {
-    const octet__fkernel_table *f = octet__use_simd() ? octet__fkernels_simd() : NULL;
-    return f ? f : &g_fref;
+octet__gemv8_fn octet__gemv8(int type) {
+    return type >= 0 && type < OCTET_TYPE_COUNT ? octet__kset_active()->gemv8[type] : NULL;
+}
+
+const octet__panel_kernels *octet__panel(int type) {
+    if (type < 0 || type >= OCTET_TYPE_COUNT) return NULL;
+    const octet__panel_kernels *p = &octet__kset_active()->panel[type];
+    return p->pack ? p : NULL;
+}
+
+/* For the tests that check the AVX2 kernels by name: the avx2 set's tables when the CPU can run it. */
+const octet__type_traits *octet__kernels_simd(void) {
+    const octet__kset *ks = octet__kset_find("avx2");
+    return ks ? ks->types : NULL;
+}
+
+const octet__fkernel_table *octet__fkernels_simd(void) {
+    const octet__kset *ks = octet__kset_find("avx2");
+    return ks ? &ks->f : NULL;
 }

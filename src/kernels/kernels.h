@@ -2,11 +2,8 @@
  * kernels.h - the per-type kernel table. One row per tensor type: block geometry, conversions to and from
  * float, and the dot product of a weight row with an activation row quantized to the row's vec_dot_type.
  *
- * Every row is filled with the portable reference kernels (src/kernels/ref/, the specification). When the CPU
- * has AVX2+FMA+F16C and the portable kernels are not forced, octet__kernels() returns a table whose entries are
- * replaced by the AVX2 twins from src/kernels/x86/ (the only files compiled with -mavx2 -mfma -mf16c).
- * Integer-valued results (the int32 sums inside a quantized dot) are exact in both; the float results may
- * differ only by the order of float additions, bounded in tests/kernels/.
+ * The table in use belongs to the kernel set chosen for this CPU (kset.h); the ref set's rows are the portable
+ * kernels (src/kernels/ref/, the specification) and every other set reproduces them bit for bit.
  */
 #ifndef OCTET_KERNELS_H
 #define OCTET_KERNELS_H

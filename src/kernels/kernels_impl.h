@@ -1,6 +1,6 @@
 /*
  * kernels_impl.h - private to src/kernels/ and tests/kernels/: every reference kernel (ref/, the specification)
- * and its AVX2 twin (x86/), declared so kernels.c can build the tables and the tests can call both sides.
+ * and its AVX2 twin (avx2/), declared so kernels.c can build the tables and the tests can call both sides.
  *
  * Conventions shared by all kernels:
  *   - n is the number of elements and is a multiple of the type's block size (callers check; the kernels do not).
@@ -83,7 +83,7 @@ void octet__from_float_q5_1_ref(const float *src, void *dst, int64_t n);
 void octet__from_float_q4_K_ref(const float *src, void *dst, int64_t n);
 void octet__from_float_q6_K_ref(const float *src, void *dst, int64_t n);
 
-/* Q5_K (src/kernels/ref/q5k_ref.c; the AVX2 dot is in src/kernels/x86/kquant_avx2.c beside Q4_K's). */
+/* Q5_K (src/kernels/ref/kquant_ref.c and avx2/kquant_avx2.c, beside Q4_K's). */
 void octet__to_float_q5_K_ref(const void *src, float *dst, int64_t n);
 void octet__from_float_q5_K_ref(const float *src, void *dst, int64_t n);
 void octet__dot_q5_K_q8_K_ref(int64_t n, float *s, const void *w, const void *a);
@@ -101,8 +101,8 @@ static inline void octet__q4_K_scales(const uint8_t s[K_SCALE_SIZE], uint8_t sc[
     }
 }
 
-/* Tables for tests: the SIMD table when the CPU supports AVX2+FMA+F16C (regardless of octet_force_portable),
- * else NULL; and the two float-helper tables. */
+/* Tables for tests: the avx2 set's when the CPU can run it (whatever set is in use), else NULL; the ref float
+ * helpers. Every set's tables: kset.h. */
 const octet__type_traits *octet__kernels_simd(void);
 const octet__fkernel_table *octet__fkernels_ref(void);
 const octet__fkernel_table *octet__fkernels_simd(void);

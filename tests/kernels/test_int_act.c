@@ -15,7 +15,7 @@
 
 #include "core/core.h"
 #include "kernels/int_kernels.h"
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 #include "test.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -221,7 +221,7 @@ static void test_tails(void) {
     CHECKF(bad == 0, "%ld short rows differ between the AVX2 kernel and the reference", bad);
 }
 
-/* The softmax: the AVX2 twin against octet__int_softmax_q30 with memcmp (and no write past n), on score rows of
+/* The softmax: the AVX2 twin against octet__int_softmax_q30_ref with memcmp (and no write past n), on score rows of
  * 1..300 keys: Q20 scores of real spread, rows where most keys are far below the maximum (past the exp cut-off at
  * 32 ln2, and beyond the 2^25 clamp), all equal, the maximum first, last or repeated, magnitudes up to 2^44; the
  * reference's probabilities sum to 2^30 within the rounding of n terms. */
@@ -243,7 +243,7 @@ static void test_softmax(int simd) {
         if (mode == 4) sc[n - 1] = base + (INT64_C(1) << 24);
         if (mode == 5) sc[0] = sc[n / 2] = base + 7;
         for (int j = 0; j < n + GUARD; j++) p1[j] = p2[j] = -7;
-        octet__int_softmax_q30(sc, p1, n);
+        octet__int_softmax_q30_ref(sc, p1, n);
         int64_t sum = 0;
         for (int j = 0; j < n; j++) sum += p1[j];
         bad_sum += sum < (INT64_C(1) << 30) - n || sum > (INT64_C(1) << 30) + n;

@@ -11,7 +11,7 @@
 
 #include "core/core.h"
 #include "kernels/int_kernels.h"
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 #include "test.h"
 
 static int8_t rnd8(uint64_t *r, int lo) { return (int8_t)(lo + (int)(t_rng_next(r) % (uint64_t)(128 - lo))); }
@@ -378,8 +378,8 @@ static void test_q8_multirow(void) {
                 bad_fused += y[r] != octet__int_sat32(octet__int_mulshift(want[c][r], m, base + e[r]) +
                                                       (use_bias ? bias[r] : 0));
         }
-        CHECK(octet__int_panel_bytes(nb) <= sizeof panel);
-        octet__int_pack8_q8(nb, panel, w, row_bytes, e, NULL);
+        CHECK(octet__int_panel_bytes_avx2(nb) <= sizeof panel);
+        octet__int_pack8_q8_avx2(nb, panel, w, row_bytes, e, NULL);
         int nc = 1 + trial % NT;
         octet__int_panel_q8_avx2(nb, panel, a, a_stride, as, as_stride, nc, out);
         for (int c = 0; c < nc; c++)
@@ -438,7 +438,7 @@ static void test_multirow_scales(void) {
                 row[0] = (uint8_t)(hs[r] & 255u), row[1] = (uint8_t)(hs[r] >> 8), row[2] = 1;
             }
             octet__int_gemv8_q8_avx2(1, w, OCTET_INT_BLOCK, e, a, as, NULL, g);
-            octet__int_pack8_q8(1, panel, w, OCTET_INT_BLOCK, e, NULL);
+            octet__int_pack8_q8_avx2(1, panel, w, OCTET_INT_BLOCK, e, NULL);
             octet__int_panel_q8_avx2(1, panel, a, 32, as, 1, 1, p);
             for (int r = 0; r < 8; r++) bad_gemv += g[r] != want[r], bad_panel += p[r] != want[r];
             for (int blk = 0; blk < 2; blk++) {

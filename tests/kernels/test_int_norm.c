@@ -19,7 +19,7 @@
 
 #include "core/core.h"
 #include "kernels/int_kernels.h"
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 #include "test.h"
 
 static int32_t *alloc32(int n) { /* exactly n elements, so ASan sees any read past the row */
@@ -134,9 +134,9 @@ static int takes_fallback(const int32_t *x, int n, int g_shift, int64_t eps_q32)
 static int rms_row(const int32_t *x, const int32_t *g, int gs, int n, int64_t eps, int simd) {
     int32_t *want = alloc32(n), *got = alloc32(n), *inpl = alloc32(n);
     int bad = 0;
-    octet__int_rmsnorm(want, x, g, gs, n, eps);
+    octet__int_rmsnorm_ref(want, x, g, gs, n, eps);
     memcpy(inpl, x, (size_t)n * sizeof *x);
-    octet__int_rmsnorm(inpl, inpl, g, gs, n, eps);
+    octet__int_rmsnorm_ref(inpl, inpl, g, gs, n, eps);
     bad += memcmp(want, inpl, (size_t)n * sizeof *x) != 0;
     if (simd) {
         octet__int_rmsnorm_avx2(got, x, g, gs, n, eps);
@@ -229,7 +229,7 @@ static void test_rmsnorm_float(void) {
         fill_x(&r, x, n, modes[it % 8]);
         const int gs = fill_g(&r, g, n, 0);
         const int64_t eps = (it % 3 == 0) ? 42950 : (it % 3 == 1) ? 4295 : 43;
-        octet__int_rmsnorm(out, x, g, gs, n, eps);
+        octet__int_rmsnorm_ref(out, x, g, gs, n, eps);
         uint64_t mx = 0;
         double ms = 0.0, sa = 0.0;
         for (int j = 0; j < n; j++) {
@@ -299,8 +299,8 @@ static int quant_row_check(const int32_t *x, int n, int simd, int16_t *sc_out, i
     int16_t *s1 = malloc((size_t)nb * sizeof *s1), *s2 = malloc((size_t)nb * sizeof *s2);
     if (!q1 || !q2 || !s1 || !s2) abort();
     int sa1 = 99, sa2 = -99, bad = 0;
-    octet__int_quant_row(x, n, q1, s1, &sa1, NULL);
-    octet__int_quant_row(x, n, q2, s2, &sa2, octet__int_codes_ref); /* explicit reference codes: the same */
+    octet__int_quant_row_ref(x, n, q1, s1, &sa1, NULL);
+    octet__int_quant_row_ref(x, n, q2, s2, &sa2, octet__int_codes_ref); /* explicit reference codes: the same */
     bad += sa1 != sa2 || memcmp(q1, q2, (size_t)n) || memcmp(s1, s2, (size_t)nb * sizeof *s1);
     if (simd) {
         for (int k = 0; k < 3; k++) {

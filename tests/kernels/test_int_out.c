@@ -11,7 +11,7 @@
 
 #include "core/core.h"
 #include "kernels/int_kernels.h"
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 #include "test.h"
 
 #if defined(__x86_64__)

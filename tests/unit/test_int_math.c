@@ -6,7 +6,7 @@
  * relative error <= 4e-3; softmax per-element error <= 1/256 + 3e-3; norms within 1 LSB of float at 8-bit output
  * with outlier channels present; limb products equal direct products (all int16 x int8 pairs, sampled int16 x int16).
  */
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 #include "test.h"
 
 __extension__ typedef __int128 i128;
@@ -94,7 +94,7 @@ static void test_exp_softmax(void) {
             if ((double)s[j] > mx) mx = (double)s[j];
         }
         for (int j = 0; j < n; j++) sum += exp(((double)s[j] - mx) * 0x1p-20);
-        octet__int_softmax_q30(s, p, n);
+        octet__int_softmax_q30_ref(s, p, n);
         for (int j = 0; j < n; j++) {
             double want = exp(((double)s[j] - mx) * 0x1p-20) / sum, err = fabs(p[j] * 0x1p-30 - want);
             if (err > pworst) pworst = err;
@@ -104,7 +104,7 @@ static void test_exp_softmax(void) {
     CHECKF(pworst <= 1.0 / 256 + 3e-3, "softmax error %.3e", pworst);
     /* one key: probability 1 whatever the score */
     s[0] = -(INT64_C(1) << 40);
-    octet__int_softmax_q30(s, p, 1);
+    octet__int_softmax_q30_ref(s, p, 1);
     CHECK(p[0] >= (1 << 30) - 2 && p[0] <= (1 << 30) + 2);
 }
 
@@ -159,9 +159,9 @@ static void test_rmsnorm(void) {
             g[j] = (int32_t)((0.25 + 2.0 * fabs((double)t_rng_f(&rng))) * (1 << gs));
         }
         int64_t eps_q32 = 43; /* 1e-8 */
-        octet__int_rmsnorm(y, x, g, gs, N, eps_q32);
+        octet__int_rmsnorm_ref(y, x, g, gs, N, eps_q32);
         int sa;
-        octet__int_quant_row(y, N, q, sc, &sa, NULL);
+        octet__int_quant_row_ref(y, N, q, sc, &sa, NULL);
         double ss = 0.0, yf[N];
         for (int j = 0; j < N; j++) ss += (double)x[j] * x[j];
         double inv = 1.0 / sqrt(ss / N + (double)eps_q32 * 0x1p-32 * 65536.0 * 65536.0);
@@ -186,16 +186,16 @@ static void test_quant_row(void) {
     int16_t sc[2];
     int sa;
     for (int j = 0; j < 64; j++) x[j] = j < 32 ? (j - 16) * 1000 : -(j - 32) * 3;
-    octet__int_quant_row(x, 64, q, sc, &sa, NULL);
+    octet__int_quant_row_ref(x, 64, q, sc, &sa, NULL);
     /* block 0: amax 16000; M = 16000 has 14 bits, so sa = 0 and the codes are round(x * 127 / 16000) */
     CHECK(sa == 0 && sc[0] == 16000 && sc[1] == 93);
     CHECK(q[0] == -127 && q[16] == 0 && q[17] == 8 && q[63] == -127 && q[33] == -4);
     memset(x, 0, sizeof x);
-    octet__int_quant_row(x, 64, q, sc, &sa, NULL);
+    octet__int_quant_row_ref(x, 64, q, sc, &sa, NULL);
     CHECK(sa == 0 && sc[0] == 0 && q[5] == 0);
     x[3] = INT32_MIN + 1;
     x[40] = INT32_MAX;
-    octet__int_quant_row(x, 64, q, sc, &sa, NULL);
+    octet__int_quant_row_ref(x, 64, q, sc, &sa, NULL);
     CHECK(q[3] == -127 && q[40] == 127 && sc[0] <= 16384);
 }
 

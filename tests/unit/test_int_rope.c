@@ -11,7 +11,7 @@
  */
 #include "kernels/int_kernels.h"
 #include "model/int/int_impl.h"
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 #include "model/model.h"
 #include "test.h"
 

@@ -4,6 +4,7 @@
  * -mgeneral-regs-only.
  */
 #include "kernels/int_kernels.h"
+#include "kernels/intmath.h"
 
 int64_t octet__int_dot_q8_ref(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, const int16_t *as) {
     int64_t acc = 0;
@@ -68,4 +69,42 @@ void octet__int_codes_ref(const int32_t *x, int n, int64_t r, int s, int8_t *q) 
         if (c > 127) c = 127;
         q[j] = (int8_t)((c ^ m) - m);
     }
+}
+
+void octet__int_qscale_ref(int64_t *sc, const int16_t *ksc, const int8_t *ksh, int n, int32_t m, int base) {
+    for (int j = 0; j < n; j++) sc[j] = octet__int_mulshift(sc[j] * ksc[j], m, base - ksh[j]);
+}
+
+void octet__int_vweights_ref(int32_t *p, const int16_t *vsc, const int8_t *vsh, int n, int base) {
+    for (int j = 0; j < n; j++) p[j] = (int32_t)octet__int_shift_round((int64_t)p[j] * vsc[j], base - vsh[j]);
+}
+
+void octet__int_rescale32_ref(int32_t *out, const int32_t *acc, int n, int32_t m, int s) {
+    for (int j = 0; j < n; j++) out[j] = octet__int_sat32(octet__int_mulshift(acc[j], m, s));
+}
+
+int octet__int_qhead_shift(uint64_t qmax) {
+    /* qmax 2^-sh in [2^14, 2^15): rounded at most 2^15, and one more shift brings it to at most 2^14 <= 23170 */
+    int sh = octet__int_bitlen(qmax) - 15;
+    while (octet__int_shift_round((int64_t)qmax, sh) > 23170) sh++;
+    return sh;
+}
+
+int octet__int_qhead_ref(const int32_t *v, int hd, int half, int pairs, int16_t *out) {
+    uint64_t qmax = 0;
+    for (int j = 0; j < hd; j++) {
+        uint64_t a = v[j] < 0 ? (uint64_t)-(int64_t)v[j] : (uint64_t)v[j];
+        qmax = a > qmax ? a : qmax;
+    }
+    const int sh = octet__int_qhead_shift(qmax);
+    if (pairs) {
+        for (int i = 0; i < half; i++) {
+            out[i] = (int16_t)octet__int_shift_round(v[2 * i], sh);
+            out[half + i] = (int16_t)octet__int_shift_round(v[2 * i + 1], sh);
+        }
+    } else {
+        for (int i = 0; i < 2 * half; i++) out[i] = (int16_t)octet__int_shift_round(v[i], sh);
+    }
+    for (int j = 2 * half; j < hd; j++) out[j] = (int16_t)octet__int_shift_round(v[j], sh);
+    return sh;
 }

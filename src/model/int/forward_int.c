@@ -27,9 +27,10 @@
 
 #include "core/core.h"
 #include "kernels/int_kernels.h"
+#include "kernels/kset.h"
 #include "model/int/int.h"
 #include "model/int/int_impl.h"
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 #include "model/model.h"
 
 /* 2^37 / 127 rounded: the 1/127 of the activation codes as a Q31-range multiplier (shift 37). */
@@ -60,7 +61,8 @@ struct octet__int_state {
     int32_t *lq;                                 /* [n_logit_rows][n_vocab] Q16 logits */
     octet__int_dot_fn dot;
     octet__int_dot4_fn dot4;
-    int multirow;                                /* AVX2 8-row GEMV and row panels available */
+    const octet__ikernel_table *ik;              /* the kernel set's integer kernels */
+    int multirow;                                /* the set has 8-row GEMV and row panel kernels */
     uint8_t *panel;                              /* [nth][panel_stride] row panels (multirow) */
     size_t panel_stride;
     int64_t *pout;                               /* [nth][n_batch * 8] panel results (multirow) */
@@ -71,7 +73,7 @@ struct octet__int_state {
     octet__int_wsum_fn wsum;
     octet__int_qhead_fn qhead;                   /* query heads to int16 (query_head) */
     octet__int_rescale32_fn rescale32;           /* attention outputs to Q16 (attn_run) */
-    octet__int_codes_fn codes;                   /* activation codes (octet__int_quant_row) */
+    octet__int_codes_fn codes;                   /* activation codes (octet__int_quant_row_ref) */
     octet__int_quant_row_fn quant_row;           /* activation quantizer (mm_quant) */
     octet__int_rmsnorm_fn rmsnorm;               /* RMSNorm (norm_run) */
     octet__int_swiglu_fn swiglu;                 /* silu(gate) * up (mm_dot) */
@@ -94,56 +96,27 @@ static void *alloc_n(size_t a, size_t b, size_t elem, int *ok) {
     return p;
 }
 
-/* the portable twins of octet__int_to_f32_bits_avx2 and octet__int_add_sat_avx2 (kernels/int_kernels.h) */
-static void to_f32_ref(const int32_t *v, size_t n, int frac, void *out) {
-    for (size_t i = 0; i < n; i++) {
-        const uint32_t bits = octet__int_to_f32_bits(v[i], frac);
-        memcpy((char *)out + i * sizeof bits, &bits, sizeof bits);
-    }
-}
-
-static void residual_add(int32_t *x, const int32_t *d, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = octet__int_sat32((int64_t)x[i] + d[i]);
-}
-
+/* The kernels of the set in use (src/kernels/kset.h); the multi-row ones are used when the set has them all. */
 static void pick_kernels(octet__int_state *st) {
-    st->dot = octet__int_dot_q8_ref;
-    st->dot4 = octet__int_dot4_q8_ref;
-    st->score = octet__int_score_ref;
-    st->scores = octet__int_scores_ref;
-    st->qscale = octet__int_qscale_ref;
-    st->vweights = octet__int_vweights_ref;
-    st->wsum = octet__int_wsum_s8_ref;
-    st->qhead = octet__int_qhead_ref;
-    st->rescale32 = octet__int_rescale32_ref;
-    st->codes = octet__int_codes_ref;
-    st->quant_row = octet__int_quant_row;
-    st->rmsnorm = octet__int_rmsnorm;
-    st->swiglu = octet__int_swiglu_ref;
-    st->softmax = octet__int_softmax_q30;
-    st->to_f32 = to_f32_ref;
-    st->add_sat = residual_add;
-#if !defined(OCTET_INTONLY) && defined(__x86_64__)
-    if (octet__use_simd() && octet__cpu_features()->avx2) {
-        st->dot = octet__int_dot_q8_avx2;
-        st->dot4 = octet__int_dot4_q8_avx2;
-        st->multirow = 1;
-        st->score = octet__int_score_avx2;
-        st->scores = octet__int_scores_avx2;
-        st->qscale = octet__int_qscale_avx2;
-        st->vweights = octet__int_vweights_avx2;
-        st->wsum = octet__int_wsum_s8_avx2;
-        st->qhead = octet__int_qhead_avx2;
-        st->rescale32 = octet__int_rescale32_avx2;
-        st->codes = octet__int_codes_avx2;
-        st->quant_row = octet__int_quant_row_avx2;
-        st->rmsnorm = octet__int_rmsnorm_avx2;
-        st->swiglu = octet__int_swiglu_avx2;
-        st->softmax = octet__int_softmax_q30_avx2;
-        st->to_f32 = octet__int_to_f32_bits_avx2;
-        st->add_sat = octet__int_add_sat_avx2;
-    }
-#endif
+    const octet__ikernel_table *k = octet__ikernels();
+    st->ik = k;
+    st->dot = k->dot;
+    st->dot4 = k->dot4;
+    st->multirow = k->gemv8 && k->gemv8_y && k->panel_bytes && k->pack8 && k->panel && k->panel_y && k->rescale8;
+    st->score = k->score;
+    st->scores = k->scores;
+    st->qscale = k->qscale;
+    st->vweights = k->vweights;
+    st->wsum = k->wsum;
+    st->qhead = k->qhead;
+    st->rescale32 = k->rescale32;
+    st->codes = k->codes;
+    st->quant_row = k->quant_row;
+    st->rmsnorm = k->rmsnorm;
+    st->swiglu = k->swiglu;
+    st->softmax = k->softmax;
+    st->to_f32 = k->to_f32;
+    st->add_sat = k->add_sat;
 }
 
 int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int n_batch, int logits_all,
@@ -196,13 +169,11 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
     st->acc = alloc_n((size_t)st->nth, (size_t)w->head_dim, 4, &ok);
     st->lq = alloc_n(logits_all ? nb : 1, (size_t)w->n_vocab, 4, &ok);
     pick_kernels(st);
-#if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (st->multirow) {
-        st->panel_stride = (octet__int_panel_bytes(st->max_in / 32) + 63) & ~(size_t)63;
+        st->panel_stride = (st->ik->panel_bytes(st->max_in / 32) + 63) & ~(size_t)63;
         st->panel = alloc_n((size_t)st->nth, st->panel_stride, 1, &ok);
         st->pout = alloc_n((size_t)st->nth, nb * 8, 8, &ok);
     }
-#endif
     if (!ok) {
         octet__int_free(st);
         return octet__err(err, OCTET_ENOMEM, "integer mode: out of memory for a %d-token context and %d-token batch",
@@ -277,14 +248,12 @@ static const uint8_t *row_addr(const mm_task *t, int64_t r) {
     return NULL;
 }
 
-#if !defined(OCTET_INTONLY) && defined(__x86_64__)
 /* The start of the thread's next piece of rows, claimed now (when its current piece's last group of 8 rows
  * starts, so that group can prefetch it: a piece's first rows are otherwise read cold from memory). */
 static const uint8_t *next_piece(mm_task *t, octet__claim_cursor *cur) {
     int64_t r;
     return octet__cursor_peek(&t->rows, cur, &r) ? row_addr(t, r) : NULL;
 }
-#endif
 
 /* Rows of all weights (concatenated) are taken in chunks of a multiple of 8 from an atomic counter, so a thread
  * slowed down by another process does not hold up the product (octet__pool_run_any); every result is the exact
@@ -300,8 +269,8 @@ static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *
         int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < w->n_out ? r1 - base : w->n_out;
         base += w->n_out;
         if (lo >= hi) continue;
-#if !defined(OCTET_INTONLY) && defined(__x86_64__)
         if (st->multirow) {
+            const octet__ikernel_table *ik = st->ik;
             const int64_t wbase = base - w->n_out; /* this matrix's first row in concatenated rows */
             uint8_t *panel = st->panel + (size_t)ith * st->panel_stride;
             int64_t *pout = st->pout + (size_t)ith * (size_t)st->n_batch * 8;
@@ -316,35 +285,34 @@ static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *
                 const int fused = t->sb_min + emin >= 32 && t->sb_max + emax <= 62;
                 const int32_t *bias = t->bias[j] ? t->bias[j] + lo : NULL;
                 if (t->n_tok >= PANEL_MIN_TOK) {
-                    octet__int_pack8_q8(w->n_blocks, panel, w0, w->row_bytes, e0, pf);
+                    ik->pack8(w->n_blocks, panel, w0, w->row_bytes, e0, pf);
                     if (fused) {
-                        octet__int_panel_q8_y_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, e0,
+                        ik->panel_y(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, e0,
                                                    st->sbase, M127, bias, t->y[j] + (size_t)lo, (size_t)w->n_out);
                         continue;
                     }
-                    octet__int_panel_q8_avx2(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
+                    ik->panel(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
                 } else {
                     for (int i = 0; i < t->n_tok; i++) {
                         const int8_t *ai = st->aq + (size_t)i * s;
                         const int16_t *asi = st->as + (size_t)i * (s / 32);
                         if (fused)
-                            octet__int_gemv8_q8_y_avx2(w->n_blocks, w0, w->row_bytes, e0, ai, asi, i ? NULL : pf,
+                            ik->gemv8_y(w->n_blocks, w0, w->row_bytes, e0, ai, asi, i ? NULL : pf,
                                                        st->sbase[i], M127, bias,
                                                        t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo);
                         else
-                            octet__int_gemv8_q8_avx2(w->n_blocks, w0, w->row_bytes, e0, ai, asi, i ? NULL : pf,
+                            ik->gemv8(w->n_blocks, w0, w->row_bytes, e0, ai, asi, i ? NULL : pf,
                                                      pout + 8 * i);
                     }
                     if (fused) continue;
                 }
                 for (int i = 0; i < t->n_tok; i++) {
                     int32_t *y8 = t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo;
-                    if (!octet__int_rescale8_avx2(pout + 8 * i, e0, st->sbase[i], M127, bias, y8))
+                    if (!ik->rescale8(pout + 8 * i, e0, st->sbase[i], M127, bias, y8))
                         for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + k, pout[8 * i + k]);
                 }
             }
         }
-#endif
         for (int64_t r = lo; r < hi; r++) {
             const uint8_t *wr = w->w + (size_t)r * w->row_bytes;
             const int e = w->ws_exp[r];

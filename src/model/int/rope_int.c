@@ -15,7 +15,7 @@
  * pass through unrotated.
  */
 #include "model/int/int_impl.h"
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 #include "model/model.h"
 
 static inline int16_t clamp16(int32_t v) { return (int16_t)(v > 32767 ? 32767 : v < -32767 ? -32767 : v); }

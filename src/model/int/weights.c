@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "model/int/int_impl.h"
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 #include "model/model.h"
 
 /* The row exponent: the largest e with every |ws_b| = |floor(d_b 2^e + 1/2)| <= 32767 (computed in float64, the

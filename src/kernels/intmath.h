@@ -91,11 +91,11 @@ int32_t octet__int_sigmoid_q30(int64_t x_q20);
  * u is the up projection; u may be g itself (each element is read before it is written). */
 void octet__int_swiglu_ref(int32_t *g, const int32_t *u, size_t n);
 /* p[0..n) = softmax(s[0..n)) in Q30 (sum ~ 2^30) for scores s in Q20 (int64: any magnitude). */
-void octet__int_softmax_q30(const int64_t *s, int32_t *p, int n);
+void octet__int_softmax_q30_ref(const int64_t *s, int32_t *p, int n);
 
 /* RMSNorm: out[j] = x[j] / sqrt(mean(x^2) + eps) * g[j], x and out in Q16, g in Q(g_shift), eps_q32 = eps in
  * Q32. Sum of squares in int64 (pre-shifted when needed), exact integer sqrt, one fixed-point reciprocal. */
-void octet__int_rmsnorm(int32_t *out, const int32_t *x, const int32_t *g, int g_shift, int n, int64_t eps_q32);
+void octet__int_rmsnorm_ref(int32_t *out, const int32_t *x, const int32_t *g, int g_shift, int n, int64_t eps_q32);
 /* Its scalar steps, shared with the AVX2 twin (kernels/int_kernels.h) so both compute the same numbers. For a row
  * of n >= 1 values with mx = max |x| (<= 2^31): the pre-shift sh = octet__int_rms_shift(mx, n) (0 .. 17) keeps
  * n * round(x 2^-sh)^2 below 2^62; from ss = sum_j round(x_j 2^-sh)^2 (round: octet__int_shift_round),
@@ -114,7 +114,7 @@ int octet__int_qhead_shift(uint64_t qmax);
  * sets the row exponent *sa = bitlen(M) - 14, each block gets scale sc[b] = ceil(amax_b * 2^-sa) (<= 2^14) and
  * codes q = round(x * 127 / (sc[b] * 2^sa)) in [-127, 127]; so x ~ q * sc[b] * 2^sa / 127. codes: the kernel for
  * the codes' inner loop (NULL: the reference; every kernel gives the same codes). */
-void octet__int_quant_row(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa, octet__int_codes_fn codes);
+void octet__int_quant_row_ref(const int32_t *x, int n, int8_t *q, int16_t *sc, int *sa, octet__int_codes_fn codes);
 
 /* int16 x int8 and int16 x int16 products built from int8 limbs (a = a_hi * 256 + a_lo, a_lo unsigned): 2 and 4
  * 8-bit products, equal to the direct product for every pair (tests/unit/test_int_math.c). */

@@ -14,11 +14,10 @@
  */
 #include "kernels/int_kernels.h"
 
-#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <string.h>
 
-#include "kernels/x86/avx2_util.h"
+#include "kernels/avx2/util_avx2.h"
 
 #define IPANEL_BLOCK_BYTES (8 * 32 + 8 * 4) /* 8 code vectors (lanes = rows), 8 int32 weight scales */
 
@@ -223,9 +222,9 @@ void octet__int_gemv8_q8_y_avx2(int64_t n_blocks, const uint8_t *w, size_t row_b
     rescale_store(&rr, base, acc_e, acc_o, y);
 }
 
-size_t octet__int_panel_bytes(int64_t n_blocks) { return (size_t)n_blocks * IPANEL_BLOCK_BYTES; }
+size_t octet__int_panel_bytes_avx2(int64_t n_blocks) { return (size_t)n_blocks * IPANEL_BLOCK_BYTES; }
 
-void octet__int_pack8_q8(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8],
+void octet__int_pack8_q8_avx2(int64_t n_blocks, void *panel, const uint8_t *w, size_t row_bytes, const int8_t e[8],
                          const uint8_t *pf) {
     uint8_t *dst = panel;
     const __m256i idx = row_offsets(row_bytes), nk = row_nk(e);
@@ -361,4 +360,3 @@ int octet__int_rescale8_avx2(const int64_t acc[8], const int8_t e[8], int base, 
     _mm256_storeu_si256((__m256i *)(void *)out, _mm256_set_m128i(o1, o0));
     return 1;
 }
-#endif

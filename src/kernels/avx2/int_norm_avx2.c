@@ -1,6 +1,6 @@
 /*
  * int_norm_avx2.c - AVX2 twins of the integer-only mode's RMSNorm and activation quantizer
- * (octet__int_rmsnorm, octet__int_quant_row in src/model/int/intmath.c), integer SIMD only. Same output bits for
+ * (octet__int_rmsnorm_ref, octet__int_quant_row_ref in src/model/int/intmath.c), integer SIMD only. Same output bits for
  * every input (tests/kernels/test_int_norm.c). The scalar middle of the RMSNorm (pre-shift, isqrt, reciprocal) is
  * the reference's own functions; the passes over the row are vectorized:
  *
@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "kernels/int_kernels.h"
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 
 static inline __m256i load8(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
 
@@ -112,7 +112,7 @@ void octet__int_rmsnorm_avx2(int32_t *out, const int32_t *x, const int32_t *g, i
     if (j < n) octet__int_rms_scale(out + j, x + j, g + j, n - j, inv, s1, s2);
 }
 
-/* ---- Activation quantizer (octet__int_quant_row) --------------------------------------------------------------
+/* ---- Activation quantizer (octet__int_quant_row_ref) --------------------------------------------------------------
  *
  * The reference, per block b of 32 with amax = max |x| of the block and the row exponent sa = bitlen(max |x|) - 14
  * (-13 <= sa <= 18): d = ceil(amax 2^-sa) (sa >= 0) or amax 2^-sa (sa < 0), 0 <= d <= 2^14 (amax < 2^(sa + 14));

@@ -26,7 +26,7 @@ static inline int32_t octet__hsum8i(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
-/* floor((a * m + 2^(s-1)) / 2^s) in 4 int64 lanes (octet__int_mulshift of src/model/int/intmath.h for
+/* floor((a * m + 2^(s-1)) / 2^s) in 4 int64 lanes (octet__int_mulshift of src/kernels/intmath.h for
  * 32 <= s <= 62), for |a| < 2^62 and 0 <= m < 2^31 in every lane (m in the low dword): a * m as hi * 2^32 + lo
  * with hi = (a >> 32) * m (signed 32 x 32) and lo = (a mod 2^32) * m (unsigned), the rounding 2^(s-1) added to lo,
  * its carry to hi, then hi >> (s - 32) arithmetically (AVX2 has no 64-bit arithmetic shift: through the sign,
@@ -93,7 +93,7 @@ static inline __m256 octet__row_scales(const uint8_t *w, size_t w_stride, size_t
 
 /* c[r] = the 32 codes of row r's block: transpose the 8x8 matrix of 4-byte groups and store it as 8 vectors, vector
  * j holding codes 4j..4j+3 of rows 0..7 (row r in bytes 4r..4r+3). */
-static inline void octet__store_transposed8(uint8_t *dst, const __m256i c[8]) {
+static inline void octet__store_transposed8_avx2(uint8_t *dst, const __m256i c[8]) {
     __m256i t[8], u[8];
     _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
         t[2 * k] = _mm256_unpacklo_epi32(c[2 * k], c[2 * k + 1]);

@@ -9,7 +9,6 @@
 #include "kernels/kernels_impl.h"
 #include "kernels/gemm.h"
 
-#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <string.h>
 
@@ -157,10 +156,10 @@ static inline __attribute__((always_inline)) void tile_w(int64_t n, const void *
 /* Row panels of the float types for prompt batches: the 8 rows converted to F32 once (exact), then tiles of 4 rows x
  * 3 tokens (12 chains: 4 weight and 3 activation loads per 12 FMAs) over the batch, 2 or 1 leftover tokens as 4 x 2
  * or 8 x 1 tiles. Each result is the same single chain as the type's dot, so equal to it bit for bit. */
-size_t octet__panel_bytes_float(int64_t n) { return (size_t)n * 8 * sizeof(float); }
+size_t octet__panel_bytes_float_avx2(int64_t n) { return (size_t)n * 8 * sizeof(float); }
 
 #define FLOAT_PACK(SFX, KIND)                                                                                    \
-    void octet__pack_##SFX(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {            \
+    void octet__pack_##SFX##_avx2(int64_t n, void *panel, const void *w, size_t w_stride, const void *pf) {            \
         float *dst = panel;                                                                                      \
         (void)pf;                                                                                                \
         const size_t ES = KIND ? 2 : 4;                                                                          \
@@ -286,4 +285,3 @@ void octet__fscale_f32_avx2(float *y, float a, int64_t n) {
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(y + i), va));
     for (; i < n; i++) y[i] *= a;
 }
-#endif

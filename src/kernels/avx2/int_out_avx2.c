@@ -7,9 +7,8 @@
  */
 #include "kernels/int_kernels.h"
 
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 
-#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <string.h>
 
@@ -83,5 +82,3 @@ void octet__int_add_sat_avx2(int32_t *x, const int32_t *d, size_t n) {
     }
     for (; i < n; i++) x[i] = octet__int_sat32((int64_t)x[i] + d[i]);
 }
-
-#endif

@@ -10,8 +10,8 @@
 #include <immintrin.h>
 
 #include "kernels/int_kernels.h"
-#include "kernels/x86/avx2_util.h"
-#include "model/int/intmath.h"
+#include "kernels/avx2/util_avx2.h"
+#include "kernels/intmath.h"
 
 static inline __m256i block_sums(const uint8_t *blk, const int8_t *a) {
     const __m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));

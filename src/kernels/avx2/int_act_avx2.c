@@ -54,7 +54,7 @@
 #include <immintrin.h>
 
 #include "kernels/int_kernels.h"
-#include "model/int/intmath.h"
+#include "kernels/intmath.h"
 
 #define LN2 726817
 #define B_Q20 1418723
@@ -203,13 +203,13 @@ void octet__int_swiglu_avx2(int32_t *g, const int32_t *u, size_t n) {
     if (j < n) octet__int_swiglu_ref(g + j, u + j, n - j);
 }
 
-/* Softmax (octet__int_softmax_q30's contract and bits): the maximum over int64 lanes; mx - s clamped to 2^25 - 1
+/* Softmax (octet__int_softmax_q30_ref's contract and bits): the maximum over int64 lanes; mx - s clamped to 2^25 - 1
  * (>= 32 LN2, where exp is 0 either way) so the arguments fit the 32-bit lanes of exp_vecs; the sum of the exps in
  * int64 lanes; the normalization p inv (p <= 2^30 + 292226, inv <= 2^31: < 2^62) as unsigned 32 x 32 -> 64
  * products of the even and odd lanes. The last n mod 8 keys through the reference's exp. */
 void octet__int_softmax_q30_avx2(const int64_t *s, int32_t *p, int n) {
     if (n < 8) {
-        octet__int_softmax_q30(s, p, n);
+        octet__int_softmax_q30_ref(s, p, n);
         return;
     }
     __m256i vmx = _mm256_loadu_si256((const __m256i *)(const void *)s);

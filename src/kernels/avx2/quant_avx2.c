@@ -8,11 +8,10 @@
  */
 #include "kernels/kernels_impl.h"
 
-#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <string.h>
 
-#include "kernels/x86/avx2_util.h"
+#include "kernels/avx2/util_avx2.h"
 
 #define h2f octet__h2f
 #define hsum8 octet__hsum8
@@ -99,4 +98,3 @@ void octet__to_float_q4_0_avx2(const void *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n / QK4_0; i++)
         store_i8x32(dst + i * QK4_0, _mm256_sub_epi8(unpack_nibbles(x[i].qs), _mm256_set1_epi8(8)), h2f(x[i].d));
 }
-#endif
