@@ -17,7 +17,9 @@ case "${1:-test}" in
     *) echo "usage: tools/deps.sh [build|test]" >&2; exit 2 ;;
 esac
 missing=""
-for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+native=$(dpkg --print-architecture)
+# (a package installed for two architectures needs its architecture named: dpkg -s NAME is ambiguous then)
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || dpkg -s "$p:$native" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -z "$missing" ]; then echo "deps: all present"; exit 0; fi
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
