@@ -24,7 +24,7 @@
  * mpiexec, or a read failing during the test) the row gives the estimate below, labelled "estimated"; the
  * estimate is printed beside a measurement too.
  *
- * Energy, estimated (docs/performance.md, Horowitz ISSCC 2014 table, replaceable with --energy-table FILE of
+ * Energy, estimated (docs/energy.md, Horowitz ISSCC 2014 table, replaceable with --energy-table FILE of
  * "name picojoules" lines): per token, every matrix product is n_in x n_out multiply-accumulates; with block
  * weights and 8-bit activations (both modes) a MAC is an 8-bit multiply and a 32-bit add, and each 32-element
  * block adds the scale combination: float mode 2 f32 multiplies and 1 f32 add, integer mode 1 32-bit multiply
