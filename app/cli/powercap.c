@@ -5,10 +5,10 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* One unsigned decimal number, optionally followed by a newline, as sysfs prints it. 0 or -1 (errno_out set). */
 static int read_u64(const char *path, uint64_t *v, int *errno_out) {
