@@ -74,6 +74,10 @@ build/$(1)/tests/%: tests/%.c build/$(1)/liboctet.a $(TEST_COMMON) tests/test.h
 -include $$($(1)_LIB_OBJ:.o=.d) $$($(1)_CLI_OBJ:.o=.d)
 endef
 
+# tests/unit/test_powercap.c compiles the command line's powercap reader (app code, not in liboctet.a) into itself
+build/rel/tests/unit/test_powercap build/asan/tests/unit/test_powercap build/tsan/tests/unit/test_powercap: \
+    app/cli/powercap.c app/cli/powercap.h
+
 TSAN_CFLAGS := $(CFLAGS_BASE) -O1 -fsanitize=thread -fno-omit-frame-pointer
 TSAN_LDFLAGS := -fsanitize=thread
 

@@ -41,13 +41,16 @@ for t in $TYPES; do
 done
 # csv fields (llama-bench's order, then octet's): model_filename $6, model_type $7, n_threads $12, n_prompt $33,
 # n_gen $34, avg_ts $39, stddev_ts $40, exec $41, bytes_per_token $42, achieved_gbs $43, bandwidth_gbs $44,
-# roofline_pct $45, j_per_token $46, j_compute $47, j_memory $48
-echo "| model | exec | threads | test | t/s | MB/token | GB/s | roofline | mJ/token (compute + memory) |"
+# roofline_pct $45, j_per_token $46, j_compute $47, j_memory $48, n_parallel $49, energy_source $50,
+# j_estimated $51 (j_per_token is measured when energy_source says so, else the estimate j_compute + j_memory)
+echo "| model | exec | threads | test | t/s | MB/token | GB/s | roofline | mJ/token |"
 echo "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
-awk -F'","' '{ t = ($33+0 > 0) ? "pp"$33 : "tg"$34; sub(/"$/, "", $48)
+awk -F'","' '{ t = ($33+0 > 0) ? "pp"$33 : "tg"$34; sub(/"$/, "", $51)
+               if ($50 ~ /^measured/) e = sprintf("%.1f %s (estimate %.1f)", $46*1e3, $50, $51*1e3)
+               else e = sprintf("%.1f estimated (%.2f + %.1f)", $46*1e3, $47*1e3, $48*1e3)
                if ($39 == "") printf "| %s | %s | %s | %s | not available | | | | |\n", $7, $41, $12, t
-               else printf "| %s | %s | %s | %s | %.2f ± %.2f | %.1f | %.2f | %.1f%% | %.1f (%.2f + %.1f) |\n", $7, $41, $12, t,
-                           $39, $40, $42/1e6, $43, $45, $46*1e3, $47*1e3, $48*1e3 }' "$W/octet.csv"
+               else printf "| %s | %s | %s | %s | %.2f ± %.2f | %.1f | %.2f | %.1f%% | %s |\n", $7, $41, $12, t,
+                           $39, $40, $42/1e6, $43, $45, e }' "$W/octet.csv"
 echo
 sort -u "$W/probe.txt" | sed 's/^octet bench: /    /'
 

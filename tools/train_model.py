@@ -19,8 +19,8 @@ the SentencePiece dummy prefix, and lines are joined by the byte token <0x0A> ("
 training sequence is <s> followed by seq_len-1 tokens starting at the beginning of a random line,
 which is what an inference engine sees for a prompt such as "And God said".
 
-Usage:  /usr/bin/python3 tools/train_model.py --out /work/train [options]
-        /usr/bin/python3 tools/train_model.py --out /work/train --eval-only   (loss + samples)
+Usage:  /usr/bin/python3 tools/train_model.py --train kjv-train.txt --out /work/train [options]
+        /usr/bin/python3 tools/train_model.py --train kjv-train.txt --out /work/train --eval-only   (loss + samples)
 """
 import argparse
 import math
@@ -34,8 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_TRAIN = "/work/shared/corpus/kjv-train.txt"
-DEFAULT_VALID = "/work/shared/corpus/kjv-valid.txt"
+DEFAULT_VALID = os.path.join(HERE, "..", "tests", "data", "kjv-valid.txt")
 
 
 def log(msg):
@@ -284,7 +283,9 @@ def save_ckpt(path, model, opt, step, args, cfg, tokens_seen, train_secs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", default=DEFAULT_TRAIN, help="training text (default %(default)s)")
+    ap.add_argument("--train", required=True,
+                    help="training text, one line per verse (kjv-train.txt: not in the repository, see "
+                         "tests/data/README.md)")
     ap.add_argument("--valid", default=DEFAULT_VALID, help="validation text (default %(default)s)")
     ap.add_argument("--out", default="/work/train", help="work dir: tokenizer, checkpoint (default %(default)s)")
     ap.add_argument("--vocab", type=int, default=4096, help="SentencePiece vocabulary size")

@@ -15,7 +15,16 @@
  * are read once per batch, so they are divided by the batch size. GB/s = bytes/token x tokens/s, and roofline%
  * = GB/s / probe triad GB/s.
  *
- * Energy (../shared/docs/energy.md, Horowitz ISSCC 2014 table, replaceable with --energy-table FILE of
+ * Energy, measured: where Linux exposes RAPL energy counters (powercap.c: the package zones under
+ * /sys/class/powercap, or under $OCTET_SYSFS_ROOT/class/powercap for tests) and they are readable, the package
+ * counters are read before and after every timed repetition (and by a watcher thread at least once a second, so
+ * that a long repetition cannot hide a second wrap of a counter) and J/token = the joules of the repetitions /
+ * their tokens, labelled "measured (RAPL package)". That is the whole package's energy (every core, the uncore, and
+ * whatever else runs on it), not this process's. Elsewhere (no powercap, counters readable by root only, under
+ * mpiexec, or a read failing during the test) the row gives the estimate below, labelled "estimated"; the
+ * estimate is printed beside a measurement too.
+ *
+ * Energy, estimated (docs/energy.md, Horowitz ISSCC 2014 table, replaceable with --energy-table FILE of
  * "name picojoules" lines): per token, every matrix product is n_in x n_out multiply-accumulates; with block
  * weights and 8-bit activations (both modes) a MAC is an 8-bit multiply and a 32-bit add, and each 32-element
  * block adds the scale combination: float mode 2 f32 multiplies and 1 f32 add, integer mode 1 32-bit multiply
@@ -34,6 +43,7 @@
 #include "cli.h"
 #include "dist.h"
 #include "energy.h"
+#include "powercap.h"
 
 /* ---- STREAM-style bandwidth probe --------------------------------------------------------------------------- */
 typedef struct probe_arg {
@@ -95,9 +105,14 @@ typedef struct result {
     int exec, n_threads, n_prompt, n_gen, n_batch, n_par;
     double avg_ns, stddev_ns, avg_ts, stddev_ts;
     double bytes_per_tok, gbs, bw_gbs, roof_pct;
-    double j_compute, j_memory;
-    int available;
+    double j_compute, j_memory; /* the estimate */
+    double j_measured;          /* RAPL package joules per token, when measured */
+    int available, measured;
 } result;
+
+#define MEASURED_LABEL "measured (RAPL package)"
+#define ESTIMATED_LABEL "estimated"
+
 
 static uint64_t rng_state = 0x853c49e6748fea9bull;
 static int32_t rand_tok(int n_vocab) {
@@ -163,11 +178,11 @@ static void print_header(const char *fmt) {
                "n_cpu_moe,split_mode,main_gpu,no_kv_offload,flash_attn,devices,tensor_split,tensor_buft_overrides,"
                "load_mode,embeddings,no_op_offload,no_host,fit_target,fit_min_ctx,n_prompt,n_gen,n_depth,"
                "test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,exec,bytes_per_token,achieved_gbs,bandwidth_gbs,"
-               "roofline_pct,j_per_token,j_compute,j_memory,n_parallel\n");
+               "roofline_pct,j_per_token,j_compute,j_memory,n_parallel,energy_source,j_estimated\n");
     } else if (strcmp(fmt, "md") == 0) {
-        printf("| model | size | params | exec, kernels | threads | test | t/s | MB/token | GB/s | roofline | mJ/token "
-               "(compute + memory) |\n");
-        printf("| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+        printf("| model | size | params | exec, kernels | threads | test | t/s | MB/token | GB/s | roofline | mJ/token | "
+               "energy |\n");
+        printf("| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
     } else {
         printf("[\n");
     }
@@ -188,7 +203,9 @@ static void print_row(const char *fmt, const result *r, const char *model, const
     time_t now = time(NULL);
     char ts[32];
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    double jt = r->j_compute + r->j_memory;
+    /* j_per_token: the measurement when there is one, else the estimate; energy_source says which */
+    double je = r->j_compute + r->j_memory, jt = r->measured ? r->j_measured : je;
+    const char *src = r->measured ? MEASURED_LABEL : ESTIMATED_LABEL;
     if (strcmp(fmt, "csv") == 0) {
         printf("\"octet %s\",\"0\",\"\",\"\",\"CPU %s\",\"%s\",\"%s\",\"%llu\",\"%lld\",\"%d\",\"%d\",\"%d\",\"0x0\",\"0\","
                "\"0\",\"f32\",\"f32\",\"0\",\"0\",\"none\",\"0\",\"0\",\"0\",\"\",\"\",\"\",\"%s\",\"0\",\"0\",\"0\","
@@ -197,20 +214,24 @@ static void print_row(const char *fmt, const result *r, const char *model, const
                r->n_batch, r->n_threads, "mmap", r->n_prompt, r->n_gen, ts);
         if (r->available)
             printf("\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\",\"%s\",\"%.0f\",\"%.3f\",\"%.3f\",\"%.1f\",\"%.6g\",\"%.6g\","
-                   "\"%.6g\",\"%d\"\n",
+                   "\"%.6g\",\"%d\",\"%s\",\"%.6g\"\n",
                    r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts, exec, r->bytes_per_tok, r->gbs, r->bw_gbs,
-                   r->roof_pct, jt, r->j_compute, r->j_memory, r->n_par);
+                   r->roof_pct, jt, r->j_compute, r->j_memory, r->n_par, src, je);
         else
-            printf("\"\",\"\",\"\",\"\",\"%s\",\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"%d\"\n", exec, r->n_par);
+            printf("\"\",\"\",\"\",\"\",\"%s\",\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"%d\",\"\",\"\"\n", exec,
+                   r->n_par);
     } else if (strcmp(fmt, "md") == 0) {
-        if (r->available)
-            printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f | %.1f | %.2f | %.1f%% | %.2f (%.2f + %.2f) "
-                   "|\n",
-                   mtype, (double)ms->file_bytes / 1073741824.0, (double)ms->n_params / 1e9, mexec, r->n_threads, test,
-                   r->avg_ts, r->stddev_ts, r->bytes_per_tok / 1e6, r->gbs, r->roof_pct, jt * 1e3,
-                   r->j_compute * 1e3, r->j_memory * 1e3);
-        else
-            printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | not available | | | | |\n", mtype,
+        if (r->available) {
+            printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | %.2f ± %.2f | %.1f | %.2f | %.1f%% | %.2f | ", mtype,
+                   (double)ms->file_bytes / 1073741824.0, (double)ms->n_params / 1e9, mexec, r->n_threads, test,
+                   r->avg_ts, r->stddev_ts, r->bytes_per_tok / 1e6, r->gbs, r->roof_pct, jt * 1e3);
+            if (r->measured)
+                printf("%s; estimate %.2f (compute %.2f + memory %.2f) |\n", src, je * 1e3, r->j_compute * 1e3,
+                       r->j_memory * 1e3);
+            else
+                printf("%s (compute %.2f + memory %.2f) |\n", src, r->j_compute * 1e3, r->j_memory * 1e3);
+        } else
+            printf("| %s | %.2f GiB | %.2f B | %s | %d | %s | not available | | | | | |\n", mtype,
                    (double)ms->file_bytes / 1073741824.0, (double)ms->n_params / 1e9, mexec, r->n_threads, test);
     } else {
         printf("%s  {\"model_filename\": \"%s\", \"model_type\": \"%s\", \"model_size\": %llu, \"model_n_params\": %lld, "
@@ -221,9 +242,10 @@ static void print_row(const char *fmt, const result *r, const char *model, const
         if (r->available)
             printf(", \"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
                    "\"bytes_per_token\": %.0f, \"achieved_gbs\": %.3f, \"bandwidth_gbs\": %.3f, \"roofline_pct\": %.2f, "
-                   "\"j_per_token\": %.6g, \"j_compute\": %.6g, \"j_memory\": %.6g",
-                   r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts, r->bytes_per_tok, r->gbs, r->bw_gbs, r->roof_pct,
-                   jt, r->j_compute, r->j_memory);
+                   "\"j_per_token\": %.6g, \"j_compute\": %.6g, \"j_memory\": %.6g, \"energy_source\": \"%s\", "
+                   "\"j_estimated\": %.6g",
+                   r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts, r->bytes_per_tok, r->gbs,
+                   r->bw_gbs, r->roof_pct, jt, r->j_compute, r->j_memory, src, je);
         printf("}");
     }
     fflush(stdout);
@@ -264,7 +286,9 @@ int cmd_bench(int argc, char **argv) {
         "bench", "[-m MODEL] [-p 512] [-n 128] [-t T] [-r 5] [--exec float|int] [-o md|csv|json]",
         "Measure prompt processing (ppN) and generation (tgN) speed like llama-bench: tokens/s mean ± sd over -r "
         "runs, plus bytes read per token, achieved GB/s against this machine's bandwidth (a STREAM-style probe) "
-        "and estimated joules per token split into compute and memory (docs/performance.md). Comma lists run "
+        "and joules per token: measured from the CPU package's RAPL energy counters where Linux exposes them "
+        "readable (/sys/class/powercap), else estimated and split into compute and memory (docs/performance.md). "
+        "Comma lists run "
         "every combination. Under mpiexec (docs/distributed.md) the model runs as a pipeline of stages, one per "
         "rank, with --parallel sequences in flight (one -t value, float execution); each rank prints its stage "
         "report (layers, compute and wait time, bytes sent per token) at the end.",
@@ -329,6 +353,20 @@ int cmd_bench(int argc, char **argv) {
     if (!toks) {
         octet_model_close(m);
         return cli_dist_end(&cd, EXIT_ERR);
+    }
+    /* measured energy where the OS exposes readable RAPL package counters (see the top comment) */
+    static powercap pc;
+    int have_pc = 0;
+    if (!cd.d) {
+        have_pc = powercap_open(&pc, getenv("OCTET_SYSFS_ROOT")) > 0;
+        if (have_pc) {
+            fprintf(stderr, "octet bench: energy: measured, RAPL package counters:");
+            for (int i = 0; i < pc.n_zones; i++) fprintf(stderr, " %s (%s)", pc.zone[i].dir, pc.zone[i].name);
+            fprintf(stderr, "\n");
+            powercap_watch(&pc, 1000); /* a reading at least every second: no counter wraps twice unseen */
+        } else {
+            fprintf(stderr, "octet bench: energy: estimated (no readable RAPL package counter: %s)\n", pc.why);
+        }
     }
     if (!cli_dist_quiet(&cd)) print_header(fmt);
     int first = 1, status = EXIT_OK;
@@ -400,16 +438,29 @@ int cmd_bench(int argc, char **argv) {
                     break;
                 }
                 double sum = 0, sum2 = 0, sumt = 0, sumt2 = 0;
+                uint64_t uj_sum = 0, uj;
+                int meas = have_pc && powercap_take(&pc, &uj) == 0; /* baseline after the warm-up */
                 for (int k = 0; k < reps; k++) {
                     double sec = bench_once(&cd, s, mi.n_vocab, r.n_prompt, r.n_gen, nb, toks);
                     if (sec < 0) {
                         status = EXIT_ERR;
                         break;
                     }
+                    if (meas) { /* the repetition's joules (the watcher's readings in between included) */
+                        meas = powercap_take(&pc, &uj) == 0;
+                        if (meas) uj_sum += uj;
+                    }
                     double tps = ntok / sec;
                     sum += tps, sum2 += tps * tps, sumt += sec * 1e9, sumt2 += sec * 1e9 * sec * 1e9;
                 }
                 if (status) break;
+                if (have_pc && !meas) {
+                    fprintf(stderr, "octet bench: energy: reading the counters failed (%s); estimates from here on\n",
+                            pc.why);
+                    have_pc = 0;
+                }
+                r.measured = meas;
+                r.j_measured = meas ? (double)uj_sum * 1e-6 / ((double)ntok * reps) : 0;
                 r.available = 1;
                 r.avg_ts = sum / reps;
                 r.stddev_ts = reps > 1 ? sqrt(fmax(0, (sum2 - sum * sum / reps) / (reps - 1))) : 0;
@@ -438,6 +489,7 @@ int cmd_bench(int argc, char **argv) {
     if (strcmp(fmt, "json") == 0 && !cli_dist_quiet(&cd)) printf("\n]\n");
     fflush(stdout);
     status = cli_dist_end(&cd, status);
+    powercap_close(&pc); /* stops the watcher, if one runs */
     free(toks);
     octet_model_close(m);
     return status;

@@ -5,7 +5,7 @@
  * variant is evaluated on the text exactly as `octet perplexity` does (eval.c: chunks of -c tokens, second half
  * scored) and compared with the float model's log-probabilities kept in memory (mean KL divergence, same top-1
  * rate), then timed generating -n tokens (tokens/s, median of --reps runs). Bytes read per token and the
- * estimated joules per token (compute and memory, ../shared/docs/energy.md) come from energy.c, the same
+ * estimated joules per token (compute and memory, docs/energy.md) come from energy.c, the same
  * accounting `octet bench` prints. The result is one Markdown table, rows ordered by file size, and an SVG plot
  * of perplexity against file size whose path is printed.
  */

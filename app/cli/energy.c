@@ -1,7 +1,7 @@
 /*
  * energy.c - per-token accounting shared by `octet bench` and `octet report`: bytes a token reads from memory
  * and the operations it executes by kind and width, weighted by a per-operation energy table
- * (../shared/docs/energy.md; the method is described at the top of cmd_bench.c).
+ * (docs/energy.md: the table, its source and what is counted; also the top of cmd_bench.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -22,7 +22,8 @@
  * any -t.
  *
  * RoPE angles come from exact 64-bit phases: phase = pos * phi_i mod 2^64 (model.c computes phi_i), so the
- * angle keeps full precision at any position (see ../shared/docs/bridge.md); cos/sin are taken in double.
+ * angle keeps full precision at any position (docs/integer.md, "The bridge", design point 1); cos/sin are taken
+ * in double.
  */
 #include <math.h>
 #include <string.h>

@@ -284,7 +284,7 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
 
 /* phi_i = round(theta_i / (2 pi) * 2^64) with theta_i = base^(-2i/n_rot) / scale: the angle advanced per position,
  * as a fraction of a turn in 64-bit fixed point. The phase at position p is p * phi_i mod 2^64 (exact, wrapping);
- * see docs/bridge notes in ../shared/docs/bridge.md. Computed in long double (x87: 64-bit significand). */
+ * see docs/integer.md, "The bridge", design point 1. Computed in long double (x87: 64-bit significand). */
 static int rope_init(octet_model *m, octet_error *err) {
     int half = m->hp.n_rot / 2;
     m->rope_phi = octet__malloc((size_t)half * sizeof *m->rope_phi);

@@ -36,7 +36,9 @@ if $MPX -n 3 "$MPI" "${B[@]}" --parallel 2 --split 1,2,1 -o csv >"$T/csv" 2>"$T/
     a=$(grep -oE '^octet: stage [0-2]/3 layers [0-9]+-[0-9]+' "$T/err" | sort | tr '\n' ',')
     [ "$a" = "octet: stage 0/3 layers 0-0,octet: stage 1/3 layers 1-2,octet: stage 2/3 layers 3-3," ] \
         && ok "-n 3 --split 1,2,1: stage layers" || { bad "-n 3 stage layers: $a"; cat "$T/err"; }
-    [ "$(grep -c '"2"$' "$T/csv")" -eq 2 ] && ok "-n 3 csv: 2 rows, n_parallel 2" || { bad "-n 3 csv"; cat "$T/csv"; }
+    # n_parallel is column 49, energy_source 50 (estimated under mpiexec)
+    [ "$(awk -F'","' 'NR > 1 && $49 == "2" && $50 == "estimated"' "$T/csv" | wc -l)" -eq 2 ] \
+        && ok "-n 3 csv: 2 rows, n_parallel 2, energy estimated" || { bad "-n 3 csv"; cat "$T/csv"; }
 else bad "mpiexec -n 3 bench --split 1,2,1 failed"; tail -5 "$T/err"; fi
 
 $MPX -n 2 "$MPI" "${B[@]}" -t 1,2 >/dev/null 2>"$T/err"; rc=$?

@@ -13,7 +13,7 @@ trap 'rm -rf "$T"' EXIT
 
 $PY tests/ref/make_random_model.py -o "$T/f32.gguf" --vocab 300 --dim 64 --layers 2 --heads 4 --kv-heads 2 --ff 128 --seed 11 --ctx 64
 $PY tests/ref/make_random_model.py -o "$T/q8.gguf" --vocab 300 --dim 64 --layers 2 --heads 4 --kv-heads 2 --ff 128 --seed 11 --ctx 64 --type Q8_0
-head -c 2500 ../shared/corpus/kjv-valid.txt > "$T/text.txt"
+head -c 2500 tests/data/kjv-valid.txt > "$T/text.txt"
 C=32
 "$OCTET" perplexity -m "$T/f32.gguf" -f "$T/text.txt" -c $C --chunks 3 -t 2 --kl-divergence-base "$T/base.kld" > "$T/ppl.txt" 2> "$T/ppl.err"
 "$OCTET" tokenize -m "$T/f32.gguf" -f "$T/text.txt" > "$T/toks.txt"

@@ -10,12 +10,12 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 from gguflib import GGMLType, GGUFValueType as V, GGUFWriter  # noqa: E402
 
-CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "corpus",
-                      "kjv-train.txt")
+# the first 399,827 bytes of the bundled model's KJV training text (tests/data/README.md)
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "kjv-train-head.txt")
 
 
 def corpus_text(n_bytes=300_000):
-    """The first n_bytes of the KJV training text, cut at a line end."""
+    """The first n_bytes (at most 400,000) of the KJV training text, cut at a line end."""
     with open(CORPUS, "rb") as f:
         raw = f.read(n_bytes)
     raw = raw[: raw.rfind(b"\n") + 1]

@@ -2,9 +2,10 @@
  * test_int_math.c - the integer arithmetic of the integer-only mode (src/model/int/intmath.c) against
  * independent references: 128-bit products, libm exp in double, float64 softmax and RMSNorm, the C compiler's
  * own int -> float conversion, direct int16 products.
- * Properties from ../shared/docs/bridge.md: isqrt exact (exhaustive over 32-bit subsets + random 64-bit); exp
- * relative error <= 4e-3; softmax per-element error <= 1/256 + 3e-3; norms within 1 LSB of float at 8-bit output
- * with outlier channels present; limb products equal direct products (all int16 x int8 pairs, sampled int16 x int16).
+ * Properties from docs/integer.md ("What it must show"): isqrt exact (exhaustive over 32-bit subsets + random
+ * 64-bit); exp relative error <= 4e-3; softmax per-element error <= 1/256 + 3e-3; norms within 1 LSB of float at
+ * 8-bit output with outlier channels present; limb products equal direct products (all int16 x int8 pairs,
+ * sampled int16 x int16).
  */
 #include "kernels/intmath.h"
 #include "test.h"

@@ -1,7 +1,7 @@
 /*
  * test_int_rope.c - the RoPE bridge of the integer-only mode (src/model/int/rope_int.c, rope_tab.c and the
  * RoPE-relative score kernel), checked against extended-precision (long double) references for every property
- * listed at the end of ../shared/docs/bridge.md:
+ * listed under "What it must show" in docs/integer.md:
  *   phases: incremental equals direct, bit for bit, for all m < 2^24 and every frequency;
  *   cos/sin: max error <= 7e-5 over random phases, c^2 + s^2 within 2e-4 of 1;
  *   rotated vectors (int16 path): error <= 1e-4 * max|x| at m = 1e3 .. 1e7, flat (1e6 within 1.5x of 1e3);

@@ -1,5 +1,5 @@
 /*
- * rope_int.c - the RoPE bridge, per token (../shared/docs/bridge.md). Integer only (-mgeneral-regs-only in
+ * rope_int.c - the RoPE bridge, per token (docs/integer.md, "The bridge"). Integer only (-mgeneral-regs-only in
  * `make intonly`).
  *
  * Phase: the caller forms phase = pos * phi_i mod 2^64 (a wrapping multiply: whole turns drop out exactly).

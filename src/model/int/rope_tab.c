@@ -1,5 +1,6 @@
 /*
- * rope_tab.c - load time: the two cos/sin tables of the integer RoPE (../shared/docs/bridge.md, design point 2).
+ * rope_tab.c - load time: the two cos/sin tables of the integer RoPE (docs/integer.md, "The bridge", design
+ * point 2).
  * Level 1 holds the angles 2 pi k / 2^10, level 2 the angles 2 pi k / 2^20 (k < 2^10), both in Q15 rounded to
  * nearest and clamped to +-32767 so every entry is an int16. 8 KB in all.
  */
