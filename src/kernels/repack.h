@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/gemm.h"
+
 #define OCTET__Q8X16_ROWS 16
 #define OCTET__Q8X16_BLOCK 544 /* bytes per 32-element block of a group */
 
@@ -29,5 +31,15 @@ static inline size_t octet__q8_0x16_bytes(int64_t n) { return (size_t)(n / 32) *
 void octet__pack_q8_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
 /* Row r (< 16) of a group back as Q8_0 blocks (the inverse, for tests). */
 void octet__unpack_q8_0x16_ref(int64_t n, void *row, const void *group, int r);
+
+/* ---- kernels over the layouts (src/kernels/avx512/) ----------------------------------------------------------
+ * One group of 16 rows against nc >= 1 activation rows (token c at a + c * a_stride, Q8_0 blocks):
+ *   s[c * s_stride + r] = reference dot(row r, token c)   for r < 16, c < nc,
+ * bit for bit. aux as in gemm.h (may be NULL). pf (may be NULL): the group the caller reads next (one group's
+ * bytes), prefetched while this one is computed. Only for CPUs with AVX-512 F/BW/VL/DQ and VNNI. */
+typedef void octet__gemm_x16_kernel(int64_t n, float *s, size_t s_stride, const void *group, const void *pf,
+                                    const void *a, size_t a_stride, int nc, const octet__q8_aux *aux,
+                                    size_t aux_stride);
+octet__gemm_x16_kernel octet__gemm_q8_0x16_avx512;
 
 #endif

@@ -1,0 +1,135 @@
+/*
+ * repack_avx512.c - AVX-512 VNNI kernels over the load-time weight layouts of ../repack.h, equal bit for bit to the
+ * reference dots (the contract in ../gemm.h). The only files compiled with -mavx512f -mavx512bw -mavx512vl
+ * -mavx512dq -mavx512vnni are in this folder; callers reach them only when the CPU has those extensions.
+ *
+ * Instruction used. VPDPBUSD zmm1, zmm2, zmm3/m32bcst (_mm512_dpbusd_epi32(src, a, b), AVX512_VNNI): for each of the
+ * 16 dword lanes, src + sum_{k<4} ZeroExtend(a.byte[4i+k]) * SignExtend(b.byte[4i+k]), the sum formed without
+ * saturation (Intel SDM, "VPDPBUSD - Multiply and Add Unsigned and Signed Bytes"). The unsigned operand is the
+ * register one, so the weights (stored as w + 128 or as unsigned nibbles) are loaded into registers and the
+ * activation's 4 bytes are broadcast to every lane (the compiler folds _mm512_set1_epi32 of a load into the
+ * {1to16} memory form).
+ *
+ * Q8_0 x16 (one group of 16 rows, per 32-element block): 8 VPDPBUSD, chunk j (codes 4j..4j+3 of the 16 rows)
+ * against the token's codes 4j..4j+3, leave sum_k (w_k + 128) a_k of row r in lane r. Subtracting 128 sum_k a_k
+ * (= 16 * aux.sum8, aux.sum8 being 8 times the block's code sum, gemm.h) gives the exact isum_b of each row: no
+ * lane overflows (|sum| <= 32 * 255 * 128 < 2^21). The 16 rows' float chains then take one vector step per block:
+ *     acc = acc + (float)isum_b * (d_w * d_a)
+ * exactly the reference's two roundings (no FMA: this file is compiled with -ffp-contract=off and uses separate
+ * multiply and add intrinsics), in block order, each row in its own lane.
+ */
+#include "kernels/gemm.h"
+#include "kernels/repack.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#include <string.h>
+
+#include "tensor/types.h"
+
+/* ---- prefetch of the group the caller reads next ------------------------------------------------------------
+ * The next group's bytes are requested in equal shares across this call's block steps (one pass over the group),
+ * so a thread keeps enough lines in flight to stream from memory while it computes. */
+typedef struct pf_stream {
+    const char *p;
+    size_t q, r, err, steps;
+} pf_stream;
+
+static inline void pf_init(pf_stream *s, const void *base, size_t bytes, size_t steps) {
+    const size_t lines = (bytes + 63) / 64;
+    s->p = (const char *)base;
+    s->steps = steps ? steps : 1;
+    s->q = lines / s->steps;
+    s->r = lines % s->steps;
+    s->err = 0;
+}
+
+static inline void pf_step(pf_stream *s) {
+    size_t k = s->q;
+    s->err += s->r;
+    if (s->err >= s->steps) {
+        s->err -= s->steps;
+        k++;
+    }
+    for (size_t j = 0; j < k; j++, s->p += 64) _mm_prefetch(s->p, _MM_HINT_T0);
+}
+
+static inline __m512i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* 8 times the code sum of an activation block, and its scale (when the caller gives no aux) */
+static inline int32_t block_sum8(const block_q8_0 *y) {
+    int32_t sum = 0;
+    for (int k = 0; k < QK8_0; k++) sum += y->qs[k];
+    return 8 * sum;
+}
+
+static inline float block_d(const block_q8_0 *y) { return _cvtsh_ss(y->d); }
+
+/* ---- Q8_0 x16 ------------------------------------------------------------------------------------------------ */
+/* T tokens (activation rows y[c]) against one group: the block's 8 code chunks are loaded once and used for each
+ * token; each token has its own 16 float chains. */
+static inline __attribute__((always_inline)) void q8x16_tile(int64_t nb, float *s, size_t s_stride,
+                                                               const uint8_t *g, pf_stream *pfs,
+                                                               const uint8_t *a, size_t a_stride, const int T,
+                                                               const octet__q8_aux *aux, size_t aux_stride) {
+    __m512 acc[8];
+    _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) acc[c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pb = g + (size_t)i * OCTET__Q8X16_BLOCK;
+        if (pfs) pf_step(pfs);
+        __m512i w[8];
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+            w[j] = _mm512_loadu_si512((const void *)(pb + 32 + 64 * j));
+        const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)pb));
+        _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
+            const block_q8_0 *y = (const block_q8_0 *)(const void *)(a + (size_t)c * a_stride) + i;
+            const octet__q8_aux *x = aux ? aux + (size_t)c * aux_stride + (size_t)i : NULL;
+            __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4(y->qs));
+            __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], bcast4(y->qs + 4));
+            _Pragma("GCC unroll 3") for (int j = 2; j < 8; j += 2) {
+                p0 = _mm512_dpbusd_epi32(p0, w[j], bcast4(y->qs + 4 * j));
+                p1 = _mm512_dpbusd_epi32(p1, w[j + 1], bcast4(y->qs + 4 * j + 4));
+            }
+            /* isum = sum (w + 128) a - 128 sum a, 128 sum a = 16 * sum8 */
+            const __m512i corr = _mm512_slli_epi32(_mm512_set1_epi32(x ? x->sum8 : block_sum8(y)), 4);
+            const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(p0, p1), corr);
+            const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(x ? x->d : block_d(y)));
+            acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), dd));
+        }
+    }
+    _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) _mm512_storeu_ps(s + (size_t)c * s_stride, acc[c]);
+}
+
+#define TILE_CASE(K)                                                                                              \
+    case K: q8x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, K, ax, aux_stride); break;
+
+void octet__gemm_q8_0x16_avx512(int64_t n, float *s, size_t s_stride, const void *group, const void *pf,
+                                const void *a, size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride) {
+    const int64_t nb = n / QK8_0;
+    const uint8_t *g = group;
+    pf_stream pfs;
+    pf_stream *pfp = NULL;
+    if (pf) {
+        pf_init(&pfs, pf, octet__q8_0x16_bytes(n), (size_t)nb);
+        pfp = &pfs;
+    }
+    for (int c0 = 0; c0 < nc;) {
+        const int k = nc - c0 < 4 ? nc - c0 : 4;
+        const uint8_t *ab = (const uint8_t *)a + (size_t)c0 * a_stride;
+        const octet__q8_aux *ax = aux ? aux + (size_t)c0 * aux_stride : NULL;
+        switch (k) {
+            TILE_CASE(1)
+            TILE_CASE(2)
+            TILE_CASE(3)
+        default: q8x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, 4, ax, aux_stride); break;
+        }
+        pfp = NULL; /* the next group is requested during the first pass only */
+        c0 += k;
+    }
+}
+
+#endif
