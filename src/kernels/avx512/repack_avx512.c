@@ -118,13 +118,14 @@ void octet__gemm_q8_0x16_avx512(int64_t n, float *s, size_t s_stride, const void
         pfp = &pfs;
     }
     for (int c0 = 0; c0 < nc;) {
-        const int k = nc - c0 < 4 ? nc - c0 : 4;
+        const int k = nc - c0 >= 8 ? 8 : nc - c0 < 4 ? nc - c0 : 4;
         const uint8_t *ab = (const uint8_t *)a + (size_t)c0 * a_stride;
         const octet__q8_aux *ax = aux ? aux + (size_t)c0 * aux_stride : NULL;
         switch (k) {
             TILE_CASE(1)
             TILE_CASE(2)
             TILE_CASE(3)
+            TILE_CASE(8)
         default: q8x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, 4, ax, aux_stride); break;
         }
         pfp = NULL; /* the next group is requested during the first pass only */

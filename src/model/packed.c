@@ -1,0 +1,205 @@
+/*
+ * packed.c - the model's repacked weight matrices (see packed.h): built under a process-wide mutex by
+ * octet__repack_prepare (called by octet_session_new for float sessions), read without locking by the forward
+ * pass, freed by octet_model_close. model->packed is written once, under the lock (atomically: a session that
+ * did not prepare may look at it concurrently); an entry's data pointer is published with release order once its
+ * bytes are complete and never changes until the model is closed.
+ */
+#include "model/packed.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "format/gguf.h"
+#include "kernels/gemm.h"
+
+/* ---- layouts by weight type --------------------------------------------------------------------------------- */
+typedef struct pack_kind {
+    size_t (*group_bytes)(int64_t n);
+    void (*pack)(int64_t n, void *dst, const void *w, size_t w_stride);
+    octet__gemm_x16_kernel *gemm;
+} pack_kind;
+
+#if defined(__x86_64__) || defined(__i386__)
+/* AVX-512 F/BW/VL/DQ + VNNI (and what the AVX2 table needs): the CPU may run src/kernels/avx512/ */
+static int g_vnni;
+static pthread_once_t g_vnni_once = PTHREAD_ONCE_INIT;
+static void detect_vnni(void) {
+    __builtin_cpu_init();
+    g_vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("avx512vnni");
+}
+static int have_vnni(void) {
+    pthread_once(&g_vnni_once, detect_vnni);
+    return g_vnni;
+}
+
+static const pack_kind *kind_of(int type) {
+    static const pack_kind q8_0 = {octet__q8_0x16_bytes, octet__pack_q8_0x16_ref, octet__gemm_q8_0x16_avx512};
+    if (!octet__use_simd() || !have_vnni()) return NULL;
+    switch (type) {
+    case OCTET_TYPE_Q8_0: return &q8_0;
+    default: return NULL;
+    }
+}
+#else
+static const pack_kind *kind_of(int type) {
+    (void)type;
+    return NULL;
+}
+#endif
+
+/* ---- the model's entries ------------------------------------------------------------------------------------ */
+#define PER_LAYER 7 /* wq, wk, wv, wo, w_gate, w_up, w_down */
+
+typedef struct entry {
+    atomic_uintptr_t data; /* the aligned groups once complete, else 0 */
+    void *raw;             /* the allocation behind data */
+    size_t group_bytes;
+    int64_t groups;
+    const pack_kind *kind;
+} entry;
+
+typedef struct packed_cache {
+    int n; /* 1 + PER_LAYER * n_layer: the output matrix, then each layer's */
+    entry e[];
+} packed_cache;
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const octet__tensor *layer_tensor(const octet__layer *L, int k) {
+    switch (k) {
+    case 0: return &L->wq;
+    case 1: return &L->wk;
+    case 2: return &L->wv;
+    case 3: return &L->wo;
+    case 4: return &L->w_gate;
+    case 5: return &L->w_up;
+    default: return &L->w_down;
+    }
+}
+
+/* the entry index of t, or -1 */
+static int index_of(const octet_model *m, const octet__tensor *t) {
+    if (t == &m->output) return 0;
+    if (!m->layers) return -1;
+    const uintptr_t p = (uintptr_t)t, b = (uintptr_t)m->layers;
+    if (p < b || p >= b + (uintptr_t)m->hp.n_layer * sizeof(octet__layer)) return -1;
+    const int l = (int)((p - b) / sizeof(octet__layer));
+    for (int k = 0; k < PER_LAYER; k++)
+        if (layer_tensor(&m->layers[l], k) == t) return 1 + PER_LAYER * l + k;
+    return -1;
+}
+
+/* ---- packing ------------------------------------------------------------------------------------------------- */
+typedef struct pack_task {
+    const octet_model *m;
+    const octet__tensor *t;
+    const pack_kind *kind;
+    uint8_t *dst;
+    size_t group_bytes;
+    octet__claim groups;
+} pack_task;
+
+#define PACK_CHUNK 4 /* groups per claimed piece (64 rows) */
+
+static void pack_run(void *ctx, int ith, int nth) {
+    pack_task *k = ctx;
+    (void)ith;
+    (void)nth;
+    const octet__tensor *t = k->t;
+    const size_t rows16 = 16 * t->row_bytes;
+    for (int64_t g0, g1; octet__claim_next(&k->groups, &g0, &g1);) {
+        const uint8_t *src = (const uint8_t *)t->data + (size_t)g0 * rows16;
+        for (int64_t g = g0; g < g1; g++)
+            k->kind->pack(t->ne[0], k->dst + (size_t)g * k->group_bytes, src + (size_t)(g - g0) * rows16,
+                          t->row_bytes);
+        /* the source rows of this piece are no longer needed in memory (pages wholly inside only) */
+        octet__gguf_drop_pages(k->m->gguf, src, (size_t)(g1 - g0) * rows16);
+    }
+}
+
+/* Pack t into e (under g_lock); on allocation failure e stays empty. */
+static void pack_tensor(const octet_model *m, const octet__tensor *t, entry *e, octet__pool *pool) {
+    const pack_kind *kind = kind_of(t->type);
+    if (!kind || !t->data || t->ne[1] < 16 || atomic_load_explicit(&e->data, memory_order_relaxed)) return;
+    const int64_t groups = t->ne[1] / 16;
+    const size_t gb = kind->group_bytes(t->ne[0]);
+    size_t bytes;
+    if (!octet__mul_size(gb, (size_t)groups, &bytes) || !octet__add_size(bytes, 64, &bytes)) return;
+    void *raw = octet__malloc(bytes);
+    if (!raw) return;
+    pack_task k = {.m = m, .t = t, .kind = kind, .group_bytes = gb};
+    k.dst = (uint8_t *)raw + ((64 - (uintptr_t)raw % 64) % 64);
+    octet__claim_init(&k.groups, groups, PACK_CHUNK);
+    octet__pool_run_any(pool, pack_run, &k);
+    /* the pages across piece boundaries */
+    octet__gguf_drop_pages(m->gguf, t->data, (size_t)groups * 16 * t->row_bytes);
+    e->raw = raw;
+    e->group_bytes = gb;
+    e->groups = groups;
+    e->kind = kind;
+    atomic_store_explicit(&e->data, (uintptr_t)k.dst, memory_order_release);
+}
+
+static int repack_wanted(const octet_model *m) {
+    const char *v = getenv("OCTET_NO_REPACK");
+    if (v && *v && strcmp(v, "0") != 0) return 0;
+    /* only a mapped, unlocked file gives its pages back; a copy next to a file read into memory (or locked there)
+     * would double the weights' memory */
+    if (!m->gguf || !octet__gguf_pages_droppable(m->gguf)) return 0;
+    return 1;
+}
+
+void octet__repack_prepare(const octet_model *m, int l0, int l1, octet__pool *pool) {
+    if (!m || !m->layers || l0 < 0 || l1 > m->hp.n_layer || l0 >= l1) return;
+    if (!kind_of(OCTET_TYPE_Q8_0) || !repack_wanted(m)) return;
+    pthread_mutex_lock(&g_lock);
+    packed_cache *c = __atomic_load_n(&m->packed, __ATOMIC_ACQUIRE);
+    if (!c) {
+        const int n = 1 + PER_LAYER * m->hp.n_layer;
+        c = octet__calloc(1, sizeof *c + (size_t)n * sizeof(entry));
+        if (c) {
+            c->n = n;
+            for (int i = 0; i < n; i++) atomic_init(&c->e[i].data, 0);
+            /* the one late write to the model, see the top comment */
+            __atomic_store_n(&((octet_model *)(uintptr_t)m)->packed, c, __ATOMIC_RELEASE);
+        }
+    }
+    if (c) {
+        for (int l = l0; l < l1; l++)
+            for (int k = 0; k < PER_LAYER; k++)
+                pack_tensor(m, layer_tensor(&m->layers[l], k), &c->e[1 + PER_LAYER * l + k], pool);
+        if (l1 == m->hp.n_layer) pack_tensor(m, &m->output, &c->e[0], pool);
+    }
+    pthread_mutex_unlock(&g_lock);
+}
+
+int octet__repack_find(const octet_model *m, const octet__tensor *t, octet__packed *out) {
+    const packed_cache *c = __atomic_load_n(&m->packed, __ATOMIC_ACQUIRE);
+    if (!c) return 0;
+    const int i = index_of(m, t);
+    if (i < 0) return 0;
+    const uintptr_t d = atomic_load_explicit(&((entry *)(uintptr_t)&c->e[i])->data, memory_order_acquire);
+    if (!d || !kind_of(t->type)) return 0;
+    out->data = (const uint8_t *)d;
+    out->group_bytes = c->e[i].group_bytes;
+    out->groups = c->e[i].groups;
+    out->gemm = c->e[i].kind->gemm;
+    return 1;
+}
+
+void octet__repack_release(octet_model *m) {
+    if (!m) return;
+    pthread_mutex_lock(&g_lock);
+    packed_cache *c = m->packed;
+    if (c)
+        for (int i = 0; i < c->n; i++) octet__free(c->e[i].raw);
+    octet__free(c);
+    m->packed = NULL;
+    pthread_mutex_unlock(&g_lock);
+}
