@@ -132,6 +132,20 @@ int octet__map_drop(const octet__map *m, const void *p, size_t n) {
     return madvise((void *)a, (size_t)(b - a), MADV_DONTNEED) == 0;
 }
 
+void octet__map_prefault(const octet__map *m, const void *p, size_t n) {
+#ifdef MADV_POPULATE_READ
+    if (!m->mapped || n == 0) return;
+    uintptr_t a;
+    size_t len;
+    page_range(p, n, &a, &len);
+    const uintptr_t lo = (uintptr_t)m->data, hi = lo + (uintptr_t)m->size;
+    if ((uintptr_t)p < lo || (uintptr_t)p + n > hi) return;
+    (void)madvise((void *)a, len, MADV_POPULATE_READ);
+#else
+    (void)m, (void)p, (void)n;
+#endif
+}
+
 void octet__map_close(octet__map *m) {
     if (!m) return;
     if (m->locked) octet__mem_unlock(m->data, (size_t)m->size);

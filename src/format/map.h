@@ -34,6 +34,9 @@ void octet__map_close(octet__map *m);
 int octet__map_drop(const octet__map *m, const void *p, size_t n);
 /* 1 when octet__map_drop can release pages of this view (an mmap, not locked). */
 int octet__map_droppable(const octet__map *m);
+/* Map the pages of [p, p + n) of a mapped view in one call (madvise MADV_POPULATE_READ, Linux 5.14+) instead of
+ * a page fault per few pages when they are first read; a no-op where unsupported. */
+void octet__map_prefault(const octet__map *m, const void *p, size_t n);
 
 /* mlock / munlock of an arbitrary read-only range (rounded out to pages). */
 int octet__mem_lock(const void *p, size_t n, const char *name, octet_error *err);

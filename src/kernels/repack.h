@@ -41,5 +41,7 @@ typedef void octet__gemm_x16_kernel(int64_t n, float *s, size_t s_stride, const 
                                     const void *a, size_t a_stride, int nc, const octet__q8_aux *aux,
                                     size_t aux_stride);
 octet__gemm_x16_kernel octet__gemm_q8_0x16_avx512;
+/* The packers' AVX-512 twins (the same bytes; the gathers read the 16 rows in place) */
+void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 
 #endif

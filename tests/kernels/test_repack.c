@@ -2,7 +2,8 @@
  * test_repack.c - the load-time weight layouts (src/kernels/repack.h) and the kernels over them.
  *
  *  - the portable packer: unpacking every row of a packed group gives the source rows back byte for byte, and the
- *    packed bytes sit where repack.h says (checked element by element against the layout's formula);
+ *    packed bytes sit where repack.h says (checked element by element against the layout's formula); the
+ *    AVX-512 packer writes the same bytes;
  *  - the AVX-512 VNNI kernels (skipped, with a line, when the CPU lacks AVX-512 F/BW/VL/DQ or VNNI): one group of
  *    16 rows against nc = 1..9 tokens, with and without the activations' aux, must equal the reference dot of
  *    every (row, token) bit for bit (memcmp). Rows are random with the extreme codes (-128, 127 for Q8_0; 0, 15
@@ -105,6 +106,11 @@ static void test_q8_0_pack(int64_t n, uint64_t seed) {
         octet__unpack_q8_0x16_ref(n, back, grp, r);
         CHECKF(!memcmp(back, wq + (size_t)r * w_stride, octet__row_bytes(OCTET_TYPE_Q8_0, n)), "unpack row %d", r);
     }
+    if (have_vnni()) { /* the AVX-512 packer: the same bytes */
+        memset(back, 0x5a, octet__q8_0x16_bytes(n));
+        octet__pack_q8_0x16_avx512(n, back, wq, w_stride);
+        CHECKF(!memcmp(back, grp, octet__q8_0x16_bytes(n)), "q8_0x16 AVX-512 packer, n=%lld", (long long)n);
+    }
 }
 
 /* one group x nc tokens through kern against the reference dot of every (row, token) */
@@ -150,7 +156,7 @@ int main(void) {
     wq = malloc((size_t)NR * (octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 64));
     aq = malloc((size_t)NT * (octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 64));
     grp = malloc(octet__q8_0x16_bytes(MAXN) + 64);
-    back = malloc(octet__row_bytes(OCTET_TYPE_Q8_0, MAXN));
+    back = malloc(octet__q8_0x16_bytes(MAXN));
     auxv = malloc((size_t)NT * (MAXN / QK8_0 + 1) * sizeof *auxv);
     if (!wq || !aq || !grp || !back || !auxv) return 1;
     static const int64_t ns[] = {32, 64, 96, 160, 256, 1024, 2048 + 32, 4096, 4096 + 96};

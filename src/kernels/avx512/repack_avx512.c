@@ -70,6 +70,29 @@ static inline int32_t block_sum8(const block_q8_0 *y) {
 static inline float block_d(const block_q8_0 *y) { return _cvtsh_ss(y->d); }
 
 /* ---- Q8_0 x16 ------------------------------------------------------------------------------------------------ */
+/* The packer (the same bytes as octet__pack_q8_0x16_ref): per block, chunk j is dword j of the 16 rows' codes,
+ * gathered with row offsets r * w_stride (VPGATHERDD), XOR 0x80 (w + 128 as an unsigned byte); the scales are the
+ * low halves of the dwords at the blocks' starts, narrowed by VPMOVDW. */
+void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride) {
+    if (w_stride > (size_t)INT32_MAX / 16) {
+        octet__pack_q8_0x16_ref(n, dst, w, w_stride);
+        return;
+    }
+    const __m512i off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32((int32_t)w_stride));
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    uint8_t *o = dst;
+    const uint8_t *x = w;
+    for (int64_t b = 0; b < n / QK8_0; b++, o += OCTET__Q8X16_BLOCK, x += sizeof(block_q8_0)) {
+        const __m512i d = _mm512_i32gather_epi32(off, (const void *)x, 1);
+        _mm256_storeu_si256((__m256i *)(void *)o, _mm512_cvtepi32_epi16(d));
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
+            const __m512i c = _mm512_i32gather_epi32(off, (const void *)(x + 2 + 4 * j), 1);
+            _mm512_storeu_si512((void *)(o + 32 + 64 * j), _mm512_xor_si512(c, flip));
+        }
+    }
+}
+
 /* T tokens (activation rows y[c]) against one group: the block's 8 code chunks are loaded once and used for each
  * token; each token has its own 16 float chains. */
 static inline __attribute__((always_inline)) void q8x16_tile(int64_t nb, float *s, size_t s_stride,
