@@ -13,6 +13,14 @@
  * every 32-bit lane, one u8 x s8 four-way multiply-accumulate (x86 VPDPBUSD) adds sum_k (w_k + 128) a_k into
  * lane r for all 16 rows at once, and sum_k w_k a_k = that - 128 sum_k a_k (exact integers). A 256-bit kernel
  * reads the two 32-byte halves of a chunk as rows 0..7 and 8..15.
+ *
+ * Q4_0 x16 ("q4_0x16"): the rows of a Q4_0 matrix in groups of 16. Per 32-element block b of the group:
+ *   bytes 0..31     the 16 rows' fp16 scales d (row r at bytes 2r, 2r + 1, little-endian)
+ *   bytes 32..287   4 chunks of 64 bytes; chunk j holds bytes 4j..4j+3 of row r's 16 nibble bytes (qs) at bytes
+ *                   4r..4r+3 of the chunk, unchanged: their low nibbles are codes 4j..4j+3 (elements 4j..4j+3),
+ *                   their high nibbles codes 16+4j..16+4j+3
+ * 288 bytes per block, exactly the 16 rows' 16 * 18 bytes. The nibbles q (0..15, the weight being q - 8) are used
+ * as unsigned bytes: sum_k (q_k - 8) a_k = sum_k q_k a_k - 8 sum_k a_k.
  */
 #ifndef OCTET_REPACK_H
 #define OCTET_REPACK_H
@@ -24,6 +32,7 @@
 
 #define OCTET__Q8X16_ROWS 16
 #define OCTET__Q8X16_BLOCK 544 /* bytes per 32-element block of a group */
+#define OCTET__Q4X16_BLOCK 288
 
 /* Bytes of one group of 16 rows of n elements (n a multiple of 32). */
 static inline size_t octet__q8_0x16_bytes(int64_t n) { return (size_t)(n / 32) * OCTET__Q8X16_BLOCK; }
@@ -31,6 +40,10 @@ static inline size_t octet__q8_0x16_bytes(int64_t n) { return (size_t)(n / 32) *
 void octet__pack_q8_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
 /* Row r (< 16) of a group back as Q8_0 blocks (the inverse, for tests). */
 void octet__unpack_q8_0x16_ref(int64_t n, void *row, const void *group, int r);
+/* The same three for Q4_0 x16. */
+static inline size_t octet__q4_0x16_bytes(int64_t n) { return (size_t)(n / 32) * OCTET__Q4X16_BLOCK; }
+void octet__pack_q4_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__unpack_q4_0x16_ref(int64_t n, void *row, const void *group, int r);
 
 /* ---- kernels over the layouts (src/kernels/avx512/) ----------------------------------------------------------
  * One group of 16 rows against nc >= 1 activation rows (token c at a + c * a_stride, Q8_0 blocks):
@@ -41,7 +54,9 @@ typedef void octet__gemm_x16_kernel(int64_t n, float *s, size_t s_stride, const 
                                     const void *a, size_t a_stride, int nc, const octet__q8_aux *aux,
                                     size_t aux_stride);
 octet__gemm_x16_kernel octet__gemm_q8_0x16_avx512;
+octet__gemm_x16_kernel octet__gemm_q4_0x16_avx512;
 /* The packers' AVX-512 twins (the same bytes; the gathers read the 16 rows in place) */
 void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__pack_q4_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 
 #endif

@@ -46,9 +46,11 @@ static int have_vnni(void) {
 
 static const pack_kind *kind_of(int type) {
     static const pack_kind q8_0 = {octet__q8_0x16_bytes, octet__pack_q8_0x16_avx512, octet__gemm_q8_0x16_avx512};
+    static const pack_kind q4_0 = {octet__q4_0x16_bytes, octet__pack_q4_0x16_avx512, octet__gemm_q4_0x16_avx512};
     if (!octet__use_simd() || !have_vnni()) return NULL;
     switch (type) {
     case OCTET_TYPE_Q8_0: return &q8_0;
+    case OCTET_TYPE_Q4_0: return &q4_0;
     default: return NULL;
     }
 }
@@ -205,7 +207,7 @@ static int repack_wanted(const octet_model *m) {
 
 void octet__repack_prepare(const octet_model *m, int l0, int l1, octet__pool *pool) {
     if (!m || !m->layers || l0 < 0 || l1 > m->hp.n_layer || l0 >= l1) return;
-    if (!kind_of(OCTET_TYPE_Q8_0) || !repack_wanted(m)) return;
+    if (!kind_of(OCTET_TYPE_Q8_0) || !repack_wanted(m)) return; /* (Q8_0 stands for: this CPU has kernels) */
     pthread_mutex_lock(&g_lock);
     packed_cache *c = __atomic_load_n(&m->packed, __ATOMIC_ACQUIRE);
     if (!c) {

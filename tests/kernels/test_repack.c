@@ -4,6 +4,7 @@
  *  - the portable packer: unpacking every row of a packed group gives the source rows back byte for byte, and the
  *    packed bytes sit where repack.h says (checked element by element against the layout's formula); the
  *    AVX-512 packer writes the same bytes;
+ *  - layouts: Q8_0 x16 and Q4_0 x16;
  *  - the AVX-512 VNNI kernels (skipped, with a line, when the CPU lacks AVX-512 F/BW/VL/DQ or VNNI): one group of
  *    16 rows against nc = 1..9 tokens, with and without the activations' aux, must equal the reference dot of
  *    every (row, token) bit for bit (memcmp). Rows are random with the extreme codes (-128, 127 for Q8_0; 0, 15
@@ -85,6 +86,19 @@ static void fill_act(uint8_t *a, size_t stride, int nt, int64_t n, uint64_t *s, 
     }
 }
 
+/* 16 random Q4_0 rows; some blocks all extremes (nibbles 0 and 15 only) */
+static void fill_q4_0_rows(uint8_t *w, size_t stride, int64_t n, uint64_t *s) {
+    static const uint8_t ext[4] = {0x00, 0xff, 0x0f, 0xf0};
+    for (int r = 0; r < NR; r++) {
+        block_q4_0 *x = (block_q4_0 *)(void *)(w + (size_t)r * stride);
+        for (int64_t b = 0; b < n / QK4_0; b++) {
+            const int mode = t_rng_next(s) % 9 == 0;
+            x[b].d = rand_scale(s);
+            for (int k = 0; k < QK4_0 / 2; k++) x[b].qs[k] = mode ? ext[t_rng_next(s) % 4] : (uint8_t)t_rng_next(s);
+        }
+    }
+}
+
 static uint8_t *wq, *aq, *grp, *back;
 static octet__q8_aux *auxv;
 
@@ -141,6 +155,46 @@ static void check_kernel(const char *name, octet__gemm_x16_kernel *kern, octet__
         }
 }
 
+static void test_q4_0_pack(int64_t n, uint64_t seed) {
+    const size_t w_stride = octet__row_bytes(OCTET_TYPE_Q4_0, MAXN) + 2;
+    uint64_t s = seed;
+    fill_q4_0_rows(wq, w_stride, n, &s);
+    octet__pack_q4_0x16_ref(n, grp, wq, w_stride);
+    const uint8_t *g = grp;
+    int bad = 0;
+    for (int64_t b = 0; b < n / QK4_0; b++, g += OCTET__Q4X16_BLOCK)
+        for (int r = 0; r < NR; r++) {
+            const block_q4_0 *x = (const block_q4_0 *)(const void *)(wq + (size_t)r * w_stride) + b;
+            bad |= (g[2 * r] | g[2 * r + 1] << 8) != x->d;
+            for (int k = 0; k < QK4_0; k++) { /* element k's nibble where repack.h puts it */
+                const int j = k % 16 / 4, e = k % 4, hi = k >= 16;
+                const int q = hi ? g[32 + 64 * j + 4 * r + e] >> 4 : g[32 + 64 * j + 4 * r + e] & 15;
+                bad |= q != (hi ? x->qs[k - 16] >> 4 : x->qs[k] & 15);
+            }
+        }
+    CHECKF(!bad, "q4_0x16 layout, n=%lld", (long long)n);
+    for (int r = 0; r < NR; r++) {
+        octet__unpack_q4_0x16_ref(n, back, grp, r);
+        CHECKF(!memcmp(back, wq + (size_t)r * w_stride, octet__row_bytes(OCTET_TYPE_Q4_0, n)), "q4_0 unpack row %d", r);
+    }
+    if (have_vnni()) {
+        memset(back, 0x5a, octet__q4_0x16_bytes(n));
+        octet__pack_q4_0x16_avx512(n, back, wq, w_stride);
+        CHECKF(!memcmp(back, grp, octet__q4_0x16_bytes(n)), "q4_0x16 AVX-512 packer, n=%lld", (long long)n);
+    }
+}
+
+static void test_q4_0_kernel(int64_t n, uint64_t seed) {
+    const size_t w_stride = octet__row_bytes(OCTET_TYPE_Q4_0, MAXN) + 2;
+    const size_t a_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 2, aux_stride = MAXN / QK8_0 + 1;
+    uint64_t s = seed;
+    fill_q4_0_rows(wq, w_stride, n, &s);
+    fill_act(aq, a_stride, NT, n, &s, auxv, aux_stride);
+    octet__pack_q4_0x16_ref(n, grp, wq, w_stride);
+    check_kernel("q4_0x16", octet__gemm_q4_0x16_avx512, octet__dot_q4_0_q8_0_ref, n, wq, w_stride, a_stride,
+                 aux_stride);
+}
+
 static void test_q8_0_kernel(int64_t n, uint64_t seed) {
     const size_t w_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 6;
     const size_t a_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 2, aux_stride = MAXN / QK8_0 + 1;
@@ -161,9 +215,13 @@ int main(void) {
     if (!wq || !aq || !grp || !back || !auxv) return 1;
     static const int64_t ns[] = {32, 64, 96, 160, 256, 1024, 2048 + 32, 4096, 4096 + 96};
     for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) test_q8_0_pack(ns[i], 100 + i);
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) test_q4_0_pack(ns[i], 200 + i);
     if (have_vnni()) {
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
-            for (uint64_t k = 0; k < 3; k++) test_q8_0_kernel(ns[i], 1000 * i + k);
+            for (uint64_t k = 0; k < 3; k++) {
+                test_q8_0_kernel(ns[i], 1000 * i + k);
+                test_q4_0_kernel(ns[i], 5000 * i + k);
+            }
     } else {
         printf("test_repack: the CPU lacks AVX-512 VNNI; the AVX-512 kernels are not tested\n");
     }

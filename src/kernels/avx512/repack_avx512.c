@@ -17,6 +17,12 @@
  *     acc = acc + (float)isum_b * (d_w * d_a)
  * exactly the reference's two roundings (no FMA: this file is compiled with -ffp-contract=off and uses separate
  * multiply and add intrinsics), in block order, each row in its own lane.
+ *
+ * Q4_0 x16: the same with the low and high nibbles of each of the 4 chunks as the 8 unsigned operands (codes
+ * 0..15 against activation codes 4j.. and 16+4j..), isum = acc - 8 sum a = acc - aux.sum8.
+ *
+ * Prompts: tiles of 8 tokens (8 int32 and 8 float accumulators next to the 8 weight operands, 24 of the 32
+ * registers) measured 7-18% faster than tiles of 4 in one process, alternated (n = 2048 and 5632, 64-512 tokens).
  */
 #include "kernels/gemm.h"
 #include "kernels/repack.h"
@@ -93,33 +99,51 @@ void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_st
     }
 }
 
-/* T tokens (activation rows y[c]) against one group: the block's 8 code chunks are loaded once and used for each
- * token; each token has its own 16 float chains. */
-static inline __attribute__((always_inline)) void q8x16_tile(int64_t nb, float *s, size_t s_stride,
-                                                               const uint8_t *g, pf_stream *pfs,
-                                                               const uint8_t *a, size_t a_stride, const int T,
-                                                               const octet__q8_aux *aux, size_t aux_stride) {
+/* T tokens (activation rows y[c]) against one group: a block's weights are loaded (and, for Q4_0, split into
+ * nibbles) once and used for each token; each token has its own 16 float chains. Q4 selects the layout:
+ *   Q8_0 x16: operand j (0..7) = chunk j, against activation codes 4j..4j+3; isum = acc - 16 * sum8;
+ *   Q4_0 x16: operands 2j, 2j+1 = the low and high nibbles of chunk j (j = 0..3), against codes 4j..4j+3 and
+ *             16+4j..16+4j+3; isum = acc - sum8 (8 times the code sum, the -8 offset). */
+static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s, size_t s_stride, const uint8_t *g,
+                                                             pf_stream *pfs, const uint8_t *a, size_t a_stride,
+                                                             const int T, const octet__q8_aux *aux, size_t aux_stride,
+                                                             const int Q4) {
+    const size_t block = Q4 ? OCTET__Q4X16_BLOCK : OCTET__Q8X16_BLOCK;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 acc[8];
     _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) acc[c] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
-        const uint8_t *pb = g + (size_t)i * OCTET__Q8X16_BLOCK;
+        const uint8_t *pb = g + (size_t)i * block;
         if (pfs) pf_step(pfs);
         __m512i w[8];
-        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
-            w[j] = _mm512_loadu_si512((const void *)(pb + 32 + 64 * j));
+        int ao[8]; /* activation code offset of operand k */
+        if (Q4) {
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+                const __m512i q = _mm512_loadu_si512((const void *)(pb + 32 + 64 * j));
+                w[2 * j] = _mm512_and_si512(q, m4);
+                w[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                ao[2 * j] = 4 * j;
+                ao[2 * j + 1] = 16 + 4 * j;
+            }
+        } else {
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
+                w[j] = _mm512_loadu_si512((const void *)(pb + 32 + 64 * j));
+                ao[j] = 4 * j;
+            }
+        }
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)pb));
         _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
             const block_q8_0 *y = (const block_q8_0 *)(const void *)(a + (size_t)c * a_stride) + i;
             const octet__q8_aux *x = aux ? aux + (size_t)c * aux_stride + (size_t)i : NULL;
-            __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4(y->qs));
-            __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], bcast4(y->qs + 4));
-            _Pragma("GCC unroll 3") for (int j = 2; j < 8; j += 2) {
-                p0 = _mm512_dpbusd_epi32(p0, w[j], bcast4(y->qs + 4 * j));
-                p1 = _mm512_dpbusd_epi32(p1, w[j + 1], bcast4(y->qs + 4 * j + 4));
+            __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4(y->qs + ao[0]));
+            __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], bcast4(y->qs + ao[1]));
+            _Pragma("GCC unroll 3") for (int k = 2; k < 8; k += 2) {
+                p0 = _mm512_dpbusd_epi32(p0, w[k], bcast4(y->qs + ao[k]));
+                p1 = _mm512_dpbusd_epi32(p1, w[k + 1], bcast4(y->qs + ao[k + 1]));
             }
-            /* isum = sum (w + 128) a - 128 sum a, 128 sum a = 16 * sum8 */
-            const __m512i corr = _mm512_slli_epi32(_mm512_set1_epi32(x ? x->sum8 : block_sum8(y)), 4);
-            const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(p0, p1), corr);
+            /* Q8_0: isum = sum (w + 128) a - 128 sum a, 128 sum a = 16 * sum8; Q4_0: sum q a - 8 sum a */
+            const __m512i s8 = _mm512_set1_epi32(x ? x->sum8 : block_sum8(y));
+            const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(p0, p1), Q4 ? s8 : _mm512_slli_epi32(s8, 4));
             const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(x ? x->d : block_d(y)));
             acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), dd));
         }
@@ -127,32 +151,55 @@ static inline __attribute__((always_inline)) void q8x16_tile(int64_t nb, float *
     _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) _mm512_storeu_ps(s + (size_t)c * s_stride, acc[c]);
 }
 
-#define TILE_CASE(K)                                                                                              \
-    case K: q8x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, K, ax, aux_stride); break;
+#define TILE_CASE(K, Q4)                                                                                          \
+    case K: x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, K, ax, aux_stride, Q4); break;
 
-void octet__gemm_q8_0x16_avx512(int64_t n, float *s, size_t s_stride, const void *group, const void *pf,
-                                const void *a, size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride) {
-    const int64_t nb = n / QK8_0;
-    const uint8_t *g = group;
-    pf_stream pfs;
-    pf_stream *pfp = NULL;
-    if (pf) {
-        pf_init(&pfs, pf, octet__q8_0x16_bytes(n), (size_t)nb);
-        pfp = &pfs;
+/* nc tokens in tiles of 8, then 4, then the rest */
+#define X16_GEMM(NAME, BYTES, Q4)                                                                                 \
+    void NAME(int64_t n, float *s, size_t s_stride, const void *group, const void *pf, const void *a,             \
+              size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride) {                             \
+        const int64_t nb = n / QK8_0;                                                                             \
+        const uint8_t *g = group;                                                                                 \
+        pf_stream pfs;                                                                                            \
+        pf_stream *pfp = NULL;                                                                                    \
+        if (pf) {                                                                                                 \
+            pf_init(&pfs, pf, BYTES(n), (size_t)nb);                                                              \
+            pfp = &pfs;                                                                                           \
+        }                                                                                                         \
+        for (int c0 = 0; c0 < nc;) {                                                                              \
+            const int k = nc - c0 >= 8 ? 8 : nc - c0 < 4 ? nc - c0 : 4;                                           \
+            const uint8_t *ab = (const uint8_t *)a + (size_t)c0 * a_stride;                                       \
+            const octet__q8_aux *ax = aux ? aux + (size_t)c0 * aux_stride : NULL;                                 \
+            switch (k) {                                                                                          \
+                TILE_CASE(1, Q4)                                                                                  \
+                TILE_CASE(2, Q4)                                                                                  \
+                TILE_CASE(3, Q4)                                                                                  \
+                TILE_CASE(4, Q4)                                                                                  \
+            default: x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, 8, ax, aux_stride, Q4); \
+                break;                                                                                            \
+            }                                                                                                     \
+            pfp = NULL; /* the next group is requested during the first pass only */                              \
+            c0 += k;                                                                                              \
+        }                                                                                                         \
     }
-    for (int c0 = 0; c0 < nc;) {
-        const int k = nc - c0 >= 8 ? 8 : nc - c0 < 4 ? nc - c0 : 4;
-        const uint8_t *ab = (const uint8_t *)a + (size_t)c0 * a_stride;
-        const octet__q8_aux *ax = aux ? aux + (size_t)c0 * aux_stride : NULL;
-        switch (k) {
-            TILE_CASE(1)
-            TILE_CASE(2)
-            TILE_CASE(3)
-            TILE_CASE(8)
-        default: q8x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, 4, ax, aux_stride); break;
-        }
-        pfp = NULL; /* the next group is requested during the first pass only */
-        c0 += k;
+X16_GEMM(octet__gemm_q8_0x16_avx512, octet__q8_0x16_bytes, 0)
+X16_GEMM(octet__gemm_q4_0x16_avx512, octet__q4_0x16_bytes, 1)
+
+/* ---- Q4_0 x16 packer: chunk j is dword j of the 16 rows' nibble bytes (as octet__pack_q4_0x16_ref) ------------ */
+void octet__pack_q4_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride) {
+    if (w_stride > (size_t)INT32_MAX / 16) {
+        octet__pack_q4_0x16_ref(n, dst, w, w_stride);
+        return;
+    }
+    const __m512i off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32((int32_t)w_stride));
+    uint8_t *o = dst;
+    const uint8_t *x = w;
+    for (int64_t b = 0; b < n / QK4_0; b++, o += OCTET__Q4X16_BLOCK, x += sizeof(block_q4_0)) {
+        const __m512i d = _mm512_i32gather_epi32(off, (const void *)x, 1);
+        _mm256_storeu_si256((__m256i *)(void *)o, _mm512_cvtepi32_epi16(d));
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
+            _mm512_storeu_si512((void *)(o + 32 + 64 * j), _mm512_i32gather_epi32(off, (const void *)(x + 2 + 4 * j), 1));
     }
 }
 
