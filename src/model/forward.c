@@ -496,7 +496,7 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
     int64_t total_rows = 0;
     for (int j = 0; j < n_w; j++) total_rows += w[j]->ne[1];
     octet__claim_init_rows(&t.rows, swiglu_pair ? w[0]->ne[1] : total_rows, octet__pool_n_threads(s->pool));
-    if (t.vdt == OCTET_TYPE_Q8_0 && mm_x16_setup(s, &t)) t.rows.chunk = (t.rows.chunk + 15) & ~(int64_t)15;
+    if (t.vdt != OCTET_TYPE_F32 && mm_x16_setup(s, &t)) t.rows.chunk = (t.rows.chunk + 15) & ~(int64_t)15;
     octet__pool_run_any(s->pool, mm_dot, &t);
 }
 

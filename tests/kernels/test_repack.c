@@ -4,7 +4,7 @@
  *  - the portable packer: unpacking every row of a packed group gives the source rows back byte for byte, and the
  *    packed bytes sit where repack.h says (checked element by element against the layout's formula); the
  *    AVX-512 packer writes the same bytes;
- *  - layouts: Q8_0 x16 and Q4_0 x16;
+ *  - layouts: Q8_0 x16, Q4_0 x16 (x Q8_0) and Q4_K x16 (x Q8_K; its activation aux is unused);
  *  - the AVX-512 VNNI kernels (skipped, with a line, when the CPU lacks AVX-512 F/BW/VL/DQ or VNNI): one group of
  *    16 rows against nc = 1..9 tokens, with and without the activations' aux, must equal the reference dot of
  *    every (row, token) bit for bit (memcmp). Rows are random with the extreme codes (-128, 127 for Q8_0; 0, 15
@@ -95,6 +95,42 @@ static void fill_q4_0_rows(uint8_t *w, size_t stride, int64_t n, uint64_t *s) {
             const int mode = t_rng_next(s) % 9 == 0;
             x[b].d = rand_scale(s);
             for (int k = 0; k < QK4_0 / 2; k++) x[b].qs[k] = mode ? ext[t_rng_next(s) % 4] : (uint8_t)t_rng_next(s);
+        }
+    }
+}
+
+/* 16 random Q4_K rows: random 6-bit scale bytes (every code of the packing), nibbles, scales */
+static void fill_q4_K_rows(uint8_t *w, size_t stride, int64_t n, uint64_t *s) {
+    for (int r = 0; r < NR; r++) {
+        block_q4_K *x = (block_q4_K *)(void *)(w + (size_t)r * stride);
+        for (int64_t b = 0; b < n / QK_K; b++) {
+            const int mode = t_rng_next(s) % 9 == 0;
+            x[b].d = rand_scale(s);
+            x[b].dmin = rand_scale(s);
+            for (int k = 0; k < K_SCALE_SIZE; k++) x[b].scales[k] = mode ? 0xff : (uint8_t)t_rng_next(s);
+            for (int k = 0; k < QK_K / 2; k++) x[b].qs[k] = mode ? 0xff : (uint8_t)t_rng_next(s);
+        }
+    }
+}
+
+/* Q8_K activations: codes in [-127, 127] (-128 on some tokens), bsums from them, d a float of any size or 0 */
+static void fill_act_q8_K(uint8_t *a, size_t stride, int nt, int64_t n, uint64_t *s) {
+    for (int c = 0; c < nt; c++) {
+        block_q8_K *y = (block_q8_K *)(void *)(a + (size_t)c * stride);
+        for (int64_t b = 0; b < n / QK_K; b++) {
+            const int mode = t_rng_next(s) % 7 == 0;
+            const uint64_t k = t_rng_next(s) % 8;
+            y[b].d = k == 0 ? 0.0f : k == 1 ? 0x1p-140f * (float)(t_rng_next(s) % 1000) : t_rng_f(s) * 0.05f;
+            for (int g = 0; g < QK_K / 16; g++) {
+                int sum = 0;
+                for (int l = 0; l < 16; l++) {
+                    int8_t v = rand_code(s, mode);
+                    if (v == -128 && c % 3 != 2) v = -127;
+                    y[b].qs[16 * g + l] = v;
+                    sum += v;
+                }
+                y[b].bsums[g] = (int16_t)sum;
+            }
         }
     }
 }
@@ -195,6 +231,36 @@ static void test_q4_0_kernel(int64_t n, uint64_t seed) {
                  aux_stride);
 }
 
+static void test_q4_K(int64_t n, uint64_t seed) {
+    const size_t w_stride = octet__row_bytes(OCTET_TYPE_Q4_K, 4096) + 4;
+    const size_t a_stride = octet__row_bytes(OCTET_TYPE_Q8_K, 4096) + 4;
+    uint64_t s = seed;
+    fill_q4_K_rows(wq, w_stride, n, &s);
+    octet__pack_q4_Kx16_ref(n, grp, wq, w_stride);
+    const uint8_t *g = grp;
+    int bad = 0;
+    for (int64_t b = 0; b < n / QK_K; b++, g += OCTET__Q4KX16_BLOCK)
+        for (int r = 0; r < NR; r++) {
+            const block_q4_K *x = (const block_q4_K *)(const void *)(wq + (size_t)r * w_stride) + b;
+            uint8_t sc[8], m[8];
+            octet__q4_K_scales(x->scales, sc, m);
+            bad |= (g[2 * r] | g[2 * r + 1] << 8) != x->d || (g[32 + 2 * r] | g[33 + 2 * r] << 8) != x->dmin;
+            for (int j = 0; j < 8; j++) bad |= g[64 + 16 * j + r] != sc[j] || g[192 + 32 * (j / 2) + 2 * r + j % 2] != m[j];
+            for (int e = 0; e < QK_K; e++) { /* element e = 64c + 32h + l: sub-block j = 2c + h, code l */
+                const int j = e / 32, l = e % 32, q = 8 * (j / 2) + l / 4;
+                const uint8_t byte = g[320 + 64 * q + 4 * r + l % 4];
+                bad |= (j & 1 ? byte >> 4 : byte & 15) != (j & 1 ? x->qs[32 * (j / 2) + l] >> 4 : x->qs[32 * (j / 2) + l] & 15);
+            }
+        }
+    CHECKF(!bad, "q4_Kx16 layout, n=%lld", (long long)n);
+    if (!have_vnni()) return;
+    memset(back, 0x5a, octet__q4_Kx16_bytes(n));
+    octet__pack_q4_Kx16_avx512(n, back, wq, w_stride);
+    CHECKF(!memcmp(back, grp, octet__q4_Kx16_bytes(n)), "q4_Kx16 AVX-512 packer, n=%lld", (long long)n);
+    fill_act_q8_K(aq, a_stride, NT, n, &s);
+    check_kernel("q4_Kx16", octet__gemm_q4_Kx16_avx512, octet__dot_q4_K_q8_K_ref, n, wq, w_stride, a_stride, 0);
+}
+
 static void test_q8_0_kernel(int64_t n, uint64_t seed) {
     const size_t w_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 6;
     const size_t a_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 2, aux_stride = MAXN / QK8_0 + 1;
@@ -208,7 +274,7 @@ static void test_q8_0_kernel(int64_t n, uint64_t seed) {
 
 int main(void) {
     wq = malloc((size_t)NR * (octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 64));
-    aq = malloc((size_t)NT * (octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 64));
+    aq = malloc((size_t)NT * (octet__row_bytes(OCTET_TYPE_Q8_K, 4096) + 64));
     grp = malloc(octet__q8_0x16_bytes(MAXN) + 64);
     back = malloc(octet__q8_0x16_bytes(MAXN));
     auxv = malloc((size_t)NT * (MAXN / QK8_0 + 1) * sizeof *auxv);
@@ -222,7 +288,11 @@ int main(void) {
                 test_q8_0_kernel(ns[i], 1000 * i + k);
                 test_q4_0_kernel(ns[i], 5000 * i + k);
             }
-    } else {
+    }
+    static const int64_t nk[] = {256, 512, 768, 2048, 4096};
+    for (size_t i = 0; i < sizeof nk / sizeof nk[0]; i++)
+        for (uint64_t k = 0; k < 3; k++) test_q4_K(nk[i], 7000 * i + k);
+    if (!have_vnni()) {
         printf("test_repack: the CPU lacks AVX-512 VNNI; the AVX-512 kernels are not tested\n");
     }
     free(wq);

@@ -31,6 +31,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/kernels_impl.h"
 #include "tensor/types.h"
 
 /* ---- prefetch of the group the caller reads next ------------------------------------------------------------
@@ -200,6 +201,137 @@ void octet__pack_q4_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_st
         _mm256_storeu_si256((__m256i *)(void *)o, _mm512_cvtepi32_epi16(d));
         _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
             _mm512_storeu_si512((void *)(o + 32 + 64 * j), _mm512_i32gather_epi32(off, (const void *)(x + 2 + 4 * j), 1));
+    }
+}
+
+/* ---- Q4_K x16 (x Q8_K) -----------------------------------------------------------------------------------------
+ * The reference per super-block: sumi = sum_j sc_j dot_j (dot_j the integer dot of sub-block j's 32 codes),
+ * summ = sum_j m_j (bsums[2j] + bsums[2j+1]), then sumf = sumf + (dw * (float)sumi - mw * (float)summ) with
+ * dw = d * y.d and mw = dmin * y.d (kquant_ref.c). Here, per super-block and token, in the 16 row lanes:
+ *   dot_j: 8 VPDPBUSD (the nibbles of chunks 8p..8p+7, low for j = 2p, high for j = 2p+1) - exact int32;
+ *   sumi += dot_j * sc_j (VPMULLD; |sumi| <= 8 * 63 * 32 * 15 * 128 < 2^31);
+ *   summ: 4 VPMADDWD of the (m[2k], m[2k+1]) 16-bit pairs with the activation's two sub-block sums of codes
+ *         (each at most 32 * 128 in magnitude, so a 16-bit value), exact;
+ * then the same float steps as the reference, lane by lane. */
+static inline __attribute__((always_inline)) void q4kx16_tile(int64_t nb, float *s, size_t s_stride,
+                                                                const uint8_t *g, pf_stream *pfs, const uint8_t *a,
+                                                                size_t a_stride, const int T) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[8];
+    _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) acc[c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *pb = g + (size_t)i * OCTET__Q4KX16_BLOCK;
+        if (pfs) pf_step(pfs);
+        const block_q8_K *y[8];
+        _Pragma("GCC unroll 8") for (int c = 0; c < T; c++)
+            y[c] = (const block_q8_K *)(const void *)(a + (size_t)c * a_stride) + i;
+        /* the mins' term of each token, formed first: t2 = mw * (float)summ */
+        __m512 t2[8];
+        {
+            __m512i mp[4];
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+                mp[k] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(pb + 192 + 32 * k)));
+            const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(pb + 32)));
+            _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
+                /* the 8 sub-block sums (pairs of bsums) as 16-bit values, two per dword */
+                const __m256i bs = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)y[c]->bsums),
+                                                     _mm256_set1_epi16(1));
+                const __m128i b16 = _mm256_cvtepi32_epi16(bs);
+                __m512i summ = _mm512_madd_epi16(mp[0], _mm512_broadcastd_epi32(b16));
+                summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mp[1], _mm512_broadcastd_epi32(_mm_srli_si128(b16, 4))));
+                summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mp[2], _mm512_broadcastd_epi32(_mm_srli_si128(b16, 8))));
+                summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mp[3], _mm512_broadcastd_epi32(_mm_srli_si128(b16, 12))));
+                const __m512 mw = _mm512_mul_ps(dmin, _mm512_set1_ps(y[c]->d));
+                t2[c] = _mm512_mul_ps(mw, _mm512_cvtepi32_ps(summ));
+            }
+        }
+        __m512i sumi[8];
+        _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) sumi[c] = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) { /* sub-block j: nibbles (j odd: high) of chunks 8(j/2)..8(j/2)+7 */
+            const uint8_t *ch = pb + 320 + 512 * (j / 2);
+            __m512i w[8];
+            _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
+                const __m512i q = _mm512_loadu_si512((const void *)(ch + 64 * k));
+                w[k] = _mm512_and_si512(j & 1 ? _mm512_srli_epi16(q, 4) : q, m4);
+            }
+            const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(pb + 64 + 16 * j)));
+            _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
+                const int8_t *q8 = y[c]->qs + 32 * j;
+                __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4(q8));
+                __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], bcast4(q8 + 4));
+                _Pragma("GCC unroll 3") for (int k = 2; k < 8; k += 2) {
+                    p0 = _mm512_dpbusd_epi32(p0, w[k], bcast4(q8 + 4 * k));
+                    p1 = _mm512_dpbusd_epi32(p1, w[k + 1], bcast4(q8 + 4 * k + 4));
+                }
+                sumi[c] = _mm512_add_epi32(sumi[c], _mm512_mullo_epi32(_mm512_add_epi32(p0, p1), sc));
+            }
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)pb));
+        _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
+            const __m512 dw = _mm512_mul_ps(d, _mm512_set1_ps(y[c]->d));
+            const __m512 t1 = _mm512_mul_ps(dw, _mm512_cvtepi32_ps(sumi[c]));
+            acc[c] = _mm512_add_ps(acc[c], _mm512_sub_ps(t1, t2[c]));
+        }
+    }
+    _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) _mm512_storeu_ps(s + (size_t)c * s_stride, acc[c]);
+}
+
+#define K_TILE_CASE(K) \
+    case K: q4kx16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, K); break;
+
+void octet__gemm_q4_Kx16_avx512(int64_t n, float *s, size_t s_stride, const void *group, const void *pf,
+                                const void *a, size_t a_stride, int nc, const octet__q8_aux *aux, size_t aux_stride) {
+    (void)aux, (void)aux_stride;
+    const int64_t nb = n / QK_K;
+    const uint8_t *g = group;
+    pf_stream pfs;
+    pf_stream *pfp = NULL;
+    if (pf) {
+        pf_init(&pfs, pf, octet__q4_Kx16_bytes(n), (size_t)nb);
+        pfp = &pfs;
+    }
+    for (int c0 = 0; c0 < nc;) {
+        const int k = nc - c0 >= 8 ? 8 : nc - c0 < 4 ? nc - c0 : 4;
+        const uint8_t *ab = (const uint8_t *)a + (size_t)c0 * a_stride;
+        switch (k) {
+            K_TILE_CASE(1)
+            K_TILE_CASE(2)
+            K_TILE_CASE(3)
+            K_TILE_CASE(4)
+        default: q4kx16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, 8); break;
+        }
+        pfp = NULL;
+        c0 += k;
+    }
+}
+
+/* Q4_K x16 packer: the codes by gathers (chunk q = dword q of the 16 rows' qs), d and dmin from one gathered dword
+ * per row, the 6-bit scales and mins unpacked row by row as the reference does */
+void octet__pack_q4_Kx16_avx512(int64_t n, void *dst, const void *w, size_t w_stride) {
+    if (w_stride > (size_t)INT32_MAX / 16) {
+        octet__pack_q4_Kx16_ref(n, dst, w, w_stride);
+        return;
+    }
+    const __m512i off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32((int32_t)w_stride));
+    uint8_t *o = dst;
+    const uint8_t *x = w;
+    for (int64_t b = 0; b < n / QK_K; b++, o += OCTET__Q4KX16_BLOCK, x += sizeof(block_q4_K)) {
+        const __m512i dd = _mm512_i32gather_epi32(off, (const void *)x, 1);
+        _mm256_storeu_si256((__m256i *)(void *)o, _mm512_cvtepi32_epi16(dd));
+        _mm256_storeu_si256((__m256i *)(void *)(o + 32), _mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
+        for (int r = 0; r < 16; r++) {
+            const block_q4_K *xr = (const block_q4_K *)(const void *)(x + (size_t)r * w_stride);
+            uint8_t sc[8], m[8];
+            octet__q4_K_scales(xr->scales, sc, m);
+            for (int j = 0; j < 8; j++) {
+                o[64 + 16 * j + r] = sc[j];
+                o[192 + 32 * (j / 2) + 2 * r + j % 2] = m[j];
+            }
+        }
+        _Pragma("GCC unroll 8") for (int q = 0; q < 32; q++)
+            _mm512_storeu_si512((void *)(o + 320 + 64 * q),
+                                _mm512_i32gather_epi32(off, (const void *)(x + 16 + 4 * q), 1));
     }
 }
 
