@@ -26,9 +26,10 @@ SERVER_LDLIBS := -lmicrohttpd
 # The ref folder is portable and always built.
 ARCH    ?= $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
 ifeq ($(ARCH),x86_64)
-KSETS   := avx2
+KSETS   := avx2 avx512
 endif
 KFLAGS_avx2 := -mavx2 -mfma -mf16c
+KFLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 KSET_SRC := $(sort $(foreach k,$(KSETS),$(wildcard src/kernels/$(k)/*.c)))
 
 # Variants: rel (optimized) and asan (sanitizers). Objects live under build/<variant>/.
@@ -187,11 +188,14 @@ endif
 # side-by-side comparison with llama.cpp. Also builds the kernel micro-benchmark build/rel/bench/bench_kernels and
 # build/rel/bench/ab_exec (integer versus float execution interleaved in one process; run_bench.sh runs it).
 .PHONY: bench
-bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec
+bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/bench/ab_repack
 	bench/run_bench.sh
 build/rel/bench/bench_kernels: bench/bench_kernels.c build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)
 build/rel/bench/ab_exec: bench/ab_exec.c build/rel/liboctet.a
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)
+build/rel/bench/ab_repack: bench/ab_repack.c build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)

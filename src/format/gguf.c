@@ -645,6 +645,14 @@ int octet__gguf_mlock(octet__gguf *g, octet_error *err) {
     return rc;
 }
 
+int octet__gguf_drop_pages(const octet__gguf *g, const void *p, size_t n) {
+    return g->map.data ? octet__map_drop(&g->map, p, n) : 0;
+}
+int octet__gguf_pages_droppable(const octet__gguf *g) { return g->map.data && octet__map_droppable(&g->map); }
+void octet__gguf_prefault(const octet__gguf *g, const void *p, size_t n) {
+    if (g->map.data) octet__map_prefault(&g->map, p, n);
+}
+
 int64_t octet__gguf_n_kv(const octet__gguf *g) { return g->n_kv; }
 const octet__gguf_kv *octet__gguf_kv_at(const octet__gguf *g, int64_t i) {
     return i >= 0 && i < g->n_kv ? &g->kv[i] : NULL;

@@ -74,6 +74,13 @@ uint64_t octet__gguf_file_size(const octet__gguf *g);
 /* Mapping base and size (for madvise / mlock). */
 const void *octet__gguf_base(const octet__gguf *g);
 int octet__gguf_mlock(octet__gguf *g, octet_error *err);
+/* Release the pages wholly inside [p, p + n) of a file opened with mmap (octet__map_drop); 0 and nothing done
+ * for files read into memory, locked files and buffers. The bytes stay readable (they fault back in). */
+int octet__gguf_drop_pages(const octet__gguf *g, const void *p, size_t n);
+/* 1 when octet__gguf_drop_pages can release pages (the file is mmapped and not locked). */
+int octet__gguf_pages_droppable(const octet__gguf *g);
+/* Fault in [p, p + n) of a mapped file in one call (octet__map_prefault); nothing otherwise. */
+void octet__gguf_prefault(const octet__gguf *g, const void *p, size_t n);
 /* Start of the data section (tensor offsets are relative to it), from the start of the file. */
 uint64_t octet__gguf_data_offset(const octet__gguf *g);
 

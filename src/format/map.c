@@ -118,6 +118,34 @@ int octet__map_lock(octet__map *m, octet_error *err) {
     return rc;
 }
 
+int octet__map_droppable(const octet__map *m) { return m->mapped && !m->locked; }
+
+int octet__map_drop(const octet__map *m, const void *p, size_t n) {
+    if (!octet__map_droppable(m) || n == 0) return 0;
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096u;
+    uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+    const uintptr_t lo = (uintptr_t)m->data, hi = lo + (uintptr_t)m->size;
+    if ((uintptr_t)p < lo || (uintptr_t)p + n > hi || b <= a) return 0;
+    /* MADV_DONTNEED on a private, never written file mapping drops the process's page table entries only: the
+     * next read faults the file's bytes back in (madvise(2)). */
+    return madvise((void *)a, (size_t)(b - a), MADV_DONTNEED) == 0;
+}
+
+void octet__map_prefault(const octet__map *m, const void *p, size_t n) {
+#ifdef MADV_POPULATE_READ
+    if (!m->mapped || n == 0) return;
+    uintptr_t a;
+    size_t len;
+    page_range(p, n, &a, &len);
+    const uintptr_t lo = (uintptr_t)m->data, hi = lo + (uintptr_t)m->size;
+    if ((uintptr_t)p < lo || (uintptr_t)p + n > hi) return;
+    (void)madvise((void *)a, len, MADV_POPULATE_READ);
+#else
+    (void)m, (void)p, (void)n;
+#endif
+}
+
 void octet__map_close(octet__map *m) {
     if (!m) return;
     if (m->locked) octet__mem_unlock(m->data, (size_t)m->size);

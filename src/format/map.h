@@ -28,6 +28,16 @@ int octet__map_lock(octet__map *m, octet_error *err);
 /* Release; accepts a zeroed map. */
 void octet__map_close(octet__map *m);
 
+/* Give back the pages wholly inside [p, p + n) of a mapped, unlocked view (madvise MADV_DONTNEED): they are read
+ * again from the file when next touched, so the view's contents do not change. Returns 1 when released, 0 when
+ * the view is not an mmap (a heap copy must keep its bytes), is locked, or madvise refused. */
+int octet__map_drop(const octet__map *m, const void *p, size_t n);
+/* 1 when octet__map_drop can release pages of this view (an mmap, not locked). */
+int octet__map_droppable(const octet__map *m);
+/* Map the pages of [p, p + n) of a mapped view in one call (madvise MADV_POPULATE_READ, Linux 5.14+) instead of
+ * a page fault per few pages when they are first read; a no-op where unsupported. */
+void octet__map_prefault(const octet__map *m, const void *p, size_t n);
+
 /* mlock / munlock of an arbitrary read-only range (rounded out to pages). */
 int octet__mem_lock(const void *p, size_t n, const char *name, octet_error *err);
 void octet__mem_unlock(const void *p, size_t n);

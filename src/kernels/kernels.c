@@ -94,12 +94,16 @@ static bool always(const octet__cpu *c) {
 }
 #if defined(__x86_64__)
 static bool has_avx2(const octet__cpu *c) { return c->avx2 && c->fma && c->f16c; }
+static bool has_avx512(const octet__cpu *c) {
+    return has_avx2(c) && c->avx512f && c->avx512bw && c->avx512vl && c->avx512dq && c->avx512vnni;
+}
 #endif
 
 static const set_def g_defs[] = {
     {"ref", NULL, "portable C", always, octet__kset_init_ref},
 #if defined(__x86_64__)
     {"avx2", "ref", "AVX2, FMA, F16C", has_avx2, octet__kset_init_avx2},
+    {"avx512", "avx2", "AVX-512 F/BW/VL/DQ and VNNI", has_avx512, octet__kset_init_avx512},
 #endif
 };
 #define N_DEFS (sizeof g_defs / sizeof g_defs[0])

@@ -21,6 +21,7 @@
 #include "kernels/gemm.h"
 #include "kernels/int_kernels.h"
 #include "kernels/kernels.h"
+#include "kernels/repack.h"
 
 /* Integer-mode kernels (contracts in int_kernels.h and intmath.h). The multi-row ones (gemv8 .. rescale8) may be
  * NULL in a set: the integer pass then uses dot4/dot per row. */
@@ -57,6 +58,14 @@ typedef struct octet__ikernel_table {
     void (*add_sat)(int32_t *x, const int32_t *d, size_t n);
 } octet__ikernel_table;
 
+/* A load-time weight layout of the set (repack.h): one group of 16 rows of n elements is group_bytes(n) bytes,
+ * written by pack from the file's rows and multiplied by gemm (bit for bit the reference dot). */
+typedef struct octet__repack_kernels {
+    size_t (*group_bytes)(int64_t n);
+    void (*pack)(int64_t n, void *dst, const void *w, size_t w_stride);
+    octet__gemm_x16_kernel *gemm;
+} octet__repack_kernels;
+
 typedef struct octet__kset {
     const char *name;   /* "ref", "avx2", "avx512", ... */
     const char *parent; /* the set it starts from (NULL for ref) */
@@ -65,6 +74,7 @@ typedef struct octet__kset {
     octet__gemm_fn gemm[OCTET_TYPE_COUNT];            /* NULL: none */
     octet__gemv8_fn gemv8[OCTET_TYPE_COUNT];          /* NULL: none */
     octet__panel_kernels panel[OCTET_TYPE_COUNT];     /* pack NULL: none */
+    octet__repack_kernels repack[OCTET_TYPE_COUNT];   /* pack NULL: the type is used as the file stores it */
     octet__fkernel_table f;
     octet__ikernel_table i;
 } octet__kset;

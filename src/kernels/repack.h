@@ -13,6 +13,25 @@
  * every 32-bit lane, one u8 x s8 four-way multiply-accumulate (x86 VPDPBUSD) adds sum_k (w_k + 128) a_k into
  * lane r for all 16 rows at once, and sum_k w_k a_k = that - 128 sum_k a_k (exact integers). A 256-bit kernel
  * reads the two 32-byte halves of a chunk as rows 0..7 and 8..15.
+ *
+ * Q4_0 x16 ("q4_0x16"): the rows of a Q4_0 matrix in groups of 16. Per 32-element block b of the group:
+ *   bytes 0..31     the 16 rows' fp16 scales d (row r at bytes 2r, 2r + 1, little-endian)
+ *   bytes 32..287   4 chunks of 64 bytes; chunk j holds bytes 4j..4j+3 of row r's 16 nibble bytes (qs) at bytes
+ *                   4r..4r+3 of the chunk, unchanged: their low nibbles are codes 4j..4j+3 (elements 4j..4j+3),
+ *                   their high nibbles codes 16+4j..16+4j+3
+ * 288 bytes per block, exactly the 16 rows' 16 * 18 bytes. The nibbles q (0..15, the weight being q - 8) are used
+ * as unsigned bytes: sum_k (q_k - 8) a_k = sum_k q_k a_k - 8 sum_k a_k.
+ *
+ * Q4_K x16 ("q4_Kx16"): the rows of a Q4_K matrix in groups of 16. Per 256-element super-block of the group:
+ *   bytes 0..31       the 16 rows' fp16 d (row r at 2r), bytes 32..63 their fp16 dmin
+ *   bytes 64..191     the 6-bit sub-block scales, unpacked to bytes: sc[j] of row r at 64 + 16j + r (j < 8)
+ *   bytes 192..319    the 6-bit mins, unpacked to bytes in pairs: m[2k + e] of row r at 192 + 32k + 2r + e
+ *                     (k < 4, e < 2): zero-extended to 16 bits, lane r holds (m[2k], m[2k+1]) for one
+ *                     16-bit multiply-add with the activation's two sub-block sums
+ *   bytes 320..2367   32 chunks of 64 bytes; chunk q holds bytes 4q..4q+3 of row r's 128 nibble bytes (qs) at
+ *                     bytes 4r..4r+3: with q = 8p + k, their low nibbles are codes 4k..4k+3 of sub-block 2p, the
+ *                     high nibbles codes 4k..4k+3 of sub-block 2p+1
+ * 2368 bytes per super-block, 64 more than the 16 rows' 16 * 144 (the scales and mins are unpacked from 6 bits).
  */
 #ifndef OCTET_REPACK_H
 #define OCTET_REPACK_H
@@ -20,8 +39,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/gemm.h"
+
 #define OCTET__Q8X16_ROWS 16
 #define OCTET__Q8X16_BLOCK 544 /* bytes per 32-element block of a group */
+#define OCTET__Q4X16_BLOCK 288
 
 /* Bytes of one group of 16 rows of n elements (n a multiple of 32). */
 static inline size_t octet__q8_0x16_bytes(int64_t n) { return (size_t)(n / 32) * OCTET__Q8X16_BLOCK; }
@@ -29,5 +51,29 @@ static inline size_t octet__q8_0x16_bytes(int64_t n) { return (size_t)(n / 32) *
 void octet__pack_q8_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
 /* Row r (< 16) of a group back as Q8_0 blocks (the inverse, for tests). */
 void octet__unpack_q8_0x16_ref(int64_t n, void *row, const void *group, int r);
+/* The same three for Q4_0 x16. */
+static inline size_t octet__q4_0x16_bytes(int64_t n) { return (size_t)(n / 32) * OCTET__Q4X16_BLOCK; }
+void octet__pack_q4_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__unpack_q4_0x16_ref(int64_t n, void *row, const void *group, int r);
+#define OCTET__Q4KX16_BLOCK 2368
+static inline size_t octet__q4_Kx16_bytes(int64_t n) { return (size_t)(n / 256) * OCTET__Q4KX16_BLOCK; }
+void octet__pack_q4_Kx16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
+
+/* ---- kernels over the layouts (src/kernels/avx512/) ----------------------------------------------------------
+ * One group of 16 rows against nc >= 1 activation rows (token c at a + c * a_stride, Q8_0 blocks):
+ *   s[c * s_stride + r] = reference dot(row r, token c)   for r < 16, c < nc,
+ * bit for bit. aux as in gemm.h (may be NULL). pf (may be NULL): the group the caller reads next (one group's
+ * bytes), prefetched while this one is computed. Only for CPUs with AVX-512 F/BW/VL/DQ and VNNI. */
+typedef void octet__gemm_x16_kernel(int64_t n, float *s, size_t s_stride, const void *group, const void *pf,
+                                    const void *a, size_t a_stride, int nc, const octet__q8_aux *aux,
+                                    size_t aux_stride);
+octet__gemm_x16_kernel octet__gemm_q8_0x16_avx512;
+octet__gemm_x16_kernel octet__gemm_q4_0x16_avx512;
+/* Q4_K x16 against Q8_K activations (aux unused) */
+octet__gemm_x16_kernel octet__gemm_q4_Kx16_avx512;
+/* The packers' AVX-512 twins (the same bytes; the gathers read the 16 rows in place) */
+void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__pack_q4_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__pack_q4_Kx16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 
 #endif

@@ -34,6 +34,7 @@
 #include "kernels/kernels_impl.h"
 #include "model.h"
 #include "model/int/int.h"
+#include "model/packed.h"
 
 struct octet_session {
     const octet_model *m;
@@ -172,6 +173,7 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
         *out = s;
         return 0;
     }
+    octet__repack_prepare(m, l0, l1, s->pool); /* once per model: repacked matrices (model/packed.h) */
     s->kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     size_t q_dim = (size_t)hp->n_head * (size_t)hp->head_dim, nb = (size_t)n_batch;
     s->k_cache = alloc_f32((size_t)(l1 - l0), (size_t)n_ctx, s->kv_dim, &ok);
@@ -270,6 +272,7 @@ typedef struct mm_task {
     int swiglu;                /* gate and up (n_w = 2, same shape): rows claimed in pairs, y[0] = silu(y[0]) * y[1] */
     octet__claim rows;         /* rows of all weights (concatenated), for mm_dot; row pairs with swiglu */
     octet__claim toks;         /* activation rows to quantize, one at a time (mm_quantize) */
+    octet__packed pk[MM_MAX];  /* w[j] repacked in groups of 16 rows (model/packed.h), or pk[j].gemm == NULL */
 } mm_task;
 
 /* Activation rows claimed one at a time from an atomic counter (run with octet__pool_run_any). */
@@ -313,10 +316,50 @@ static inline void mm_store(const mm_task *t, float *y, int n_out, int i, int64_
  * piece, claimed when the current one's last group starts. */
 static const uint8_t *row_addr(const mm_task *t, int64_t r) {
     for (int j = 0; j < t->n_w; j++) {
+        if (t->pk[j].gemm && r < 16 * t->pk[j].groups) return t->pk[j].data + (size_t)(r / 16) * t->pk[j].group_bytes;
         if (r < t->w[j]->ne[1]) return (const uint8_t *)t->w[j]->data + (size_t)r * t->w[j]->row_bytes;
         r -= t->w[j]->ne[1];
     }
     return NULL;
+}
+
+/* ---- repacked matrices (model/packed.h): groups of 16 rows through the layout's kernel ---------------------- */
+#define MM_X16_TOK 32 /* tokens per kernel call (its results go through a stack buffer) */
+
+/* Look up the repacked copies of the task's weights; 1 when any is used. */
+static int mm_x16_setup(const octet_session *s, mm_task *t) {
+    int any = 0;
+    for (int j = 0; j < t->n_w; j++) {
+        if (!octet__repack_find(s->m, t->w[j], &t->pk[j])) t->pk[j].gemm = NULL;
+        any |= t->pk[j].gemm != NULL;
+    }
+    return any;
+}
+
+/* Rows [lo, hi) of weight j (its rows start at wbase in the concatenation; the piece ends at r1): the whole
+ * packed groups from lo, while lo is a multiple of 16. Returns the first row left for the other paths. The group
+ * read next is prefetched as in mm_piece. */
+static int64_t mm_x16_rows(mm_task *t, int j, int64_t lo, int64_t hi, int64_t wbase, int64_t r1,
+                           const uint8_t *after, octet__claim_cursor *cur) {
+    const octet__packed *pk = &t->pk[j];
+    const int n_out = (int)t->w[j]->ne[1];
+    float v[MM_X16_TOK * 16];
+    if (lo % 16) return lo;
+    for (; lo + 16 <= hi && lo / 16 < pk->groups; lo += 16) {
+        int64_t nxt = wbase + lo + 16;
+        const uint8_t *pf = nxt < r1 ? row_addr(t, nxt)
+                            : after  ? after
+                            : octet__cursor_peek(&t->rows, cur, &nxt) ? row_addr(t, nxt) : NULL;
+        const uint8_t *g = pk->data + (size_t)(lo / 16) * pk->group_bytes;
+        for (int i = 0; i < t->n_tok; i += MM_X16_TOK) {
+            const int nc = t->n_tok - i < MM_X16_TOK ? t->n_tok - i : MM_X16_TOK;
+            pk->gemm(t->n_in, v, 16, g, i ? NULL : pf, t->a + (size_t)i * t->a_stride, t->a_stride, nc,
+                     t->aux ? t->aux + (size_t)i * t->aux_stride : NULL, t->aux_stride);
+            for (int c = 0; c < nc; c++)
+                for (int k = 0; k < 16; k++) mm_store(t, t->y[j], n_out, i + c, lo + k, v[c * 16 + k], t->bias[j]);
+        }
+    }
+    return lo;
 }
 
 /* Rows [r0, r1) of the concatenated weights. The group of 8 rows after the last one here is at `after`, or, when
@@ -340,6 +383,7 @@ static void mm_piece(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t 
         const int min_tok = gemv8 || gemm ? PANEL_MIN_TOK : PANEL_MIN_TOK_NO_GEMV;
         const octet__panel_kernels *pk = t->n_tok >= min_tok && panel ? octet__panel(w->type) : NULL;
         if (pk && pk->bytes(t->n_in) > t->panel_stride) pk = NULL;
+        if (t->pk[j].gemm) lo = mm_x16_rows(t, j, lo, hi, wbase, r1, after, cur);
         if (pk || gemv8) {
             for (; lo + OCTET__PANEL_ROWS <= hi; lo += OCTET__PANEL_ROWS) {
                 const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
@@ -453,6 +497,7 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
     int64_t total_rows = 0;
     for (int j = 0; j < n_w; j++) total_rows += w[j]->ne[1];
     octet__claim_init_rows(&t.rows, swiglu_pair ? w[0]->ne[1] : total_rows, octet__pool_n_threads(s->pool));
+    if (t.vdt != OCTET_TYPE_F32 && mm_x16_setup(s, &t)) t.rows.chunk = (t.rows.chunk + 15) & ~(int64_t)15;
     octet__pool_run_any(s->pool, mm_dot, &t);
 }
 

@@ -15,6 +15,7 @@
 
 #include "core/limits.h"
 #include "model/int/int.h"
+#include "model/packed.h"
 
 octet_model_params octet_model_default_params(void) {
     octet_model_params p = {.use_mmap = 1, .use_mlock = 0};
@@ -466,6 +467,7 @@ int octet_model_open(octet_model **out, const char *path, const octet_model_para
 void octet_model_close(octet_model *m) {
     if (!m) return;
     octet__int_model_release(m);
+    octet__repack_release(m);
     octet__tokenizer_free(m->tok);
     octet__free(m->rope_phi);
     octet__free(m->layers);

@@ -64,6 +64,7 @@ struct octet_model {
     char tok_model[16], tok_pre[32];
     uint8_t *bound;           /* while binding: [n_tensors] 1 once a tensor is used (every one must be) */
     void *int_cache;          /* integer-mode weights, built once on first use (src/model/int/), or NULL */
+    void *packed;             /* repacked weight matrices (model/packed.c), built by the first float session, or NULL */
 };
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "kernels/kernels_impl.h"
 #include "tensor/types.h"
 
 void octet__pack_q8_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride) {
@@ -26,5 +27,46 @@ void octet__unpack_q8_0x16_ref(int64_t n, void *row, const void *group, int r) {
     for (int64_t b = 0; b < n / QK8_0; b++, g += OCTET__Q8X16_BLOCK) {
         x[b].d = (uint16_t)(g[2 * r] | g[2 * r + 1] << 8);
         for (int k = 0; k < QK8_0; k++) x[b].qs[k] = (int8_t)(g[32 + 64 * (k / 4) + 4 * r + k % 4] ^ 0x80u);
+    }
+}
+
+void octet__pack_q4_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride) {
+    uint8_t *o = dst;
+    for (int64_t b = 0; b < n / QK4_0; b++, o += OCTET__Q4X16_BLOCK) {
+        for (int r = 0; r < OCTET__Q8X16_ROWS; r++) {
+            const block_q4_0 *x = (const block_q4_0 *)(const void *)((const uint8_t *)w + (size_t)r * w_stride) + b;
+            o[2 * r] = (uint8_t)(x->d & 0xff);
+            o[2 * r + 1] = (uint8_t)(x->d >> 8);
+            for (int i = 0; i < QK4_0 / 2; i++) o[32 + 64 * (i / 4) + 4 * r + i % 4] = x->qs[i];
+        }
+    }
+}
+
+void octet__unpack_q4_0x16_ref(int64_t n, void *row, const void *group, int r) {
+    const uint8_t *g = group;
+    block_q4_0 *x = row;
+    for (int64_t b = 0; b < n / QK4_0; b++, g += OCTET__Q4X16_BLOCK) {
+        x[b].d = (uint16_t)(g[2 * r] | g[2 * r + 1] << 8);
+        for (int i = 0; i < QK4_0 / 2; i++) x[b].qs[i] = g[32 + 64 * (i / 4) + 4 * r + i % 4];
+    }
+}
+
+void octet__pack_q4_Kx16_ref(int64_t n, void *dst, const void *w, size_t w_stride) {
+    uint8_t *o = dst;
+    for (int64_t b = 0; b < n / QK_K; b++, o += OCTET__Q4KX16_BLOCK) {
+        for (int r = 0; r < OCTET__Q8X16_ROWS; r++) {
+            const block_q4_K *x = (const block_q4_K *)(const void *)((const uint8_t *)w + (size_t)r * w_stride) + b;
+            uint8_t sc[8], m[8];
+            octet__q4_K_scales(x->scales, sc, m);
+            o[2 * r] = (uint8_t)(x->d & 0xff);
+            o[2 * r + 1] = (uint8_t)(x->d >> 8);
+            o[32 + 2 * r] = (uint8_t)(x->dmin & 0xff);
+            o[32 + 2 * r + 1] = (uint8_t)(x->dmin >> 8);
+            for (int j = 0; j < 8; j++) {
+                o[64 + 16 * j + r] = sc[j];
+                o[192 + 32 * (j / 2) + 2 * r + j % 2] = m[j];
+            }
+            for (int i = 0; i < QK_K / 2; i++) o[320 + 64 * (i / 4) + 4 * r + i % 4] = x->qs[i];
+        }
     }
 }
