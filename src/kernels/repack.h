@@ -32,6 +32,9 @@
  *                     bytes 4r..4r+3: with q = 8p + k, their low nibbles are codes 4k..4k+3 of sub-block 2p, the
  *                     high nibbles codes 4k..4k+3 of sub-block 2p+1
  * 2368 bytes per super-block, 64 more than the 16 rows' 16 * 144 (the scales and mins are unpacked from 6 bits).
+ *
+ * Q4_1 x16 ("q4_1x16"): as Q4_0 x16 with the 16 rows' fp16 m after their d: per block, bytes 0..31 d, 32..63 m,
+ * 64..319 the 4 nibble chunks (320 bytes, exactly 16 * 20). The nibbles are the codes (w = d q + m).
  */
 #ifndef OCTET_REPACK_H
 #define OCTET_REPACK_H
@@ -55,6 +58,9 @@ void octet__unpack_q8_0x16_ref(int64_t n, void *row, const void *group, int r);
 static inline size_t octet__q4_0x16_bytes(int64_t n) { return (size_t)(n / 32) * OCTET__Q4X16_BLOCK; }
 void octet__pack_q4_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
 void octet__unpack_q4_0x16_ref(int64_t n, void *row, const void *group, int r);
+#define OCTET__Q41X16_BLOCK 320
+static inline size_t octet__q4_1x16_bytes(int64_t n) { return (size_t)(n / 32) * OCTET__Q41X16_BLOCK; }
+void octet__pack_q4_1x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
 #define OCTET__Q4KX16_BLOCK 2368
 static inline size_t octet__q4_Kx16_bytes(int64_t n) { return (size_t)(n / 256) * OCTET__Q4KX16_BLOCK; }
 void octet__pack_q4_Kx16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
@@ -69,11 +75,13 @@ typedef void octet__gemm_x16_kernel(int64_t n, float *s, size_t s_stride, const 
                                     size_t aux_stride);
 octet__gemm_x16_kernel octet__gemm_q8_0x16_avx512;
 octet__gemm_x16_kernel octet__gemm_q4_0x16_avx512;
-/* Q4_K x16 against Q8_K activations (aux unused) */
+/* Q4_1 x16 against Q8_1 activations, Q4_K x16 against Q8_K (aux unused by both) */
+octet__gemm_x16_kernel octet__gemm_q4_1x16_avx512;
 octet__gemm_x16_kernel octet__gemm_q4_Kx16_avx512;
 /* The packers' AVX-512 twins (the same bytes; the gathers read the 16 rows in place) */
 void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 void octet__pack_q4_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 void octet__pack_q4_Kx16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__pack_q4_1x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 
 #endif

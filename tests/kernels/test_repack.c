@@ -4,7 +4,7 @@
  *  - the portable packer: unpacking every row of a packed group gives the source rows back byte for byte, and the
  *    packed bytes sit where repack.h says (checked element by element against the layout's formula); the
  *    AVX-512 packer writes the same bytes;
- *  - layouts: Q8_0 x16, Q4_0 x16 (x Q8_0) and Q4_K x16 (x Q8_K; its activation aux is unused);
+ *  - layouts: Q8_0 x16, Q4_0 x16 (x Q8_0), Q4_1 x16 (x Q8_1) and Q4_K x16 (x Q8_K; its activation aux is unused);
  *  - the AVX-512 VNNI kernels (skipped, with a line, when the CPU lacks AVX-512 F/BW/VL/DQ or VNNI): one group of
  *    16 rows against nc = 1..9 tokens, with and without the activations' aux, must equal the reference dot of
  *    every (row, token) bit for bit (memcmp). Rows are random with the extreme codes (-128, 127 for Q8_0; 0, 15
@@ -135,6 +135,28 @@ static void fill_act_q8_K(uint8_t *a, size_t stride, int nt, int64_t n, uint64_t
     }
 }
 
+/* 16 random Q4_1 rows and Q8_1 activations (the kernels take s, the activation block's d * sum, as given) */
+static void fill_q4_1(uint8_t *w, size_t w_stride, uint8_t *a, size_t a_stride, int64_t n, uint64_t *s) {
+    for (int r = 0; r < NR; r++) {
+        block_q4_1 *x = (block_q4_1 *)(void *)(w + (size_t)r * w_stride);
+        for (int64_t b = 0; b < n / QK4_1; b++) {
+            const int mode = t_rng_next(s) % 9 == 0;
+            x[b].d = rand_scale(s);
+            x[b].m = rand_scale(s);
+            for (int k = 0; k < QK4_1 / 2; k++) x[b].qs[k] = mode ? 0xff : (uint8_t)t_rng_next(s);
+        }
+    }
+    for (int c = 0; c < NT; c++) {
+        block_q8_1 *y = (block_q8_1 *)(void *)(a + (size_t)c * a_stride);
+        for (int64_t b = 0; b < n / QK8_1; b++) {
+            const int mode = t_rng_next(s) % 7 == 0;
+            y[b].d = rand_scale(s);
+            y[b].s = rand_scale(s);
+            for (int k = 0; k < QK8_1; k++) y[b].qs[k] = rand_code(s, mode);
+        }
+    }
+}
+
 static uint8_t *wq, *aq, *grp, *back;
 static octet__q8_aux *auxv;
 
@@ -261,6 +283,28 @@ static void test_q4_K(int64_t n, uint64_t seed) {
     check_kernel("q4_Kx16", octet__gemm_q4_Kx16_avx512, octet__dot_q4_K_q8_K_ref, n, wq, w_stride, a_stride, 0);
 }
 
+static void test_q4_1(int64_t n, uint64_t seed) {
+    const size_t w_stride = octet__row_bytes(OCTET_TYPE_Q4_1, MAXN) + 2;
+    const size_t a_stride = octet__row_bytes(OCTET_TYPE_Q8_1, MAXN) + 2;
+    uint64_t s = seed;
+    fill_q4_1(wq, w_stride, aq, a_stride, n, &s);
+    octet__pack_q4_1x16_ref(n, grp, wq, w_stride);
+    const uint8_t *g = grp;
+    int bad = 0;
+    for (int64_t b = 0; b < n / QK4_1; b++, g += OCTET__Q41X16_BLOCK)
+        for (int r = 0; r < NR; r++) {
+            const block_q4_1 *x = (const block_q4_1 *)(const void *)(wq + (size_t)r * w_stride) + b;
+            bad |= (g[2 * r] | g[2 * r + 1] << 8) != x->d || (g[32 + 2 * r] | g[33 + 2 * r] << 8) != x->m;
+            for (int i = 0; i < QK4_1 / 2; i++) bad |= g[64 + 64 * (i / 4) + 4 * r + i % 4] != x->qs[i];
+        }
+    CHECKF(!bad, "q4_1x16 layout, n=%lld", (long long)n);
+    if (!have_vnni()) return;
+    memset(back, 0x5a, octet__q4_1x16_bytes(n));
+    octet__pack_q4_1x16_avx512(n, back, wq, w_stride);
+    CHECKF(!memcmp(back, grp, octet__q4_1x16_bytes(n)), "q4_1x16 AVX-512 packer, n=%lld", (long long)n);
+    check_kernel("q4_1x16", octet__gemm_q4_1x16_avx512, octet__dot_q4_1_q8_1_ref, n, wq, w_stride, a_stride, 0);
+}
+
 static void test_q8_0_kernel(int64_t n, uint64_t seed) {
     const size_t w_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 6;
     const size_t a_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 2, aux_stride = MAXN / QK8_0 + 1;
@@ -289,6 +333,8 @@ int main(void) {
                 test_q4_0_kernel(ns[i], 5000 * i + k);
             }
     }
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (uint64_t k = 0; k < 2; k++) test_q4_1(ns[i], 9000 * i + k);
     static const int64_t nk[] = {256, 512, 768, 2048, 4096};
     for (size_t i = 0; i < sizeof nk / sizeof nk[0]; i++)
         for (uint64_t k = 0; k < 3; k++) test_q4_K(nk[i], 7000 * i + k);

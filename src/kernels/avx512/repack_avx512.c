@@ -101,14 +101,17 @@ void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_st
 
 /* T tokens (activation rows y[c]) against one group: a block's weights are loaded (and, for Q4_0, split into
  * nibbles) once and used for each token; each token has its own 16 float chains. Q4 selects the layout:
- *   Q8_0 x16: operand j (0..7) = chunk j, against activation codes 4j..4j+3; isum = acc - 16 * sum8;
- *   Q4_0 x16: operands 2j, 2j+1 = the low and high nibbles of chunk j (j = 0..3), against codes 4j..4j+3 and
- *             16+4j..16+4j+3; isum = acc - sum8 (8 times the code sum, the -8 offset). */
+ *   0, Q8_0 x16: operand j (0..7) = chunk j, against activation codes 4j..4j+3; isum = acc - 16 * sum8;
+ *   1, Q4_0 x16: operands 2j, 2j+1 = the low and high nibbles of chunk j (j = 0..3), against codes 4j..4j+3 and
+ *                16+4j..16+4j+3; isum = acc - sum8 (8 times the code sum, the -8 offset);
+ *   2, Q4_1 x16 (x Q8_1): the nibbles as for Q4_0, isum = acc (no offset), and the reference's block term
+ *                (float)isum * (d_w * d_a) + m_w * s_a (s_a the activation block's fp16 d * sum). */
 static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s, size_t s_stride, const uint8_t *g,
                                                              pf_stream *pfs, const uint8_t *a, size_t a_stride,
                                                              const int T, const octet__q8_aux *aux, size_t aux_stride,
                                                              const int Q4) {
-    const size_t block = Q4 ? OCTET__Q4X16_BLOCK : OCTET__Q8X16_BLOCK;
+    const size_t block = Q4 == 2 ? OCTET__Q41X16_BLOCK : Q4 ? OCTET__Q4X16_BLOCK : OCTET__Q8X16_BLOCK;
+    const size_t base = Q4 == 2 ? 64 : 32; /* the first chunk */
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 acc[8];
     _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) acc[c] = _mm512_setzero_ps();
@@ -119,7 +122,7 @@ static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s,
         int ao[8]; /* activation code offset of operand k */
         if (Q4) {
             _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
-                const __m512i q = _mm512_loadu_si512((const void *)(pb + 32 + 64 * j));
+                const __m512i q = _mm512_loadu_si512((const void *)(pb + base + 64 * j));
                 w[2 * j] = _mm512_and_si512(q, m4);
                 w[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
                 ao[2 * j] = 4 * j;
@@ -132,6 +135,22 @@ static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s,
             }
         }
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)pb));
+        if (Q4 == 2) {
+            const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(pb + 32)));
+            _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
+                const block_q8_1 *y = (const block_q8_1 *)(const void *)(a + (size_t)c * a_stride) + i;
+                __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4(y->qs + ao[0]));
+                __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], bcast4(y->qs + ao[1]));
+                _Pragma("GCC unroll 3") for (int k = 2; k < 8; k += 2) {
+                    p0 = _mm512_dpbusd_epi32(p0, w[k], bcast4(y->qs + ao[k]));
+                    p1 = _mm512_dpbusd_epi32(p1, w[k + 1], bcast4(y->qs + ao[k + 1]));
+                }
+                const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(y->d)));
+                const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(p0, p1)), dd);
+                acc[c] = _mm512_add_ps(acc[c], _mm512_add_ps(v, _mm512_mul_ps(mw, _mm512_set1_ps(_cvtsh_ss(y->s)))));
+            }
+            continue;
+        }
         _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
             const block_q8_0 *y = (const block_q8_0 *)(const void *)(a + (size_t)c * a_stride) + i;
             const octet__q8_aux *x = aux ? aux + (size_t)c * aux_stride + (size_t)i : NULL;
@@ -184,6 +203,7 @@ static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s,
     }
 X16_GEMM(octet__gemm_q8_0x16_avx512, octet__q8_0x16_bytes, 0)
 X16_GEMM(octet__gemm_q4_0x16_avx512, octet__q4_0x16_bytes, 1)
+X16_GEMM(octet__gemm_q4_1x16_avx512, octet__q4_1x16_bytes, 2)
 
 /* ---- Q4_0 x16 packer: chunk j is dword j of the 16 rows' nibble bytes (as octet__pack_q4_0x16_ref) ------------ */
 void octet__pack_q4_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride) {
@@ -200,6 +220,25 @@ void octet__pack_q4_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_st
         _mm256_storeu_si256((__m256i *)(void *)o, _mm512_cvtepi32_epi16(d));
         _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
             _mm512_storeu_si512((void *)(o + 32 + 64 * j), _mm512_i32gather_epi32(off, (const void *)(x + 2 + 4 * j), 1));
+    }
+}
+
+/* ---- Q4_1 x16 packer: d and m of the 16 rows, then the nibble chunks as for Q4_0 ---------------------------- */
+void octet__pack_q4_1x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride) {
+    if (w_stride > (size_t)INT32_MAX / 16) {
+        octet__pack_q4_1x16_ref(n, dst, w, w_stride);
+        return;
+    }
+    const __m512i off = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32((int32_t)w_stride));
+    uint8_t *o = dst;
+    const uint8_t *x = w;
+    for (int64_t b = 0; b < n / QK4_1; b++, o += OCTET__Q41X16_BLOCK, x += sizeof(block_q4_1)) {
+        const __m512i dm = _mm512_i32gather_epi32(off, (const void *)x, 1);
+        _mm256_storeu_si256((__m256i *)(void *)o, _mm512_cvtepi32_epi16(dm));
+        _mm256_storeu_si256((__m256i *)(void *)(o + 32), _mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16)));
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
+            _mm512_storeu_si512((void *)(o + 64 + 64 * j), _mm512_i32gather_epi32(off, (const void *)(x + 4 + 4 * j), 1));
     }
 }
 

@@ -70,3 +70,17 @@ void octet__pack_q4_Kx16_ref(int64_t n, void *dst, const void *w, size_t w_strid
         }
     }
 }
+
+void octet__pack_q4_1x16_ref(int64_t n, void *dst, const void *w, size_t w_stride) {
+    uint8_t *o = dst;
+    for (int64_t b = 0; b < n / QK4_1; b++, o += OCTET__Q41X16_BLOCK) {
+        for (int r = 0; r < OCTET__Q8X16_ROWS; r++) {
+            const block_q4_1 *x = (const block_q4_1 *)(const void *)((const uint8_t *)w + (size_t)r * w_stride) + b;
+            o[2 * r] = (uint8_t)(x->d & 0xff);
+            o[2 * r + 1] = (uint8_t)(x->d >> 8);
+            o[32 + 2 * r] = (uint8_t)(x->m & 0xff);
+            o[32 + 2 * r + 1] = (uint8_t)(x->m >> 8);
+            for (int i = 0; i < QK4_1 / 2; i++) o[64 + 64 * (i / 4) + 4 * r + i % 4] = x->qs[i];
+        }
+    }
+}
