@@ -131,6 +131,44 @@ static void test_types(const octet__kset *ref, const octet__kset *ks) {
     }
 }
 
+/* load-time layouts: 16 rows packed, every token against the ref dot of each row */
+static void test_repack(const octet__kset *ref, const octet__kset *ks) {
+    static float x[MAXN], act[MAXN];
+    static uint8_t w[16 * MAXN * 4], a[MAXTOK * MAXN * 4], group[16 * MAXN * 4 + 4096];
+    static octet__q8_aux aux[MAXTOK * MAXN / 32];
+    static float s[MAXTOK * 16];
+    for (int type = 0; type < OCTET_TYPE_COUNT; type++) {
+        const octet__repack_kernels *rk = &ks->repack[type];
+        if (!rk->pack) continue;
+        const octet__type_traits *tr = &ref->types[type];
+        const int vdt = tr->vec_dot_type;
+        for (int64_t n = 256; n <= MAXN; n += 768) {
+            const size_t rb = octet__row_bytes(type, n), ab = octet__row_bytes(vdt, n);
+            for (int r = 0; r < 16; r++) {
+                rand_floats(x, n, 0.1f + 0.2f * (float)r);
+                tr->from_float(x, w + (size_t)r * rb, n);
+            }
+            for (int c = 0; c < MAXTOK; c++) {
+                rand_floats(act, n, 1.0f + (float)c);
+                ref->types[vdt].from_float(act, a + (size_t)c * ab, n);
+            }
+            if (vdt == OCTET_TYPE_Q8_0) make_aux(a, ab, MAXTOK, n, aux, (size_t)n / 32);
+            CHECK(rk->group_bytes(n) <= sizeof group);
+            rk->pack(n, group, w, rb);
+            for (int nc = 1; nc <= MAXTOK; nc += 4) {
+                rk->gemm(n, s, 16, group, NULL, a, ab, nc, vdt == OCTET_TYPE_Q8_0 ? aux : NULL, (size_t)n / 32);
+                for (int c = 0; c < nc; c++)
+                    for (int r = 0; r < 16; r++) {
+                        float want;
+                        tr->vec_dot(n, &want, w + (size_t)r * rb, a + (size_t)c * ab);
+                        CHECKF(memcmp(&want, &s[c * 16 + r], 4) == 0, "%s %s repacked n %lld nc %d r %d c %d",
+                               ks->name, tr->name, (long long)n, nc, r, c);
+                    }
+            }
+        }
+    }
+}
+
 static void test_float_helpers(const octet__kset *ref, const octet__kset *ks) {
     static float q[512], k[64 * 520], p[64], o0[520], o1[520], e0[700], e1[700];
     const int64_t hds[] = {8, 32, 64, 72, 128, 131};
@@ -340,6 +378,7 @@ int main(int argc, char **argv) {
         if (argc > 1 && strcmp(argv[1], ks->name) != 0) continue;
         tested++;
         test_types(ref, ks);
+        test_repack(ref, ks);
         test_float_helpers(ref, ks);
         test_int(&ref->i, &ks->i, ks->name);
         printf("set %s (parent %s): checked against ref\n", ks->name, ks->parent ? ks->parent : "-");
