@@ -21,6 +21,8 @@ LDLIBS  := -lm -pthread -ljansson
 # octet serve: libmicrohttpd (HTTP; Debian's libmicrohttpd-dev), JSON through jansson above
 SERVER_LDLIBS := -lmicrohttpd
 X86FLAGS := -mavx2 -mfma -mf16c
+# src/kernels/avx512/: kernels for AVX-512 CPUs (chosen at run time by CPUID, like the AVX2 ones)
+AVX512FLAGS := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni $(X86FLAGS)
 
 # Variants: rel (optimized) and asan (sanitizers). Objects live under build/<variant>/.
 REL_CFLAGS  := $(CFLAGS_BASE) $(O)
@@ -30,18 +32,23 @@ ASAN_LDFLAGS := -fsanitize=address,undefined
 LIB_SRC  := $(sort $(wildcard src/core/*.c src/format/*.c src/tensor/*.c src/kernels/*.c src/kernels/ref/*.c src/model/int/*.c \
                               src/model/*.c src/text/*.c) $(filter-out src/dist/mpi.c,$(wildcard src/dist/*.c)))
 X86_SRC  := $(sort $(wildcard src/kernels/x86/*.c))
+AVX512_SRC := $(sort $(wildcard src/kernels/avx512/*.c))
 CLI_SRC  := $(sort $(wildcard app/cli/*.c app/server/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/kernels/*.c tests/fault/*.c))
 TEST_COMMON := $(wildcard tests/common/*.c)
 
 define variant
-$(1)_LIB_OBJ := $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRC) $$(X86_SRC))
+$(1)_LIB_OBJ := $$(patsubst %.c,build/$(1)/%.o,$$(LIB_SRC) $$(X86_SRC) $$(AVX512_SRC))
 $(1)_CLI_OBJ := $$(patsubst %.c,build/$(1)/%.o,$$(CLI_SRC))
 $(1)_TESTS   := $$(patsubst %.c,build/$(1)/%,$$(TEST_SRC))
 
 build/$(1)/src/kernels/x86/%.o: src/kernels/x86/%.c
 	@mkdir -p $$(@D)
 	$$(CC) $$($(2)) $(X86FLAGS) -MMD -MP -c $$< -o $$@
+
+build/$(1)/src/kernels/avx512/%.o: src/kernels/avx512/%.c
+	@mkdir -p $$(@D)
+	$$(CC) $$($(2)) $(AVX512FLAGS) -MMD -MP -c $$< -o $$@
 
 build/$(1)/%.o: %.c
 	@mkdir -p $$(@D)
@@ -95,11 +102,14 @@ clean:
 FUZZ_CC     ?= clang
 FUZZ_CFLAGS := $(CSTD) $(INC) -g -O1 -ffp-contract=off -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
                -fno-sanitize-recover=undefined -pthread
-fuzz_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC) $(X86_SRC))
+fuzz_LIB_OBJ := $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC) $(X86_SRC) $(AVX512_SRC))
 fuzz_PROGS   := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/*.c))
 build/fuzz/src/kernels/x86/%.o: src/kernels/x86/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(X86FLAGS) -c $< -o $@
+build/fuzz/src/kernels/avx512/%.o: src/kernels/avx512/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(AVX512FLAGS) -c $< -o $@
 build/fuzz/src/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
@@ -133,13 +143,17 @@ INTONLY_SRC    := src/model/int/forward_int.c src/model/int/intmath.c src/model/
 INTONLY_GR     := $(CSTD) $(WARN) $(INC) -O2 -mgeneral-regs-only -DOCTET_INTONLY
 intonly_GR_OBJ := $(patsubst %.c,build/intonly/gr/%.o,$(INTONLY_SRC))
 intonly_OBJ    := $(patsubst %.c,build/intonly/%.o,$(filter-out $(INTONLY_SRC),$(LIB_SRC)) \
-                  $(filter-out src/kernels/x86/int_%,$(X86_SRC)) $(CLI_SRC))
+                  $(filter-out src/kernels/x86/int_%,$(X86_SRC)) $(filter-out src/kernels/avx512/int_%,$(AVX512_SRC)) \
+                  $(CLI_SRC))
 build/intonly/gr/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(INTONLY_GR) -MMD -MP -c $< -o $@
 build/intonly/src/kernels/x86/%.o: src/kernels/x86/%.c
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -DOCTET_INTONLY $(X86FLAGS) -MMD -MP -c $< -o $@
+build/intonly/src/kernels/avx512/%.o: src/kernels/avx512/%.c
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -DOCTET_INTONLY $(AVX512FLAGS) -MMD -MP -c $< -o $@
 build/intonly/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -DOCTET_INTONLY -MMD -MP -c $< -o $@

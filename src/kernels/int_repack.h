@@ -1,0 +1,40 @@
+/*
+ * int_repack.h - integer-mode kernels on the load-time Q8_0 x16 layout (kernels/repack.h): 16 weight rows per group,
+ * for CPUs with AVX-512 VNNI (avx512/int_repack_avx512.c). Every result is the exact integer of the reference block
+ * dot octet__int_dot_q8_ref (kernels/int_kernels.h) of its row and token, or its rescale, so these are bit-identical
+ * to the portable path (tests/kernels/test_int_repack.c checks with ==).
+ *
+ * The weight codes of a group are stored as w + 128 (unsigned), so VPDPBUSD (u8 x s8, four products summed into a
+ * 32-bit lane) gives sum_k (w_k + 128) a_k = isum + 128 S with S = sum_k a_k the block's activation code sum; the
+ * kernels take S per block precomputed (octet__int_block_sums_avx512: one pass over a token's codes, instead of
+ * once per group of 16 rows) and start each block's lanes at -128 S, so the lanes end at isum exactly.
+ */
+#ifndef OCTET_INT_REPACK_H
+#define OCTET_INT_REPACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when the CPU (and OS) has AVX-512 F/BW/VL/DQ and VNNI: the kernels below may run. */
+int octet__int_have_avx512vnni(void);
+
+/* sum[b] = sum_{j<32} a[32 b + j] for b < n_blocks (|sum| <= 32 * 128: int16). */
+void octet__int_block_sums_avx512(const int8_t *a, int64_t n_blocks, int16_t *sum);
+
+/* One group of 16 rows (q8_0x16 layout, n_blocks blocks of OCTET__Q8X16_BLOCK bytes at group; row r's exponent
+ * e[r]) against nc tokens: token c's codes at a + c * a_stride, its block scales at as + c * as_stride and its
+ * block code sums (octet__int_block_sums_avx512) at asum + c * as_stride. Activation codes in [-127, 127], the
+ * contract of octet__int_dot_q8_ref for the rest.
+ *   out[c * 16 + r] = octet__int_dot_q8_ref(row r, e[r], token c)                                (int64) */
+void octet__int_gemm16_q8x16_avx512(int64_t n_blocks, const void *group, const int8_t e[16], const int8_t *a,
+                                    size_t a_stride, const int16_t *as, const int16_t *asum, size_t as_stride,
+                                    int nc, int64_t *out);
+/* The same with the output rescale of octet__int_panel_q8_y_avx2 (int_kernels.h) in registers:
+ *   y[c * y_stride + r] = sat32(mulshift(out[c * 16 + r], m, base[c] + e[r]) + bias[r])  (bias may be NULL)
+ * for callers that checked every base[c] + e[r] is in [32, 62] (0 <= m < 2^31). */
+void octet__int_gemm16_q8x16_y_avx512(int64_t n_blocks, const void *group, const int8_t e[16], const int8_t *a,
+                                      size_t a_stride, const int16_t *as, const int16_t *asum, size_t as_stride,
+                                      int nc, const int *base, int32_t m, const int32_t *bias, int32_t *y,
+                                      size_t y_stride);
+
+#endif
