@@ -74,6 +74,9 @@ uint64_t octet__gguf_file_size(const octet__gguf *g);
 /* Mapping base and size (for madvise / mlock). */
 const void *octet__gguf_base(const octet__gguf *g);
 int octet__gguf_mlock(octet__gguf *g, octet_error *err);
+/* 1 when the view is an mmap of the file and not locked: its pages may be released with madvise(MADV_DONTNEED)
+ * (read-only and private, so they are read back from the file when touched again). */
+int octet__gguf_droppable(const octet__gguf *g);
 /* Start of the data section (tensor offsets are relative to it), from the start of the file. */
 uint64_t octet__gguf_data_offset(const octet__gguf *g);
 

@@ -27,6 +27,7 @@
 
 #include "core/core.h"
 #include "kernels/int_kernels.h"
+#include "kernels/int_repack.h"
 #include "model/int/int.h"
 #include "model/int/int_impl.h"
 #include "model/int/intmath.h"
@@ -78,6 +79,9 @@ struct octet__int_state {
     octet__int_softmax_fn softmax;               /* attention probabilities (attn_run) */
     void (*to_f32)(const int32_t *v, size_t n, int frac, void *out); /* the logits' float bits (mm_dot) */
     void (*add_sat)(int32_t *x, const int32_t *d, size_t n);            /* residual connections */
+    int repack;                                  /* AVX-512 VNNI kernels on the matrices' q8_0x16 copies (x16) */
+    int16_t *asum;                               /* [n_batch][max_in / 32] block code sums (repack) */
+    int64_t *pout16;                             /* [nth][n_batch * 16] 16-row results (repack) */
     /* per call */
     int n_tok, n_past, layer;
     int64_t pos;
@@ -104,6 +108,21 @@ static void to_f32_ref(const int32_t *v, size_t n, int frac, void *out) {
 
 static void residual_add(int32_t *x, const int32_t *d, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = octet__int_sat32((int64_t)x[i] + d[i]);
+}
+
+/* ---- the q8_0x16 path (AVX-512 VNNI, kernels/int_repack.h): setup here, products in mm_rows_x16 ------------- */
+
+/* Sessions use the matrices' q8_0x16 copies (built at load where usable, repack.c) when the AVX2 multi-row path is
+ * on and the CPU still qualifies (SIMD may have been switched off since the weights were built). */
+static void repack_setup(octet__int_state *st, int *ok) {
+#if !defined(OCTET_INTONLY) && defined(__x86_64__)
+    if (!st->multirow || !octet__int_repack_usable()) return;
+    st->repack = 1;
+    st->asum = alloc_n((size_t)st->n_batch, (size_t)st->max_in / 32, 2, ok);
+    st->pout16 = alloc_n((size_t)st->nth, (size_t)st->n_batch * 16, 8, ok);
+#else
+    (void)st, (void)ok;
+#endif
 }
 
 static void pick_kernels(octet__int_state *st) {
@@ -196,6 +215,7 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
     st->acc = alloc_n((size_t)st->nth, (size_t)w->head_dim, 4, &ok);
     st->lq = alloc_n(logits_all ? nb : 1, (size_t)w->n_vocab, 4, &ok);
     pick_kernels(st);
+    repack_setup(st, &ok);
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (st->multirow) {
         st->panel_stride = (octet__int_panel_bytes(st->max_in / 32) + 63) & ~(size_t)63;
@@ -223,7 +243,7 @@ void octet__int_free(octet__int_state *st) {
     void *bufs[] = {st->x, st->xn, st->q, st->k, st->v, st->att, st->hg, st->hu, st->aq, st->as, st->asa, st->sbase,
                     st->q16, st->qsh, st->cs_rel, st->cs_tmp, st->kc, st->vc, st->ksc, st->ksh, st->vsc, st->vsh,
                     st->kpos, st->sc, st->pr, (void *)st->csp, st->acc, st->panel, st->pout,
-                    st->lq};
+                    st->lq, st->asum, st->pout16};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(st);
 }
@@ -255,6 +275,9 @@ static void mm_quant(void *ctx, int ith, int nth) {
         const int i = (int)i0;
         st->quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s,
                       st->as + (size_t)i * (s / 32), &st->asa[i], st->codes);
+#if !defined(OCTET_INTONLY) && defined(__x86_64__)
+        if (st->repack) octet__int_block_sums_avx512(st->aq + (size_t)i * s, t->n_in / 32, st->asum + (size_t)i * (s / 32));
+#endif
     }
 }
 
@@ -286,6 +309,39 @@ static const uint8_t *next_piece(mm_task *t, octet__claim_cursor *cur) {
 }
 #endif
 
+#if !defined(OCTET_INTONLY) && defined(__x86_64__)
+/* Rows [lo, hi) of matrix j through its q8_0x16 groups, as far as whole groups reach (lo a multiple of 16: the rows
+ * are claimed in multiples of 16 when st->repack); returns the first row left for the other paths. All the tokens
+ * go through one kernel call per group; the rescale in its registers where every row's shift is in range. */
+static int64_t mm_rows_x16(mm_task *t, int ith, int j, int64_t lo, int64_t hi) {
+    const octet__int_state *st = t->st;
+    const octet__int_mat *w = t->w[j];
+    const size_t s = (size_t)st->max_in;
+    if (lo % 16) return lo;
+    int64_t *pout = st->pout16 + (size_t)ith * (size_t)st->n_batch * 16;
+    for (; lo + 16 <= hi && lo / 16 < w->n16; lo += 16) {
+        const uint8_t *grp = w->x16 + (size_t)(lo / 16) * w->x16_bytes;
+        const int8_t *e0 = w->ws_exp + lo;
+        int emin = e0[0], emax = e0[0];
+        for (int k = 1; k < 16; k++) emin = e0[k] < emin ? e0[k] : emin, emax = e0[k] > emax ? e0[k] : emax;
+        const int32_t *bias = t->bias[j] ? t->bias[j] + lo : NULL;
+        if (t->sb_min + emin >= 32 && t->sb_max + emax <= 62) {
+            octet__int_gemm16_q8x16_y_avx512(w->n_blocks, grp, e0, st->aq, s, st->as, st->asum, s / 32, t->n_tok,
+                                             st->sbase, M127, bias, t->y[j] + (size_t)lo, (size_t)w->n_out);
+            continue;
+        }
+        octet__int_gemm16_q8x16_avx512(w->n_blocks, grp, e0, st->aq, s, st->as, st->asum, s / 32, t->n_tok, pout);
+        for (int i = 0; i < t->n_tok; i++)
+            for (int h = 0; h < 16; h += 8) {
+                int32_t *y8 = t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)(lo + h);
+                if (!octet__int_rescale8_avx2(pout + 16 * i + h, e0 + h, st->sbase[i], M127, bias ? bias + h : NULL, y8))
+                    for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + h + k, pout[16 * i + h + k]);
+            }
+    }
+    return lo;
+}
+#endif
+
 /* Rows of all weights (concatenated) are taken in chunks of a multiple of 8 from an atomic counter, so a thread
  * slowed down by another process does not hold up the product (octet__pool_run_any); every result is the exact
  * integer of the reference dot whichever thread and kernel computes it (8-row GEMV, panel, 4-token or 1-token
@@ -301,6 +357,7 @@ static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *
         base += w->n_out;
         if (lo >= hi) continue;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
+        if (st->repack && w->x16) lo = mm_rows_x16(t, ith, j, lo, hi);
         if (st->multirow) {
             const int64_t wbase = base - w->n_out; /* this matrix's first row in concatenated rows */
             uint8_t *panel = st->panel + (size_t)ith * st->panel_stride;
@@ -419,6 +476,7 @@ static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w
     int64_t total_rows = 0;
     for (int j = 0; j < n_w; j++) total_rows += w[j]->n_out;
     octet__claim_init_rows(&t.rows, swiglu_pair ? w[0]->n_out : total_rows, st->nth);
+    if (st->repack) t.rows.chunk = (t.rows.chunk + 15) & ~(int64_t)15; /* whole groups of 16 (mm_rows_x16) */
     octet__pool_run_any(st->pool, mm_dot, &t);
 }
 

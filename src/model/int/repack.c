@@ -1,0 +1,84 @@
+/*
+ * repack.c - load-time q8_0x16 copies of the integer weight matrices (kernels/repack.h) for the AVX-512 VNNI
+ * kernels (kernels/int_repack.h), built once with the integer weights (weights.c) when the CPU has AVX-512 VNNI,
+ * SIMD is on and the environment variable OCTET_NO_REPACK is unset (or "0"; OCTET_NO_REPACK=1 turns it off, for
+ * A/B runs). Rows 0 .. 16 n16 - 1 of a matrix are copied; a tail of n_out mod 16 rows stays with the Q8_0 rows.
+ *
+ * Memory: the copy is as large as the rows it holds (16 * 34 bytes per block of 16 rows), so when the rows come
+ * straight from a mapped file the pages behind them are released with madvise(MADV_DONTNEED) after packing: the
+ * mapping is private and read-only, so a page touched again later (an embedding lookup, the tail rows, the float
+ * mode, the portable kernels) is read back from the file. RSS then holds the copy instead of the file's pages.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "model/int/int_impl.h"
+
+#if !defined(OCTET_INTONLY) && defined(__x86_64__)
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kernels/int_repack.h"
+#include "kernels/repack.h"
+
+static int repack_wanted(void) {
+    const char *s = getenv("OCTET_NO_REPACK");
+    return !(s && *s && strcmp(s, "0") != 0);
+}
+
+int octet__int_repack_usable(void) {
+    static int have = -1;
+    if (have < 0) have = octet__int_have_avx512vnni();
+    return have && octet__use_simd();
+}
+
+/* The whole pages of [*from, p + n) released and *from moved past them (a page shared with other data stays). */
+static void drop_pages(uintptr_t *from, const uint8_t *p, size_t n) {
+    long ps = sysconf(_SC_PAGESIZE);
+    const uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096u;
+    const uintptr_t a = (*from + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+    if (b > a) {
+        (void)madvise((void *)a, (size_t)(b - a), MADV_DONTNEED);
+        *from = b;
+    }
+}
+
+int octet__int_mat_repack(octet__int_mat *im, int drop) {
+    if (!octet__int_repack_usable() || !repack_wanted() || im->n_out < 16) return 0;
+    const int n16 = im->n_out / 16;
+    const size_t gb = octet__q8_0x16_bytes(im->n_in);
+    size_t total;
+    if (!octet__mul_size((size_t)n16, gb, &total) || !octet__add_size(total, 64, &total)) return -1;
+    uint8_t *mem = octet__malloc(total);
+    if (!mem) return -1;
+    uint8_t *x16 = mem + ((64 - ((uintptr_t)mem & 63)) & 63);
+    /* the source released as the copy grows (every 1 MiB or so), so the two together stay near one matrix */
+    const size_t gsrc = 16 * im->row_bytes;
+    uintptr_t from = (uintptr_t)im->w; /* the source is released up to here */
+    for (int g = 0; g < n16; g++) {
+        octet__pack_q8_0x16_ref(im->n_in, x16 + (size_t)g * gb, im->w + (size_t)g * gsrc, im->row_bytes);
+        const size_t end = (size_t)(g + 1) * gsrc;
+        if (drop && ((uintptr_t)im->w + end - from >= ((uintptr_t)1 << 20) || g + 1 == n16))
+            drop_pages(&from, im->w, end);
+    }
+    im->x16_mem = mem;
+    im->x16 = x16;
+    im->x16_bytes = gb;
+    im->n16 = n16;
+    return 0;
+}
+#else
+int octet__int_repack_usable(void) { return 0; }
+int octet__int_mat_repack(octet__int_mat *im, int drop) {
+    (void)im, (void)drop;
+    return 0;
+}
+#endif
+
+void octet__int_mat_repack_free(octet__int_mat *im) {
+    octet__free(im->x16_mem);
+    im->x16_mem = NULL;
+    im->x16 = NULL;
+    im->n16 = 0;
+}
