@@ -189,13 +189,17 @@ endif
 # make bench: the fixed speed matrix (bench/run_bench.sh: TinyLlama-1.1B shape at Q8_0/Q4_0/Q4_K, float and int,
 # 1 and 2 threads, pp512/tg128) as one table; models synthesized into build/bench/. LLAMA_BENCH=path adds a
 # side-by-side comparison with llama.cpp. Also builds the kernel micro-benchmark build/rel/bench/bench_kernels and
-# build/rel/bench/ab_exec (integer versus float execution interleaved in one process; run_bench.sh runs it).
+# build/rel/bench/ab_exec (integer versus float execution interleaved in one process; run_bench.sh runs it) and
+# build/rel/bench/ab_repack (integer mode with and without the AVX-512 VNNI weight copies, interleaved).
 .PHONY: bench
-bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec
+bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/bench/ab_repack
 	bench/run_bench.sh
 build/rel/bench/bench_kernels: bench/bench_kernels.c build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)
 build/rel/bench/ab_exec: bench/ab_exec.c build/rel/liboctet.a
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)
+build/rel/bench/ab_repack: bench/ab_repack.c build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)
