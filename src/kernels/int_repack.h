@@ -18,6 +18,9 @@
 /* 1 when the CPU (and OS) has AVX-512 F/BW/VL/DQ and VNNI: the kernels below may run. */
 int octet__int_have_avx512vnni(void);
 
+/* octet__pack_q8_0x16_ref (kernels/repack.h) by gathers: the same bytes, for row strides below 2^31 / 15. */
+void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
+
 /* sum[b] = sum_{j<32} a[32 b + j] for b < n_blocks (|sum| <= 32 * 128: int16). */
 void octet__int_block_sums_avx512(const int8_t *a, int64_t n_blocks, int16_t *sum);
 

@@ -67,6 +67,26 @@ static void sums_naive(const int8_t *a, int nb, int16_t *s) {
     }
 }
 
+/* The gather packer against the reference packer, byte for byte (row strides with and without padding). */
+static void test_pack(void) {
+    enum { MAXB = 40 };
+    static uint8_t w[16 * (MAXB * OCTET_INT_BLOCK + 6)];
+    static uint8_t g0[MAXB * OCTET__Q8X16_BLOCK], g1[MAXB * OCTET__Q8X16_BLOCK + 1];
+    uint64_t r = 9;
+    int bad = 0;
+    for (int trial = 0; trial < 100; trial++) {
+        const int nb = 1 + trial % MAXB;
+        const size_t stride = (size_t)nb * OCTET_INT_BLOCK + (size_t)(trial % 7);
+        for (size_t i = 0; i < sizeof w; i++) w[i] = (uint8_t)t_rng_next(&r);
+        memset(g1, 0x5a, sizeof g1);
+        octet__pack_q8_0x16_ref(32 * (int64_t)nb, g0, w, stride);
+        octet__pack_q8_0x16_avx512(32 * (int64_t)nb, g1, w, stride);
+        bad += memcmp(g0, g1, (size_t)nb * OCTET__Q8X16_BLOCK) != 0;
+        bad += g1[(size_t)nb * OCTET__Q8X16_BLOCK] != 0x5a; /* nothing written past the group */
+    }
+    CHECKF(bad == 0, "%d packed groups differ from the reference packer", bad);
+}
+
 /* The activation block sums, random and at the extremes. */
 static void test_block_sums(void) {
     enum { NB = 40 };
@@ -185,6 +205,7 @@ int main(void) {
         printf("%s: skipped (no AVX-512 VNNI on this CPU)\n", __FILE__);
         TEST_MAIN_END();
     }
+    test_pack();
     test_block_sums();
     test_gemm16();
     test_scales();

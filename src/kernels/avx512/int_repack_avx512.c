@@ -24,6 +24,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/int_kernels.h"
 #include "kernels/repack.h"
 
 int octet__int_have_avx512vnni(void) {
@@ -44,6 +45,24 @@ void octet__int_block_sums_avx512(const int8_t *a, int64_t n_blocks, int16_t *su
         const __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
         const int64_t u = _mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1);
         sum[b] = (int16_t)(u - 32 * 128);
+    }
+}
+
+void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride) {
+    /* per block: the 16 rows' fp16 scales (dword gathers at each row's block, low halves kept by VPMOVDW), then
+     * chunk j = dword j of the 16 rows' codes (one gather each), biased to w + 128 by XOR 0x80 */
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)w_stride));
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    uint8_t *o = dst;
+    for (int64_t b = 0; b < n / 32; b++, o += OCTET__Q8X16_BLOCK) {
+        const uint8_t *src = (const uint8_t *)w + (size_t)b * OCTET_INT_BLOCK;
+        const __m512i d = _mm512_i32gather_epi32(idx, (const void *)src, 1);
+        _mm256_storeu_si256((__m256i *)(void *)o, _mm512_cvtepi32_epi16(d));
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) {
+            const __m512i c = _mm512_i32gather_epi32(idx, (const void *)(src + 2 + 4 * j), 1);
+            _mm512_storeu_si512((void *)(o + 32 + 64 * j), _mm512_xor_si512(c, bias));
+        }
     }
 }
 

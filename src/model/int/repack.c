@@ -49,15 +49,22 @@ int octet__int_mat_repack(octet__int_mat *im, int drop) {
     const int n16 = im->n_out / 16;
     const size_t gb = octet__q8_0x16_bytes(im->n_in);
     size_t total;
-    if (!octet__mul_size((size_t)n16, gb, &total) || !octet__add_size(total, 64, &total)) return -1;
+    /* aligned to 2 MiB and marked for transparent huge pages: a 4 KiB page fault per 4 KiB written would cost
+     * as much as the packing (the slack before the aligned start is never touched) */
+    const size_t huge = (size_t)1 << 21;
+    size_t bytes;
+    if (!octet__mul_size((size_t)n16, gb, &bytes) || !octet__add_size(bytes, huge, &total)) return -1;
     uint8_t *mem = octet__malloc(total);
     if (!mem) return -1;
-    uint8_t *x16 = mem + ((64 - ((uintptr_t)mem & 63)) & 63);
+    uint8_t *x16 = mem + ((huge - ((uintptr_t)mem & (huge - 1))) & (huge - 1));
+#ifdef MADV_HUGEPAGE
+    if (bytes >= huge) (void)madvise(x16, bytes & ~(huge - 1), MADV_HUGEPAGE);
+#endif
     /* the source released as the copy grows (every 1 MiB or so), so the two together stay near one matrix */
     const size_t gsrc = 16 * im->row_bytes;
     uintptr_t from = (uintptr_t)im->w; /* the source is released up to here */
     for (int g = 0; g < n16; g++) {
-        octet__pack_q8_0x16_ref(im->n_in, x16 + (size_t)g * gb, im->w + (size_t)g * gsrc, im->row_bytes);
+        octet__pack_q8_0x16_avx512(im->n_in, x16 + (size_t)g * gb, im->w + (size_t)g * gsrc, im->row_bytes);
         const size_t end = (size_t)(g + 1) * gsrc;
         if (drop && ((uintptr_t)im->w + end - from >= ((uintptr_t)1 << 20) || g + 1 == n16))
             drop_pages(&from, im->w, end);
