@@ -6,8 +6,9 @@
  *
  * The weight codes of a group are stored as w + 128 (unsigned), so VPDPBUSD (u8 x s8, four products summed into a
  * 32-bit lane) gives sum_k (w_k + 128) a_k = isum + 128 S with S = sum_k a_k the block's activation code sum; the
- * kernels take S per block precomputed (octet__int_block_sums_avx512: one pass over a token's codes, instead of
- * once per group of 16 rows) and start each block's lanes at -128 S, so the lanes end at isum exactly.
+ * kernels take -128 S per block precomputed with the block's scale (octet__int_block_aux_avx512: one pass over a
+ * token's codes, instead of once per group of 16 rows) and start each block's lanes at -128 S, so the lanes end at
+ * isum exactly.
  */
 #ifndef OCTET_INT_REPACK_H
 #define OCTET_INT_REPACK_H
@@ -21,23 +22,22 @@ int octet__int_have_avx512vnni(void);
 /* octet__pack_q8_0x16_ref (kernels/repack.h) by gathers: the same bytes, for row strides below 2^31 / 15. */
 void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 
-/* sum[b] = sum_{j<32} a[32 b + j] for b < n_blocks (|sum| <= 32 * 128: int16). */
-void octet__int_block_sums_avx512(const int8_t *a, int64_t n_blocks, int16_t *sum);
+/* A token's block data for the kernels below, two int32 per block b < n_blocks: aux[2 b] = as[b] as an unsigned
+ * 16-bit value (the multiplier of VPMADDWD), aux[2 b + 1] = -128 sum_{j<32} a[32 b + j]. */
+void octet__int_block_aux_avx512(const int8_t *a, const int16_t *as, int64_t n_blocks, int32_t *aux);
 
 /* One group of 16 rows (q8_0x16 layout, n_blocks blocks of OCTET__Q8X16_BLOCK bytes at group; row r's exponent
- * e[r]) against nc tokens: token c's codes at a + c * a_stride, its block scales at as + c * as_stride and its
- * block code sums (octet__int_block_sums_avx512) at asum + c * as_stride. Activation codes in [-127, 127], the
- * contract of octet__int_dot_q8_ref for the rest.
- *   out[c * 16 + r] = octet__int_dot_q8_ref(row r, e[r], token c)                                (int64) */
+ * e[r]) against nc tokens: token c's codes at a + c * a_stride, its block data (octet__int_block_aux_avx512 of its
+ * codes and block scales as) at aux + c * aux_stride. Activation codes in [-127, 127], the contract of
+ * octet__int_dot_q8_ref for the rest.
+ *   out[c * 16 + r] = octet__int_dot_q8_ref(row r, e[r], token c's codes, as)                   (int64) */
 void octet__int_gemm16_q8x16_avx512(int64_t n_blocks, const void *group, const int8_t e[16], const int8_t *a,
-                                    size_t a_stride, const int16_t *as, const int16_t *asum, size_t as_stride,
-                                    int nc, int64_t *out);
+                                    size_t a_stride, const int32_t *aux, size_t aux_stride, int nc, int64_t *out);
 /* The same with the output rescale of octet__int_panel_q8_y_avx2 (int_kernels.h) in registers:
  *   y[c * y_stride + r] = sat32(mulshift(out[c * 16 + r], m, base[c] + e[r]) + bias[r])  (bias may be NULL)
  * for callers that checked every base[c] + e[r] is in [32, 62] (0 <= m < 2^31). */
 void octet__int_gemm16_q8x16_y_avx512(int64_t n_blocks, const void *group, const int8_t e[16], const int8_t *a,
-                                      size_t a_stride, const int16_t *as, const int16_t *asum, size_t as_stride,
-                                      int nc, const int *base, int32_t m, const int32_t *bias, int32_t *y,
-                                      size_t y_stride);
+                                      size_t a_stride, const int32_t *aux, size_t aux_stride, int nc,
+                                      const int *base, int32_t m, const int32_t *bias, int32_t *y, size_t y_stride);
 
 #endif

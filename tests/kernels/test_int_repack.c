@@ -2,8 +2,8 @@
  * test_int_repack.c - the integer-mode kernels on 16-row Q8_0 x16 groups (kernels/int_repack.h, AVX-512 VNNI)
  * against the portable reference dot octet__int_dot_q8_ref of every row and token, with ==: random, extreme (-128
  * and 127 weight codes, +-127 activations, the largest scales) and sparse rows, subnormal scales, row exponents
- * the largest the contract allows and smaller ones, 1..9 tokens; the fused rescale against the scalar rescale;
- * every finite fp16 block scale with every row exponent of the contract; the activation block sums. Skips (passes)
+ * the largest the contract allows and smaller ones, 1..21 tokens (every tile of the kernels); the fused rescale against the scalar rescale;
+ * every finite fp16 block scale with every row exponent of the contract; the activations' block data; the gather packer. Skips (passes)
  * on a CPU without AVX-512 VNNI.
  */
 #include <math.h>
@@ -59,11 +59,11 @@ static void fill_row(uint64_t *r, uint8_t *row, int nb, int mode) {
     }
 }
 
-static void sums_naive(const int8_t *a, int nb, int16_t *s) {
+static void aux_naive(const int8_t *a, const int16_t *as, int nb, int32_t *x) {
     for (int b = 0; b < nb; b++) {
         int v = 0;
         for (int j = 0; j < 32; j++) v += a[32 * b + j];
-        s[b] = (int16_t)v;
+        x[2 * b] = (uint16_t)as[b], x[2 * b + 1] = -128 * v;
     }
 }
 
@@ -87,37 +87,41 @@ static void test_pack(void) {
     CHECKF(bad == 0, "%d packed groups differ from the reference packer", bad);
 }
 
-/* The activation block sums, random and at the extremes. */
-static void test_block_sums(void) {
+/* The activations' block data (scales, code sums), random and at the extremes. */
+static void test_block_aux(void) {
     enum { NB = 40 };
     static int8_t a[NB * 32];
-    int16_t want[NB], got[NB];
+    int16_t as[NB];
+    int32_t want[2 * NB], got[2 * NB];
     uint64_t r = 5;
     int bad = 0;
     for (int trial = 0; trial < 200; trial++) {
         for (int j = 0; j < NB * 32; j++)
             a[j] = trial % 3 == 0 ? (int8_t)-127 : trial % 3 == 1 ? (int8_t)127 : rnd8(&r, -128);
         if (trial % 5 == 4) a[7] = -128;
+        for (int b = 0; b < NB; b++) as[b] = (int16_t)t_rng_next(&r);
+        as[0] = -32767, as[1] = 32767, as[2] = -1;
         const int nb = 1 + trial % NB;
-        sums_naive(a, nb, want);
-        octet__int_block_sums_avx512(a, nb, got);
-        for (int b = 0; b < nb; b++) bad += got[b] != want[b];
+        aux_naive(a, as, nb, want);
+        octet__int_block_aux_avx512(a, as, nb, got);
+        for (int b = 0; b < 2 * nb; b++) bad += got[b] != want[b];
     }
-    CHECKF(bad == 0, "%d block sums differ", bad);
+    CHECKF(bad == 0, "%d block data differ", bad);
 }
 
 /* 16 rows packed as one group, 1..9 tokens, against the reference dot per (row, token) and the scalar rescale. */
 static void test_gemm16(void) {
-    enum { MAXB = 70, NT = 9 };
+    enum { MAXB = 70, NT = 21 };
     static uint8_t w[16 * MAXB * OCTET_INT_BLOCK];
     static uint8_t grp[MAXB * OCTET__Q8X16_BLOCK];
     static int8_t a[NT * (MAXB * 32 + 8)];
-    static int16_t as[NT * (MAXB + 3)], asum[NT * (MAXB + 3)];
+    static int16_t as[NT * (MAXB + 3)];
+    static int32_t aux[NT * (2 * MAXB + 5)];
     static int64_t out[NT * 16];
     uint64_t rng = 77;
     long bad = 0, n = 0, bad_y = 0, n_y = 0;
     for (int trial = 0; trial < 600; trial++) {
-        const int nb = 1 + (int)(t_rng_next(&rng) % MAXB), mode = trial % 3, nc = 1 + trial % NT;
+        const int nb = 1 + (int)(t_rng_next(&rng) % MAXB), mode = trial % 3, nc = 1 + (trial / 3) % NT;
         const size_t row_bytes = (size_t)nb * OCTET_INT_BLOCK, a_stride = (size_t)nb * 32 + 8, as_stride = (size_t)nb + 3;
         int8_t e[16];
         for (int r = 0; r < 16; r++) {
@@ -132,14 +136,15 @@ static void test_gemm16(void) {
             for (int b = 0; b < nb; b++)
                 as[(size_t)c * as_stride + (size_t)b] =
                     mode == 1 ? 32767 : (t_rng_next(&rng) % 8 == 0) ? -32767 : (int16_t)(t_rng_next(&rng) & 0x7fff);
-            octet__int_block_sums_avx512(ac, nb, asum + (size_t)c * as_stride);
+            octet__int_block_aux_avx512(ac, as + (size_t)c * as_stride, nb, aux + (size_t)c * (2 * (size_t)nb + 5));
         }
         int64_t want[NT][16];
         for (int c = 0; c < nc; c++)
             for (int r = 0; r < 16; r++)
                 want[c][r] = octet__int_dot_q8_ref(nb, w + (size_t)r * row_bytes, e[r], a + (size_t)c * a_stride,
                                                    as + (size_t)c * as_stride);
-        octet__int_gemm16_q8x16_avx512(nb, grp, e, a, a_stride, as, asum, as_stride, nc, out);
+        const size_t aux_stride = 2 * (size_t)nb + 5;
+        octet__int_gemm16_q8x16_avx512(nb, grp, e, a, a_stride, aux, aux_stride, nc, out);
         for (int c = 0; c < nc; c++)
             for (int r = 0; r < 16; r++, n++) bad += out[c * 16 + r] != want[c][r];
         /* fused: a shift base per token with every base + e[r] in [32, 62], a multiplier, a bias or none */
@@ -153,7 +158,7 @@ static void test_gemm16(void) {
         for (int r = 0; r < 16; r++)
             bias[r] = trial % 4 == 1 ? (r & 1 ? INT32_MAX : -INT32_MAX) : (int32_t)(t_rng_next(&rng) >> 32);
         const int use_bias = trial & 1;
-        octet__int_gemm16_q8x16_y_avx512(nb, grp, e, a, a_stride, as, asum, as_stride, nc, base, m,
+        octet__int_gemm16_q8x16_y_avx512(nb, grp, e, a, a_stride, aux, aux_stride, nc, base, m,
                                          use_bias ? bias : NULL, y, 19);
         for (int c = 0; c < nc; c++)
             for (int r = 0; r < 16; r++, n_y++)
@@ -171,7 +176,7 @@ static void test_scales(void) {
     static uint8_t w[16 * OCTET_INT_BLOCK];
     static uint8_t grp[OCTET__Q8X16_BLOCK];
     int8_t a[32];
-    int16_t as[1] = {1}, asum[1];
+    int32_t aux[2] = {1, 0};
     int8_t e[16];
     int64_t want[16], out[16];
     long bad = 0, n = 0;
@@ -190,9 +195,9 @@ static void test_scales(void) {
             k = 0, n += 16;
             memset(a, 0, sizeof a);
             a[pos] = 1;
-            asum[0] = 1;
+            aux[1] = -128;
             octet__pack_q8_0x16_ref(32, grp, w, OCTET_INT_BLOCK);
-            octet__int_gemm16_q8x16_avx512(1, grp, e, a, 32, as, asum, 1, 1, out);
+            octet__int_gemm16_q8x16_avx512(1, grp, e, a, 32, aux, 2, 1, out);
             for (int r = 0; r < 16; r++) bad += out[r] != want[r];
             pos = (pos + 1) % 32;
         }
@@ -206,7 +211,7 @@ int main(void) {
         TEST_MAIN_END();
     }
     test_pack();
-    test_block_sums();
+    test_block_aux();
     test_gemm16();
     test_scales();
     TEST_MAIN_END();

@@ -8,7 +8,7 @@
  * source operand by the corresponding signed bytes of the second source operand, producing intermediate signed word
  * results. The word results are then summed and accumulated in the destination dword element" - without
  * saturation (that is VPDPBUSDS), and each word product (w + 128) a fits (|.| <= 255 * 128). The lanes start at
- * -128 S (S the block's code sum), so after the 8 chunks lane r holds isum_r = sum_k w_k a_k exactly (every
+ * -128 S (S the block's code sum, precomputed per token: octet__int_block_aux_avx512), so after the 8 chunks lane r holds isum_r = sum_k w_k a_k exactly (every
  * partial sum is below 32 * 255 * 128 + 128 * 32 * 128 < 2^21 in magnitude): the 16 rows' sums in 16 lanes, no
  * horizontal reduction.
  *
@@ -35,16 +35,17 @@ int octet__int_have_avx512vnni(void) {
            __builtin_cpu_supports("avx512vnni");
 }
 
-void octet__int_block_sums_avx512(const int8_t *a, int64_t n_blocks, int16_t *sum) {
-    /* VPSADBW against zero sums 8 unsigned bytes per 64-bit lane: the codes biased by +128 (XOR 0x80), the bias
-     * 32 * 128 taken off at the end */
+void octet__int_block_aux_avx512(const int8_t *a, const int16_t *as, int64_t n_blocks, int32_t *aux) {
+    /* the code sum: VPSADBW against zero sums 8 unsigned bytes per 64-bit lane, of the codes biased by +128
+     * (XOR 0x80), the bias 32 * 128 taken off at the end */
     const __m256i bias = _mm256_set1_epi8((char)0x80), zero = _mm256_setzero_si256();
     for (int64_t b = 0; b < n_blocks; b++) {
         const __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(const void *)(a + 32 * b)), bias);
         const __m256i s = _mm256_sad_epu8(v, zero);
         const __m128i t = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
         const int64_t u = _mm_cvtsi128_si64(t) + _mm_extract_epi64(t, 1);
-        sum[b] = (int16_t)(u - 32 * 128);
+        aux[2 * b] = (int32_t)(uint16_t)as[b];
+        aux[2 * b + 1] = -128 * (int32_t)(u - 32 * 128);
     }
 }
 
@@ -94,27 +95,31 @@ static inline __m512i bcast4(const int8_t *p) {
 
 /* T tokens (T <= 4) against the group: acc_e[c] / acc_o[c] the even / odd rows' int64 sums of token c. */
 static inline __attribute__((always_inline)) void tile(int64_t n_blocks, const uint8_t *grp, __m512i nk,
-                                                       const int8_t *a, size_t a_stride, const int16_t *as,
-                                                       const int16_t *asum, size_t as_stride, int T,
-                                                       __m512i *acc_e, __m512i *acc_o) {
-    _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) acc_e[c] = acc_o[c] = _mm512_setzero_si512();
+                                                       const int8_t *a, size_t a_stride, const int32_t *aux,
+                                                       size_t aux_stride, int T, __m512i *acc_e, __m512i *acc_o) {
+    _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) acc_e[c] = acc_o[c] = _mm512_setzero_si512();
     for (int64_t b = 0; b < n_blocks; b++) {
         const uint8_t *pb = grp + (size_t)b * OCTET__Q8X16_BLOCK;
         const __m512i ws = block_scales16(pb, nk);
         __m512i w[8];
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
             w[j] = _mm512_loadu_si512((const void *)(pb + 32 + 64 * j));
-        _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
+        _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
             const int8_t *ab = a + (size_t)c * a_stride + (size_t)b * 32;
-            const size_t k = (size_t)c * as_stride + (size_t)b;
-            /* two chains of 4 (one token alone would otherwise wait on one chain of 8 latencies) */
-            __m512i s0 = _mm512_set1_epi32(-128 * (int32_t)asum[k]), s1 = _mm512_setzero_si512();
-            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
-                s0 = _mm512_dpbusd_epi32(s0, w[2 * j], bcast4(ab + 8 * j));
-                s1 = _mm512_dpbusd_epi32(s1, w[2 * j + 1], bcast4(ab + 8 * j + 4));
+            const int32_t *xb = aux + (size_t)c * aux_stride + 2 * (size_t)b;
+            __m512i isum = _mm512_set1_epi32(xb[1]);
+            if (T >= 3) {
+                _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++) isum = _mm512_dpbusd_epi32(isum, w[j], bcast4(ab + 4 * j));
+            } else {
+                /* two chains of 4: one or two tokens alone would wait on one chain of 8 latencies */
+                __m512i s1 = _mm512_setzero_si512();
+                _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+                    isum = _mm512_dpbusd_epi32(isum, w[2 * j], bcast4(ab + 8 * j));
+                    s1 = _mm512_dpbusd_epi32(s1, w[2 * j + 1], bcast4(ab + 8 * j + 4));
+                }
+                isum = _mm512_add_epi32(isum, s1);
             }
-            const __m512i isum = _mm512_add_epi32(s0, s1);
-            const __m512i sc = _mm512_madd_epi16(ws, _mm512_set1_epi32((int32_t)(uint16_t)as[k]));
+            const __m512i sc = _mm512_madd_epi16(ws, _mm512_set1_epi32(xb[0]));
             acc_e[c] = _mm512_add_epi64(acc_e[c], _mm512_mul_epi32(isum, sc));
             acc_o[c] = _mm512_add_epi64(acc_o[c], _mm512_mul_epi32(_mm512_srli_epi64(isum, 32), _mm512_srli_epi64(sc, 32)));
         }
@@ -170,25 +175,28 @@ static inline void rescale_store(const rescale_rows *rr, int base, __m512i acc_e
     _mm512_storeu_si512((void *)y, _mm512_mask_blend_epi32(0xaaaa, v_e, _mm512_slli_epi64(v_o, 32)));
 }
 
-/* Tiles of 4 tokens, then the rest as one tile of 1..3. Each token's sums go to out (rr NULL) or, rescaled, to
+#define TILE 8 /* tokens per pass over a group's blocks in prompts (6 measured the same) */
+
+/* Tiles of TILE tokens, then of 4, then the rest as one tile of 1..3. Each token's sums go to out (rr NULL) or, rescaled, to
  * y + c * y_stride. */
 static inline __attribute__((always_inline)) void run(int64_t n_blocks, const void *group, const int8_t e[16],
-                                                      const int8_t *a, size_t a_stride, const int16_t *as,
-                                                      const int16_t *asum, size_t as_stride, int nc, int64_t *out,
+                                                      const int8_t *a, size_t a_stride, const int32_t *aux,
+                                                      size_t aux_stride, int nc, int64_t *out,
                                                       const rescale_rows *rr, const int *base, int32_t *y,
                                                       size_t y_stride) {
     const uint8_t *grp = group;
     const __m512i nk = _mm512_sub_epi32(_mm512_set1_epi32(40), row_e32(e));
     for (int c0 = 0; c0 < nc;) {
-        const int T = nc - c0 >= 4 ? 4 : nc - c0;
+        const int T = nc - c0 >= TILE ? TILE : nc - c0 >= 4 ? 4 : nc - c0;
         const int8_t *ac = a + (size_t)c0 * a_stride;
-        const int16_t *sc = as + (size_t)c0 * as_stride, *ss = asum + (size_t)c0 * as_stride;
-        __m512i acc_e[4], acc_o[4];
+        const int32_t *xc = aux + (size_t)c0 * aux_stride;
+        __m512i acc_e[TILE], acc_o[TILE];
         switch (T) {
-        case 4: tile(n_blocks, grp, nk, ac, a_stride, sc, ss, as_stride, 4, acc_e, acc_o); break;
-        case 3: tile(n_blocks, grp, nk, ac, a_stride, sc, ss, as_stride, 3, acc_e, acc_o); break;
-        case 2: tile(n_blocks, grp, nk, ac, a_stride, sc, ss, as_stride, 2, acc_e, acc_o); break;
-        default: tile(n_blocks, grp, nk, ac, a_stride, sc, ss, as_stride, 1, acc_e, acc_o); break;
+        case TILE: tile(n_blocks, grp, nk, ac, a_stride, xc, aux_stride, TILE, acc_e, acc_o); break;
+        case 4: tile(n_blocks, grp, nk, ac, a_stride, xc, aux_stride, 4, acc_e, acc_o); break;
+        case 3: tile(n_blocks, grp, nk, ac, a_stride, xc, aux_stride, 3, acc_e, acc_o); break;
+        case 2: tile(n_blocks, grp, nk, ac, a_stride, xc, aux_stride, 2, acc_e, acc_o); break;
+        default: tile(n_blocks, grp, nk, ac, a_stride, xc, aux_stride, 1, acc_e, acc_o); break;
         }
         for (int c = 0; c < T; c++) {
             if (rr) rescale_store(rr, base[c0 + c], acc_e[c], acc_o[c], y + (size_t)(c0 + c) * y_stride);
@@ -199,16 +207,14 @@ static inline __attribute__((always_inline)) void run(int64_t n_blocks, const vo
 }
 
 void octet__int_gemm16_q8x16_avx512(int64_t n_blocks, const void *group, const int8_t e[16], const int8_t *a,
-                                    size_t a_stride, const int16_t *as, const int16_t *asum, size_t as_stride,
-                                    int nc, int64_t *out) {
-    run(n_blocks, group, e, a, a_stride, as, asum, as_stride, nc, out, NULL, NULL, NULL, 0);
+                                    size_t a_stride, const int32_t *aux, size_t aux_stride, int nc, int64_t *out) {
+    run(n_blocks, group, e, a, a_stride, aux, aux_stride, nc, out, NULL, NULL, NULL, 0);
 }
 
 void octet__int_gemm16_q8x16_y_avx512(int64_t n_blocks, const void *group, const int8_t e[16], const int8_t *a,
-                                      size_t a_stride, const int16_t *as, const int16_t *asum, size_t as_stride,
-                                      int nc, const int *base, int32_t m, const int32_t *bias, int32_t *y,
-                                      size_t y_stride) {
+                                      size_t a_stride, const int32_t *aux, size_t aux_stride, int nc,
+                                      const int *base, int32_t m, const int32_t *bias, int32_t *y, size_t y_stride) {
     const rescale_rows rr = rescale_setup(e, m, bias);
-    run(n_blocks, group, e, a, a_stride, as, asum, as_stride, nc, NULL, &rr, base, y, y_stride);
+    run(n_blocks, group, e, a, a_stride, aux, aux_stride, nc, NULL, &rr, base, y, y_stride);
 }
 #endif

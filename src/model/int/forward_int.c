@@ -80,7 +80,7 @@ struct octet__int_state {
     void (*to_f32)(const int32_t *v, size_t n, int frac, void *out); /* the logits' float bits (mm_dot) */
     void (*add_sat)(int32_t *x, const int32_t *d, size_t n);            /* residual connections */
     int repack;                                  /* AVX-512 VNNI kernels on the matrices' q8_0x16 copies (x16) */
-    int16_t *asum;                               /* [n_batch][max_in / 32] block code sums (repack) */
+    int32_t *aux;                                /* [n_batch][max_in / 16] block scales and code sums (repack) */
     int64_t *pout16;                             /* [nth][n_batch * 16] 16-row results (repack) */
     /* per call */
     int n_tok, n_past, layer;
@@ -118,7 +118,7 @@ static void repack_setup(octet__int_state *st, int *ok) {
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     if (!st->multirow || !octet__int_repack_usable()) return;
     st->repack = 1;
-    st->asum = alloc_n((size_t)st->n_batch, (size_t)st->max_in / 32, 2, ok);
+    st->aux = alloc_n((size_t)st->n_batch, (size_t)st->max_in / 16, 4, ok);
     st->pout16 = alloc_n((size_t)st->nth, (size_t)st->n_batch * 16, 8, ok);
 #else
     (void)st, (void)ok;
@@ -243,7 +243,7 @@ void octet__int_free(octet__int_state *st) {
     void *bufs[] = {st->x, st->xn, st->q, st->k, st->v, st->att, st->hg, st->hu, st->aq, st->as, st->asa, st->sbase,
                     st->q16, st->qsh, st->cs_rel, st->cs_tmp, st->kc, st->vc, st->ksc, st->ksh, st->vsc, st->vsh,
                     st->kpos, st->sc, st->pr, (void *)st->csp, st->acc, st->panel, st->pout,
-                    st->lq, st->asum, st->pout16};
+                    st->lq, st->aux, st->pout16};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(st);
 }
@@ -276,7 +276,9 @@ static void mm_quant(void *ctx, int ith, int nth) {
         st->quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s,
                       st->as + (size_t)i * (s / 32), &st->asa[i], st->codes);
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
-        if (st->repack) octet__int_block_sums_avx512(st->aq + (size_t)i * s, t->n_in / 32, st->asum + (size_t)i * (s / 32));
+        if (st->repack)
+            octet__int_block_aux_avx512(st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32), t->n_in / 32,
+                                        st->aux + (size_t)i * (s / 16));
 #endif
     }
 }
@@ -326,11 +328,11 @@ static int64_t mm_rows_x16(mm_task *t, int ith, int j, int64_t lo, int64_t hi) {
         for (int k = 1; k < 16; k++) emin = e0[k] < emin ? e0[k] : emin, emax = e0[k] > emax ? e0[k] : emax;
         const int32_t *bias = t->bias[j] ? t->bias[j] + lo : NULL;
         if (t->sb_min + emin >= 32 && t->sb_max + emax <= 62) {
-            octet__int_gemm16_q8x16_y_avx512(w->n_blocks, grp, e0, st->aq, s, st->as, st->asum, s / 32, t->n_tok,
-                                             st->sbase, M127, bias, t->y[j] + (size_t)lo, (size_t)w->n_out);
+            octet__int_gemm16_q8x16_y_avx512(w->n_blocks, grp, e0, st->aq, s, st->aux, s / 16, t->n_tok, st->sbase,
+                                             M127, bias, t->y[j] + (size_t)lo, (size_t)w->n_out);
             continue;
         }
-        octet__int_gemm16_q8x16_avx512(w->n_blocks, grp, e0, st->aq, s, st->as, st->asum, s / 32, t->n_tok, pout);
+        octet__int_gemm16_q8x16_avx512(w->n_blocks, grp, e0, st->aq, s, st->aux, s / 16, t->n_tok, pout);
         for (int i = 0; i < t->n_tok; i++)
             for (int h = 0; h < 16; h += 8) {
                 int32_t *y8 = t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)(lo + h);
