@@ -28,6 +28,7 @@
 #include "core/core.h"
 #include "kernels/int_kernels.h"
 #include "kernels/int_repack.h"
+#include "kernels/repack.h"
 #include "model/int/int.h"
 #include "model/int/int_impl.h"
 #include "model/int/intmath.h"
@@ -82,6 +83,7 @@ struct octet__int_state {
     int repack;                                  /* AVX-512 VNNI kernels on the matrices' q8_0x16 copies (x16) */
     int32_t *aux;                                /* [n_batch][max_in / 16] block scales and code sums (repack) */
     int64_t *pout16;                             /* [nth][n_batch * 16] 16-row results (repack) */
+    uint8_t *xrow;                               /* [nth][max_in / 32 * 34] a row unpacked from x16 groups */
     /* per call */
     int n_tok, n_past, layer;
     int64_t pos;
@@ -116,6 +118,8 @@ static void residual_add(int32_t *x, const int32_t *d, size_t n) {
  * on and the CPU still qualifies (SIMD may have been switched off since the weights were built). */
 static void repack_setup(octet__int_state *st, int *ok) {
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
+    /* matrices held only by their groups are read through them row by row when the kernels cannot run */
+    st->xrow = alloc_n((size_t)st->nth, (size_t)st->max_in / 32, OCTET_INT_BLOCK, ok);
     if (!st->multirow || !octet__int_repack_usable()) return;
     st->repack = 1;
     st->aux = alloc_n((size_t)st->n_batch, (size_t)st->max_in / 16, 4, ok);
@@ -243,7 +247,7 @@ void octet__int_free(octet__int_state *st) {
     void *bufs[] = {st->x, st->xn, st->q, st->k, st->v, st->att, st->hg, st->hu, st->aq, st->as, st->asa, st->sbase,
                     st->q16, st->qsh, st->cs_rel, st->cs_tmp, st->kc, st->vc, st->ksc, st->ksh, st->vsc, st->vsh,
                     st->kpos, st->sc, st->pr, (void *)st->csp, st->acc, st->panel, st->pout,
-                    st->lq, st->aux, st->pout16};
+                    st->lq, st->aux, st->pout16, st->xrow};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(st);
 }
@@ -296,7 +300,7 @@ static inline void mm_store(const mm_task *t, int j, int i, int64_t r, int64_t a
 /* The weights of row r of the task's matrices (concatenated); NULL past the last. */
 static const uint8_t *row_addr(const mm_task *t, int64_t r) {
     for (int j = 0; j < t->n_w; j++) {
-        if (r < t->w[j]->n_out) return t->w[j]->w + (size_t)r * t->w[j]->row_bytes;
+        if (r < t->w[j]->n_out) return t->w[j]->w ? t->w[j]->w + (size_t)r * t->w[j]->row_bytes : NULL;
         r -= t->w[j]->n_out;
     }
     return NULL;
@@ -312,16 +316,17 @@ static const uint8_t *next_piece(mm_task *t, octet__claim_cursor *cur) {
 #endif
 
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
-/* Rows [lo, hi) of matrix j through its q8_0x16 groups, as far as whole groups reach (lo a multiple of 16: the rows
- * are claimed in multiples of 16 when st->repack); returns the first row left for the other paths. All the tokens
- * go through one kernel call per group; the rescale in its registers where every row's shift is in range. */
+/* Rows [lo, hi) of matrix j through its q8_0x16 groups: with the AVX-512 VNNI kernels (st->repack) as far as whole
+ * groups reach (lo a multiple of 16: the rows are claimed in multiples of 16 when st->repack), all the tokens in
+ * one kernel call per group and the rescale in its registers where every row's shift is in range; then, for a
+ * matrix held only by its groups (w->w NULL), the rest row by row, unpacked. Returns the first row left for the
+ * other paths. */
 static int64_t mm_rows_x16(mm_task *t, int ith, int j, int64_t lo, int64_t hi) {
     const octet__int_state *st = t->st;
     const octet__int_mat *w = t->w[j];
     const size_t s = (size_t)st->max_in;
-    if (lo % 16) return lo;
     int64_t *pout = st->pout16 + (size_t)ith * (size_t)st->n_batch * 16;
-    for (; lo + 16 <= hi && lo / 16 < w->n16; lo += 16) {
+    for (; st->repack && lo % 16 == 0 && lo + 16 <= hi && lo / 16 < w->n16; lo += 16) {
         const uint8_t *grp = w->x16 + (size_t)(lo / 16) * w->x16_bytes;
         const int8_t *e0 = w->ws_exp + lo;
         int emin = e0[0], emax = e0[0];
@@ -339,6 +344,21 @@ static int64_t mm_rows_x16(mm_task *t, int ith, int j, int64_t lo, int64_t hi) {
                 if (!octet__int_rescale8_avx2(pout + 16 * i + h, e0 + h, st->sbase[i], M127, bias ? bias + h : NULL, y8))
                     for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + h + k, pout[16 * i + h + k]);
             }
+    }
+    if (w->w) return lo;
+    uint8_t *wr = st->xrow + (size_t)ith * (s / 32) * OCTET_INT_BLOCK;
+    for (; lo < hi; lo++) {
+        octet__unpack_q8_0x16_ref(w->n_in, wr, w->x16 + (size_t)(lo / 16) * w->x16_bytes, (int)(lo % 16));
+        int64_t acc[4];
+        for (int i = 0; i < t->n_tok;) {
+            const int n = t->n_tok - i >= 4 ? 4 : 1;
+            if (n == 4)
+                st->dot4(w->n_blocks, wr, w->ws_exp[lo], st->aq + (size_t)i * s, s, st->as + (size_t)i * (s / 32), s / 32,
+                         acc);
+            else
+                acc[0] = st->dot(w->n_blocks, wr, w->ws_exp[lo], st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32));
+            for (int u = 0; u < n; u++, i++) mm_store(t, j, i, lo, acc[u]);
+        }
     }
     return lo;
 }
@@ -359,7 +379,7 @@ static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *
         base += w->n_out;
         if (lo >= hi) continue;
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
-        if (st->repack && w->x16) lo = mm_rows_x16(t, ith, j, lo, hi);
+        if (w->x16 && (st->repack || !w->w)) lo = mm_rows_x16(t, ith, j, lo, hi);
         if (st->multirow) {
             const int64_t wbase = base - w->n_out; /* this matrix's first row in concatenated rows */
             uint8_t *panel = st->panel + (size_t)ith * st->panel_stride;

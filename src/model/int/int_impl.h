@@ -20,7 +20,8 @@
  * w[r][b] = codes * ws(d[r][b], ws_exp[r]) * 2^-ws_exp[r]. The blocks are the mapped Q8_0 tensor or own. */
 typedef struct octet__int_mat {
     int n_in, n_out, n_blocks;
-    const uint8_t *w;   /* row r at w + r * row_bytes: n_blocks blocks of OCTET_INT_BLOCK bytes */
+    const uint8_t *w;   /* row r at w + r * row_bytes: n_blocks blocks of OCTET_INT_BLOCK bytes; NULL when only
+                           the x16 groups hold the rows (repack.c) */
     size_t row_bytes;
     int8_t *ws_exp;     /* [n_out]: fraction bits of the row's scales */
     uint8_t *own;       /* requantized blocks when the tensor was not Q8_0, else NULL */
@@ -56,9 +57,10 @@ typedef struct octet__int_weights {
 } octet__int_weights;
 
 /* repack.c (load time): the matrix's q8_0x16 copy when the CPU has AVX-512 VNNI, SIMD is on and OCTET_NO_REPACK is
- * not set (else nothing); the source rows' pages are released afterwards when drop (a droppable file mapping).
- * Returns 0, or -1 when out of memory. repack_free releases it. */
-int octet__int_mat_repack(octet__int_mat *im, int drop);
+ * not set (else nothing); the source rows' pages are released afterwards when drop (a droppable file mapping), the
+ * requantized rows (own) freed when may_free and the groups hold every row. Returns 0, or -1 when out of memory.
+ * repack_free releases it. */
+int octet__int_mat_repack(octet__int_mat *im, int drop, int may_free);
 void octet__int_mat_repack_free(octet__int_mat *im);
 /* 1 when integer sessions may use the q8_0x16 copies (the CPU has AVX-512 VNNI and SIMD is on). */
 int octet__int_repack_usable(void);
