@@ -40,4 +40,10 @@ void octet__int_gemm16_q8x16_y_avx512(int64_t n_blocks, const void *group, const
                                       size_t a_stride, const int32_t *aux, size_t aux_stride, int nc,
                                       const int *base, int32_t m, const int32_t *bias, int32_t *y, size_t y_stride);
 
+/* ---- attention (avx512/int_attn_avx512.c) ---------------------------------------------------------------- */
+/* octet__int_scores (int_kernels.h: the contract, octet__int_scores_ref the reference) sixteen keys at a time with
+ * AVX-512 BW + VNNI, for hd = 2 half, half a multiple of 32, hd <= 256; other shapes through the AVX2 kernel. */
+void octet__int_scores_avx512(const int16_t *q, const int8_t *k, size_t kstride, const int16_t *const *cs, int n,
+                              int half, int hd, int64_t *out);
+
 #endif

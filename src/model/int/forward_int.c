@@ -115,12 +115,14 @@ static void residual_add(int32_t *x, const int32_t *d, size_t n) {
 /* ---- the q8_0x16 path (AVX-512 VNNI, kernels/int_repack.h): setup here, products in mm_rows_x16 ------------- */
 
 /* Sessions use the matrices' q8_0x16 copies (built at load where usable, repack.c) when the AVX2 multi-row path is
- * on and the CPU still qualifies (SIMD may have been switched off since the weights were built). */
+ * on and the CPU still qualifies (SIMD may have been switched off since the weights were built), and the AVX-512
+ * attention scores. */
 static void repack_setup(octet__int_state *st, int *ok) {
 #if !defined(OCTET_INTONLY) && defined(__x86_64__)
     /* matrices held only by their groups are read through them row by row when the kernels cannot run */
     st->xrow = alloc_n((size_t)st->nth, (size_t)st->max_in / 32, OCTET_INT_BLOCK, ok);
     if (!st->multirow || !octet__int_repack_usable()) return;
+    st->scores = octet__int_scores_avx512;
     st->repack = 1;
     st->aux = alloc_n((size_t)st->n_batch, (size_t)st->max_in / 16, 4, ok);
     st->pout16 = alloc_n((size_t)st->nth, (size_t)st->n_batch * 16, 8, ok);
