@@ -366,6 +366,18 @@ static int64_t mm_rows_x16(mm_task *t, int ith, int j, int64_t lo, int64_t hi) {
 }
 #endif
 
+/* Row r of a matrix held only by its q8_0x16 groups (w->w NULL), unpacked into the first thread's row buffer (the
+ * embedding lookups, on the calling thread). */
+static const uint8_t *x16_row(octet__int_state *st, const octet__int_mat *w, int64_t r) {
+#if !defined(OCTET_INTONLY) && defined(__x86_64__)
+    octet__unpack_q8_0x16_ref(w->n_in, st->xrow, w->x16 + (size_t)(r / 16) * w->x16_bytes, (int)(r % 16));
+    return st->xrow;
+#else
+    (void)st, (void)w, (void)r;
+    return NULL; /* never: no groups are built here */
+#endif
+}
+
 /* Rows of all weights (concatenated) are taken in chunks of a multiple of 8 from an atomic counter, so a thread
  * slowed down by another process does not hold up the product (octet__pool_run_any); every result is the exact
  * integer of the reference dot whichever thread and kernel computes it (8-row GEMV, panel, 4-token or 1-token
@@ -724,7 +736,7 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
 
     const octet__int_mat *em = &w->embd;
     for (int t = 0; t < n_tok; t++) {
-        const uint8_t *row = em->w + (size_t)tokens[t] * em->row_bytes;
+        const uint8_t *row = em->w ? em->w + (size_t)tokens[t] * em->row_bytes : x16_row(st, em, tokens[t]);
         const int e = em->ws_exp[tokens[t]], sh = e - OCTET_INT_FX;
         int32_t *x = st->x + (size_t)t * E;
         for (int b = 0; b < em->n_blocks; b++) {

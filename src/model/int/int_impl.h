@@ -58,9 +58,9 @@ typedef struct octet__int_weights {
 
 /* repack.c (load time): the matrix's q8_0x16 copy when the CPU has AVX-512 VNNI, SIMD is on and OCTET_NO_REPACK is
  * not set (else nothing); the source rows' pages are released afterwards when drop (a droppable file mapping), the
- * requantized rows (own) freed when may_free and the groups hold every row. Returns 0, or -1 when out of memory.
- * repack_free releases it. */
-int octet__int_mat_repack(octet__int_mat *im, int drop, int may_free);
+ * requantized rows (own) freed when the groups hold every row. Returns 0, or -1 when out of memory. repack_free
+ * releases it. */
+int octet__int_mat_repack(octet__int_mat *im, int drop);
 void octet__int_mat_repack_free(octet__int_mat *im);
 /* 1 when integer sessions may use the q8_0x16 copies (the CPU has AVX-512 VNNI and SIMD is on). */
 int octet__int_repack_usable(void);

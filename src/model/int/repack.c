@@ -8,9 +8,8 @@
  * straight from a mapped file the pages behind them are released with madvise(MADV_DONTNEED) after packing: the
  * mapping is private and read-only, so a page touched again later (an embedding lookup, the tail rows, the float
  * mode, the portable kernels) is read back from the file. RSS then holds the copy instead of the file's pages.
- * Rows requantized from another type (im->own) are freed when the groups hold them all (no tail) and the caller
- * allows it (not the embeddings, whose rows are looked up): im->w is then NULL and every product of the matrix
- * goes through the groups (forward_int.c, mm_rows_x16, also without AVX-512: row by row unpacked).
+ * Rows requantized from another type (im->own) are freed when the groups hold them all (no tail): im->w is then NULL and every product of the matrix goes through the groups (forward_int.c,
+ * mm_rows_x16, also without AVX-512: row by row unpacked), as do the embedding lookups of a tied output (x16_row).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +42,7 @@ static void drop_pages(uintptr_t *from, const uint8_t *p, size_t n) {
     }
 }
 
-int octet__int_mat_repack(octet__int_mat *im, int drop, int may_free) {
+int octet__int_mat_repack(octet__int_mat *im, int drop) {
     if (!octet__int_repack_usable() || !repack_wanted() || im->n_out < 16) return 0;
     const int n16 = im->n_out / 16;
     const size_t gb = octet__q8_0x16_bytes(im->n_in);
@@ -72,7 +71,7 @@ int octet__int_mat_repack(octet__int_mat *im, int drop, int may_free) {
     im->x16 = x16;
     im->x16_bytes = gb;
     im->n16 = n16;
-    if (may_free && im->own && 16 * n16 == im->n_out) { /* requantized rows: the groups hold them all */
+    if (im->own && 16 * n16 == im->n_out) { /* requantized rows: the groups hold them all */
         octet__free(im->own);
         im->own = NULL;
         im->w = NULL;
@@ -81,8 +80,8 @@ int octet__int_mat_repack(octet__int_mat *im, int drop, int may_free) {
 }
 #else
 int octet__int_repack_usable(void) { return 0; }
-int octet__int_mat_repack(octet__int_mat *im, int drop, int may_free) {
-    (void)im, (void)drop, (void)may_free;
+int octet__int_mat_repack(octet__int_mat *im, int drop) {
+    (void)im, (void)drop;
     return 0;
 }
 #endif
