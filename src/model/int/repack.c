@@ -58,7 +58,11 @@ int octet__int_mat_repack(octet__int_mat *im, int drop) {
 #ifdef MADV_HUGEPAGE
     if (bytes >= huge) (void)madvise(x16, bytes & ~(huge - 1), MADV_HUGEPAGE);
 #endif
-    /* the source released as the copy grows (every 1 MiB or so), so the two together stay near one matrix */
+    /* the source released as the copy grows (every 1 MiB or so), so the two together stay near one matrix: the
+     * file's pages (drop), or requantized rows that are freed afterwards (the groups hold them all): their whole
+     * pages given back (MADV_DONTNEED on private anonymous memory: zero if touched again, and they are not) */
+    const int own_freed = im->own && 16 * n16 == im->n_out;
+    if (own_freed) drop = 1;
     const size_t gsrc = 16 * im->row_bytes;
     uintptr_t from = (uintptr_t)im->w; /* the source is released up to here */
     for (int g = 0; g < n16; g++) {
@@ -71,7 +75,7 @@ int octet__int_mat_repack(octet__int_mat *im, int drop) {
     im->x16 = x16;
     im->x16_bytes = gb;
     im->n16 = n16;
-    if (im->own && 16 * n16 == im->n_out) { /* requantized rows: the groups hold them all */
+    if (own_freed) { /* requantized rows: the groups hold them all */
         octet__free(im->own);
         im->own = NULL;
         im->w = NULL;
