@@ -635,6 +635,7 @@ const char *octet__gguf_path(const octet__gguf *g) { return g->path; }
 size_t octet__gguf_alignment(const octet__gguf *g) { return g->alignment; }
 uint64_t octet__gguf_file_size(const octet__gguf *g) { return g->size; }
 const void *octet__gguf_base(const octet__gguf *g) { return g->data; }
+int octet__gguf_droppable(const octet__gguf *g) { return g && g->map.mapped && !g->map.locked; }
 uint64_t octet__gguf_data_offset(const octet__gguf *g) { return g->data_offset; }
 
 int octet__gguf_mlock(octet__gguf *g, octet_error *err) {

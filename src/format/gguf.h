@@ -81,6 +81,9 @@ int octet__gguf_drop_pages(const octet__gguf *g, const void *p, size_t n);
 int octet__gguf_pages_droppable(const octet__gguf *g);
 /* Fault in [p, p + n) of a mapped file in one call (octet__map_prefault); nothing otherwise. */
 void octet__gguf_prefault(const octet__gguf *g, const void *p, size_t n);
+/* 1 when the view is an mmap of the file and not locked: its pages may be released with madvise(MADV_DONTNEED)
+ * (read-only and private, so they are read back from the file when touched again). */
+int octet__gguf_droppable(const octet__gguf *g);
 /* Start of the data section (tensor offsets are relative to it), from the start of the file. */
 uint64_t octet__gguf_data_offset(const octet__gguf *g);
 

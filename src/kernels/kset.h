@@ -56,6 +56,15 @@ typedef struct octet__ikernel_table {
     octet__int_softmax_fn softmax;
     void (*to_f32)(const int32_t *v, size_t n, int frac, void *out);
     void (*add_sat)(int32_t *x, const int32_t *d, size_t n);
+    /* 16-row groups of the q8_0x16 layout (repack.h, int_repack.h for the contracts); NULL: the set has none, and
+     * the integer weights are used as Q8_0 rows */
+    void (*pack16)(int64_t n, void *dst, const void *w, size_t w_stride);
+    void (*block_aux)(const int8_t *a, const int16_t *as, int64_t n_blocks, int32_t *aux);
+    void (*gemm16)(int64_t n_blocks, const void *group, const int8_t e[16], const int8_t *a, size_t a_stride,
+                   const int32_t *aux, size_t aux_stride, int nc, int64_t *out);
+    void (*gemm16_y)(int64_t n_blocks, const void *group, const int8_t e[16], const int8_t *a, size_t a_stride,
+                     const int32_t *aux, size_t aux_stride, int nc, const int *base, int32_t m, const int32_t *bias,
+                     int32_t *y, size_t y_stride);
 } octet__ikernel_table;
 
 /* A load-time weight layout of the set (repack.h): one group of 16 rows of n elements is group_bytes(n) bytes,

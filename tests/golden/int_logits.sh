@@ -7,7 +7,8 @@
 #   max|int - ref| <= 0.25 * std(ref) at --pos0 0, 1000000 and 10000000
 #   int logits at --pos0 1e6 and 1e7 equal int logits at --pos0 0 within 2e-2 * std (they are in fact identical:
 #     the scores see RoPE only through m - n)
-#   byte-identical logits for -t 1 / -t 2, OCTET_PORTABLE=1 / SIMD kernels, and the `make intonly` program
+#   byte-identical logits for -t 1 / -t 2, OCTET_PORTABLE=1 / SIMD kernels, OCTET_NO_REPACK=1 (no q8_0x16 copies for
+#     the AVX-512 VNNI kernels) and the `make intonly` program
 #     (build/intonly/octet, skipped when not built); byte-identical greedy `run` text across the same variants,
 #     decoding in small batches so later tokens attend to the cache
 # One line per case; exit status non-zero on any failure. Env: OCTET (default ./octet), PY (default /usr/bin/python3),
@@ -56,9 +57,10 @@ case_() {
     # exactness across threads, kernels and the integer-only build (pos0 1000)
     logits "$W/a.bin" "$m" 1000 "$OCTET" -t 1 || { echo "FAIL $name: -t 1 run"; fail=1; return; }
     local label
-    for label in "-t 2" "OCTET_PORTABLE=1" "intonly"; do
+    for label in "-t 2" "OCTET_PORTABLE=1" "OCTET_NO_REPACK=1" "intonly"; do
         case $label in
             "-t 2") logits "$W/b.bin" "$m" 1000 "$OCTET" -t 2 ;;
+            OCTET_NO_REPACK=1) OCTET_NO_REPACK=1 logits "$W/b.bin" "$m" 1000 "$OCTET" -t 2 ;;
             OCTET_PORTABLE=1) OCTET_PORTABLE=1 logits "$W/b.bin" "$m" 1000 "$OCTET" -t 2 ;;
             intonly)
                 if [ ! -x "$INTONLY" ]; then echo "SKIP $name intonly: $INTONLY not built (make intonly)"; continue; fi

@@ -1,6 +1,6 @@
 /*
  * test_int_norm.c - the integer-only mode's RMSNorm and activation quantizer: the AVX2 twins
- * (x86/int_norm_avx2.c) against the references (src/model/int/intmath.c) with exact equality (memcmp) on random
+ * (avx2/int_norm_avx2.c) against the references (src/kernels/ref/int_*_ref.c) with exact equality (memcmp) on random
  * rows of the model widths (64, 256, 2048, 5632), every length 1..40 (vector tails) and rows long enough that
  * the AVX2 RMSNorm falls back to the scalar loop; extreme values (+-(2^31 - 1), INT32_MIN, all zeros, one
  * nonzero, values so small that nothing is pre-shifted); gains and epsilons as weights.c forms them and edge

@@ -1,5 +1,5 @@
 /*
- * test_int_out.c - the integer pass's element-wise edges in AVX2 (x86/int_out_avx2.c) against their scalar
+ * test_int_out.c - the integer pass's element-wise edges in AVX2 (avx2/int_out_avx2.c) against their scalar
  * definitions, exact equality: the int32 -> float bit patterns (octet__int_to_f32_bits, itself checked against
  * the compiler's conversion in tests/unit/test_int_math.c) on every power of two and its neighbours, ties at
  * every rounding position, extremes (INT32_MIN, +-(2^31 - 1), 0) and random values of every magnitude, for

@@ -235,10 +235,10 @@ static void test_int(const octet__ikernel_table *R, const octet__ikernel_table *
         CHECKF(memcmp(o0, o1, sizeof o0) == 0, "%s int dot4", name);
     }
     /* multi-row kernels: against the ref dot of each row and token */
+    const int32_t m = 1082196484;
     int64_t want[NT][8];
     for (int c = 0; c < NT; c++)
         for (int r = 0; r < 8; r++) want[c][r] = R->dot(NB, w + r * rb, e[r], a + c * N, as + c * NB);
-    const int32_t m = 1082196484;
     int32_t bias[8];
     for (int r = 0; r < 8; r++) bias[r] = (int32_t)rint_in(-100000, 100000);
     if (K->gemv8) {
@@ -278,6 +278,37 @@ static void test_int(const octet__ikernel_table *R, const octet__ikernel_table *
             R->panel_y(NB, pan0, a, N, as, NB, nc, e, base, m, bias, y0, 8);
             K->panel_y(NB, pan1, a, N, as, NB, nc, e, base, m, bias, y1, 8);
             CHECKF(memcmp(y0, y1, (size_t)nc * 8 * 4) == 0, "%s int panel_y nc %d", name, nc);
+        }
+    }
+    /* 16-row groups (q8_0x16): the packer against the portable one, the products against the ref dot */
+    if (K->gemm16) {
+        enum { R16 = 16 };
+        static uint8_t w16[R16 * NB * 34], g0[NB * 544], g1[NB * 544];
+        int8_t e16[R16];
+        static int32_t aux16[NT * NB * 2];
+        for (int r = 0; r < R16; r++) e16[r] = (int8_t)int_row(w16 + (size_t)r * rb, NB);
+        octet__pack_q8_0x16_ref(N, g0, w16, rb);
+        K->pack16(N, g1, w16, rb);
+        CHECKF(memcmp(g0, g1, sizeof g0) == 0, "%s int pack16", name);
+        for (int c = 0; c < NT; c++) K->block_aux(a + c * N, as + c * NB, NB, aux16 + c * NB * 2);
+        int64_t out[NT * R16], w64[NT][R16];
+        for (int c = 0; c < NT; c++)
+            for (int r = 0; r < R16; r++) w64[c][r] = R->dot(NB, w16 + r * rb, e16[r], a + c * N, as + c * NB);
+        for (int nc = 1; nc <= NT; nc += 2) {
+            K->gemm16(NB, g1, e16, a, N, aux16, NB * 2, nc, out);
+            for (int c = 0; c < nc; c++)
+                CHECKF(memcmp(out + R16 * c, w64[c], sizeof w64[c]) == 0, "%s int gemm16 nc %d c %d", name, nc, c);
+            int base[NT], emin = e16[0], emax = e16[0];
+            for (int r = 1; r < R16; r++) emax = e16[r] > emax ? e16[r] : emax, emin = e16[r] < emin ? e16[r] : emin;
+            for (int c = 0; c < nc; c++) base[c] = (int)rint_in(32 - emin, 62 - emax);
+            int32_t y[NT * R16], bias16[R16];
+            for (int r = 0; r < R16; r++) bias16[r] = (int32_t)rint_in(-1000, 1000);
+            K->gemm16_y(NB, g1, e16, a, N, aux16, NB * 2, nc, base, m, bias16, y, R16);
+            for (int c = 0; c < nc; c++)
+                for (int r = 0; r < R16; r++)
+                    CHECKF(y[c * R16 + r] == octet__int_sat32(octet__int_mulshift(w64[c][r], m, base[c] + e16[r]) +
+                                                             bias16[r]),
+                           "%s int gemm16_y nc %d c %d r %d", name, nc, c, r);
         }
     }
     /* attention kernels */

@@ -1,5 +1,5 @@
 /*
- * test_int_math.c - the integer arithmetic of the integer-only mode (src/model/int/intmath.c) against
+ * test_int_math.c - the integer arithmetic of the integer-only mode (src/kernels/ref/int_*_ref.c) against
  * independent references: 128-bit products, libm exp in double, float64 softmax and RMSNorm, the C compiler's
  * own int -> float conversion, direct int16 products.
  * Properties from docs/integer.md ("What it must show"): isqrt exact (exhaustive over 32-bit subsets + random

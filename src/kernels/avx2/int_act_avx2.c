@@ -1,5 +1,5 @@
 /*
- * int_act_avx2.c - AVX2 twin of octet__int_swiglu_ref (src/model/int/intmath.c): SwiGLU of the integer-only mode,
+ * int_act_avx2.c - AVX2 twin of octet__int_swiglu_ref (src/kernels/ref/int_*_ref.c): SwiGLU of the integer-only mode,
  * 8 elements per vector, integer SIMD only (no floating-point instruction, no float type). Equal to the reference
  * bit for bit for every pair of int32 inputs (tests/kernels/test_int_act.c). Per element the reference computes,
  * with LN2 = 726817, B = 1418723, A = 375914, C = 369367187 (intmath.c) and x = 16 g in Q20:

@@ -1,6 +1,6 @@
 /*
  * int_norm_avx2.c - AVX2 twins of the integer-only mode's RMSNorm and activation quantizer
- * (octet__int_rmsnorm_ref, octet__int_quant_row_ref in src/model/int/intmath.c), integer SIMD only. Same output bits for
+ * (octet__int_rmsnorm_ref, octet__int_quant_row_ref in src/kernels/ref/int_*_ref.c), integer SIMD only. Same output bits for
  * every input (tests/kernels/test_int_norm.c). The scalar middle of the RMSNorm (pre-shift, isqrt, reciprocal) is
  * the reference's own functions; the passes over the row are vectorized:
  *

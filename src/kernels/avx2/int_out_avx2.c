@@ -1,7 +1,7 @@
 /*
  * int_out_avx2.c - element-wise AVX2 twins at the edges of the integer-only pass, integer instructions only:
  *   octet__int_to_f32_bits_avx2: the IEEE single bit patterns of int32 fixed-point values (the logits, handed
- *     out as float), bit for bit octet__int_to_f32_bits (src/model/int/intmath.c: round to nearest, ties to even);
+ *     out as float), bit for bit octet__int_to_f32_bits (src/kernels/ref/int_*_ref.c: round to nearest, ties to even);
  *   octet__int_add_sat_avx2: the residual connection x[i] = sat32(x[i] + d[i]), bit for bit the scalar loop.
  * tests/kernels/test_int_out.c checks both against the scalar definitions on every edge value and on random ones.
  */

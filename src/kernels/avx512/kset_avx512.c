@@ -3,6 +3,7 @@
  * written over it. Its int8 dot-product instruction (VPDPBUSD) works on weights repacked at load (../repack.h):
  * Q8_0, Q4_0, Q4_1 and Q4_K matrices in groups of 16 rows, one group serving generation and prompts alike.
  */
+#include "kernels/int_repack.h"
 #include "kernels/kset.h"
 
 void octet__kset_init_avx512(octet__kset *ks) {
@@ -14,4 +15,13 @@ void octet__kset_init_avx512(octet__kset *ks) {
         (octet__repack_kernels){octet__q4_1x16_bytes, octet__pack_q4_1x16_avx512, octet__gemm_q4_1x16_avx512};
     ks->repack[OCTET_TYPE_Q4_K] =
         (octet__repack_kernels){octet__q4_Kx16_bytes, octet__pack_q4_Kx16_avx512, octet__gemm_q4_Kx16_avx512};
+#ifndef OCTET_INTONLY
+    /* integer mode: its Q8 weights in the same q8_0x16 groups, and attention scores sixteen keys at a time */
+    octet__ikernel_table *ik = &ks->i;
+    ik->pack16 = octet__pack_q8_0x16_avx512;
+    ik->block_aux = octet__int_block_aux_avx512;
+    ik->gemm16 = octet__int_gemm16_q8x16_avx512;
+    ik->gemm16_y = octet__int_gemm16_q8x16_y_avx512;
+    ik->scores = octet__int_scores_avx512;
+#endif
 }

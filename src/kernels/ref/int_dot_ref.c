@@ -1,6 +1,6 @@
 /*
  * int_dot_ref.c - portable integer dot kernels of the integer-only mode: the specification the AVX2 twins in
- * ../x86/int_dot_avx2.c must match bit for bit. Integer arithmetic only: `make intonly` compiles this file with
+ * ../avx2/int_dot_avx2.c must match bit for bit. Integer arithmetic only: `make intonly` compiles this file with
  * -mgeneral-regs-only.
  */
 #include "kernels/int_kernels.h"

@@ -28,6 +28,8 @@
 #include "core/core.h"
 #include "kernels/int_kernels.h"
 #include "kernels/kset.h"
+#include "kernels/int_repack.h"
+#include "kernels/repack.h"
 #include "model/int/int.h"
 #include "model/int/int_impl.h"
 #include "kernels/intmath.h"
@@ -80,6 +82,10 @@ struct octet__int_state {
     octet__int_softmax_fn softmax;               /* attention probabilities (attn_run) */
     void (*to_f32)(const int32_t *v, size_t n, int frac, void *out); /* the logits' float bits (mm_dot) */
     void (*add_sat)(int32_t *x, const int32_t *d, size_t n);            /* residual connections */
+    int repack;                                  /* AVX-512 VNNI kernels on the matrices' q8_0x16 copies (x16) */
+    int32_t *aux;                                /* [n_batch][max_in / 16] block scales and code sums (repack) */
+    int64_t *pout16;                             /* [nth][n_batch * 16] 16-row results (repack) */
+    uint8_t *xrow;                               /* [nth][max_in / 32 * 34] a row unpacked from x16 groups */
     /* per call */
     int n_tok, n_past, layer;
     int64_t pos;
@@ -95,6 +101,21 @@ static void *alloc_n(size_t a, size_t b, size_t elem, int *ok) {
     if (!p) *ok = 0;
     return p;
 }
+
+/* ---- the q8_0x16 path (AVX-512 VNNI, kernels/int_repack.h): setup here, products in mm_rows_x16 ------------- */
+
+/* Sessions use the matrices' q8_0x16 copies (built at load where usable, repack.c) when the AVX2 multi-row path is
+ * on and the CPU still qualifies (SIMD may have been switched off since the weights were built), and the AVX-512
+ * attention scores. */
+static void repack_setup(octet__int_state *st, int *ok) {
+    /* matrices held only by their groups are read through them row by row when the kernels cannot run */
+    st->xrow = alloc_n((size_t)st->nth, (size_t)st->max_in / 32, OCTET_INT_BLOCK, ok);
+    if (!st->multirow || !octet__int_repack_usable()) return;
+    st->repack = 1;
+    st->aux = alloc_n((size_t)st->n_batch, (size_t)st->max_in / 16, 4, ok);
+    st->pout16 = alloc_n((size_t)st->nth, (size_t)st->n_batch * 16, 8, ok);
+}
+
 
 /* The kernels of the set in use (src/kernels/kset.h); the multi-row ones are used when the set has them all. */
 static void pick_kernels(octet__int_state *st) {
@@ -169,6 +190,7 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
     st->acc = alloc_n((size_t)st->nth, (size_t)w->head_dim, 4, &ok);
     st->lq = alloc_n(logits_all ? nb : 1, (size_t)w->n_vocab, 4, &ok);
     pick_kernels(st);
+    repack_setup(st, &ok);
     if (st->multirow) {
         st->panel_stride = (st->ik->panel_bytes(st->max_in / 32) + 63) & ~(size_t)63;
         st->panel = alloc_n((size_t)st->nth, st->panel_stride, 1, &ok);
@@ -194,7 +216,7 @@ void octet__int_free(octet__int_state *st) {
     void *bufs[] = {st->x, st->xn, st->q, st->k, st->v, st->att, st->hg, st->hu, st->aq, st->as, st->asa, st->sbase,
                     st->q16, st->qsh, st->cs_rel, st->cs_tmp, st->kc, st->vc, st->ksc, st->ksh, st->vsc, st->vsh,
                     st->kpos, st->sc, st->pr, (void *)st->csp, st->acc, st->panel, st->pout,
-                    st->lq};
+                    st->lq, st->aux, st->pout16, st->xrow};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(st);
 }
@@ -226,6 +248,9 @@ static void mm_quant(void *ctx, int ith, int nth) {
         const int i = (int)i0;
         st->quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s,
                       st->as + (size_t)i * (s / 32), &st->asa[i], st->codes);
+        if (st->repack)
+            st->ik->block_aux(st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32), t->n_in / 32,
+                                        st->aux + (size_t)i * (s / 16));
     }
 }
 
@@ -242,7 +267,7 @@ static inline void mm_store(const mm_task *t, int j, int i, int64_t r, int64_t a
 /* The weights of row r of the task's matrices (concatenated); NULL past the last. */
 static const uint8_t *row_addr(const mm_task *t, int64_t r) {
     for (int j = 0; j < t->n_w; j++) {
-        if (r < t->w[j]->n_out) return t->w[j]->w + (size_t)r * t->w[j]->row_bytes;
+        if (r < t->w[j]->n_out) return t->w[j]->w ? t->w[j]->w + (size_t)r * t->w[j]->row_bytes : NULL;
         r -= t->w[j]->n_out;
     }
     return NULL;
@@ -253,6 +278,60 @@ static const uint8_t *row_addr(const mm_task *t, int64_t r) {
 static const uint8_t *next_piece(mm_task *t, octet__claim_cursor *cur) {
     int64_t r;
     return octet__cursor_peek(&t->rows, cur, &r) ? row_addr(t, r) : NULL;
+}
+
+/* Rows [lo, hi) of matrix j through its q8_0x16 groups: with the AVX-512 VNNI kernels (st->repack) as far as whole
+ * groups reach (lo a multiple of 16: the rows are claimed in multiples of 16 when st->repack), all the tokens in
+ * one kernel call per group and the rescale in its registers where every row's shift is in range; then, for a
+ * matrix held only by its groups (w->w NULL), the rest row by row, unpacked. Returns the first row left for the
+ * other paths. */
+static int64_t mm_rows_x16(mm_task *t, int ith, int j, int64_t lo, int64_t hi) {
+    const octet__int_state *st = t->st;
+    const octet__int_mat *w = t->w[j];
+    const size_t s = (size_t)st->max_in;
+    int64_t *pout = st->pout16 + (size_t)ith * (size_t)st->n_batch * 16;
+    for (; st->repack && lo % 16 == 0 && lo + 16 <= hi && lo / 16 < w->n16; lo += 16) {
+        const uint8_t *grp = w->x16 + (size_t)(lo / 16) * w->x16_bytes;
+        const int8_t *e0 = w->ws_exp + lo;
+        int emin = e0[0], emax = e0[0];
+        for (int k = 1; k < 16; k++) emin = e0[k] < emin ? e0[k] : emin, emax = e0[k] > emax ? e0[k] : emax;
+        const int32_t *bias = t->bias[j] ? t->bias[j] + lo : NULL;
+        if (t->sb_min + emin >= 32 && t->sb_max + emax <= 62) {
+            st->ik->gemm16_y(w->n_blocks, grp, e0, st->aq, s, st->aux, s / 16, t->n_tok, st->sbase,
+                                             M127, bias, t->y[j] + (size_t)lo, (size_t)w->n_out);
+            continue;
+        }
+        st->ik->gemm16(w->n_blocks, grp, e0, st->aq, s, st->aux, s / 16, t->n_tok, pout);
+        for (int i = 0; i < t->n_tok; i++)
+            for (int h = 0; h < 16; h += 8) {
+                int32_t *y8 = t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)(lo + h);
+                if (!st->ik->rescale8(pout + 16 * i + h, e0 + h, st->sbase[i], M127, bias ? bias + h : NULL, y8))
+                    for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + h + k, pout[16 * i + h + k]);
+            }
+    }
+    if (w->w) return lo;
+    uint8_t *wr = st->xrow + (size_t)ith * (s / 32) * OCTET_INT_BLOCK;
+    for (; lo < hi; lo++) {
+        octet__unpack_q8_0x16_ref(w->n_in, wr, w->x16 + (size_t)(lo / 16) * w->x16_bytes, (int)(lo % 16));
+        int64_t acc[4];
+        for (int i = 0; i < t->n_tok;) {
+            const int n = t->n_tok - i >= 4 ? 4 : 1;
+            if (n == 4)
+                st->dot4(w->n_blocks, wr, w->ws_exp[lo], st->aq + (size_t)i * s, s, st->as + (size_t)i * (s / 32), s / 32,
+                         acc);
+            else
+                acc[0] = st->dot(w->n_blocks, wr, w->ws_exp[lo], st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32));
+            for (int u = 0; u < n; u++, i++) mm_store(t, j, i, lo, acc[u]);
+        }
+    }
+    return lo;
+}
+
+/* Row r of a matrix held only by its q8_0x16 groups (w->w NULL), unpacked into the first thread's row buffer (the
+ * embedding lookups, on the calling thread). */
+static const uint8_t *x16_row(octet__int_state *st, const octet__int_mat *w, int64_t r) {
+    octet__unpack_q8_0x16_ref(w->n_in, st->xrow, w->x16 + (size_t)(r / 16) * w->x16_bytes, (int)(r % 16));
+    return st->xrow;
 }
 
 /* Rows of all weights (concatenated) are taken in chunks of a multiple of 8 from an atomic counter, so a thread
@@ -269,6 +348,7 @@ static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *
         int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < w->n_out ? r1 - base : w->n_out;
         base += w->n_out;
         if (lo >= hi) continue;
+        if (w->x16 && (st->repack || !w->w)) lo = mm_rows_x16(t, ith, j, lo, hi);
         if (st->multirow) {
             const octet__ikernel_table *ik = st->ik;
             const int64_t wbase = base - w->n_out; /* this matrix's first row in concatenated rows */
@@ -387,6 +467,7 @@ static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w
     int64_t total_rows = 0;
     for (int j = 0; j < n_w; j++) total_rows += w[j]->n_out;
     octet__claim_init_rows(&t.rows, swiglu_pair ? w[0]->n_out : total_rows, st->nth);
+    if (st->repack) t.rows.chunk = (t.rows.chunk + 15) & ~(int64_t)15; /* whole groups of 16 (mm_rows_x16) */
     octet__pool_run_any(st->pool, mm_dot, &t);
 }
 
@@ -610,7 +691,7 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
 
     const octet__int_mat *em = &w->embd;
     for (int t = 0; t < n_tok; t++) {
-        const uint8_t *row = em->w + (size_t)tokens[t] * em->row_bytes;
+        const uint8_t *row = em->w ? em->w + (size_t)tokens[t] * em->row_bytes : x16_row(st, em, tokens[t]);
         const int e = em->ws_exp[tokens[t]], sh = e - OCTET_INT_FX;
         int32_t *x = st->x + (size_t)t * E;
         for (int b = 0; b < em->n_blocks; b++) {

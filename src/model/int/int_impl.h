@@ -20,10 +20,16 @@
  * w[r][b] = codes * ws(d[r][b], ws_exp[r]) * 2^-ws_exp[r]. The blocks are the mapped Q8_0 tensor or own. */
 typedef struct octet__int_mat {
     int n_in, n_out, n_blocks;
-    const uint8_t *w;   /* row r at w + r * row_bytes: n_blocks blocks of OCTET_INT_BLOCK bytes */
+    const uint8_t *w;   /* row r at w + r * row_bytes: n_blocks blocks of OCTET_INT_BLOCK bytes; NULL when only
+                           the x16 groups hold the rows (repack.c) */
     size_t row_bytes;
     int8_t *ws_exp;     /* [n_out]: fraction bits of the row's scales */
     uint8_t *own;       /* requantized blocks when the tensor was not Q8_0, else NULL */
+    const uint8_t *x16; /* rows 0 .. 16 n16 - 1 also as q8_0x16 groups (kernels/repack.h), group g at
+                           x16 + g * x16_bytes, for the AVX-512 VNNI kernels (repack.c); NULL when not built */
+    size_t x16_bytes;
+    int n16;
+    void *x16_mem;      /* the allocation behind x16 */
 } octet__int_mat;
 
 typedef struct octet__int_layer {
@@ -49,6 +55,15 @@ typedef struct octet__int_weights {
     int16_t rope_t1[1 << OCTET_INT_ROPE_BITS][2]; /* cos, sin of 2 pi k / 2^10 in Q15 (clamped to 32767) */
     int16_t rope_t2[1 << OCTET_INT_ROPE_BITS][2]; /* cos, sin of 2 pi k / 2^20 in Q15 */
 } octet__int_weights;
+
+/* repack.c (load time): the matrix's q8_0x16 copy when the CPU has AVX-512 VNNI, SIMD is on and OCTET_NO_REPACK is
+ * not set (else nothing); the source rows' pages are released afterwards when drop (a droppable file mapping), the
+ * requantized rows (own) freed when the groups hold every row. Returns 0, or -1 when out of memory. repack_free
+ * releases it. */
+int octet__int_mat_repack(octet__int_mat *im, int drop);
+void octet__int_mat_repack_free(octet__int_mat *im);
+/* 1 when integer sessions may use the q8_0x16 copies (the CPU has AVX-512 VNNI and SIMD is on). */
+int octet__int_repack_usable(void);
 
 /* weights.c (load time): build / free the integer weights of a model. */
 int octet__int_weights_build(octet__int_weights **out, const octet_model *m, octet_error *err);

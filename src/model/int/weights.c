@@ -104,7 +104,16 @@ static int build_mat(octet__int_mat *im, const octet__tensor *t, const char *nam
     return 0;
 }
 
+/* The matrix's q8_0x16 copy for the AVX-512 VNNI kernels where they run (repack.c); the file's pages behind Q8_0
+ * rows used in place are released after it, requantized rows freed where the copy holds them all. */
+static int repack_mat(octet__int_mat *im, const octet_model *m, const char *name, octet_error *err) {
+    if (octet__int_mat_repack(im, !im->own && octet__gguf_droppable(m->gguf)))
+        return octet__err(err, OCTET_ENOMEM, "integer mode: %s: out of memory for the repacked copy", name);
+    return 0;
+}
+
 static void free_mat(octet__int_mat *im) {
+    octet__int_mat_repack_free(im);
     octet__free(im->ws_exp);
     octet__free(im->own);
 }
@@ -189,6 +198,7 @@ int octet__int_weights_build(octet__int_weights **out, const octet_model *m, oct
         for (size_t i = 0; i < 7 && !rc; i++) {
             snprintf(name, sizeof name, "blk.%d.%s", l, nm[i]);
             rc = build_mat(ms[i], ts[i], name, err);
+            if (!rc) rc = repack_mat(ms[i], m, name, err);
         }
         if (rc) break;
         I->attn_g = build_gains(L->attn_norm, hp->n_embd, &I->attn_gs);
@@ -202,8 +212,15 @@ int octet__int_weights_build(octet__int_weights **out, const octet_model *m, oct
     if (!rc) rc = build_mat(&w->embd, &m->tok_embd, "token_embd", err);
     if (!rc) {
         w->output_tied = m->tied_output || m->output.data == m->tok_embd.data;
-        if (w->output_tied) w->output = w->embd;
-        else rc = build_mat(&w->output, &m->output, "output", err);
+        if (w->output_tied) {
+            /* the embeddings' matrix is the output's: repacked for the logits (lookups read its Q8_0 rows, or unpack
+             * them from the groups when those are all there is) */
+            rc = repack_mat(&w->embd, m, "token_embd", err);
+            w->output = w->embd;
+        } else {
+            rc = build_mat(&w->output, &m->output, "output", err);
+            if (!rc) rc = repack_mat(&w->output, m, "output", err);
+        }
     }
     if (!rc) {
         w->out_g = build_gains(m->output_norm, hp->n_embd, &w->out_gs);
