@@ -169,10 +169,13 @@ intonly: build/intonly/octet
 # nothing here is built and no MPI is needed. Run: mpiexec -n 2 build/mpi/octet run -p "..."
 MPICC ?= mpicc
 MPI_CFLAGS := $(REL_CFLAGS) -DOCTET_MPI
-mpi_OBJ := $(patsubst %.c,build/mpi/%.o,$(LIB_SRC) src/dist/mpi.c $(X86_SRC) $(CLI_SRC))
+mpi_OBJ := $(patsubst %.c,build/mpi/%.o,$(LIB_SRC) src/dist/mpi.c $(X86_SRC) $(AVX512_SRC) $(CLI_SRC))
 build/mpi/src/kernels/x86/%.o: src/kernels/x86/%.c
 	@mkdir -p $(@D)
 	$(MPICC) $(MPI_CFLAGS) $(X86FLAGS) -MMD -MP -c $< -o $@
+build/mpi/src/kernels/avx512/%.o: src/kernels/avx512/%.c
+	@mkdir -p $(@D)
+	$(MPICC) $(MPI_CFLAGS) $(AVX512FLAGS) -MMD -MP -c $< -o $@
 build/mpi/%.o: %.c
 	@mkdir -p $(@D)
 	$(MPICC) $(MPI_CFLAGS) -MMD -MP -c $< -o $@
