@@ -48,12 +48,16 @@ static const pack_kind *kind_of(int type) {
     static const pack_kind q8_0 = {octet__q8_0x16_bytes, octet__pack_q8_0x16_avx512, octet__gemm_q8_0x16_avx512};
     static const pack_kind q4_0 = {octet__q4_0x16_bytes, octet__pack_q4_0x16_avx512, octet__gemm_q4_0x16_avx512};
     static const pack_kind q4_1 = {octet__q4_1x16_bytes, octet__pack_q4_1x16_avx512, octet__gemm_q4_1x16_avx512};
+    static const pack_kind q5_0 = {octet__q5_0x16_bytes, octet__pack_q5_0x16_avx512, octet__gemm_q5_0x16_avx512};
+    static const pack_kind q5_1 = {octet__q5_1x16_bytes, octet__pack_q5_1x16_avx512, octet__gemm_q5_1x16_avx512};
     static const pack_kind q4_K = {octet__q4_Kx16_bytes, octet__pack_q4_Kx16_avx512, octet__gemm_q4_Kx16_avx512};
     if (!octet__use_simd() || !have_vnni()) return NULL;
     switch (type) {
     case OCTET_TYPE_Q8_0: return &q8_0;
     case OCTET_TYPE_Q4_0: return &q4_0;
     case OCTET_TYPE_Q4_1: return &q4_1;
+    case OCTET_TYPE_Q5_0: return &q5_0;
+    case OCTET_TYPE_Q5_1: return &q5_1;
     case OCTET_TYPE_Q4_K: return &q4_K;
     default: return NULL;
     }
