@@ -35,6 +35,12 @@
  *
  * Q4_1 x16 ("q4_1x16"): as Q4_0 x16 with the 16 rows' fp16 m after their d: per block, bytes 0..31 d, 32..63 m,
  * 64..319 the 4 nibble chunks (320 bytes, exactly 16 * 20). The nibbles are the codes (w = d q + m).
+ *
+ * Q5_0 x16 / Q5_1 x16: as Q4_0 x16 / Q4_1 x16 with, just before the chunks, 64 bytes H of the codes' 5th bits
+ * (qh): byte 4r + k holds in bit t = 2j + h the 5th bit of element 16h + 4j + k of row r - the high bit of the
+ * byte at position 4r + k of chunk j's low (h = 0) or high (h = 1) nibbles, so one shift and mask per operand
+ * places it at bit 4. Q5_0: 352 bytes per block (d, H, chunks), Q5_1: 384 (d, m, H, chunks), exactly 16 * 22 and
+ * 16 * 24. Codes 0..31; Q5_0's weight is q - 16.
  */
 #ifndef OCTET_REPACK_H
 #define OCTET_REPACK_H
@@ -61,6 +67,12 @@ void octet__unpack_q4_0x16_ref(int64_t n, void *row, const void *group, int r);
 #define OCTET__Q41X16_BLOCK 320
 static inline size_t octet__q4_1x16_bytes(int64_t n) { return (size_t)(n / 32) * OCTET__Q41X16_BLOCK; }
 void octet__pack_q4_1x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
+#define OCTET__Q50X16_BLOCK 352
+#define OCTET__Q51X16_BLOCK 384
+static inline size_t octet__q5_0x16_bytes(int64_t n) { return (size_t)(n / 32) * OCTET__Q50X16_BLOCK; }
+static inline size_t octet__q5_1x16_bytes(int64_t n) { return (size_t)(n / 32) * OCTET__Q51X16_BLOCK; }
+void octet__pack_q5_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__pack_q5_1x16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
 #define OCTET__Q4KX16_BLOCK 2368
 static inline size_t octet__q4_Kx16_bytes(int64_t n) { return (size_t)(n / 256) * OCTET__Q4KX16_BLOCK; }
 void octet__pack_q4_Kx16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
@@ -77,11 +89,16 @@ octet__gemm_x16_kernel octet__gemm_q8_0x16_avx512;
 octet__gemm_x16_kernel octet__gemm_q4_0x16_avx512;
 /* Q4_1 x16 against Q8_1 activations, Q4_K x16 against Q8_K (aux unused by both) */
 octet__gemm_x16_kernel octet__gemm_q4_1x16_avx512;
+/* Q5_0 x16 against Q8_0 (aux as for Q4_0), Q5_1 x16 against Q8_1 (aux unused) */
+octet__gemm_x16_kernel octet__gemm_q5_0x16_avx512;
+octet__gemm_x16_kernel octet__gemm_q5_1x16_avx512;
 octet__gemm_x16_kernel octet__gemm_q4_Kx16_avx512;
 /* The packers' AVX-512 twins (the same bytes; the gathers read the 16 rows in place) */
 void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 void octet__pack_q4_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 void octet__pack_q4_Kx16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 void octet__pack_q4_1x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__pack_q5_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__pack_q5_1x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 
 #endif

@@ -173,7 +173,11 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
         *out = s;
         return 0;
     }
-    octet__repack_prepare(m, l0, l1, s->pool); /* once per model: repacked matrices (model/packed.h) */
+    rc = octet__repack_prepare(m, l0, l1, s->pool, err); /* once per model: repacked matrices (model/packed.h) */
+    if (rc) {
+        octet_session_free(s);
+        return rc;
+    }
     s->kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     size_t q_dim = (size_t)hp->n_head * (size_t)hp->head_dim, nb = (size_t)n_batch;
     s->k_cache = alloc_f32((size_t)(l1 - l0), (size_t)n_ctx, s->kv_dim, &ok);

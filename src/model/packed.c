@@ -176,9 +176,18 @@ static int repack_wanted(const octet_model *m) {
     return 1;
 }
 
-void octet__repack_prepare(const octet_model *m, int l0, int l1, octet__pool *pool) {
-    if (!m || !m->layers || l0 < 0 || l1 > m->hp.n_layer || l0 >= l1) return;
-    if (!kind_of(OCTET_TYPE_Q8_0) || !repack_wanted(m)) return; /* (Q8_0 stands for: this CPU has kernels) */
+int octet__repack_prepare(const octet_model *m, int l0, int l1, octet__pool *pool, octet_error *err) {
+    if (!m || !m->layers || l0 < 0 || l1 > m->hp.n_layer || l0 >= l1) return 0;
+    if (!repack_wanted(m)) return 0;
+    /* the matrices of the range (entries i0..i1-1, and the output's, entry 0, for the last layer) */
+    const int i0 = 1 + PER_LAYER * l0, i1 = 1 + PER_LAYER * l1, first = l1 == m->hp.n_layer ? i0 - 1 : i0;
+    int any = 0;
+    for (int j = first; j < i1; j++) {
+        const octet__tensor *t = tensor_at(m, j < i0 ? 0 : j);
+        any |= kind_of(t->type) && t->data && t->ne[1] >= 16;
+    }
+    if (!any) return 0; /* nothing to pack (other types, or no kernels for this CPU) */
+    int rc = 0;
     pthread_mutex_lock(&g_lock);
     packed_cache *c = __atomic_load_n(&m->packed, __ATOMIC_ACQUIRE);
     if (!c) {
@@ -189,12 +198,11 @@ void octet__repack_prepare(const octet_model *m, int l0, int l1, octet__pool *po
             for (int i = 0; i < n; i++) atomic_init(&c->e[i].data, 0);
             /* the one late write to the model, see the top comment */
             __atomic_store_n(&((octet_model *)(uintptr_t)m)->packed, c, __ATOMIC_RELEASE);
+        } else {
+            rc = octet__err(err, OCTET_ENOMEM, "repacked weights: out of memory (OCTET_NO_REPACK=1 goes without)");
         }
     }
-    if (c) {
-        /* the matrices of the range not packed yet (entries i0..i1-1, and the output's, entry 0, for the last
-         * layer), in one arena */
-        const int i0 = 1 + PER_LAYER * l0, i1 = 1 + PER_LAYER * l1, first = l1 == m->hp.n_layer ? i0 - 1 : i0;
+    if (c) { /* the matrices not packed yet, in one arena */
         size_t total = 0, b;
         int ok = 1;
         for (int j = first; j < i1; j++) {
@@ -214,9 +222,13 @@ void octet__repack_prepare(const octet_model *m, int l0, int l1, octet__pool *po
                     dst += b;
                 }
             }
+        } else if (total || !ok) {
+            rc = octet__err(err, OCTET_ENOMEM,
+                            "repacked weights: cannot map %zu bytes for the copies (OCTET_NO_REPACK=1 goes without)", total);
         }
     }
     pthread_mutex_unlock(&g_lock);
+    return rc;
 }
 
 int octet__repack_find(const octet_model *m, const octet__tensor *t, octet__packed *out) {

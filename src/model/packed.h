@@ -1,6 +1,6 @@
 /*
  * packed.h - the model's load-time repacked weights (layouts in src/kernels/repack.h): for each weight
- * matrix whose type has a layout for the kernels this CPU runs (Q8_0, Q4_0, Q4_1, Q4_K with AVX-512 VNNI), a copy of its rows in
+ * matrix whose type has a layout for the kernels this CPU runs (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K with AVX-512 VNNI), a copy of its rows in
  * groups of 16, built once per model by the first float session that needs it, shared read-only by every later
  * session, freed by octet_model_close.
  *
@@ -30,8 +30,9 @@ typedef struct octet__packed {
 
 /* Pack the matrices of layers [l0, l1) (and the output matrix when l1 is the last layer) that are not packed yet,
  * in parallel on pool. Does nothing when repacking does not apply (CPU, SIMD forced off, OCTET_NO_REPACK, a file
- * read into memory or locked); a matrix whose copy cannot be allocated stays unpacked. Thread-safe. */
-void octet__repack_prepare(const octet_model *m, int l0, int l1, octet__pool *pool);
+ * read into memory or locked, no matrix of a type with a layout). Thread-safe. 0, or OCTET_ENOMEM when the
+ * copies cannot be allocated (nothing of this call is then packed; the model stays usable). */
+int octet__repack_prepare(const octet_model *m, int l0, int l1, octet__pool *pool, octet_error *err);
 /* 1 and *out when t (a matrix of m: &m->output or one in m->layers) is packed and its kernel usable now (SIMD not
  * forced off since), else 0. */
 int octet__repack_find(const octet_model *m, const octet__tensor *t, octet__packed *out);

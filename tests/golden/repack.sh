@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load-time repacked weights (src/model/packed.c, kernels over src/kernels/repack.h): float-mode logits with the
 # repacked matrices must be byte-identical to OCTET_NO_REPACK=1 (the AVX2 kernels on the file's rows), on small
-# random GGUF models (tests/ref/make_random_model.py) whose matrices have a repacked layout: Q8_0, Q4_0, Q4_1, Q4_K;
+# random GGUF models (tests/ref/make_random_model.py) whose matrices have a repacked layout: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K;
 # output rows that are not a multiple of 16 (vocab 310, 301: the tail rows take the other path), grouped-query
 # attention (16-row k/v matrices), a tied output, qwen2 biases. For each: 1, 3 and 12 tokens (generation-sized
 # and prompt-sized batches), -t 1 and -t 2, and --no-mmap (no repacking) against the mapped file. Skipped when the
@@ -68,6 +68,8 @@ case_ q8_0-qwen2-tied   301  -- --arch qwen2 --type Q8_0 --dim 96 --heads 4 --kv
 case_ q4_0-gqa-tail     310  -- --type Q4_0 --dim 128 --heads 4 --kv-heads 2 --ff 384 --seed 24
 case_ q4_0-tied         320  -- --type Q4_0 --dim 64 --heads 2 --ff 160 --tied --seed 25
 case_ q4_1-gqa-tail     310  -- --type Q4_1 --dim 128 --heads 4 --kv-heads 2 --ff 256 --seed 28
+case_ q5_0-gqa-tail     310  -- --type Q5_0 --dim 128 --heads 4 --kv-heads 2 --ff 256 --seed 29
+case_ q5_1-tied         320  -- --type Q5_1 --dim 128 --heads 4 --ff 256 --tied --seed 30
 case_ q4_k-gqa-tail     310  -- --type Q4_K --dim 256 --heads 4 --kv-heads 2 --ff 512 --seed 26
 case_ q4_k-mha-tied     512  -- --type Q4_K --dim 256 --heads 4 --ff 256 --tied --seed 27
 

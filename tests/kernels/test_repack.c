@@ -4,7 +4,7 @@
  *  - the portable packer: unpacking every row of a packed group gives the source rows back byte for byte, and the
  *    packed bytes sit where repack.h says (checked element by element against the layout's formula); the
  *    AVX-512 packer writes the same bytes;
- *  - layouts: Q8_0 x16, Q4_0 x16 (x Q8_0), Q4_1 x16 (x Q8_1) and Q4_K x16 (x Q8_K; its activation aux is unused);
+ *  - layouts: Q8_0 x16, Q4_0 x16, Q5_0 x16 (x Q8_0), Q4_1 x16, Q5_1 x16 (x Q8_1) and Q4_K x16 (x Q8_K; its activation aux is unused);
  *  - the AVX-512 VNNI kernels (skipped, with a line, when the CPU lacks AVX-512 F/BW/VL/DQ or VNNI): one group of
  *    16 rows against nc = 1..9 tokens, with and without the activations' aux, must equal the reference dot of
  *    every (row, token) bit for bit (memcmp). Rows are random with the extreme codes (-128, 127 for Q8_0; 0, 15
@@ -305,6 +305,64 @@ static void test_q4_1(int64_t n, uint64_t seed) {
     check_kernel("q4_1x16", octet__gemm_q4_1x16_avx512, octet__dot_q4_1_q8_1_ref, n, wq, w_stride, a_stride, 0);
 }
 
+/* Q5_0 (x Q8_0, with aux) and Q5_1 (x Q8_1): random blocks (qh included; all-ones blocks for the extremes) */
+static void test_q5(int type, int64_t n, uint64_t seed) {
+    const int m1 = type == OCTET_TYPE_Q5_1;
+    const size_t bs = m1 ? sizeof(block_q5_1) : sizeof(block_q5_0);
+    const size_t w_stride = octet__row_bytes(type, MAXN) + 2;
+    const size_t a_stride = octet__row_bytes(m1 ? OCTET_TYPE_Q8_1 : OCTET_TYPE_Q8_0, MAXN) + 2, aux_stride = MAXN / 32 + 1;
+    uint64_t s = seed;
+    for (int r = 0; r < NR; r++)
+        for (int64_t b = 0; b < n / 32; b++) {
+            uint8_t *x = wq + (size_t)r * w_stride + (size_t)b * bs;
+            const int mode = t_rng_next(&s) % 9 == 0;
+            for (size_t k = 0; k < bs; k++) x[k] = mode ? 0xff : (uint8_t)t_rng_next(&s);
+            const uint16_t d = rand_scale(&s), mm = rand_scale(&s);
+            memcpy(x, &d, 2);
+            if (m1) memcpy(x + 2, &mm, 2);
+        }
+    if (m1) {
+        for (int c = 0; c < NT; c++)
+            for (int64_t b = 0; b < n / 32; b++) {
+                block_q8_1 *y = (block_q8_1 *)(void *)(aq + (size_t)c * a_stride) + b;
+                y->d = rand_scale(&s);
+                y->s = rand_scale(&s);
+                for (int k = 0; k < 32; k++) y->qs[k] = rand_code(&s, 0);
+            }
+    } else {
+        fill_act(aq, a_stride, NT, n, &s, auxv, aux_stride);
+    }
+    uint8_t *ref = malloc(octet__q5_1x16_bytes(n));
+    if (!ref) return;
+    (m1 ? octet__pack_q5_1x16_ref : octet__pack_q5_0x16_ref)(n, ref, wq, w_stride);
+    /* the layout: each element's 5-bit code where repack.h puts it */
+    const size_t blk = m1 ? OCTET__Q51X16_BLOCK : OCTET__Q50X16_BLOCK, hb = m1 ? 64 : 32;
+    int bad = 0;
+    for (int64_t b = 0; b < n / 32; b++)
+        for (int r = 0; r < NR; r++) {
+            const uint8_t *x = wq + (size_t)r * w_stride + (size_t)b * bs, *g = ref + (size_t)b * blk;
+            const uint8_t *qh = x + (m1 ? 4 : 2), *qs = x + (m1 ? 8 : 6);
+            bad |= g[2 * r] != x[0] || g[2 * r + 1] != x[1] || (m1 && (g[32 + 2 * r] != x[2] || g[33 + 2 * r] != x[3]));
+            for (int e = 0; e < 32; e++) {
+                const int h = e / 16, j = e % 16 / 4, k = e % 4;
+                const int want = (h ? qs[e - 16] >> 4 : qs[e] & 15) | ((qh[e / 8] >> (e % 8)) & 1) << 4;
+                const uint8_t byte = g[hb + 64 + 64 * j + 4 * r + k];
+                const int got = (h ? byte >> 4 : byte & 15) | ((g[hb + 4 * r + k] >> (2 * j + h)) & 1) << 4;
+                bad |= got != want;
+            }
+        }
+    CHECKF(!bad, "%s x16 layout, n=%lld", m1 ? "q5_1" : "q5_0", (long long)n);
+    if (have_vnni()) {
+        (m1 ? octet__pack_q5_1x16_avx512 : octet__pack_q5_0x16_avx512)(n, grp, wq, w_stride);
+        CHECKF(!memcmp(grp, ref, (m1 ? octet__q5_1x16_bytes : octet__q5_0x16_bytes)(n)), "%s x16 AVX-512 packer",
+               m1 ? "q5_1" : "q5_0");
+        memcpy(grp, ref, (m1 ? octet__q5_1x16_bytes : octet__q5_0x16_bytes)(n));
+        check_kernel(m1 ? "q5_1x16" : "q5_0x16", m1 ? octet__gemm_q5_1x16_avx512 : octet__gemm_q5_0x16_avx512,
+                     m1 ? octet__dot_q5_1_q8_1_ref : octet__dot_q5_0_q8_0_ref, n, wq, w_stride, a_stride, aux_stride);
+    }
+    free(ref);
+}
+
 static void test_q8_0_kernel(int64_t n, uint64_t seed) {
     const size_t w_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 6;
     const size_t a_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 2, aux_stride = MAXN / QK8_0 + 1;
@@ -334,7 +392,11 @@ int main(void) {
             }
     }
     for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
-        for (uint64_t k = 0; k < 2; k++) test_q4_1(ns[i], 9000 * i + k);
+        for (uint64_t k = 0; k < 2; k++) {
+            test_q4_1(ns[i], 9000 * i + k);
+            test_q5(OCTET_TYPE_Q5_0, ns[i], 11000 * i + k);
+            test_q5(OCTET_TYPE_Q5_1, ns[i], 13000 * i + k);
+        }
     static const int64_t nk[] = {256, 512, 768, 2048, 4096};
     for (size_t i = 0; i < sizeof nk / sizeof nk[0]; i++)
         for (uint64_t k = 0; k < 3; k++) test_q4_K(nk[i], 7000 * i + k);

@@ -1,7 +1,7 @@
 /*
  * kset_avx512.c - the avx512 kernel set (AVX-512 F/BW/VL/DQ + VNNI): the avx2 set with this folder's kernels
  * written over it. Its int8 dot-product instruction (VPDPBUSD) works on weights repacked at load (../repack.h):
- * Q8_0, Q4_0, Q4_1 and Q4_K matrices in groups of 16 rows, one group serving generation and prompts alike.
+ * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and Q4_K matrices in groups of 16 rows, one group serving generation and prompts alike.
  */
 #include "kernels/int_repack.h"
 #include "kernels/kset.h"
@@ -13,6 +13,10 @@ void octet__kset_init_avx512(octet__kset *ks) {
         (octet__repack_kernels){octet__q4_0x16_bytes, octet__pack_q4_0x16_avx512, octet__gemm_q4_0x16_avx512};
     ks->repack[OCTET_TYPE_Q4_1] =
         (octet__repack_kernels){octet__q4_1x16_bytes, octet__pack_q4_1x16_avx512, octet__gemm_q4_1x16_avx512};
+    ks->repack[OCTET_TYPE_Q5_0] =
+        (octet__repack_kernels){octet__q5_0x16_bytes, octet__pack_q5_0x16_avx512, octet__gemm_q5_0x16_avx512};
+    ks->repack[OCTET_TYPE_Q5_1] =
+        (octet__repack_kernels){octet__q5_1x16_bytes, octet__pack_q5_1x16_avx512, octet__gemm_q5_1x16_avx512};
     ks->repack[OCTET_TYPE_Q4_K] =
         (octet__repack_kernels){octet__q4_Kx16_bytes, octet__pack_q4_Kx16_avx512, octet__gemm_q4_Kx16_avx512};
 #ifndef OCTET_INTONLY

@@ -19,7 +19,9 @@
  * multiply and add intrinsics), in block order, each row in its own lane.
  *
  * Q4_0 x16: the same with the low and high nibbles of each of the 4 chunks as the 8 unsigned operands (codes
- * 0..15 against activation codes 4j.. and 16+4j..), isum = acc - 8 sum a = acc - aux.sum8.
+ * 0..15 against activation codes 4j.. and 16+4j..), isum = acc - 8 sum a = acc - aux.sum8. Q5_0 adds the 5th bits
+ * (isum = acc - 2 aux.sum8), Q4_1 and Q5_1 (x Q8_1) have no offset and the reference's + m_w * s_a term; Q4_K
+ * (x Q8_K) is further down (sub-block scales by VPMULLD, mins by VPMADDWD).
  *
  * Prompts: tiles of 8 tokens (8 int32 and 8 float accumulators next to the 8 weight operands, 24 of the 32
  * registers) measured 7-18% faster than tiles of 4 in one process, alternated (n = 2048 and 5632, 64-512 tokens).
@@ -105,13 +107,21 @@ void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_st
  *   1, Q4_0 x16: operands 2j, 2j+1 = the low and high nibbles of chunk j (j = 0..3), against codes 4j..4j+3 and
  *                16+4j..16+4j+3; isum = acc - sum8 (8 times the code sum, the -8 offset);
  *   2, Q4_1 x16 (x Q8_1): the nibbles as for Q4_0, isum = acc (no offset), and the reference's block term
- *                (float)isum * (d_w * d_a) + m_w * s_a (s_a the activation block's fp16 d * sum). */
+ *                (float)isum * (d_w * d_a) + m_w * s_a (s_a the activation block's fp16 d * sum);
+ *   3, Q5_0 x16: as Q4_0 with bit t of the H bytes moved to bit 4 of operand t, isum = acc - 2 * sum8 (-16);
+ *   4, Q5_1 x16 (x Q8_1): as Q4_1 with the 5th bits of Q5_0. */
 static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s, size_t s_stride, const uint8_t *g,
                                                              pf_stream *pfs, const uint8_t *a, size_t a_stride,
                                                              const int T, const octet__q8_aux *aux, size_t aux_stride,
                                                              const int Q4) {
-    const size_t block = Q4 == 2 ? OCTET__Q41X16_BLOCK : Q4 ? OCTET__Q4X16_BLOCK : OCTET__Q8X16_BLOCK;
-    const size_t base = Q4 == 2 ? 64 : 32; /* the first chunk */
+    const size_t block = Q4 == 4   ? OCTET__Q51X16_BLOCK
+                         : Q4 == 3 ? OCTET__Q50X16_BLOCK
+                         : Q4 == 2 ? OCTET__Q41X16_BLOCK
+                         : Q4      ? OCTET__Q4X16_BLOCK
+                                   : OCTET__Q8X16_BLOCK;
+    /* the first chunk; for Q5: the high-bit bytes H just before the chunks */
+    const size_t base = Q4 == 4 ? 128 : Q4 == 3 ? 96 : Q4 == 2 ? 64 : 32;
+    const int q81 = Q4 == 2 || Q4 == 4; /* x Q8_1, with the m * s term */
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 acc[8];
     _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) acc[c] = _mm512_setzero_ps();
@@ -125,6 +135,15 @@ static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s,
                 const __m512i q = _mm512_loadu_si512((const void *)(pb + base + 64 * j));
                 w[2 * j] = _mm512_and_si512(q, m4);
                 w[2 * j + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+                if (Q4 >= 3) { /* the 5th bits: bit t of H's bytes to bit 4 (t = operand; no bit crosses a byte) */
+                    const __m512i h = _mm512_loadu_si512((const void *)(pb + base - 64));
+                    const __m512i b16 = _mm512_set1_epi8(0x10);
+                    const int t0 = 2 * j, t1 = 2 * j + 1;
+                    const __m512i h0 = t0 <= 4 ? _mm512_slli_epi16(h, 4 - t0) : _mm512_srli_epi16(h, t0 - 4);
+                    const __m512i h1 = t1 <= 4 ? _mm512_slli_epi16(h, 4 - t1) : _mm512_srli_epi16(h, t1 - 4);
+                    w[2 * j] = _mm512_or_si512(w[2 * j], _mm512_and_si512(h0, b16));
+                    w[2 * j + 1] = _mm512_or_si512(w[2 * j + 1], _mm512_and_si512(h1, b16));
+                }
                 ao[2 * j] = 4 * j;
                 ao[2 * j + 1] = 16 + 4 * j;
             }
@@ -135,7 +154,7 @@ static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s,
             }
         }
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)pb));
-        if (Q4 == 2) {
+        if (q81) {
             const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(pb + 32)));
             _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
                 const block_q8_1 *y = (const block_q8_1 *)(const void *)(a + (size_t)c * a_stride) + i;
@@ -162,7 +181,10 @@ static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s,
             }
             /* Q8_0: isum = sum (w + 128) a - 128 sum a, 128 sum a = 16 * sum8; Q4_0: sum q a - 8 sum a */
             const __m512i s8 = _mm512_set1_epi32(x ? x->sum8 : block_sum8(y));
-            const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(p0, p1), Q4 ? s8 : _mm512_slli_epi32(s8, 4));
+            /* Q5_0: sum q a - 16 sum a = acc - 2 * sum8 */
+            const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(p0, p1), Q4 == 3 ? _mm512_slli_epi32(s8, 1)
+                                                                           : Q4      ? s8
+                                                                                     : _mm512_slli_epi32(s8, 4));
             const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(x ? x->d : block_d(y)));
             acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), dd));
         }
@@ -204,6 +226,8 @@ static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s,
 X16_GEMM(octet__gemm_q8_0x16_avx512, octet__q8_0x16_bytes, 0)
 X16_GEMM(octet__gemm_q4_0x16_avx512, octet__q4_0x16_bytes, 1)
 X16_GEMM(octet__gemm_q4_1x16_avx512, octet__q4_1x16_bytes, 2)
+X16_GEMM(octet__gemm_q5_0x16_avx512, octet__q5_0x16_bytes, 3)
+X16_GEMM(octet__gemm_q5_1x16_avx512, octet__q5_1x16_bytes, 4)
 
 /* ---- Q4_0 x16 packer: chunk j is dword j of the 16 rows' nibble bytes (as octet__pack_q4_0x16_ref) ------------ */
 void octet__pack_q4_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride) {
@@ -241,6 +265,42 @@ void octet__pack_q4_1x16_avx512(int64_t n, void *dst, const void *w, size_t w_st
             _mm512_storeu_si512((void *)(o + 64 + 64 * j), _mm512_i32gather_epi32(off, (const void *)(x + 4 + 4 * j), 1));
     }
 }
+
+/* ---- Q5_0 / Q5_1 x16 packers: scales (and m), the high-bit bytes H (row by row), the nibble chunks --------- */
+static inline void pack_q5_h(uint8_t *h, uint32_t qh, int r) {
+    for (int k = 0; k < 4; k++) {
+        uint8_t v = 0;
+        for (int t = 0; t < 8; t++) v |= (uint8_t)(((qh >> (16 * (t & 1) + 4 * (t >> 1) + k)) & 1u) << t);
+        h[4 * r + k] = v;
+    }
+}
+
+#define PACK_Q5(NAME, BLOCK, BYTES, M, REF)                                                                      \
+    void NAME(int64_t n, void *dst, const void *w, size_t w_stride) {                                           \
+        if (w_stride > (size_t)INT32_MAX / 16) {                                                                \
+            REF(n, dst, w, w_stride);                                                                           \
+            return;                                                                                             \
+        }                                                                                                       \
+        const __m512i off = _mm512_mullo_epi32(                                                                 \
+            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32((int32_t)w_stride)); \
+        const size_t hb = M ? 64 : 32, qso = M ? 8 : 6; /* H in the group; qs in the block */                  \
+        uint8_t *o = dst;                                                                                       \
+        const uint8_t *x = w;                                                                                   \
+        for (int64_t b = 0; b < n / 32; b++, o += BYTES, x += sizeof(BLOCK)) {                                  \
+            const __m512i dm = _mm512_i32gather_epi32(off, (const void *)x, 1);                                 \
+            _mm256_storeu_si256((__m256i *)(void *)o, _mm512_cvtepi32_epi16(dm));                               \
+            if (M) _mm256_storeu_si256((__m256i *)(void *)(o + 32), _mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16))); \
+            for (int r = 0; r < 16; r++) {                                                                      \
+                const BLOCK *xr = (const BLOCK *)(const void *)(x + (size_t)r * w_stride);                      \
+                pack_q5_h(o + hb, (uint32_t)xr->qh[0] | (uint32_t)xr->qh[1] << 8 | (uint32_t)xr->qh[2] << 16 |   \
+                                      (uint32_t)xr->qh[3] << 24, r);                                             \
+            }                                                                                                   \
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) _mm512_storeu_si512(                            \
+                (void *)(o + hb + 64 + 64 * j), _mm512_i32gather_epi32(off, (const void *)(x + qso + 4 * j), 1)); \
+        }                                                                                                       \
+    }
+PACK_Q5(octet__pack_q5_0x16_avx512, block_q5_0, OCTET__Q50X16_BLOCK, 0, octet__pack_q5_0x16_ref)
+PACK_Q5(octet__pack_q5_1x16_avx512, block_q5_1, OCTET__Q51X16_BLOCK, 1, octet__pack_q5_1x16_ref)
 
 /* ---- Q4_K x16 (x Q8_K) -----------------------------------------------------------------------------------------
  * The reference per super-block: sumi = sum_j sc_j dot_j (dot_j the integer dot of sub-block j's 32 codes),

@@ -84,3 +84,30 @@ void octet__pack_q4_1x16_ref(int64_t n, void *dst, const void *w, size_t w_strid
         }
     }
 }
+
+/* Q5_0 / Q5_1 x16: H byte 4r + k, bit 2j + h = bit 16h + 4j + k of the row's qh (little-endian) */
+static void pack_q5_ref(int64_t n, void *dst, const void *w, size_t w_stride, int has_m) {
+    const size_t bs = has_m ? sizeof(block_q5_1) : sizeof(block_q5_0), blk = has_m ? OCTET__Q51X16_BLOCK : OCTET__Q50X16_BLOCK;
+    const size_t hb = has_m ? 64 : 32, qso = has_m ? 8 : 6, qho = has_m ? 4 : 2;
+    uint8_t *o = dst;
+    for (int64_t b = 0; b < n / 32; b++, o += blk) {
+        for (int r = 0; r < OCTET__Q8X16_ROWS; r++) {
+            const uint8_t *x = (const uint8_t *)w + (size_t)r * w_stride + (size_t)b * bs;
+            o[2 * r] = x[0];
+            o[2 * r + 1] = x[1];
+            if (has_m) o[32 + 2 * r] = x[2], o[32 + 2 * r + 1] = x[3];
+            const uint32_t qh = (uint32_t)x[qho] | (uint32_t)x[qho + 1] << 8 | (uint32_t)x[qho + 2] << 16 |
+                                (uint32_t)x[qho + 3] << 24;
+            for (int k = 0; k < 4; k++) {
+                uint8_t v = 0;
+                for (int j = 0; j < 4; j++)
+                    for (int h = 0; h < 2; h++) v |= (uint8_t)(((qh >> (16 * h + 4 * j + k)) & 1u) << (2 * j + h));
+                o[hb + 4 * r + k] = v;
+            }
+            for (int i = 0; i < 16; i++) o[hb + 64 + 64 * (i / 4) + 4 * r + i % 4] = x[qso + i];
+        }
+    }
+}
+
+void octet__pack_q5_0x16_ref(int64_t n, void *dst, const void *w, size_t w_stride) { pack_q5_ref(n, dst, w, w_stride, 0); }
+void octet__pack_q5_1x16_ref(int64_t n, void *dst, const void *w, size_t w_stride) { pack_q5_ref(n, dst, w, w_stride, 1); }
