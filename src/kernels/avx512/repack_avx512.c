@@ -32,35 +32,16 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/avx2/util_avx2.h"
 #include "kernels/kernels_impl.h"
 #include "tensor/types.h"
 
 /* ---- prefetch of the group the caller reads next ------------------------------------------------------------
  * The next group's bytes are requested in equal shares across this call's block steps (one pass over the group),
  * so a thread keeps enough lines in flight to stream from memory while it computes. */
-typedef struct pf_stream {
-    const char *p;
-    size_t q, r, err, steps;
-} pf_stream;
-
-static inline void pf_init(pf_stream *s, const void *base, size_t bytes, size_t steps) {
-    const size_t lines = (bytes + 63) / 64;
-    s->p = (const char *)base;
-    s->steps = steps ? steps : 1;
-    s->q = lines / s->steps;
-    s->r = lines % s->steps;
-    s->err = 0;
-}
-
-static inline void pf_step(pf_stream *s) {
-    size_t k = s->q;
-    s->err += s->r;
-    if (s->err >= s->steps) {
-        s->err -= s->steps;
-        k++;
-    }
-    for (size_t j = 0; j < k; j++, s->p += 64) _mm_prefetch(s->p, _MM_HINT_T0);
-}
+#define pf_stream octet__pf_stream /* the avx2 set's (this set's parent's) helpers */
+#define pf_init octet__pf_init
+#define pf_step octet__pf_step
 
 static inline __m512i bcast4(const int8_t *p) {
     int32_t v;
