@@ -2,6 +2,7 @@
  * main.c - the octet command: dispatches to a subcommand.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -47,6 +48,16 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "--version") == 0) {
         printf("octet %s\n", OCTET_VERSION);
         return EXIT_OK;
+    }
+    /* OCTET_ISA=NAME in the environment: a set this CPU cannot run is a usage error, as for --isa */
+    const char *env_isa = getenv("OCTET_ISA");
+    if (env_isa && *env_isa) {
+        octet_error err;
+        memset(&err, 0, sizeof err);
+        if (octet_set_isa(env_isa, &err)) {
+            fprintf(stderr, "octet: OCTET_ISA: %s\n", err.msg);
+            return EXIT_USAGE;
+        }
     }
     /* --isa NAME (or --isa=NAME), accepted by every command: taken out before the command parses its options */
     for (int i = 2; i < argc; i++) {

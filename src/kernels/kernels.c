@@ -132,8 +132,10 @@ static void build_sets(void) {
     const octet__kset *pick = g_usable[nu - 1];
     const char *env = getenv("OCTET_ISA"), *portable = getenv("OCTET_PORTABLE");
     if (portable && *portable && strcmp(portable, "0") != 0) pick = g_usable[0];
-    if (env && *env) {
-        const octet__kset *f = octet__kset_find(env);
+    if (env && *env) { /* (looked up here: octet__kset_find would re-enter this pthread_once) */
+        const octet__kset *f = NULL;
+        for (int i = 0; i < nu; i++)
+            if (!strcmp(g_usable[i]->name, env)) f = g_usable[i];
         if (f) pick = f;
         else octet__log(OCTET_LOG_WARN, "OCTET_ISA=%s: not a kernel set this CPU can run; using %s", env, pick->name);
     }

@@ -20,6 +20,19 @@ expect() { # name expected_status cmd...
 expect "octet --help" 0 "$OCTET" --help
 expect "octet without a command" 2 "$OCTET"
 expect "unknown command" 2 "$OCTET" frobnicate
+# kernel sets: every set the CPU runs can be chosen by flag and by environment (and says so); others are usage errors
+sets=$("$OCTET" info 2>/dev/null | awk -F'  +' '/this CPU runs/ {print $3}' | tr -d ',')
+[ -n "$sets" ] && [ "${sets%% *}" = ref ] || bad "octet info lists the kernel sets, ref first (got '$sets')"
+for set in $sets; do
+    expect "--isa $set" 0 timeout 20 "$OCTET" info --isa "$set"
+    grep -q "in use *$set\$" "$T/out" || bad "--isa $set: info does not say the set is in use"
+    expect "OCTET_ISA=$set" 0 timeout 20 env OCTET_ISA="$set" "$OCTET" run -n 2 -p x --isa "$set"
+    grep -q "kernels: $set\$" "$T/err" || bad "OCTET_ISA=$set: run does not name the set"
+done
+expect "--isa unknown" 2 timeout 20 "$OCTET" run --isa nosuchset -p x
+grep -q "nosuchset.*does not exist" "$T/err" || bad "--isa unknown: message does not name the set"
+expect "OCTET_ISA unknown" 2 timeout 20 env OCTET_ISA=nosuchset "$OCTET" info
+expect "--isa without a value" 2 timeout 20 "$OCTET" run --isa
 for c in run info tokenize logits perplexity; do
     expect "$c --help" 0 "$OCTET" $c --help
     grep -q "usage: octet $c" "$T/out" || bad "$c --help prints its usage"
