@@ -188,7 +188,7 @@ endif
 # side-by-side comparison with llama.cpp. Also builds the kernel micro-benchmark build/rel/bench/bench_kernels and
 # build/rel/bench/ab_exec (integer versus float execution interleaved in one process; run_bench.sh runs it).
 .PHONY: bench
-bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/bench/ab_repack build/rel/bench/ab_repack_int
+bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/bench/ab_repack
 	bench/run_bench.sh
 build/rel/bench/bench_kernels: bench/bench_kernels.c build/rel/liboctet.a
 	@mkdir -p $(@D)
@@ -197,8 +197,5 @@ build/rel/bench/ab_exec: bench/ab_exec.c build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)
 build/rel/bench/ab_repack: bench/ab_repack.c build/rel/liboctet.a
-	@mkdir -p $(@D)
-	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)
-build/rel/bench/ab_repack_int: bench/ab_repack_int.c build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)

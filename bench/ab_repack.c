@@ -1,6 +1,6 @@
 /*
- * ab_repack.c - float execution with and without the load-time repacked weights (model/packed.h), side by side
- * in one process (the method of ab_exec.c: on a shared machine, runs minutes apart see different machines).
+ * ab_repack.c - execution with and without the load-time repacked weights (float mode: model/packed.h; with
+ * --exec int, the integer weights' q8_0x16 copies: model/int/repack.c), side by side in one process (the method of ab_exec.c: on a shared machine, runs minutes apart see different machines).
  *
  * The model is opened twice: the first copy's session is created with OCTET_NO_REPACK=1 (the AVX2 kernels on the
  * file's rows), the second's without (repacked where the CPU allows). Then, interleaved:
@@ -37,7 +37,7 @@ static double median(double *v, int n) {
 }
 
 static int usage(const char *argv0) {
-    fprintf(stderr, "usage: %s -m MODEL [-t THREADS] [-p N_PROMPT] [-n N_GEN] [-r ROUNDS]\n", argv0);
+    fprintf(stderr, "usage: %s -m MODEL [-t THREADS] [-p N_PROMPT] [-n N_GEN] [-r ROUNDS] [--exec float|int]\n", argv0);
     return 2;
 }
 
@@ -51,7 +51,7 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    int n_threads = 2, n_prompt = 512, n_gen = 128, rounds = 5;
+    int n_threads = 2, n_prompt = 512, n_gen = 128, rounds = 5, exec_int = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc) return usage(argv[0]);
@@ -62,6 +62,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "-p")) bad = parse_int(v, 0, 1 << 16, &n_prompt);
         else if (!strcmp(a, "-n")) bad = parse_int(v, 0, 1 << 16, &n_gen);
         else if (!strcmp(a, "-r")) bad = parse_int(v, 1, 1000, &rounds);
+        else if (!strcmp(a, "--exec") && (!strcmp(v, "float") || !strcmp(v, "int"))) exec_int = !strcmp(v, "int");
         else return usage(argv[0]);
         if (bad) {
             fprintf(stderr, "%s: bad value '%s' for %s\n", argv[0], v, a);
@@ -94,7 +95,7 @@ int main(int argc, char **argv) {
     }
     for (int k = 0; k < 2; k++) {
         octet_session_params sp = octet_session_default_params();
-        sp.exec = OCTET_EXEC_FLOAT;
+        sp.exec = exec_int ? OCTET_EXEC_INT : OCTET_EXEC_FLOAT;
         if (k == 0) setenv("OCTET_NO_REPACK", "1", 1);
         else unsetenv("OCTET_NO_REPACK");
         sp.n_threads = n_threads;
@@ -109,7 +110,7 @@ int main(int argc, char **argv) {
         /* warm-up: page-in of the weights, first-touch of the scratch */
         if (octet_session_decode(s[k], toks, n_prompt > 0 ? n_prompt : 1, 0, &err) != 0) goto fail;
     }
-    printf("ab_repack: %s, %d threads, %d rounds, interleaved (repack / plain > 1: repacked faster)\n", path,
+    printf("ab_repack: %s, %s mode, %d threads, %d rounds, interleaved (repack / plain > 1: repacked faster)\n", path, exec_int ? "integer" : "float",
            n_threads, rounds);
     if (n_prompt > 0) {
         for (int r = 0; r < rounds; r++) {
