@@ -192,10 +192,10 @@ bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/ben
 	bench/run_bench.sh
 build/rel/bench/bench_kernels: bench/bench_kernels.c build/rel/liboctet.a
 	@mkdir -p $(@D)
-	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)
-build/rel/bench/ab_exec: bench/ab_exec.c build/rel/liboctet.a
+	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
+build/rel/bench/ab_exec: bench/ab_exec.c bench/ab_common.h build/rel/liboctet.a
 	@mkdir -p $(@D)
-	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)
-build/rel/bench/ab_repack: bench/ab_repack.c build/rel/liboctet.a
+	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
+build/rel/bench/ab_repack: bench/ab_repack.c bench/ab_common.h build/rel/liboctet.a
 	@mkdir -p $(@D)
-	$(CC) $(REL_CFLAGS) -o $@ $< build/rel/liboctet.a $(LDLIBS)
+	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
