@@ -144,7 +144,7 @@ fuzz-smoke: $(fuzz_PROGS)
 # other file is built as in rel with -DOCTET_INTONLY, and the AVX2 integer kernels are left out of the link, so
 # --exec int runs the portable kernels; its logits must equal the normal build's byte for byte
 # (tests/golden/int_logits.sh).
-INTONLY_SRC    := src/model/int/forward_int.c src/model/int/rope_int.c $(wildcard src/kernels/ref/int*_ref.c)
+INTONLY_SRC    := src/model/int/forward_int.c src/model/int/rope_int.c src/model/matmul.c $(wildcard src/kernels/ref/int*_ref.c)
 INTONLY_GR     := $(CSTD) $(WARN) $(INC) -O2 -mgeneral-regs-only -DOCTET_INTONLY
 intonly_GR_OBJ := $(patsubst %.c,build/intonly/gr/%.o,$(INTONLY_SRC))
 intonly_OBJ    := $(patsubst %.c,build/intonly/%.o,$(filter-out $(INTONLY_SRC),$(LIB_SRC)) \

@@ -34,6 +34,7 @@
 #include "kernels/kernels_impl.h"
 #include "model.h"
 #include "model/int/int.h"
+#include "model/matmul.h"
 #include "model/packed.h"
 
 struct octet_session {
@@ -250,9 +251,9 @@ const float *octet_session_logits(const octet_session *s, int i) {
     return s->logits + (size_t)i * (size_t)s->m->hp.n_vocab;
 }
 
-/* ---- matrix products ------------------------------------------------------------------------------------ */
+/* ---- matrix products (the schedule: model/matmul.h) ------------------------------------------------------ */
 
-#define MM_MAX 3
+#define MM_MAX OCTET__MM_MAX
 typedef struct mm_task {
     int n_w;
     const octet__tensor *w[MM_MAX];
@@ -273,30 +274,22 @@ typedef struct mm_task {
     octet__q8_aux *aux;       /* per activation block: code sum and scale, or NULL (kernels/gemm.h) */
     size_t aux_stride;
     size_t pout_stride;
-    int swiglu;                /* gate and up (n_w = 2, same shape): rows claimed in pairs, y[0] = silu(y[0]) * y[1] */
-    octet__claim rows;         /* rows of all weights (concatenated), for mm_dot; row pairs with swiglu */
-    octet__claim toks;         /* activation rows to quantize, one at a time (mm_quantize) */
     octet__packed pk[MM_MAX];  /* w[j] repacked in groups of 16 rows (model/packed.h), or pk[j].gemm == NULL */
 } mm_task;
 
-/* Activation rows claimed one at a time from an atomic counter (run with octet__pool_run_any). */
-static void mm_quantize(void *ctx, int ith, int nth) {
+/* Activation row i into the weights' vec_dot_type (claimed one at a time by the driver). */
+static void mm_quant(void *ctx, int i) {
     mm_task *t = ctx;
-    (void)ith;
-    (void)nth;
     const octet__type_traits *vt = &t->kt[t->vdt];
-    for (int64_t i0, i1; octet__claim_next(&t->toks, &i0, &i1);) {
-        const int i = (int)i0;
-        const block_q8_0 *row = (const block_q8_0 *)(const void *)(t->aq + (size_t)i * t->a_stride);
-        vt->from_float(t->x + (size_t)i * (size_t)t->n_in, t->aq + (size_t)i * t->a_stride, t->n_in);
-        if (t->aux) /* exact integer sums (any order) and the scales as floats (exact) */
-            for (int64_t b = 0; b < t->n_in / QK8_0; b++) {
-                int32_t sum = 0;
-                for (int j = 0; j < QK8_0; j++) sum += row[b].qs[j];
-                t->aux[(size_t)i * t->aux_stride + (size_t)b].sum8 = 8 * sum;
-                t->aux[(size_t)i * t->aux_stride + (size_t)b].d = octet__fp16_to_fp32(row[b].d);
-            }
-    }
+    const block_q8_0 *row = (const block_q8_0 *)(const void *)(t->aq + (size_t)i * t->a_stride);
+    vt->from_float(t->x + (size_t)i * (size_t)t->n_in, t->aq + (size_t)i * t->a_stride, t->n_in);
+    if (t->aux) /* exact integer sums (any order) and the scales as floats (exact) */
+        for (int64_t b = 0; b < t->n_in / QK8_0; b++) {
+            int32_t sum = 0;
+            for (int j = 0; j < QK8_0; j++) sum += row[b].qs[j];
+            t->aux[(size_t)i * t->aux_stride + (size_t)b].sum8 = 8 * sum;
+            t->aux[(size_t)i * t->aux_stride + (size_t)b].d = octet__fp16_to_fp32(row[b].d);
+        }
 }
 
 /* Prompt batches of at least this many tokens go through row panels (packing 8 rows costs about as much as
@@ -311,20 +304,11 @@ static inline void mm_store(const mm_task *t, float *y, int n_out, int i, int64_
     yi[r] = b ? v + b[r] : v;
 }
 
-/* Rows of all weights (concatenated) are taken in chunks from an atomic counter, so a thread slowed down by
- * another process does not hold up the product. Every output element equals one reference-exact kernel result
- * (a dot, or one lane of an 8-row GEMV or of a row panel: src/kernels/gemm.h), so neither the split nor the
- * kernel choice changes results. Quantized types: 8 rows at a time, as a panel for a prompt batch (packed once,
- * used for every token) or through the 8-row GEMV; F32: the tile of OCTET__GEMM_NC tokens per row. Each group
- * of 8 rows prefetches the group the thread reads next: the next rows of its piece, or the start of its next
- * piece, claimed when the current one's last group starts. */
-static const uint8_t *row_addr(const mm_task *t, int64_t r) {
-    for (int j = 0; j < t->n_w; j++) {
-        if (t->pk[j].gemm && r < 16 * t->pk[j].groups) return t->pk[j].data + (size_t)(r / 16) * t->pk[j].group_bytes;
-        if (r < t->w[j]->ne[1]) return (const uint8_t *)t->w[j]->data + (size_t)r * t->w[j]->row_bytes;
-        r -= t->w[j]->ne[1];
-    }
-    return NULL;
+/* Where the weights of row r of matrix j are read from: its 16-row group when repacked (r a multiple of 16). */
+static const uint8_t *mm_row_addr(void *ctx, int j, int64_t r) {
+    const mm_task *t = ctx;
+    if (t->pk[j].gemm && r < 16 * t->pk[j].groups) return t->pk[j].data + (size_t)(r / 16) * t->pk[j].group_bytes;
+    return (const uint8_t *)t->w[j]->data + (size_t)r * t->w[j]->row_bytes;
 }
 
 /* ---- repacked matrices (model/packed.h): groups of 16 rows through the layout's kernel ---------------------- */
@@ -340,20 +324,15 @@ static int mm_x16_setup(const octet_session *s, mm_task *t) {
     return any;
 }
 
-/* Rows [lo, hi) of weight j (its rows start at wbase in the concatenation; the piece ends at r1): the whole
- * packed groups from lo, while lo is a multiple of 16. Returns the first row left for the other paths. The group
- * read next is prefetched as in mm_piece. */
-static int64_t mm_x16_rows(mm_task *t, int j, int64_t lo, int64_t hi, int64_t wbase, int64_t r1,
-                           const uint8_t *after, octet__claim_cursor *cur) {
+/* Rows [lo, hi) of weight j: the whole packed groups from lo, while lo is a multiple of 16. Returns the first
+ * row left for the other paths. */
+static int64_t mm_x16_rows(mm_task *t, int j, int64_t lo, int64_t hi, const octet__mm_piece *pc) {
     const octet__packed *pk = &t->pk[j];
     const int n_out = (int)t->w[j]->ne[1];
     float v[MM_X16_TOK * 16];
     if (lo % 16) return lo;
     for (; lo + 16 <= hi && lo / 16 < pk->groups; lo += 16) {
-        int64_t nxt = wbase + lo + 16;
-        const uint8_t *pf = nxt < r1 ? row_addr(t, nxt)
-                            : after  ? after
-                            : octet__cursor_peek(&t->rows, cur, &nxt) ? row_addr(t, nxt) : NULL;
+        const uint8_t *pf = octet__mm_next(pc, j, lo + 16);
         const uint8_t *g = pk->data + (size_t)(lo / 16) * pk->group_bytes;
         for (int i = 0; i < t->n_tok; i += MM_X16_TOK) {
             const int nc = t->n_tok - i < MM_X16_TOK ? t->n_tok - i : MM_X16_TOK;
@@ -366,68 +345,59 @@ static int64_t mm_x16_rows(mm_task *t, int j, int64_t lo, int64_t hi, int64_t wb
     return lo;
 }
 
-/* Rows [r0, r1) of the concatenated weights. The group of 8 rows after the last one here is at `after`, or, when
- * that is NULL, the start of the thread's next piece (cur). */
-static void mm_piece(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *after, octet__claim_cursor *cur) {
+/* Rows [lo, hi) of weight j for every token: repacked 16-row groups, then 8 rows at a time, as a panel for a
+ * prompt batch (packed once, used for every token) or through the 8-row GEMV, then row by row (F32: the tile of
+ * OCTET__GEMM_NC tokens per row). Every output element equals one reference-exact kernel result (a dot, or one
+ * lane of a 16-row kernel, an 8-row GEMV or a row panel: src/kernels/gemm.h). */
+static void mm_rows(void *ctx, int ith, int j, int64_t lo, int64_t hi, const octet__mm_piece *pc) {
+    mm_task *t = ctx;
     uint8_t *panel = t->panel ? t->panel + (size_t)ith * t->panel_stride : NULL;
     float *pout = t->pout ? t->pout + (size_t)ith * t->pout_stride : NULL;
-    int64_t base = 0;
-    for (int j = 0; j < t->n_w; j++) {
-        const octet__tensor *w = t->w[j];
-        int64_t n_out = w->ne[1];
-        int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < n_out ? r1 - base : n_out;
-        const int64_t wbase = base;
-        base += n_out;
-        if (lo >= hi) continue;
-        octet__vec_dot_fn dot = t->kt[w->type].vec_dot;
-        float *y = t->y[j];
-        const float *b = t->bias[j];
-        octet__gemv8_fn gemv8 = octet__gemv8(w->type);
-        octet__gemm_fn gemm = t->n_tok > 1 ? octet__gemm(w->type) : NULL;
-        const int min_tok = gemv8 || gemm ? PANEL_MIN_TOK : PANEL_MIN_TOK_NO_GEMV;
-        const octet__panel_kernels *pk = t->n_tok >= min_tok && panel ? octet__panel(w->type) : NULL;
-        if (pk && pk->bytes(t->n_in) > t->panel_stride) pk = NULL;
-        if (t->pk[j].gemm) lo = mm_x16_rows(t, j, lo, hi, wbase, r1, after, cur);
-        if (pk || gemv8) {
-            for (; lo + OCTET__PANEL_ROWS <= hi; lo += OCTET__PANEL_ROWS) {
-                const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
-                int64_t nxt = wbase + lo + OCTET__PANEL_ROWS;
-                const uint8_t *pf = nxt < r1 ? row_addr(t, nxt)
-                                    : after    ? after
-                                    : octet__cursor_peek(&t->rows, cur, &nxt) ? row_addr(t, nxt) : NULL;
-                if (pk) {
-                    pk->pack(t->n_in, panel, w0, w->row_bytes, pf);
-                    pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok, t->aux,
-                             t->aux_stride);
-                    for (int i = 0; i < t->n_tok; i++)
-                        for (int k = 0; k < OCTET__PANEL_ROWS; k++)
-                            mm_store(t, y, (int)n_out, i, lo + k, pout[(size_t)i * OCTET__PANEL_ROWS + k], b);
-                } else {
-                    for (int i = 0; i < t->n_tok; i += OCTET__GEMV_NC) {
-                        float v[OCTET__GEMV_NC * OCTET__GEMV_ROWS];
-                        int nc = t->n_tok - i < OCTET__GEMV_NC ? t->n_tok - i : OCTET__GEMV_NC;
-                        gemv8(t->n_in, v, w0, w->row_bytes, i ? NULL : pf, t->a + (size_t)i * t->a_stride,
-                              t->a_stride, nc,
-                              t->aux ? t->aux + (size_t)i * t->aux_stride : NULL, t->aux_stride);
-                        for (int c = 0; c < nc; c++)
-                            for (int k = 0; k < OCTET__GEMV_ROWS; k++)
-                                mm_store(t, y, (int)n_out, i + c, lo + k, v[c * OCTET__GEMV_ROWS + k], b);
-                    }
+    const octet__tensor *w = t->w[j];
+    const int64_t n_out = w->ne[1];
+    octet__vec_dot_fn dot = t->kt[w->type].vec_dot;
+    float *y = t->y[j];
+    const float *b = t->bias[j];
+    octet__gemv8_fn gemv8 = octet__gemv8(w->type);
+    octet__gemm_fn gemm = t->n_tok > 1 ? octet__gemm(w->type) : NULL;
+    const int min_tok = gemv8 || gemm ? PANEL_MIN_TOK : PANEL_MIN_TOK_NO_GEMV;
+    const octet__panel_kernels *pk = t->n_tok >= min_tok && panel ? octet__panel(w->type) : NULL;
+    if (pk && pk->bytes(t->n_in) > t->panel_stride) pk = NULL;
+    if (t->pk[j].gemm) lo = mm_x16_rows(t, j, lo, hi, pc);
+    if (pk || gemv8) {
+        for (; lo + OCTET__PANEL_ROWS <= hi; lo += OCTET__PANEL_ROWS) {
+            const uint8_t *w0 = (const uint8_t *)w->data + (size_t)lo * w->row_bytes;
+            const uint8_t *pf = octet__mm_next(pc, j, lo + OCTET__PANEL_ROWS);
+            if (pk) {
+                pk->pack(t->n_in, panel, w0, w->row_bytes, pf);
+                pk->gemm(t->n_in, pout, OCTET__PANEL_ROWS, panel, t->a, t->a_stride, t->n_tok, t->aux, t->aux_stride);
+                for (int i = 0; i < t->n_tok; i++)
+                    for (int k = 0; k < OCTET__PANEL_ROWS; k++)
+                        mm_store(t, y, (int)n_out, i, lo + k, pout[(size_t)i * OCTET__PANEL_ROWS + k], b);
+            } else {
+                for (int i = 0; i < t->n_tok; i += OCTET__GEMV_NC) {
+                    float v[OCTET__GEMV_NC * OCTET__GEMV_ROWS];
+                    int nc = t->n_tok - i < OCTET__GEMV_NC ? t->n_tok - i : OCTET__GEMV_NC;
+                    gemv8(t->n_in, v, w0, w->row_bytes, i ? NULL : pf, t->a + (size_t)i * t->a_stride, t->a_stride,
+                          nc, t->aux ? t->aux + (size_t)i * t->aux_stride : NULL, t->aux_stride);
+                    for (int c = 0; c < nc; c++)
+                        for (int k = 0; k < OCTET__GEMV_ROWS; k++)
+                            mm_store(t, y, (int)n_out, i + c, lo + k, v[c * OCTET__GEMV_ROWS + k], b);
                 }
             }
         }
-        for (int64_t r = lo; r < hi; r++) {
-            const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-            for (int i = 0; i < t->n_tok; i += OCTET__GEMM_NC) {
-                float v[OCTET__GEMM_NC];
-                int nc = t->n_tok - i < OCTET__GEMM_NC ? t->n_tok - i : OCTET__GEMM_NC;
-                if (gemm) {
-                    gemm(t->n_in, v, wr, t->a + (size_t)i * t->a_stride, t->a_stride, nc);
-                } else {
-                    for (int c = 0; c < nc; c++) dot(t->n_in, &v[c], wr, t->a + (size_t)(i + c) * t->a_stride);
-                }
-                for (int c = 0; c < nc; c++) mm_store(t, y, (int)n_out, i + c, r, v[c], b);
+    }
+    for (int64_t r = lo; r < hi; r++) {
+        const uint8_t *wr = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        for (int i = 0; i < t->n_tok; i += OCTET__GEMM_NC) {
+            float v[OCTET__GEMM_NC];
+            int nc = t->n_tok - i < OCTET__GEMM_NC ? t->n_tok - i : OCTET__GEMM_NC;
+            if (gemm) {
+                gemm(t->n_in, v, wr, t->a + (size_t)i * t->a_stride, t->a_stride, nc);
+            } else {
+                for (int c = 0; c < nc; c++) dot(t->n_in, &v[c], wr, t->a + (size_t)(i + c) * t->a_stride);
             }
+            for (int c = 0; c < nc; c++) mm_store(t, y, (int)n_out, i + c, r, v[c], b);
         }
     }
 }
@@ -437,25 +407,17 @@ static void swiglu(float *g, const float *u, size_t n) {
     for (size_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-static void mm_dot(void *ctx, int ith, int nth) {
-    mm_task *t = ctx;
-    (void)nth;
-    octet__claim_cursor cur = {0, 0, 0};
-    if (t->swiglu) {
-        /* rows r0..r1 of gate and of up, then their SwiGLU for every token, on the thread that computed them */
-        const int64_t n_ff = t->w[0]->ne[1];
-        for (int64_t r0, r1; octet__cursor_take(&t->rows, &cur, &r0, &r1);) {
-            mm_piece(t, ith, r0, r1, row_addr(t, n_ff + r0), &cur);
-            mm_piece(t, ith, n_ff + r0, n_ff + r1, NULL, &cur);
-            for (int i = 0; i < t->n_tok; i++) {
-                const size_t o = (size_t)i * (size_t)n_ff + (size_t)r0;
-                swiglu(t->y[0] + o, t->y[1] + o, (size_t)(r1 - r0));
-            }
-        }
-        return;
+/* gate and up rows [r0, r1) done: their SwiGLU for every token, on the thread that computed them */
+static void mm_pair(void *ctx, int64_t r0, int64_t r1) {
+    const mm_task *t = ctx;
+    const int64_t n_ff = t->w[0]->ne[1];
+    for (int i = 0; i < t->n_tok; i++) {
+        const size_t o = (size_t)i * (size_t)n_ff + (size_t)r0;
+        swiglu(t->y[0] + o, t->y[1] + o, (size_t)(r1 - r0));
     }
-    for (int64_t r0, r1; octet__cursor_take(&t->rows, &cur, &r0, &r1);) mm_piece(t, ith, r0, r1, NULL, &cur);
 }
+
+static const octet__mm_ops mm_ops = {.quant = mm_quant, .rows = mm_rows, .row_addr = mm_row_addr, .pair = mm_pair};
 
 /* y_j = x W_j^T (+ b_j) for j < n_w; all W_j share the input size and the activation type. swiglu_pair: gate and
  * up of one shape (n_w = 2, no yrows), and y[0] = silu(y[0]) * y[1] afterwards. */
@@ -463,14 +425,15 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
                         const float *const *b, const float *x, int n_tok, float *const *yrows, int swiglu_pair) {
     mm_task t;
     memset(&t, 0, sizeof t);
+    octet__mm mm = {.ops = &mm_ops, .ctx = &t, .n_w = n_w, .n_tok = n_tok, .pair = swiglu_pair, .group = 8};
     t.yrows = yrows;
-    t.swiglu = swiglu_pair;
     t.kt = octet__kernels();
     t.n_w = n_w;
     for (int j = 0; j < n_w; j++) {
         t.w[j] = w[j];
         t.y[j] = y[j];
         t.bias[j] = b ? b[j] : NULL;
+        mm.n_out[j] = w[j]->ne[1];
     }
     t.x = x;
     t.n_tok = n_tok;
@@ -490,19 +453,14 @@ static void matmul_rows(octet_session *s, int n_w, const octet__tensor *const *w
             t.aux = s->aux;
             t.aux_stride = s->aux_stride;
         }
-        octet__claim_init(&t.toks, n_tok, 1);
-        if (n_tok == 1) mm_quantize(&t, 0, 1);
-        else octet__pool_run_any(s->pool, mm_quantize, &t);
+        mm.quantize = 1;
+        if (mm_x16_setup(s, &t)) mm.group = 16;
     }
     t.panel = s->panel;
     t.panel_stride = s->panel_stride;
     t.pout = s->pout;
     t.pout_stride = (size_t)s->n_batch * OCTET__PANEL_ROWS;
-    int64_t total_rows = 0;
-    for (int j = 0; j < n_w; j++) total_rows += w[j]->ne[1];
-    octet__claim_init_rows(&t.rows, swiglu_pair ? w[0]->ne[1] : total_rows, octet__pool_n_threads(s->pool));
-    if (t.vdt != OCTET_TYPE_F32 && mm_x16_setup(s, &t)) t.rows.chunk = (t.rows.chunk + 15) & ~(int64_t)15;
-    octet__pool_run_any(s->pool, mm_dot, &t);
+    octet__mm_run(s->pool, &mm);
 }
 
 static void matmul(octet_session *s, int n_w, const octet__tensor *const *w, float *const *y, const float *const *b,

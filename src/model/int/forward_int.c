@@ -32,6 +32,7 @@
 #include "kernels/repack.h"
 #include "model/int/int.h"
 #include "model/int/int_impl.h"
+#include "model/matmul.h"
 #include "kernels/intmath.h"
 #include "model/model.h"
 
@@ -221,37 +222,29 @@ void octet__int_free(octet__int_state *st) {
     octet__free(st);
 }
 
-/* ---- matrix products ------------------------------------------------------------------------------------ */
+/* ---- matrix products (the schedule: model/matmul.h) ------------------------------------------------------ */
 
 typedef struct mm_task {
     octet__int_state *st;
-    int n_w;
-    const octet__int_mat *w[3];
-    int32_t *y[3];           /* [n_tok][n_out] Q16 */
-    const int32_t *bias[3];  /* Q16 or NULL */
-    const int32_t *x;        /* [n_tok][n_in] Q16 */
+    const octet__int_mat *w[OCTET__MM_MAX];
+    int32_t *y[OCTET__MM_MAX];          /* [n_tok][n_out] Q16 */
+    const int32_t *bias[OCTET__MM_MAX]; /* Q16 or NULL */
+    const int32_t *x;                   /* [n_tok][n_in] Q16 */
     int n_tok, n_in;
-    int swiglu;              /* gate and up (n_w = 2): rows claimed in pairs, y[0] = silu(y[0]) * y[1] after them */
     float *yf;               /* the logits: y[0] also handed out as float, [n_tok][n_out], by the rows' thread */
-    octet__claim rows;       /* rows of all weights (concatenated), for mm_dot; row pairs with swiglu */
-    octet__claim toks;       /* activation rows to quantize, one at a time (mm_quant) */
     int sb_min, sb_max;      /* the range of st->sbase over the tokens */
 } mm_task;
 
-/* Activation rows claimed one at a time (run with octet__pool_run_any, or on the caller alone). */
-static void mm_quant(void *ctx, int ith, int nth) {
+/* Activation row i (claimed one at a time by the driver). */
+static void mm_quant(void *ctx, int i) {
     mm_task *t = ctx;
     octet__int_state *st = t->st;
     size_t s = (size_t)st->max_in;
-    (void)ith, (void)nth;
-    for (int64_t i0, i1; octet__claim_next(&t->toks, &i0, &i1);) {
-        const int i = (int)i0;
-        st->quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s,
-                      st->as + (size_t)i * (s / 32), &st->asa[i], st->codes);
-        if (st->repack)
-            st->ik->block_aux(st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32), t->n_in / 32,
-                                        st->aux + (size_t)i * (s / 16));
-    }
+    st->quant_row(t->x + (size_t)i * (size_t)t->n_in, t->n_in, st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32),
+                  &st->asa[i], st->codes);
+    if (st->repack)
+        st->ik->block_aux(st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32), t->n_in / 32,
+                          st->aux + (size_t)i * (s / 16));
 }
 
 /* real = acc * 2^-ws_exp * 2^(sa - 16) / 127  ->  Q16, plus the bias */
@@ -264,25 +257,16 @@ static inline void mm_store(const mm_task *t, int j, int i, int64_t r, int64_t a
 /* Prompt batches of at least this many tokens use row panels, smaller ones the 8-row GEMV per token. */
 #define PANEL_MIN_TOK 3
 
-/* The weights of row r of the task's matrices (concatenated); NULL past the last. */
-static const uint8_t *row_addr(const mm_task *t, int64_t r) {
-    for (int j = 0; j < t->n_w; j++) {
-        if (r < t->w[j]->n_out) return t->w[j]->w ? t->w[j]->w + (size_t)r * t->w[j]->row_bytes : NULL;
-        r -= t->w[j]->n_out;
-    }
-    return NULL;
+/* The weights of row r of matrix j (what the prefetch of the group starting there reads); NULL for a matrix held
+ * only by its 16-row groups. */
+static const uint8_t *mm_row_addr(void *ctx, int j, int64_t r) {
+    const mm_task *t = ctx;
+    return t->w[j]->w ? t->w[j]->w + (size_t)r * t->w[j]->row_bytes : NULL;
 }
 
-/* The start of the thread's next piece of rows, claimed now (when its current piece's last group of 8 rows
- * starts, so that group can prefetch it: a piece's first rows are otherwise read cold from memory). */
-static const uint8_t *next_piece(mm_task *t, octet__claim_cursor *cur) {
-    int64_t r;
-    return octet__cursor_peek(&t->rows, cur, &r) ? row_addr(t, r) : NULL;
-}
-
-/* Rows [lo, hi) of matrix j through its q8_0x16 groups: with the AVX-512 VNNI kernels (st->repack) as far as whole
- * groups reach (lo a multiple of 16: the rows are claimed in multiples of 16 when st->repack), all the tokens in
- * one kernel call per group and the rescale in its registers where every row's shift is in range; then, for a
+/* Rows [lo, hi) of matrix j through its q8_0x16 groups: with the 16-row kernels (st->repack) as far as whole
+ * groups reach (lo a multiple of 16: the driver claims rows in multiples of 16 when st->repack), all the tokens
+ * in one kernel call per group and the rescale in its registers where every row's shift is in range; then, for a
  * matrix held only by its groups (w->w NULL), the rest row by row, unpacked. Returns the first row left for the
  * other paths. */
 static int64_t mm_rows_x16(mm_task *t, int ith, int j, int64_t lo, int64_t hi) {
@@ -297,8 +281,8 @@ static int64_t mm_rows_x16(mm_task *t, int ith, int j, int64_t lo, int64_t hi) {
         for (int k = 1; k < 16; k++) emin = e0[k] < emin ? e0[k] : emin, emax = e0[k] > emax ? e0[k] : emax;
         const int32_t *bias = t->bias[j] ? t->bias[j] + lo : NULL;
         if (t->sb_min + emin >= 32 && t->sb_max + emax <= 62) {
-            st->ik->gemm16_y(w->n_blocks, grp, e0, st->aq, s, st->aux, s / 16, t->n_tok, st->sbase,
-                                             M127, bias, t->y[j] + (size_t)lo, (size_t)w->n_out);
+            st->ik->gemm16_y(w->n_blocks, grp, e0, st->aq, s, st->aux, s / 16, t->n_tok, st->sbase, M127, bias,
+                             t->y[j] + (size_t)lo, (size_t)w->n_out);
             continue;
         }
         st->ik->gemm16(w->n_blocks, grp, e0, st->aq, s, st->aux, s / 16, t->n_tok, pout);
@@ -334,141 +318,124 @@ static const uint8_t *x16_row(octet__int_state *st, const octet__int_mat *w, int
     return st->xrow;
 }
 
-/* Rows of all weights (concatenated) are taken in chunks of a multiple of 8 from an atomic counter, so a thread
- * slowed down by another process does not hold up the product (octet__pool_run_any); every result is the exact
- * integer of the reference dot whichever thread and kernel computes it (8-row GEMV, panel, 4-token or 1-token
- * dot). Here rows [r0, r1) of the concatenated matrices; the group of 8 rows after the last one is at `after`,
- * or, when that is NULL, the start of the thread's next piece. */
-static void mm_rows(mm_task *t, int ith, int64_t r0, int64_t r1, const uint8_t *after, octet__claim_cursor *cur) {
+/* Rows [lo, hi) of matrix j for every token: 16-row groups, then 8 rows at a time (8-row GEMV per token, or a
+ * panel packed once for a prompt batch), then row by row (4-token or 1-token dots). Every result is the exact
+ * integer of the reference dot whichever thread and kernel computes it. */
+static void mm_rows(void *ctx, int ith, int j, int64_t lo, int64_t hi, const octet__mm_piece *pc) {
+    mm_task *t = ctx;
     octet__int_state *st = t->st;
     const size_t s = (size_t)st->max_in;
-    int64_t base = 0;
-    for (int j = 0; j < t->n_w; j++) {
-        const octet__int_mat *w = t->w[j];
-        int64_t lo = r0 > base ? r0 - base : 0, hi = r1 - base < w->n_out ? r1 - base : w->n_out;
-        base += w->n_out;
-        if (lo >= hi) continue;
-        if (w->x16 && (st->repack || !w->w)) lo = mm_rows_x16(t, ith, j, lo, hi);
-        if (st->multirow) {
-            const octet__ikernel_table *ik = st->ik;
-            const int64_t wbase = base - w->n_out; /* this matrix's first row in concatenated rows */
-            uint8_t *panel = st->panel + (size_t)ith * st->panel_stride;
-            int64_t *pout = st->pout + (size_t)ith * (size_t)st->n_batch * 8;
-            for (; lo + 8 <= hi; lo += 8) {
-                const uint8_t *w0 = w->w + (size_t)lo * w->row_bytes;
-                const int8_t *e0 = w->ws_exp + lo;
-                const int64_t nxt = wbase + lo + 8; /* the next group, in concatenated rows */
-                const uint8_t *pf = nxt < r1 ? row_addr(t, nxt) : after ? after : next_piece(t, cur);
-                /* the rescale in the kernels' registers where every row's shift is in range (the usual case) */
-                int emin = e0[0], emax = e0[0];
-                for (int k = 1; k < 8; k++) emin = e0[k] < emin ? e0[k] : emin, emax = e0[k] > emax ? e0[k] : emax;
-                const int fused = t->sb_min + emin >= 32 && t->sb_max + emax <= 62;
-                const int32_t *bias = t->bias[j] ? t->bias[j] + lo : NULL;
-                if (t->n_tok >= PANEL_MIN_TOK) {
-                    ik->pack8(w->n_blocks, panel, w0, w->row_bytes, e0, pf);
-                    if (fused) {
-                        ik->panel_y(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, e0,
-                                                   st->sbase, M127, bias, t->y[j] + (size_t)lo, (size_t)w->n_out);
-                        continue;
-                    }
-                    ik->panel(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
-                } else {
-                    for (int i = 0; i < t->n_tok; i++) {
-                        const int8_t *ai = st->aq + (size_t)i * s;
-                        const int16_t *asi = st->as + (size_t)i * (s / 32);
-                        if (fused)
-                            ik->gemv8_y(w->n_blocks, w0, w->row_bytes, e0, ai, asi, i ? NULL : pf,
-                                                       st->sbase[i], M127, bias,
-                                                       t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo);
-                        else
-                            ik->gemv8(w->n_blocks, w0, w->row_bytes, e0, ai, asi, i ? NULL : pf,
-                                                     pout + 8 * i);
-                    }
-                    if (fused) continue;
+    const octet__int_mat *w = t->w[j];
+    if (w->x16 && (st->repack || !w->w)) lo = mm_rows_x16(t, ith, j, lo, hi);
+    if (st->multirow) {
+        const octet__ikernel_table *ik = st->ik;
+        uint8_t *panel = st->panel + (size_t)ith * st->panel_stride;
+        int64_t *pout = st->pout + (size_t)ith * (size_t)st->n_batch * 8;
+        for (; lo + 8 <= hi; lo += 8) {
+            const uint8_t *w0 = w->w + (size_t)lo * w->row_bytes;
+            const int8_t *e0 = w->ws_exp + lo;
+            const uint8_t *pf = octet__mm_next(pc, j, lo + 8);
+            /* the rescale in the kernels' registers where every row's shift is in range (the usual case) */
+            int emin = e0[0], emax = e0[0];
+            for (int k = 1; k < 8; k++) emin = e0[k] < emin ? e0[k] : emin, emax = e0[k] > emax ? e0[k] : emax;
+            const int fused = t->sb_min + emin >= 32 && t->sb_max + emax <= 62;
+            const int32_t *bias = t->bias[j] ? t->bias[j] + lo : NULL;
+            if (t->n_tok >= PANEL_MIN_TOK) {
+                ik->pack8(w->n_blocks, panel, w0, w->row_bytes, e0, pf);
+                if (fused) {
+                    ik->panel_y(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, e0, st->sbase, M127, bias,
+                                t->y[j] + (size_t)lo, (size_t)w->n_out);
+                    continue;
                 }
+                ik->panel(w->n_blocks, panel, st->aq, s, st->as, s / 32, t->n_tok, pout);
+            } else {
                 for (int i = 0; i < t->n_tok; i++) {
-                    int32_t *y8 = t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo;
-                    if (!ik->rescale8(pout + 8 * i, e0, st->sbase[i], M127, bias, y8))
-                        for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + k, pout[8 * i + k]);
+                    const int8_t *ai = st->aq + (size_t)i * s;
+                    const int16_t *asi = st->as + (size_t)i * (s / 32);
+                    if (fused)
+                        ik->gemv8_y(w->n_blocks, w0, w->row_bytes, e0, ai, asi, i ? NULL : pf, st->sbase[i], M127,
+                                    bias, t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo);
+                    else
+                        ik->gemv8(w->n_blocks, w0, w->row_bytes, e0, ai, asi, i ? NULL : pf, pout + 8 * i);
                 }
+                if (fused) continue;
+            }
+            for (int i = 0; i < t->n_tok; i++) {
+                int32_t *y8 = t->y[j] + (size_t)i * (size_t)w->n_out + (size_t)lo;
+                if (!ik->rescale8(pout + 8 * i, e0, st->sbase[i], M127, bias, y8))
+                    for (int k = 0; k < 8; k++) mm_store(t, j, i, lo + k, pout[8 * i + k]);
             }
         }
-        for (int64_t r = lo; r < hi; r++) {
-            const uint8_t *wr = w->w + (size_t)r * w->row_bytes;
-            const int e = w->ws_exp[r];
-            int64_t acc[4];
-            for (int i = 0; i < t->n_tok;) {
-                int n = t->n_tok - i >= 4 ? 4 : 1; /* four tokens share each weight block */
-                if (n == 4)
-                    st->dot4(w->n_blocks, wr, e, st->aq + (size_t)i * s, s, st->as + (size_t)i * (s / 32),
-                             s / 32, acc);
-                else
-                    acc[0] = st->dot(w->n_blocks, wr, e, st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32));
-                for (int u = 0; u < n; u++, i++) mm_store(t, j, i, r, acc[u]);
-            }
+    }
+    for (int64_t r = lo; r < hi; r++) {
+        const uint8_t *wr = w->w + (size_t)r * w->row_bytes;
+        const int e = w->ws_exp[r];
+        int64_t acc[4];
+        for (int i = 0; i < t->n_tok;) {
+            int n = t->n_tok - i >= 4 ? 4 : 1; /* four tokens share each weight block */
+            if (n == 4)
+                st->dot4(w->n_blocks, wr, e, st->aq + (size_t)i * s, s, st->as + (size_t)i * (s / 32), s / 32, acc);
+            else
+                acc[0] = st->dot(w->n_blocks, wr, e, st->aq + (size_t)i * s, st->as + (size_t)i * (s / 32));
+            for (int u = 0; u < n; u++, i++) mm_store(t, j, i, r, acc[u]);
         }
     }
 }
 
-static void mm_dot(void *ctx, int ith, int nth) {
-    mm_task *t = ctx;
-    (void)nth;
-    if (t->swiglu) {
-        /* rows r0..r1 of gate and of up, then their SwiGLU for every token, on the thread that computed them */
-        const int64_t n_ff = t->w[0]->n_out;
-        octet__claim_cursor cur = {0, 0, 0};
-        for (int64_t r0, r1; octet__cursor_take(&t->rows, &cur, &r0, &r1);) {
-            mm_rows(t, ith, r0, r1, row_addr(t, n_ff + r0), &cur);
-            mm_rows(t, ith, n_ff + r0, n_ff + r1, NULL, &cur);
-            for (int i = 0; i < t->n_tok; i++) {
-                size_t o = (size_t)i * (size_t)n_ff + (size_t)r0;
-                t->st->swiglu(t->y[0] + o, t->y[1] + o, (size_t)(r1 - r0));
-            }
-        }
-        return;
-    }
-    octet__claim_cursor cur = {0, 0, 0};
-    for (int64_t r0, r1; octet__cursor_take(&t->rows, &cur, &r0, &r1);) {
-        mm_rows(t, ith, r0, r1, NULL, &cur);
-        if (!t->yf) continue;
-        /* the only float of the pass: IEEE bit patterns of the Q16 logits, built with integer operations */
-        const size_t V = (size_t)t->w[0]->n_out;
-        for (int i = 0; i < t->n_tok; i++)
-            t->st->to_f32(t->y[0] + (size_t)i * V + (size_t)r0, (size_t)(r1 - r0), OCTET_INT_FX,
-                          t->yf + (size_t)i * V + (size_t)r0);
+/* gate and up rows [r0, r1) done: their SwiGLU for every token, on the thread that computed them */
+static void mm_pair(void *ctx, int64_t r0, int64_t r1) {
+    const mm_task *t = ctx;
+    const int64_t n_ff = t->w[0]->n_out;
+    for (int i = 0; i < t->n_tok; i++) {
+        size_t o = (size_t)i * (size_t)n_ff + (size_t)r0;
+        t->st->swiglu(t->y[0] + o, t->y[1] + o, (size_t)(r1 - r0));
     }
 }
+
+/* rows [r0, r1) of the logits done: the only float of the pass, IEEE bit patterns of the Q16 logits built with
+ * integer operations, by the rows' thread */
+static void mm_done(void *ctx, int64_t r0, int64_t r1) {
+    const mm_task *t = ctx;
+    if (!t->yf) return;
+    const size_t V = (size_t)t->w[0]->n_out;
+    for (int i = 0; i < t->n_tok; i++)
+        t->st->to_f32(t->y[0] + (size_t)i * V + (size_t)r0, (size_t)(r1 - r0), OCTET_INT_FX,
+                      t->yf + (size_t)i * V + (size_t)r0);
+}
+
+/* the activations quantized: every token's output scale exponent, from its activation scale's */
+static void mm_quantized(void *ctx) {
+    mm_task *t = ctx;
+    octet__int_state *st = t->st;
+    t->sb_min = INT_MAX, t->sb_max = INT_MIN;
+    for (int i = 0; i < t->n_tok; i++) {
+        const int sb = st->sbase[i] = 37 - st->asa[i];
+        t->sb_min = sb < t->sb_min ? sb : t->sb_min, t->sb_max = sb > t->sb_max ? sb : t->sb_max;
+    }
+}
+
+static const octet__mm_ops mm_ops = {
+    .quant = mm_quant, .quantized = mm_quantized, .rows = mm_rows, .row_addr = mm_row_addr, .pair = mm_pair, .done = mm_done};
 
 /* y_j = x W_j^T (+ b_j), j < n_w, all W_j with the same input size. */
 static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w, int32_t *const *y,
                    const int32_t *const *b, const int32_t *x, int n_tok, int swiglu_pair, float *yf) {
     mm_task t;
     memset(&t, 0, sizeof t);
+    octet__mm mm = {.ops = &mm_ops, .ctx = &t, .n_w = n_w, .n_tok = n_tok, .quantize = 1, .pair = swiglu_pair,
+                    .group = st->repack ? 16 : 8}; /* whole groups of 16 for mm_rows_x16 */
     t.st = st;
-    t.n_w = n_w;
-    t.swiglu = swiglu_pair;
     t.yf = yf;
     for (int j = 0; j < n_w; j++) {
         t.w[j] = w[j];
         t.y[j] = y[j];
         t.bias[j] = b ? b[j] : NULL;
+        mm.n_out[j] = w[j]->n_out;
     }
     t.x = x;
     t.n_tok = n_tok;
     t.n_in = w[0]->n_in;
-    octet__claim_init(&t.toks, n_tok, 1);
-    if (n_tok == 1) mm_quant(&t, 0, 1);
-    else octet__pool_run_any(st->pool, mm_quant, &t);
-    t.sb_min = INT_MAX, t.sb_max = INT_MIN;
-    for (int i = 0; i < n_tok; i++) {
-        const int sb = st->sbase[i] = 37 - st->asa[i];
-        t.sb_min = sb < t.sb_min ? sb : t.sb_min, t.sb_max = sb > t.sb_max ? sb : t.sb_max;
-    }
-    int64_t total_rows = 0;
-    for (int j = 0; j < n_w; j++) total_rows += w[j]->n_out;
-    octet__claim_init_rows(&t.rows, swiglu_pair ? w[0]->n_out : total_rows, st->nth);
-    if (st->repack) t.rows.chunk = (t.rows.chunk + 15) & ~(int64_t)15; /* whole groups of 16 (mm_rows_x16) */
-    octet__pool_run_any(st->pool, mm_dot, &t);
+    octet__mm_run(st->pool, &mm);
 }
 
 static void matmul1(octet__int_state *st, const octet__int_mat *w, int32_t *y, const int32_t *x, int n_tok) {
