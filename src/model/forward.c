@@ -22,13 +22,14 @@
  * any -t.
  *
  * RoPE angles come from exact 64-bit phases: phase = pos * phi_i mod 2^64 (model.c computes phi_i), so the
- * angle keeps full precision at any position (docs/integer.md, "The bridge", design point 1); cos/sin are taken
- * in double.
+ * angle keeps full precision at any position (docs/integer.md, "The bridge", design point 1); cos/sin come from
+ * that integer phase through core/xmath.c, in IEEE double operations only, so they are the same on every CPU.
  */
 #include <math.h>
 #include <string.h>
 
 #include "core/limits.h"
+#include "core/xmath.h"
 #include "core/threadpool.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels_impl.h"
@@ -503,9 +504,7 @@ static void rope_tables(octet_session *s, int n_tok) {
         float *cs = s->rope + (size_t)t * (size_t)m->hp.n_rot;
         for (int i = 0; i < half; i++) {
             uint64_t phase = p * m->rope_phi[i]; /* mod 2^64: whole turns drop out exactly */
-            double angle = (double)phase * 0x1p-64 * 6.283185307179586476925286766559;
-            cs[2 * i] = (float)cos(angle);
-            cs[2 * i + 1] = (float)sin(angle);
+            octet__xm_turn_sincosf(phase, &cs[2 * i], &cs[2 * i + 1]); /* the same bits on every machine */
         }
     }
 }

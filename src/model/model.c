@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/limits.h"
+#include "core/xmath.h"
 #include "model/int/int.h"
 #include "model/packed.h"
 
@@ -285,19 +286,14 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
 
 /* phi_i = round(theta_i / (2 pi) * 2^64) with theta_i = base^(-2i/n_rot) / scale: the angle advanced per position,
  * as a fraction of a turn in 64-bit fixed point. The phase at position p is p * phi_i mod 2^64 (exact, wrapping);
- * see docs/integer.md, "The bridge", design point 1. Computed in long double (x87: 64-bit significand). */
+ * see docs/integer.md, "The bridge", design point 1. Computed in double-double arithmetic from IEEE operations
+ * only (core/xmath.c), so every machine gets the same 64 bits. */
 static int rope_init(octet_model *m, octet_error *err) {
     int half = m->hp.n_rot / 2;
     m->rope_phi = octet__malloc((size_t)half * sizeof *m->rope_phi);
     if (!m->rope_phi) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
-    const long double two_pi = 6.283185307179586476925286766559L;
-    for (int i = 0; i < half; i++) {
-        long double theta = powl((long double)m->hp.rope_base, -2.0L * i / m->hp.n_rot) / m->hp.rope_scale;
-        long double turns = theta / two_pi;           /* < 1 since theta <= 1 unless scale < 1 */
-        turns -= floorl(turns);                        /* whole turns do not change the angle */
-        long double fx = turns * 18446744073709551616.0L; /* 2^64 */
-        m->rope_phi[i] = fx >= 18446744073709551615.0L ? UINT64_MAX : (uint64_t)(fx + 0.5L);
-    }
+    for (int i = 0; i < half; i++)
+        m->rope_phi[i] = octet__xm_rope_phi((double)m->hp.rope_base, i, m->hp.n_rot, (double)m->hp.rope_scale);
     return 0;
 }
 
