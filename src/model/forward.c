@@ -724,9 +724,22 @@ int octet_session_decode_batch(octet_session *const *ss, const int32_t *tokens, 
         if (ss[i]->n_past + 1 > w->n_ctx)
             return octet__err(err, OCTET_EINVAL, "decode_batch: session %d's context exceeds the workspace's", i);
     if (w->ist) {
-        /* integer mode: one session at a time (each pass is still exact and deterministic) */
+        /* integer mode: the sessions' rows in passes of up to octet__int_batch_max tokens, each row joining its
+         * own session's cache (the same bits as decoding it alone) */
+        const int cap = octet__int_batch_max(w->ist);
+        octet__int_state *own[OCTET__INT_BATCH];
+        int slot[OCTET__INT_BATCH];
+        float *lg[OCTET__INT_BATCH];
+        for (int i0 = 0; i0 < n; i0 += cap) {
+            const int k = n - i0 < cap ? n - i0 : cap;
+            for (int i = 0; i < k; i++) {
+                own[i] = ss[i0 + i]->ist;
+                slot[i] = ss[i0 + i]->n_past;
+                lg[i] = ss[i0 + i]->logits;
+            }
+            octet__int_forward_batch(w->ist, own, slot, tokens + i0, pos + i0, k, lg);
+        }
         for (int i = 0; i < n; i++) {
-            octet__int_forward(ss[i]->ist, &tokens[i], 1, pos[i], ss[i]->n_past, ss[i]->logits);
             ss[i]->n_past++;
             ss[i]->last_n = 1;
         }

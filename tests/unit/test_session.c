@@ -2,7 +2,8 @@
  * test_session.c - session behaviour on the bundled model (models/octet-kjv.gguf, or $OCTET_TEST_MODEL):
  *  - a prompt evaluated as one batch gives the same last-token logits (within float rounding of the batched
  *    matrix product order, which is identical here: bit-equal) as the same prompt fed token by token;
- *  - octet_session_decode_batch over several sessions gives bit-identical logits to decoding each alone;
+ *  - octet_session_decode_batch over several sessions gives bit-identical logits to decoding each alone, in float
+ *    and integer mode;
  *  - logits do not depend on the thread count (bit-identical for 1 and 2 threads);
  *  - a sequence placed at position 1000 gives the same logits as at 0 (relative positions), within 1e-3 std;
  *  - bad tokens, a full context and bad parameters give errors, not crashes.
@@ -70,30 +71,40 @@ int main(void) {
     for (int i = 0; i < V; i++) md = fmax(md, fabs((double)a[i] - (double)c[i]));
     CHECKF(md <= 1e-3 * sd, "pos 1000 vs 0: max diff %g, std %g", md, sd);
 
-    /* decode_batch: three sessions with different prompts and positions vs each alone */
-    {
-        octet_session *solo[3], *bat[3];
-        int lens[3] = {n, n - 2, 3};
-        int64_t base[3] = {0, 7, 100000};
-        for (int k = 0; k < 3; k++) {
-            solo[k] = mk(m, 1, 64 + 16 * k, 32);
-            bat[k] = mk(m, 2, 64 + 16 * k, 32);
+    /* decode_batch: sessions with different prompts, positions and contexts vs each alone, in both modes; 18
+     * sessions, more than one integer-mode pass takes (OCTET__INT_BATCH = 16), so the passes are split */
+    for (int ex = 0; ex < 2; ex++) {
+        enum { K = 18 };
+        octet_session *solo[K], *bat[K];
+        int lens[K];
+        int64_t base[K];
+        for (int k = 0; k < K; k++) {
+            octet_session_params p = octet_session_default_params();
+            p.exec = ex ? OCTET_EXEC_INT : OCTET_EXEC_FLOAT;
+            p.n_ctx = 64 + 16 * (k % 3);
+            p.n_batch = 32;
+            p.n_threads = 1;
+            CHECKF(octet_session_new(&solo[k], m, &p, &err) == 0, "%s", err.msg);
+            p.n_threads = 2;
+            CHECKF(octet_session_new(&bat[k], m, &p, &err) == 0, "%s", err.msg);
+            lens[k] = k % 3 == 0 ? n : k % 3 == 1 ? n - 2 : 3;
+            base[k] = k % 3 == 0 ? 0 : k % 3 == 1 ? 7 + k : 100000 + 1000 * k;
             CHECK(octet_session_decode(solo[k], toks, lens[k], base[k], &err) == 0);
             CHECK(octet_session_decode(bat[k], toks, lens[k], base[k], &err) == 0);
         }
-        for (int step = 0; step < 4; step++) {
-            int32_t next[3];
-            int64_t pos[3];
-            for (int k = 0; k < 3; k++) {
+        for (int step = 0; step < 3; step++) {
+            int32_t next[K];
+            int64_t pos[K];
+            for (int k = 0; k < K; k++) {
                 next[k] = (int32_t)((step * 7 + k * 13 + 5) % V);
                 pos[k] = base[k] + octet_session_n_past(solo[k]);
                 CHECK(octet_session_decode(solo[k], &next[k], 1, pos[k], &err) == 0);
             }
-            CHECKF(octet_session_decode_batch(bat, next, pos, 3, &err) == 0, "%s", err.msg);
-            for (int k = 0; k < 3; k++) {
+            CHECKF(octet_session_decode_batch(bat, next, pos, K, &err) == 0, "%s", err.msg);
+            for (int k = 0; k < K; k++) {
                 CHECK(octet_session_n_past(bat[k]) == octet_session_n_past(solo[k]));
                 CHECKF(memcmp(octet_session_logits(solo[k], 0), octet_session_logits(bat[k], 0),
-                              (size_t)V * sizeof(float)) == 0, "step %d session %d", step, k);
+                              (size_t)V * sizeof(float)) == 0, "%s step %d session %d", ex ? "int" : "float", step, k);
             }
         }
         /* the same session twice is refused */
@@ -101,7 +112,7 @@ int main(void) {
         int32_t t2[2] = {1, 1};
         int64_t p2[2] = {0, 0};
         CHECK(octet_session_decode_batch(dup, t2, p2, 2, &err) == OCTET_EINVAL);
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < K; k++) {
             octet_session_free(solo[k]);
             octet_session_free(bat[k]);
         }

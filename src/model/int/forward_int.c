@@ -39,6 +39,15 @@
 /* 2^37 / 127 rounded: the 1/127 of the activation codes as a Q31-range multiplier (shift 37). */
 #define M127 1082196484
 
+/* A token of a pass: the session whose cache it joins (the state running the pass, or another session's in a
+ * batched decode), its cache slot and position, and where its float logits go (NULL: none). */
+typedef struct octet__int_row {
+    octet__int_state *o;
+    int slot;
+    int64_t pos;
+    float *logits;
+} octet__int_row;
+
 struct octet__int_state {
     const octet__int_weights *w;
     octet__pool *pool;
@@ -87,9 +96,10 @@ struct octet__int_state {
     int32_t *aux;                                /* [n_batch][max_in / 16] block scales and code sums (repack) */
     int64_t *pout16;                             /* [nth][n_batch * 16] 16-row results (repack) */
     uint8_t *xrow;                               /* [nth][max_in / 32 * 34] a row unpacked from x16 groups */
+    int lq_rows;                                 /* rows of lq */
     /* per call */
-    int n_tok, n_past, layer;
-    int64_t pos;
+    int n_tok, layer;
+    octet__int_row *rows;                        /* [n_batch] each row's session, cache slot, position, logits */
 };
 
 static void *alloc_n(size_t a, size_t b, size_t elem, int *ok) {
@@ -189,7 +199,11 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
     st->pr = alloc_n((size_t)st->nth, (size_t)n_ctx, 4, &ok);
     st->csp = alloc_n((size_t)st->nth, (size_t)n_ctx, sizeof *st->csp, &ok);
     st->acc = alloc_n((size_t)st->nth, (size_t)w->head_dim, 4, &ok);
-    st->lq = alloc_n(logits_all ? nb : 1, (size_t)w->n_vocab, 4, &ok);
+    /* Q16 logits: every row with logits_all, else enough for a batched decode of a few sessions (octet__int_forward_batch
+     * takes at most lq_rows tokens per pass) */
+    st->lq_rows = logits_all ? n_batch : n_batch < OCTET__INT_BATCH ? n_batch : OCTET__INT_BATCH;
+    st->lq = alloc_n((size_t)st->lq_rows, (size_t)w->n_vocab, 4, &ok);
+    st->rows = alloc_n(nb, 1, sizeof *st->rows, &ok);
     pick_kernels(st);
     repack_setup(st, &ok);
     if (st->multirow) {
@@ -217,7 +231,7 @@ void octet__int_free(octet__int_state *st) {
     void *bufs[] = {st->x, st->xn, st->q, st->k, st->v, st->att, st->hg, st->hu, st->aq, st->as, st->asa, st->sbase,
                     st->q16, st->qsh, st->cs_rel, st->cs_tmp, st->kc, st->vc, st->ksc, st->ksh, st->vsc, st->vsh,
                     st->kpos, st->sc, st->pr, (void *)st->csp, st->acc, st->panel, st->pout,
-                    st->lq, st->aux, st->pout16, st->xrow};
+                    st->lq, st->aux, st->pout16, st->xrow, st->rows};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(st);
 }
@@ -231,7 +245,7 @@ typedef struct mm_task {
     const int32_t *bias[OCTET__MM_MAX]; /* Q16 or NULL */
     const int32_t *x;                   /* [n_tok][n_in] Q16 */
     int n_tok, n_in;
-    float *yf;               /* the logits: y[0] also handed out as float, [n_tok][n_out], by the rows' thread */
+    int yf_first;            /* >= 0: the logits, y[0] also handed out as float into st->rows[yf_first + i].logits */
     int sb_min, sb_max;      /* the range of st->sbase over the tokens */
 } mm_task;
 
@@ -396,11 +410,12 @@ static void mm_pair(void *ctx, int64_t r0, int64_t r1) {
  * integer operations, by the rows' thread */
 static void mm_done(void *ctx, int64_t r0, int64_t r1) {
     const mm_task *t = ctx;
-    if (!t->yf) return;
+    if (t->yf_first < 0) return;
     const size_t V = (size_t)t->w[0]->n_out;
-    for (int i = 0; i < t->n_tok; i++)
-        t->st->to_f32(t->y[0] + (size_t)i * V + (size_t)r0, (size_t)(r1 - r0), OCTET_INT_FX,
-                      t->yf + (size_t)i * V + (size_t)r0);
+    for (int i = 0; i < t->n_tok; i++) {
+        float *yf = t->st->rows[t->yf_first + i].logits;
+        if (yf) t->st->to_f32(t->y[0] + (size_t)i * V + (size_t)r0, (size_t)(r1 - r0), OCTET_INT_FX, yf + r0);
+    }
 }
 
 /* the activations quantized: every token's output scale exponent, from its activation scale's */
@@ -419,13 +434,13 @@ static const octet__mm_ops mm_ops = {
 
 /* y_j = x W_j^T (+ b_j), j < n_w, all W_j with the same input size. */
 static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w, int32_t *const *y,
-                   const int32_t *const *b, const int32_t *x, int n_tok, int swiglu_pair, float *yf) {
+                   const int32_t *const *b, const int32_t *x, int n_tok, int swiglu_pair, int yf_first) {
     mm_task t;
     memset(&t, 0, sizeof t);
     octet__mm mm = {.ops = &mm_ops, .ctx = &t, .n_w = n_w, .n_tok = n_tok, .quantize = 1, .pair = swiglu_pair,
                     .group = st->repack ? 16 : 8}; /* whole groups of 16 for mm_rows_x16 */
     t.st = st;
-    t.yf = yf;
+    t.yf_first = yf_first;
     for (int j = 0; j < n_w; j++) {
         t.w[j] = w[j];
         t.y[j] = y[j];
@@ -439,7 +454,7 @@ static void matmul(octet__int_state *st, int n_w, const octet__int_mat *const *w
 }
 
 static void matmul1(octet__int_state *st, const octet__int_mat *w, int32_t *y, const int32_t *x, int n_tok) {
-    matmul(st, 1, &w, &y, NULL, x, n_tok, 0, NULL);
+    matmul(st, 1, &w, &y, NULL, x, n_tok, 0, -1);
 }
 
 /* ---- element-wise pieces, one task per token ------------------------------------------------------------- */
@@ -509,8 +524,8 @@ static void quant_head8(const int32_t *v, int n, int8_t *q, int16_t *m, int8_t *
 
 /* Index of the scales of key/value head kh at cache slot j in this layer: [layer][kh][slot], so one head's keys
  * have their scales side by side for the attention's vector kernels. */
-static inline size_t scale_index(const octet__int_state *st, int kh, int j) {
-    return ((size_t)st->layer * (size_t)st->w->n_head_kv + (size_t)kh) * (size_t)st->n_ctx + (size_t)j;
+static inline size_t scale_index(const octet__int_state *o, int layer, int kh, int j) {
+    return ((size_t)layer * (size_t)o->w->n_head_kv + (size_t)kh) * (size_t)o->n_ctx + (size_t)j;
 }
 
 /* Query head h of token t to int16 with one power-of-two scale (done by the attention job of that head), in the
@@ -527,8 +542,8 @@ static void query_head(octet__int_state *st, int t, int h) {
 /* Offset of key/value head kh at cache slot j in this layer's int8 keys and values: [layer][kh][slot][head_dim], so
  * one head's keys (and values) are contiguous: the attention reads them as one stream, and they spread over all
  * the sets of the L1 cache (at a stride of kv_dim bytes, a power of two, they fell into a few). */
-static inline size_t cache_index(const octet__int_state *st, int kh, int j) {
-    return scale_index(st, kh, j) * (size_t)st->w->head_dim;
+static inline size_t cache_index(const octet__int_state *o, int layer, int kh, int j) {
+    return scale_index(o, layer, kh, j) * (size_t)o->w->head_dim;
 }
 
 /* Keys and values to int8 in the cache (queries: query_head, per attention job). Nothing is rotated here: RoPE
@@ -539,14 +554,16 @@ static void qkv_run(void *ctx, int ith, int nth) {
     const int hd = w->head_dim;
     int32_t tmp[512];
     for (int t = ith; t < st->n_tok; t += nth) {
-        if (st->layer == 0) st->kpos[st->n_past + t] = st->pos + t;
+        const octet__int_row *row = &st->rows[t];
+        octet__int_state *c = row->o; /* the cache's owner */
+        if (st->layer == 0) c->kpos[row->slot] = row->pos;
         for (int h = 0; h < w->n_head_kv; h++) {
             size_t o = (size_t)t * (size_t)st->kv_dim + (size_t)h * (size_t)hd;
-            size_t co = cache_index(st, h, st->n_past + t);
-            size_t so = scale_index(st, h, st->n_past + t);
+            size_t co = cache_index(c, st->layer, h, row->slot);
+            size_t so = scale_index(c, st->layer, h, row->slot);
             to_halves(w, st->k + o, tmp);
-            quant_head8(tmp, hd, st->kc + co, &st->ksc[so], &st->ksh[so]);
-            quant_head8(st->v + o, hd, st->vc + co, &st->vsc[so], &st->vsh[so]);
+            quant_head8(tmp, hd, c->kc + co, &c->ksc[so], &c->ksh[so]);
+            quant_head8(st->v + o, hd, c->vc + co, &c->vsc[so], &c->vsh[so]);
         }
     }
 }
@@ -556,11 +573,11 @@ static void qkv_run(void *ctx, int ith, int nth) {
  * the work of the heads before their own. At most the first PREFETCH_KV_MAX bytes of each: past that the hardware
  * prefetcher follows the stream, and a long context's whole head would only evict itself from L1. */
 #define PREFETCH_KV_MAX 16384
-static void prefetch_kv(const octet__int_state *st, int kh, int n) {
-    const size_t o = cache_index(st, kh, 0);
-    size_t bytes = (size_t)n * (size_t)st->w->head_dim;
+static void prefetch_kv(const octet__int_state *c, int layer, int kh, int n) {
+    const size_t o = cache_index(c, layer, kh, 0);
+    size_t bytes = (size_t)n * (size_t)c->w->head_dim;
     if (bytes > PREFETCH_KV_MAX) bytes = PREFETCH_KV_MAX;
-    const int8_t *k = st->kc + o, *v = st->vc + o;
+    const int8_t *k = c->kc + o, *v = c->vc + o;
     for (size_t b = 0; b < bytes; b += 64) {
         __builtin_prefetch(k + b, 0, 3);
         __builtin_prefetch(v + b, 0, 3);
@@ -577,9 +594,6 @@ static void attn_run(void *ctx, int ith, int nth) {
     const int16_t **csp = st->csp + (size_t)ith * (size_t)st->n_ctx;
     int32_t *acc = st->acc + (size_t)ith * (size_t)hd;
     int16_t *cs_tmp = st->cs_tmp + (size_t)ith * cs_stride;
-    const int64_t *kpos = st->kpos;
-    const int16_t *cs_rel = st->cs_rel;
-    const uint64_t n_table = (uint64_t)st->n_ctx;
     int cs_t = -1, n_far = 0, em_t = -1, em_kh = -1, emax = -128;
     int total = st->n_tok * n_head;
     /* one token: each thread takes a run of heads, so it reads the keys and values of fewer key/value heads, and
@@ -590,17 +604,22 @@ static void attn_run(void *ctx, int ith, int nth) {
     const int j1 = one ? (int)((int64_t)total * (ith + 1) / nth) : total, jstep = one ? 1 : nth;
     for (int job = j0; job < j1; job += jstep) {
         int t = job / n_head, h = job % n_head, kh = h / group;
+        /* the token's session: its cache holds the keys of slots 0 .. slot (this token's own included) */
+        const octet__int_row *row = &st->rows[t];
+        const octet__int_state *c = row->o;
+        const int layer = st->layer, n_keys = row->slot + 1;
+        const int64_t m = row->pos, *kpos = c->kpos;
+        const int16_t *cs_rel = c->cs_rel;
+        const uint64_t n_table = (uint64_t)c->n_ctx;
         if (one && (job == j0 || h % group == 0)) {
-            if (job == j0) prefetch_kv(st, kh, st->n_past + 1);
-            if (kh + 1 < w->n_head_kv && (kh + 1) * group < j1) prefetch_kv(st, kh + 1, st->n_past + 1);
+            if (job == j0) prefetch_kv(c, layer, kh, n_keys);
+            if (kh + 1 < w->n_head_kv && (kh + 1) * group < j1) prefetch_kv(c, layer, kh + 1, n_keys);
         }
         query_head(st, t, h);
         const int16_t *q = st->q16 + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
-        const int8_t *k0 = st->kc + cache_index(st, kh, 0);
-        const size_t s0 = scale_index(st, kh, 0);
+        const int8_t *k0 = c->kc + cache_index(c, layer, kh, 0);
+        const size_t s0 = scale_index(c, layer, kh, 0);
         int shq = st->qsh[(size_t)t * (size_t)n_head + (size_t)h];
-        int n_keys = st->n_past + t + 1;
-        int64_t m = st->pos + t;
         /* each key's cos/sin row by its distance, once per token (the same for every head): NULL where the
          * distance is outside the session's table */
         if (t != cs_t) {
@@ -627,10 +646,10 @@ static void attn_run(void *ctx, int ith, int nth) {
         }
         /* |raw| < 2^31, ksc <= 2^14: real score = raw * ksc * 2^(shq + shk - 32) / (127 sqrt(hd))
          * = raw * ksc * att_m * 2^(shq + shk - 32 - att_e); Q20 */
-        st->qscale(sc, st->ksc + s0, st->ksh + s0, n_keys, w->att_m, w->att_e + 12 - shq);
+        st->qscale(sc, c->ksc + s0, c->ksh + s0, n_keys, w->att_m, w->att_e + 12 - shq);
         st->softmax(sc, pr, n_keys);
         /* out = sum_j p_j v_j with v_j = v8 * vm_j * 2^(ve_j - 16) / 127, aligned to the largest exponent */
-        const int8_t *vsh = st->vsh + s0;
+        const int8_t *vsh = c->vsh + s0;
         if (t != em_t || kh != em_kh) { /* the same for the heads of a group */
             emax = -128;
             for (int j = 0; j < n_keys; j++) emax = vsh[j] > emax ? vsh[j] : emax;
@@ -638,8 +657,8 @@ static void attn_run(void *ctx, int ith, int nth) {
         }
         /* weight p_j * vm_j in Q23 of the largest scale: sum_j w_j <= 2^23 + n_keys, so with |v8| <= 127 every int32
          * accumulator stays below 2^31 (the probabilities' array now holds the weights) */
-        st->vweights(pr, st->vsc + s0, vsh, n_keys, 21 + emax);
-        st->wsum(acc, pr, st->vc + cache_index(st, kh, 0), (size_t)hd, n_keys, hd);
+        st->vweights(pr, c->vsc + s0, vsh, n_keys, 21 + emax);
+        st->wsum(acc, pr, c->vc + cache_index(c, layer, kh, 0), (size_t)hd, n_keys, hd);
         /* real out = acc * 2^(21 + emax - 30 - 16) / 127 -> Q16: acc * 2^(emax - 9) / 127 */
         int32_t *out = st->att + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd;
         st->rescale32(out, acc, hd, M127, 37 + 9 - emax);
@@ -648,13 +667,11 @@ static void attn_run(void *ctx, int ith, int nth) {
 
 /* ---- the pass --------------------------------------------------------------------------------------------- */
 
-void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, int64_t pos, int n_past,
-                        float *logits) {
+/* The pass over st->rows[0 .. n_tok-1]; logits for rows first.. */
+static void forward_rows(octet__int_state *st, const int32_t *tokens, int n_tok, int first) {
     const octet__int_weights *w = st->w;
     const size_t E = (size_t)w->n_embd;
     st->n_tok = n_tok;
-    st->n_past = n_past;
-    st->pos = pos;
 
     const octet__int_mat *em = &w->embd;
     for (int t = 0; t < n_tok; t++) {
@@ -677,7 +694,7 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
             const octet__int_mat *ms[3] = {&L->wq, &L->wk, &L->wv};
             int32_t *y[3] = {st->q, st->k, st->v};
             const int32_t *b[3] = {L->bq, L->bk, L->bv};
-            matmul(st, 3, ms, y, b, st->xn, n_tok, 0, NULL);
+            matmul(st, 3, ms, y, b, st->xn, n_tok, 0, -1);
         }
         if (n_tok == 1) qkv_run(st, 0, 1); /* one token is one job: no pool round */
         else octet__pool_run(st->pool, qkv_run, st);
@@ -689,15 +706,35 @@ void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, 
         {
             const octet__int_mat *ms[2] = {&L->gate, &L->up};
             int32_t *y[2] = {st->hg, st->hu};
-            matmul(st, 2, ms, y, NULL, st->xn, n_tok, 1, NULL); /* hg = silu(gate) * up */
+            matmul(st, 2, ms, y, NULL, st->xn, n_tok, 1, -1); /* hg = silu(gate) * up */
         }
         matmul1(st, &L->down, st->xn, st->hg, n_tok);
         st->add_sat(st->x, st->xn, (size_t)n_tok * E);
     }
 
-    int first = st->logits_all ? 0 : n_tok - 1, n_out = n_tok - first;
+    const int n_out = n_tok - first;
     rmsnorm_rows(st, st->xn, st->x, w->out_g, w->out_gs, n_out, first);
     const octet__int_mat *wo = &w->output;
     int32_t *lq = st->lq;
-    matmul(st, 1, &wo, &lq, NULL, st->xn, n_out, 0, logits); /* Q16 logits in lq, as float in logits */
+    matmul(st, 1, &wo, &lq, NULL, st->xn, n_out, 0, first); /* Q16 logits in lq, as float in each row's logits */
+}
+
+void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, int64_t pos, int n_past,
+                        float *logits) {
+    const int first = st->logits_all ? 0 : n_tok - 1;
+    const size_t V = (size_t)st->w->n_vocab;
+    for (int t = 0; t < n_tok; t++)
+        st->rows[t] = (octet__int_row){st, n_past + t, pos + t, t >= first ? logits + (size_t)(t - first) * V : NULL};
+    forward_rows(st, tokens, n_tok, first);
+}
+
+int octet__int_batch_max(const octet__int_state *st) {
+    int n = st->lq_rows < st->n_batch ? st->lq_rows : st->n_batch;
+    return n < OCTET__INT_BATCH ? n : OCTET__INT_BATCH;
+}
+
+void octet__int_forward_batch(octet__int_state *ws, octet__int_state *const *owners, const int *slots,
+                              const int32_t *tokens, const int64_t *pos, int n, float *const *logits) {
+    for (int i = 0; i < n; i++) ws->rows[i] = (octet__int_row){owners[i], slots[i], pos[i], logits[i]};
+    forward_rows(ws, tokens, n, 0);
 }

@@ -25,6 +25,14 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
 void octet__int_free(octet__int_state *st);
 void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, int64_t pos, int n_past,
                         float *logits);
+/* A batched decode: token i joins the cache of owners[i] (integer states of the same model, each at most once) at
+ * slot slots[i], position pos[i], and its float logits go to logits[i]; ws (one of them, or any state of the
+ * model) supplies the scratch. n <= octet__int_batch_max(ws) <= OCTET__INT_BATCH, and every slots[i] < ws's context. Each row's
+ * results are bit-identical to decoding it alone. */
+#define OCTET__INT_BATCH 16 /* at most this many sessions per batched pass */
+int octet__int_batch_max(const octet__int_state *ws);
+void octet__int_forward_batch(octet__int_state *ws, octet__int_state *const *owners, const int *slots,
+                              const int32_t *tokens, const int64_t *pos, int n, float *const *logits);
 /* Called by octet_model_close: frees integer weights cached in the model, if any. */
 void octet__int_model_release(octet_model *m);
 
