@@ -181,7 +181,9 @@ typedef struct octet_session_params {
     int n_ctx;      /* KV cache slots; 0: min(model context, 4096) */
     int n_threads;  /* 0: number of online CPUs */
     int n_batch;    /* maximum tokens per forward pass (prompt chunks); 0: 512 */
-    int logits_all; /* 1: keep logits for every token of a decode call; 0: only the last */
+    int logits_all; /* 1: keep logits for every token of a decode call; 0: only the last n_logits */
+    int n_logits;   /* without logits_all: keep the logits of the last n_logits tokens of a decode call (0 or 1:
+                     * the last token's only; at most n_batch; speculative decoding verifies drafts this way) */
     int layer_begin, layer_end; /* pipeline stage: run layers [begin, end) only; 0, 0: all layers */
 } octet_session_params;
 octet_session_params octet_session_default_params(void);
@@ -292,6 +294,30 @@ void octet_sampler_free(octet_sampler *s);
 int32_t octet_sampler_sample(octet_sampler *s, const float *logits);
 /* Record a token as part of the history (for the repeat penalty). */
 void octet_sampler_accept(octet_sampler *s, int32_t token);
+/* Speculative decoding's draw for a drafted token: the returned token is distributed exactly as
+ * octet_sampler_sample's; *accepted is 1 when it is the draft (with probability p(draft); greedy: when the draft
+ * is the greedy pick). When the draft is rejected, the token is drawn from the rest of the distribution. */
+int32_t octet_sampler_sample_draft(octet_sampler *s, const float *logits, int32_t draft, int *accepted);
+
+/* ---- speculative decoding: drafts to verify (src/model/draft.c) ----------------------------------------- */
+/* A drafter guesses the next tokens cheaply; the target model evaluates them in one pass (a session with
+ * n_logits >= max + 1) and keeps each with octet_sampler_sample_draft, so the output is distributed exactly as
+ * without drafting (greedy: the same tokens). With draft_model NULL the guesses come from prompt lookup: the
+ * tokens that followed the latest earlier occurrence of the history's last n-gram. */
+typedef struct octet_drafter octet_drafter;
+typedef struct octet_drafter_params {
+    const octet_model *draft_model; /* a smaller model with the target's vocabulary, or NULL: prompt lookup */
+    int n_ctx, n_threads, exec;     /* the draft model's session (0: defaults) */
+    float p_min;                    /* the draft model proposes while its greedy pick has at least this probability */
+    int ngram_min, ngram_max;       /* prompt lookup: n-gram sizes tried, longest first */
+} octet_drafter_params;
+octet_drafter_params octet_drafter_default_params(void);
+int octet_drafter_new(octet_drafter **out, const octet_model *target, const octet_drafter_params *params,
+                      octet_error *err);
+void octet_drafter_free(octet_drafter *d);
+/* Up to max guesses for the tokens after history[0..n) into out; returns how many (0: no guess), or a negative
+ * status code (err set). */
+int octet_drafter_draft(octet_drafter *d, const int32_t *history, int n, int32_t *out, int max, octet_error *err);
 
 /* ---- distributed inference: pipeline stages across processes (docs/distributed.md) ---------------------- */
 /* A world of ranks: under mpiexec, in a build with MPI (make MPI=1), MPI_COMM_WORLD; otherwise one rank.

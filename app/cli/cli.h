@@ -78,4 +78,15 @@ int cmd_bench(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 
+
+/* speculative generation (spec.c) */
+typedef struct cli_spec_stats {
+    int n_gen, n_passes, n_drafted, n_accepted;
+} cli_spec_stats;
+/* Generate after the prompt (already decoded in s, its last row's logits available) with drafts of up to n_draft
+ * tokens; s must keep n_draft + 1 rows of logits. 0 on success. */
+int cli_spec_generate(const octet_model *m, octet_session *s, octet_sampler *smp, octet_drafter *dr, int n_draft,
+                      const int32_t *prompt, int n_prompt, int n_predict, int ignore_eos, utf8_out *out,
+                      cli_spec_stats *st, octet_error *err);
+
 #endif

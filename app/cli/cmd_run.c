@@ -12,7 +12,9 @@ int cmd_run(int argc, char **argv) {
     const char *exec_mode = NULL;
     const char *model = NULL, *prompt = NULL, *file = NULL, *split = NULL;
     int n_predict = 128, n_threads = 0, n_ctx = 0, n_batch = 512, no_mmap = 0, mlock = 0, ignore_eos = 0;
-    int no_display_prompt = 0, seed_given = 0;
+    int no_display_prompt = 0, seed_given = 0, lookup = 0, n_draft = 8;
+    const char *draft_path = NULL;
+    float draft_p_min = 0.75f;
     uint64_t seed = 0;
     octet_sampler_params sp = octet_sampler_default_params();
     const opt opts[] = {
@@ -42,6 +44,15 @@ int cmd_run(int argc, char **argv) {
          NULL},
         {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
         {"--mlock", NULL, OPT_FLAG, &mlock, NULL, "lock the model in RAM", 0, 0, NULL},
+        {"--draft-model", "-md", OPT_STR, &draft_path, "FILE",
+         "speculative decoding: a smaller model with the same vocabulary drafts tokens the model verifies in one pass "
+         "(the same text at --temp 0, the same distribution otherwise)", 0, 0, NULL},
+        {"--lookup", NULL, OPT_FLAG, &lookup, NULL,
+         "speculative decoding with prompt-lookup drafts (the tokens that followed the last n-gram's earlier "
+         "occurrence) instead of a draft model", 0, 0, NULL},
+        {"--draft-max", NULL, OPT_INT, &n_draft, "N", "tokens drafted per pass (default 8)", 1, 64, NULL},
+        {"--draft-p-min", NULL, OPT_FLOAT, &draft_p_min, "P",
+         "the draft model drafts while its pick has at least this probability (default 0.75)", 0, 1, NULL},
         {"--split", NULL, OPT_STR, &split, "N,N,..", "under mpiexec: layers per rank (default: balanced by bytes)", 0,
          0, NULL},
     };
@@ -72,6 +83,17 @@ int cmd_run(int argc, char **argv) {
     if (!seed_given) seed = (uint64_t)time(NULL);
     sp.seed = seed;
     if (!model) model = cli_default_model();
+    const int spec_on = draft_path || lookup;
+    if (draft_path && lookup) {
+        fprintf(stderr, "octet run: give either --draft-model or --lookup, not both\n");
+        free(file_text);
+        return EXIT_USAGE;
+    }
+    if (spec_on && n_draft + 1 > n_batch) {
+        fprintf(stderr, "octet run: --draft-max %d needs a batch size of at least %d (-b)\n", n_draft, n_draft + 1);
+        free(file_text);
+        return EXIT_USAGE;
+    }
     cli_dist cd; /* distributed run under mpiexec (dist.h); otherwise inert */
     if (cli_dist_start(&cd)) {
         free(file_text);
@@ -82,6 +104,8 @@ int cmd_run(int argc, char **argv) {
     octet_model *m = NULL;
     octet_session *s = NULL;
     octet_sampler *smp = NULL;
+    octet_model *dm = NULL;
+    octet_drafter *drafter = NULL;
     int32_t *toks = NULL;
     octet_error err;
     memset(&err, 0, sizeof err);
@@ -95,6 +119,7 @@ int cmd_run(int argc, char **argv) {
     ssp.n_threads = n_threads;
     ssp.exec = exec;
     ssp.n_batch = n_batch;
+    if (spec_on) ssp.n_logits = n_draft + 1; /* the pending token's and every draft's logits */
     int dr = cli_dist_pipeline(&cd, m, model, split, &ssp, 1);
     if (dr) { /* > 0: a later stage that served until the end */
         status = dr > 0 ? EXIT_OK : EXIT_ERR;
@@ -103,6 +128,25 @@ int cmd_run(int argc, char **argv) {
     if (!cd.pl && octet_session_new(&s, m, &ssp, &err)) {
         fprintf(stderr, "octet: error: %s\n", err.msg);
         goto out;
+    }
+    if (spec_on) {
+        if (cd.pl) {
+            fprintf(stderr, "octet: error: speculative decoding does not run as a distributed pipeline yet\n");
+            goto out;
+        }
+        octet_drafter_params dp = octet_drafter_default_params();
+        if (draft_path) {
+            if (!(dm = cli_open_model(draft_path, !no_mmap, 0, 0))) goto out;
+            dp.draft_model = dm;
+            dp.n_ctx = octet_session_n_ctx(s);
+            dp.n_threads = 1; /* the caller alone: a second pool would spin against the target's workers */
+            dp.exec = exec;
+            dp.p_min = draft_p_min;
+        }
+        if (octet_drafter_new(&drafter, m, &dp, &err)) {
+            fprintf(stderr, "octet: error: %s\n", err.msg);
+            goto out;
+        }
     }
     int ctx = cli_n_ctx(&cd, s);
     int n_tok = 0;
@@ -149,8 +193,13 @@ int cmd_run(int argc, char **argv) {
     int n_gen = 0;
     double t1 = cli_now_ms();
     char piece[256];
-    const float *logits = cli_logits(&cd, s, n_tok - 1);
-    while (n_predict < 0 || n_gen < n_predict) {
+    cli_spec_stats sst;
+    if (spec_on) {
+        if (cli_spec_generate(m, s, smp, drafter, n_draft, toks, n_tok, n_predict, ignore_eos, &out, &sst, &err)) goto out;
+        n_gen = sst.n_gen;
+    }
+    const float *logits = spec_on ? NULL : cli_logits(&cd, s, n_tok - 1);
+    while (!spec_on && (n_predict < 0 || n_gen < n_predict)) {
         int32_t tok = octet_sampler_sample(smp, logits);
         if (!ignore_eos && octet_token_is_eog(m, tok)) break;
         octet_sampler_accept(smp, tok);
@@ -179,8 +228,15 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr,
                 "octet:        eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %9.2f tokens per second)\n",
                 t_gen, n_gen, t_gen / n_gen, 1e3 * n_gen / t_gen);
+    if (spec_on)
+        fprintf(stderr, "octet: drafts (%s): %d passes, %d tokens drafted, %d accepted (%.1f%%), %.2f tokens per pass\n",
+                draft_path ? "draft model" : "prompt lookup", sst.n_passes, sst.n_drafted, sst.n_accepted,
+                sst.n_drafted ? 100.0 * sst.n_accepted / sst.n_drafted : 0.0,
+                sst.n_passes ? (double)(n_gen - 1) / sst.n_passes : 0.0);
     status = EXIT_OK;
 out:
+    octet_drafter_free(drafter);
+    octet_model_close(dm);
     status = cli_dist_end(&cd, status);
     free(toks);
     free(file_text);

@@ -67,6 +67,7 @@ struct octet_session {
     size_t aux_stride;
     float *logits; /* [n_logit_rows][n_vocab] */
     int n_logit_rows;
+    int last_keep; /* rows of the last decode call whose logits are kept (its last ones) */
     struct row_info *rows; /* [n_batch] per-row owner, cache slot and position of the current pass */
     float **yrows;         /* [n_batch] per-row logits destinations */
 };
@@ -160,14 +161,16 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
     }
     int nth = octet__pool_n_threads(s->pool);
     int ok = 1;
-    s->n_logit_rows = s->logits_all ? n_batch : 1;
+    if (p.n_logits < 0 || p.n_logits > n_batch)
+        return octet__err(err, OCTET_EINVAL, "session: n_logits %d is outside 0..the batch size %d", p.n_logits, n_batch);
+    s->n_logit_rows = s->logits_all ? n_batch : p.n_logits > 1 ? p.n_logits : 1;
     s->logits = alloc_f32((size_t)s->n_logit_rows, (size_t)hp->n_vocab, 1, &ok);
     if (!ok) {
         octet_session_free(s);
         return octet__err(err, OCTET_ENOMEM, "session: out of memory for logits");
     }
     if (s->exec == OCTET_EXEC_INT) {
-        rc = octet__int_new(&s->ist, m, n_ctx, n_batch, s->logits_all, s->pool, err);
+        rc = octet__int_new(&s->ist, m, n_ctx, n_batch, s->n_logit_rows, s->pool, err);
         if (rc) {
             octet_session_free(s);
             return rc;
@@ -247,9 +250,13 @@ void octet_session_truncate(octet_session *s, int n) {
 
 const float *octet_session_logits(const octet_session *s, int i) {
     if (s->last_n == 0) return NULL;
-    if (!s->logits_all) return i == s->last_n - 1 ? s->logits : NULL;
-    if (i < 0 || i >= s->last_n) return NULL;
-    return s->logits + (size_t)i * (size_t)s->m->hp.n_vocab;
+    if (s->logits_all) {
+        if (i < 0 || i >= s->last_n) return NULL;
+        return s->logits + (size_t)i * (size_t)s->m->hp.n_vocab;
+    }
+    const int first = s->last_n - s->last_keep; /* rows first .. last_n-1 kept */
+    if (i < first || i >= s->last_n) return NULL;
+    return s->logits + (size_t)(i - first) * (size_t)s->m->hp.n_vocab;
 }
 
 /* ---- matrix products (the schedule: model/matmul.h) ------------------------------------------------------ */
@@ -664,26 +671,33 @@ static int decode_common(octet_session *s, const int32_t *tokens, const float *h
     if (s->logits_all && n > s->n_batch)
         return octet__err(err, OCTET_EINVAL, "decode: %d tokens with logits for all exceed the batch size %d", n,
                           s->n_batch);
+    /* logits are kept for rows keep0 .. n-1 (row keep0 at the start of s->logits); a chunk before them computes
+     * its last row's into the first row, which a later chunk overwrites */
+    const int keep = s->logits_all ? n : n < s->n_logit_rows ? n : s->n_logit_rows, keep0 = n - keep;
+    const size_t V = (size_t)s->m->hp.n_vocab;
     for (int off = 0; off < n; off += s->n_batch) {
         int cnt = n - off < s->n_batch ? n - off : s->n_batch;
+        int first = keep0 - off > 0 ? keep0 - off : 0; /* the chunk's first row with logits */
+        if (first > cnt - 1) first = cnt - 1;
+        float *lg = s->logits + (size_t)(off + first - keep0 > 0 ? off + first - keep0 : 0) * V;
         if (s->ist) {
-            octet__int_forward(s->ist, tokens + off, cnt, pos + off, s->n_past, s->logits);
+            octet__int_forward(s->ist, tokens + off, cnt, pos + off, s->n_past, first, lg);
             s->n_past += cnt;
         } else {
-            size_t V = (size_t)s->m->hp.n_vocab;
             for (int t = 0; t < cnt; t++) {
                 s->rows[t].owner = s;
                 s->rows[t].slot = s->n_past + t;
                 s->rows[t].pos = pos + off + t;
-                s->yrows[t] = s->logits_all ? s->logits + (size_t)(off + t) * V : s->logits;
+                s->yrows[t] = lg + (size_t)(t >= first ? t - first : 0) * V;
             }
             size_t E = (size_t)s->m->hp.n_embd;
             forward(s, first_stage ? tokens + off : NULL, first_stage ? NULL : hidden_in + (size_t)off * E, cnt,
-                    s->logits_all ? 0 : cnt - 1, last_stage ? NULL : hidden_out + (size_t)off * E);
+                    first, last_stage ? NULL : hidden_out + (size_t)off * E);
             s->n_past += cnt;
         }
     }
     s->last_n = n;
+    s->last_keep = keep;
     return 0;
 }
 
@@ -742,6 +756,7 @@ int octet_session_decode_batch(octet_session *const *ss, const int32_t *tokens, 
         for (int i = 0; i < n; i++) {
             ss[i]->n_past++;
             ss[i]->last_n = 1;
+            ss[i]->last_keep = 1;
         }
         return 0;
     }
@@ -756,6 +771,7 @@ int octet_session_decode_batch(octet_session *const *ss, const int32_t *tokens, 
     for (int i = 0; i < n; i++) {
         ss[i]->n_past++;
         ss[i]->last_n = 1;
+        ss[i]->last_keep = 1;
     }
     return 0;
 }

@@ -182,8 +182,15 @@ static int draw(octet_sampler *s, int k, double total) {
     return 0;
 }
 
-int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
+/* The sampler's pick from logits. With a draft token (draft >= 0), the draw that speculative decoding needs
+ * for a drafted token (Leviathan, Kalman and Matias 2023, "Fast inference from transformers via speculative
+ * decoding", with a deterministic draft: its distribution is all on the drafted token): *accepted = 1 with
+ * probability p(draft) under the sampler's distribution p, and then the draft is returned; otherwise a token
+ * drawn from p with the draft removed (renormalised). Either way the returned token is distributed as p. Greedy:
+ * accepted exactly when the draft is the greedy pick. */
+static int32_t sample(octet_sampler *s, const float *logits, int32_t draft, int *accepted) {
     const int n = s->n_vocab;
+    *accepted = 0;
     float *l = s->work;
     memcpy(l, logits, (size_t)n * sizeof *l);
     int nan = 0;
@@ -206,6 +213,7 @@ int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
         int best = 0;
         for (int i = 1; i < n; i++)
             if (l[i] > l[best]) best = i;
+        *accepted = best == draft;
         return best;
     }
     /* the maximum in 8 independent running maxima (the order does not change a maximum) */
@@ -219,7 +227,10 @@ int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
     for (; i8 < n; i8++) mxl = l[i8] > mxl ? l[i8] : mxl;
     if (mxl == INFINITY) /* an infinite logit outweighs every finite one */
         for (int i = 0;; i++)
-            if (l[i] == INFINITY) return i;
+            if (l[i] == INFINITY) {
+                *accepted = i == draft;
+                return i;
+            }
     if (mxl == -INFINITY) mxl = 0.0f; /* every logit -inf or NaN: all weights 0, the draw takes token 0 */
     /* Candidates, in the order the draw walks them. With top-k: the k best, sorted. With top-k off and no other
      * filter: every token, by id (no sort needed). Otherwise a sorted head of the distribution grown (64, 256,
@@ -268,6 +279,35 @@ int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
         k = keep;
     }
     exp_candidates(s, l, idx, k, mxl, 1.0f / s->p.temp);
-    const int i = draw(s, k, block_sums(s, k));
+    double total = block_sums(s, k);
+    if (draft >= 0 && draft < n) {
+        int j = -1; /* the draft among the candidates */
+        if (!idx) j = draft;
+        else
+            for (int c = 0; c < k && j < 0; c++)
+                if (idx[c] == draft) j = c;
+        if (j >= 0 && s->prob[j] > 0.0f) {
+            const double u = (double)(xoshiro_next(s->rng) >> 11) * 0x1p-53;
+            if (u * total < (double)s->prob[j]) {
+                *accepted = 1;
+                return draft;
+            }
+            s->prob[j] = 0.0f; /* rejected: the rest of p, renormalised by the draw */
+            total = block_sums(s, k);
+        }
+    }
+    const int i = draw(s, k, total);
     return idx ? idx[i] : i;
+}
+
+int32_t octet_sampler_sample(octet_sampler *s, const float *logits) {
+    int accepted;
+    return sample(s, logits, -1, &accepted);
+}
+
+int32_t octet_sampler_sample_draft(octet_sampler *s, const float *logits, int32_t draft, int *accepted) {
+    int acc;
+    int32_t t = sample(s, logits, draft, &acc);
+    if (accepted) *accepted = acc;
+    return t;
 }

@@ -1,7 +1,8 @@
 /*
  * test_sampler.c - the sampler against hand-computed expectations: greedy is the argmax; equal seeds give equal
  * draws; top-k 1 is greedy; draw frequencies match the softmax of logits / temp (chi-square bound); top-p and
- * min-p remove exactly the tokens their definitions remove; the repeat penalty follows llama.cpp's rule.
+ * min-p remove exactly the tokens their definitions remove; the repeat penalty follows llama.cpp's rule;
+ * speculative decoding's draft draw keeps the distribution and accepts a draft with its probability.
  */
 #include "octet.h"
 #include "test.h"
@@ -69,6 +70,67 @@ int main(void) {
         double chi = 0;
         for (int i = 0; i < N; i++) chi += (cnt[i] - draws * p[i]) * (cnt[i] - draws * p[i]) / (draws * p[i]);
         CHECKF(chi < 25.7, "chi-square %.2f", chi);
+        octet_sampler_free(s);
+    }
+
+    /* speculative decoding's draw (octet_sampler_sample_draft): with a draft d, the token is still distributed as
+     * softmax(logits / T), the draft is accepted with probability p(d), and rejection never returns d; with top-k
+     * 3 the same against the renormalised top 3, and a draft outside them is never accepted; greedy accepts
+     * exactly the argmax. Chi-square bounds as above (99.99% quantiles: 5 dof 25.7, 2 dof 18.4). */
+    {
+        const float T = 0.7f;
+        double p[N], z = 0;
+        for (int i = 0; i < N; i++) z += p[i] = exp((double)logits[i] / (double)T);
+        for (int i = 0; i < N; i++) p[i] /= z;
+        for (int d = 0; d < N; d += 2) {
+            s = mk(T, 0, 1.0f, 0.0f, 1.0f, 99 + (uint64_t)d, N);
+            int cnt[N] = {0}, n_acc = 0, bad = 0;
+            const int draws = 200000;
+            for (int i = 0; i < draws; i++) {
+                int acc = -1;
+                int32_t x = octet_sampler_sample_draft(s, logits, d, &acc);
+                cnt[x]++;
+                n_acc += acc == 1;
+                bad += (acc == 1) != (x == d) || acc < 0;
+            }
+            double chi = 0;
+            for (int i = 0; i < N; i++) chi += (cnt[i] - draws * p[i]) * (cnt[i] - draws * p[i]) / (draws * p[i]);
+            CHECKF(chi < 25.7, "draft %d: chi-square %.2f", d, chi);
+            CHECKF(!bad, "draft %d: %d draws where accepted disagrees with the token", d, bad);
+            const double sd = sqrt(draws * p[d] * (1 - p[d]));
+            CHECKF(fabs(n_acc - draws * p[d]) < 5 * sd, "draft %d accepted %d times, expected %.0f", d, n_acc,
+                   draws * p[d]);
+            octet_sampler_free(s);
+        }
+        /* top-k 3 keeps tokens 1, 4, 2 (logits 3, 2.5, 2) */
+        double q[3] = {exp(3.0 / (double)T), exp(2.5 / (double)T), exp(2.0 / (double)T)}, zq = q[0] + q[1] + q[2];
+        const int ids[3] = {1, 4, 2};
+        s = mk(T, 3, 1.0f, 0.0f, 1.0f, 77, N);
+        int cnt[N] = {0}, n_acc = 0;
+        for (int i = 0; i < 100000; i++) {
+            int acc;
+            cnt[octet_sampler_sample_draft(s, logits, 4, &acc)]++;
+            n_acc += acc;
+        }
+        double chi = 0;
+        for (int i = 0; i < 3; i++) {
+            double e = 100000 * q[i] / zq;
+            chi += (cnt[ids[i]] - e) * (cnt[ids[i]] - e) / e;
+        }
+        CHECKF(chi < 18.4 && cnt[0] + cnt[3] + cnt[5] == 0, "top-k 3 with a draft: chi-square %.2f", chi);
+        CHECK(fabs(n_acc - 100000 * q[1] / zq) < 5 * sqrt(100000 * q[1] / zq * (1 - q[1] / zq)));
+        int acc = 1;
+        for (int i = 0; i < 1000 && acc != 2; i++) {
+            int a1;
+            octet_sampler_sample_draft(s, logits, 3, &a1); /* outside the top 3 */
+            if (a1) acc = 2;
+        }
+        CHECK(acc == 1);
+        octet_sampler_free(s);
+        s = mk(0.0f, 0, 1.0f, 0.0f, 1.0f, 1, N);
+        int a0 = -1, a1 = -1;
+        CHECK(octet_sampler_sample_draft(s, logits, 1, &a1) == 1 && a1 == 1);
+        CHECK(octet_sampler_sample_draft(s, logits, 4, &a0) == 1 && a0 == 0);
         octet_sampler_free(s);
     }
 

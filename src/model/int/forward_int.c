@@ -51,7 +51,7 @@ typedef struct octet__int_row {
 struct octet__int_state {
     const octet__int_weights *w;
     octet__pool *pool;
-    int nth, n_ctx, n_batch, logits_all;
+    int nth, n_ctx, n_batch;
     int q_dim, kv_dim, max_in;
     int32_t *x, *xn, *q, *k, *v, *att, *hg, *hu; /* [n_batch][..] Q16 */
     int8_t *aq;                                  /* [n_batch][max_in] activation codes */
@@ -151,7 +151,7 @@ static void pick_kernels(octet__int_state *st) {
     st->add_sat = k->add_sat;
 }
 
-int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int n_batch, int logits_all,
+int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int n_batch, int n_logit_rows,
                    octet__pool *pool, octet_error *err) {
     *out = NULL;
     const octet__int_weights *w;
@@ -164,7 +164,6 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
     st->nth = octet__pool_n_threads(pool);
     st->n_ctx = n_ctx;
     st->n_batch = n_batch;
-    st->logits_all = logits_all;
     st->q_dim = w->n_head * w->head_dim;
     st->kv_dim = w->n_head_kv * w->head_dim;
     st->max_in = w->n_embd > w->n_ff ? w->n_embd : w->n_ff;
@@ -199,9 +198,10 @@ int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int 
     st->pr = alloc_n((size_t)st->nth, (size_t)n_ctx, 4, &ok);
     st->csp = alloc_n((size_t)st->nth, (size_t)n_ctx, sizeof *st->csp, &ok);
     st->acc = alloc_n((size_t)st->nth, (size_t)w->head_dim, 4, &ok);
-    /* Q16 logits: every row with logits_all, else enough for a batched decode of a few sessions (octet__int_forward_batch
-     * takes at most lq_rows tokens per pass) */
-    st->lq_rows = logits_all ? n_batch : n_batch < OCTET__INT_BATCH ? n_batch : OCTET__INT_BATCH;
+    /* Q16 logits: the session's rows, and at least enough for a batched decode of a few sessions
+     * (octet__int_forward_batch takes at most lq_rows tokens per pass) */
+    st->lq_rows = n_batch < OCTET__INT_BATCH ? n_batch : OCTET__INT_BATCH;
+    if (n_logit_rows > st->lq_rows) st->lq_rows = n_logit_rows;
     st->lq = alloc_n((size_t)st->lq_rows, (size_t)w->n_vocab, 4, &ok);
     st->rows = alloc_n(nb, 1, sizeof *st->rows, &ok);
     pick_kernels(st);
@@ -719,9 +719,8 @@ static void forward_rows(octet__int_state *st, const int32_t *tokens, int n_tok,
     matmul(st, 1, &wo, &lq, NULL, st->xn, n_out, 0, first); /* Q16 logits in lq, as float in each row's logits */
 }
 
-void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, int64_t pos, int n_past,
+void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, int64_t pos, int n_past, int first,
                         float *logits) {
-    const int first = st->logits_all ? 0 : n_tok - 1;
     const size_t V = (size_t)st->w->n_vocab;
     for (int t = 0; t < n_tok; t++)
         st->rows[t] = (octet__int_row){st, n_past + t, pos + t, t >= first ? logits + (size_t)(t - first) * V : NULL};

@@ -6,8 +6,8 @@
  * derived once, at load; the per-token path has no floating point) and allocates the integer KV cache and
  * scratch for n_ctx slots and n_batch tokens, using the session's thread pool. octet__int_forward evaluates
  * n_tok tokens placed at cache slots n_past .. n_past+n_tok-1 with positions pos .. pos+n_tok-1 and writes
- * float logits (converted from integers only for output) into logits: one row of n_vocab per token when
- * logits_all, else only the last token's row. Results are bit-identical for any thread count and for the
+ * float logits (converted from integers only for output) into logits: one row of n_vocab per token from
+ * token `first` on (n_tok - first <= the n_logit_rows given to octet__int_new). Results are bit-identical for any thread count and for the
  * portable versus SIMD kernels.
  */
 #ifndef OCTET_MODEL_INT_H
@@ -20,10 +20,10 @@
 
 typedef struct octet__int_state octet__int_state;
 
-int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int n_batch, int logits_all,
+int octet__int_new(octet__int_state **out, const octet_model *m, int n_ctx, int n_batch, int n_logit_rows,
                    octet__pool *pool, octet_error *err);
 void octet__int_free(octet__int_state *st);
-void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, int64_t pos, int n_past,
+void octet__int_forward(octet__int_state *st, const int32_t *tokens, int n_tok, int64_t pos, int n_past, int first,
                         float *logits);
 /* A batched decode: token i joins the cache of owners[i] (integer states of the same model, each at most once) at
  * slot slots[i], position pos[i], and its float logits go to logits[i]; ws (one of them, or any state of the
