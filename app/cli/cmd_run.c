@@ -14,7 +14,7 @@ int cmd_run(int argc, char **argv) {
     int n_predict = 128, n_threads = 0, n_ctx = 0, n_batch = 512, no_mmap = 0, mlock = 0, ignore_eos = 0;
     int no_display_prompt = 0, seed_given = 0, lookup = 0, n_draft = 8;
     const char *draft_path = NULL;
-    float draft_p_min = 0.75f;
+    float draft_p_min = 0.0f;
     uint64_t seed = 0;
     octet_sampler_params sp = octet_sampler_default_params();
     const opt opts[] = {
@@ -52,7 +52,7 @@ int cmd_run(int argc, char **argv) {
          "occurrence) instead of a draft model", 0, 0, NULL},
         {"--draft-max", NULL, OPT_INT, &n_draft, "N", "tokens drafted per pass (default 8)", 1, 64, NULL},
         {"--draft-p-min", NULL, OPT_FLOAT, &draft_p_min, "P",
-         "the draft model drafts while its pick has at least this probability (default 0.75)", 0, 1, NULL},
+         "the draft model drafts while its pick has at least this probability (default 0: always --draft-max)", 0, 1, NULL},
         {"--split", NULL, OPT_STR, &split, "N,N,..", "under mpiexec: layers per rank (default: balanced by bytes)", 0,
          0, NULL},
     };

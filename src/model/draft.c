@@ -28,7 +28,7 @@ struct octet_drafter {
 
 octet_drafter_params octet_drafter_default_params(void) {
     octet_drafter_params p = {.draft_model = NULL, .n_ctx = 0, .n_threads = 0, .exec = OCTET_EXEC_FLOAT,
-                              .p_min = 0.75f, .ngram_min = 2, .ngram_max = 4};
+                              .p_min = 0.0f, .ngram_min = 2, .ngram_max = 4};
     return p;
 }
 
