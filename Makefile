@@ -26,9 +26,11 @@ SERVER_LDLIBS := -lmicrohttpd
 # The ref folder is portable and always built.
 ARCH    ?= $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
 ifeq ($(ARCH),x86_64)
-KSETS   := avx2 avx512
+KSETS   := avx2 avxvnni avx512
 endif
 KFLAGS_avx2 := -mavx2 -mfma -mf16c
+# avxvnni: AVX2 + AVX-VNNI (VEX-encoded VPDPBUSD on ymm; Alder Lake and later, Zen 5) for CPUs without AVX-512
+KFLAGS_avxvnni := $(KFLAGS_avx2) -mavxvnni
 KFLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 KSET_SRC := $(sort $(foreach k,$(KSETS),$(wildcard src/kernels/$(k)/*.c)))
 

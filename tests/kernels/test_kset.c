@@ -69,6 +69,14 @@ static void test_types(const octet__kset *ref, const octet__kset *ks) {
                 rand_floats(x[r], n, (float)(r + 1) * 0.3f);
                 tr->from_float(x[r], w + (size_t)r * rb, n);
             }
+            /* a file's Q8_0 codes may be -128, which no quantizer here writes: put some in (and some 127s) */
+            if (type == OCTET_TYPE_Q8_0)
+                for (int r = 0; r < 8; r++)
+                    for (int64_t b = 0; b < n / 32; b++) {
+                        block_q8_0 *blk = (block_q8_0 *)(void *)(w + (size_t)r * rb) + b;
+                        for (int k = 0; k < 32; k++)
+                            if (r32() % 7 == 0) blk->qs[k] = r32() % 3 ? -128 : 127;
+                    }
             /* conversions of the weights */
             tr->to_float(w, y0, n);
             ts->to_float(w, y1, n);
@@ -118,14 +126,16 @@ static void test_types(const octet__kset *ref, const octet__kset *ks) {
                 const octet__panel_kernels *pk = &ks->panel[type];
                 CHECK(pk->bytes(n) <= sizeof panel);
                 pk->pack(n, panel, w, rb, NULL);
-                for (int nc = 1; nc <= MAXTOK; nc++) {
-                    float s[MAXTOK * 8];
-                    pk->gemm(n, s, 8, panel, a0, ab, nc, vdt == OCTET_TYPE_Q8_0 ? aux : NULL, (size_t)n / 32);
-                    for (int c = 0; c < nc; c++)
-                        for (int r = 0; r < 8; r++)
-                            CHECKF(memcmp(&s[c * 8 + r], &want[c][r], 4) == 0, "%s %s panel nc %d r %d c %d",
-                                   ks->name, tr->name, nc, r, c);
-                }
+                for (int nc = 1; nc <= MAXTOK; nc++)
+                    for (int ua = 0; ua < 2; ua++) { /* with and without the activation aux */
+                        float s[MAXTOK * 8];
+                        pk->gemm(n, s, 8, panel, a0, ab, nc, ua && vdt == OCTET_TYPE_Q8_0 ? aux : NULL,
+                                 (size_t)n / 32);
+                        for (int c = 0; c < nc; c++)
+                            for (int r = 0; r < 8; r++)
+                                CHECKF(memcmp(&s[c * 8 + r], &want[c][r], 4) == 0, "%s %s panel nc %d r %d c %d aux %d",
+                                       ks->name, tr->name, nc, r, c, ua);
+                    }
             }
         }
     }
