@@ -28,4 +28,15 @@ void octet__kset_init_avxvnni(octet__kset *ks) {
     ks->panel[OCTET_TYPE_Q5_0].gemm = octet__panel_gemm_q5_0_avxvnni;
     ks->panel[OCTET_TYPE_Q4_1].gemm = octet__panel_gemm_q4_1_avxvnni;
     ks->panel[OCTET_TYPE_Q5_1].gemm = octet__panel_gemm_q5_1_avxvnni;
+
+#ifndef OCTET_INTONLY
+    /* integer mode: the Q8 block dots, the 8-row GEMV and the products of the avx2 panels (packer and layout kept) */
+    octet__ikernel_table *ik = &ks->i;
+    ik->dot = octet__int_dot_q8_avxvnni;
+    ik->dot4 = octet__int_dot4_q8_avxvnni;
+    ik->gemv8 = octet__int_gemv8_q8_avxvnni;
+    ik->gemv8_y = octet__int_gemv8_q8_y_avxvnni;
+    ik->panel = octet__int_panel_q8_avxvnni;
+    ik->panel_y = octet__int_panel_q8_y_avxvnni;
+#endif
 }
