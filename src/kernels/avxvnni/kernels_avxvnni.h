@@ -42,6 +42,10 @@ octet__panel_gemm_kernel octet__panel_gemm_q4_0_avxvnni;
 octet__panel_gemm_kernel octet__panel_gemm_q5_0_avxvnni;
 octet__panel_gemm_kernel octet__panel_gemm_q4_1_avxvnni;
 octet__panel_gemm_kernel octet__panel_gemm_q5_1_avxvnni;
+/* K-quants (kquant_avxvnni.c), on the avx2 panels: Q4_K's product serves Q5_K's panels too (the same layout, codes
+ * 0..15 or 0..31) */
+octet__panel_gemm_kernel octet__panel_gemm_q4_K_avxvnni;
+octet__panel_gemm_kernel octet__panel_gemm_q6_K_avxvnni;
 
 /* integer mode: the Q8 block dots (int_dot_avxvnni.c), the 8-row GEMV and the row panels (int_gemm_avxvnni.c) */
 int64_t octet__int_dot_q8_avxvnni(int64_t n_blocks, const uint8_t *w, int e, const int8_t *a, const int16_t *as);

@@ -28,6 +28,9 @@ void octet__kset_init_avxvnni(octet__kset *ks) {
     ks->panel[OCTET_TYPE_Q5_0].gemm = octet__panel_gemm_q5_0_avxvnni;
     ks->panel[OCTET_TYPE_Q4_1].gemm = octet__panel_gemm_q4_1_avxvnni;
     ks->panel[OCTET_TYPE_Q5_1].gemm = octet__panel_gemm_q5_1_avxvnni;
+    ks->panel[OCTET_TYPE_Q4_K].gemm = octet__panel_gemm_q4_K_avxvnni;
+    ks->panel[OCTET_TYPE_Q5_K].gemm = octet__panel_gemm_q4_K_avxvnni;
+    ks->panel[OCTET_TYPE_Q6_K].gemm = octet__panel_gemm_q6_K_avxvnni;
 
 #ifndef OCTET_INTONLY
     /* integer mode: the Q8 block dots, the 8-row GEMV and the products of the avx2 panels (packer and layout kept) */
