@@ -413,6 +413,22 @@ int main(int argc, char **argv) {
         CHECK(octet_set_isa(octet__kset_at(i)->name, &err) == 0);
         CHECK(strcmp(octet_kernel_isa(), octet__kset_at(i)->name) == 0 && octet__kset_active() == octet__kset_at(i));
     }
+#if defined(__x86_64__)
+    /* x86: the sets the CPU's features allow are the usable ones, and the default is the best of them (avx512 >
+     * avxvnni > avx2 > ref: avxvnni and avx512 are both children of avx2, either may be present alone) */
+    {
+        const octet__cpu *cf = octet__cpu_features();
+        const int a2 = cf->avx2 && cf->fma && cf->f16c, vn = a2 && cf->avxvnni;
+        const int a5 = a2 && cf->avx512f && cf->avx512bw && cf->avx512vl && cf->avx512dq && cf->avx512vnni;
+        CHECK(!!octet__kset_find("avx2") == a2 && !!octet__kset_find("avxvnni") == vn &&
+              !!octet__kset_find("avx512") == a5);
+        if (vn) CHECK(strcmp(octet__kset_find("avxvnni")->parent, "avx2") == 0);
+        if (a5) CHECK(strcmp(octet__kset_find("avx512")->parent, "avx2") == 0);
+        octet_force_portable(0);
+        const char *best = a5 ? "avx512" : vn ? "avxvnni" : a2 ? "avx2" : "ref";
+        CHECKF(strcmp(octet_kernel_isa(), best) == 0, "default set %s, want %s", octet_kernel_isa(), best);
+    }
+#endif
     int tested = 0;
     for (int i = 0; octet__kset_at(i); i++) {
         const octet__kset *ks = octet__kset_at(i);
