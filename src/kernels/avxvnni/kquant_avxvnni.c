@@ -9,7 +9,8 @@
  *
  * Integer part. VPDPBUSD (kernels_avxvnni.h) adds the products of a code vector W[g] (unsigned codes 0..15, 0..31
  * or 0..63) with the token's 4 activation bytes 4g..4g+3 (broadcast, signed) into int32 lanes. A sub-block's sum
- * (Q4_K / Q5_K: 32 elements, 8 groups, in two chains of 4 for more products in flight; Q6_K: 16 elements, 4 groups)
+ * (Q4_K / Q5_K: 32 elements, 8 groups; Q6_K: 16 elements, 4 groups; one chain per token: two per token measured no
+ * faster, the tile's 4 tokens and the next sub-block keep enough products in flight)
  * is at most 32 * 31 * 128 < 2^17 in magnitude, then multiplied by the row's sub-block scale (VPMULLD with the scale
  * as int32: the low int16 of the panel's SC[j], sign-extended) and added: |sumi| <= 256 * 63 * 128 * 63 < 2^28.
  * Where AVX2 needs a VPMADDUBSW and an int16 add per group plus VPMADDWD per run (and, for Q5_K / Q6_K, shorter
@@ -101,19 +102,16 @@ KV_INLINE void k45_tokens(const int T, int64_t nb, float *s, size_t s_stride, co
         for (int j = 0; j < 8; j++) { /* sub-block j: groups 8j..8j+7, activation bytes 32j..32j+31 */
             const uint8_t *wj = pb + Q4K_W + 256 * j;
             const size_t aj = Q8K_QS + 32 * (size_t)j;
-            __m256i p0[KP_TILE], p1[KP_TILE];
-            _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) p0[c] = p1[c] = _mm256_setzero_si256();
+            __m256i p[KP_TILE];
+            _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) p[c] = _mm256_setzero_si256();
             _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) {
                 const __m256i wv = load8i(wj + 32 * g);
-                _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) {
-                    const __m256i av = octet__bcast4(y[c] + aj + 4 * (size_t)g);
-                    if (g & 1) p1[c] = dpbusd(p1[c], wv, av);
-                    else p0[c] = dpbusd(p0[c], wv, av);
-                }
+                _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) p[c] =
+                    dpbusd(p[c], wv, octet__bcast4(y[c] + aj + 4 * (size_t)g));
             }
             const __m256i sc = scale32(pb + Q4K_SC + 32 * j);
             _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) isum[c] =
-                _mm256_add_epi32(isum[c], _mm256_mullo_epi32(_mm256_add_epi32(p0[c], p1[c]), sc));
+                _mm256_add_epi32(isum[c], _mm256_mullo_epi32(p[c], sc));
         }
         const __m256 dx = load8f(pb + Q4K_D), dmx = load8f(pb + Q4K_DMIN);
         _Pragma("GCC unroll 4") for (int c = 0; c < T; c++) acc[c] = q4k_term(acc[c], isum[c], y[c], pb, dx, dmx);
