@@ -13,7 +13,8 @@
  * Every kernel of every set reproduces its reference (ref/, the specification) bit for bit, so logits do not
  * depend on the set (tests/kernels/test_kset.c checks every entry of every set the CPU can run against ref).
  * The set in use is chosen once, at the first call, from the CPU's features: the usable set of highest rank
- * (kernels.c: avx512 > avxvnni > avx2 > ref); OCTET_ISA=NAME (or octet_set_isa(), the CLI's --isa) forces another usable one, OCTET_PORTABLE=1 = ref.
+ * (kernels.c: avx512 > avxvnni > avx2 > ref); OCTET_ISA=NAME (or octet_set_isa(), the CLI's --isa) forces another
+ * usable one, OCTET_PORTABLE=1 = ref.
  * The model layer reaches kernels only through these tables and never names an instruction set.
  */
 #ifndef OCTET_KSET_H
