@@ -32,7 +32,8 @@ VNNI_INLINE void gemv8_block(const uint8_t *w, size_t row_bytes, const int8_t *a
         p[r] = dot_s8s8(_mm256_loadu_si256((const __m256i *)(const void *)(wb + (size_t)r * row_bytes)), av);
     const __m256i isum = octet__reduce8(p);
     *acc_e = _mm256_add_epi64(*acc_e, _mm256_mul_epi32(isum, sc));
-    *acc_o = _mm256_add_epi64(*acc_o, _mm256_mul_epi32(_mm256_shuffle_epi32(isum, 0xf5), _mm256_shuffle_epi32(sc, 0xf5)));
+    *acc_o = _mm256_add_epi64(*acc_o,
+                              _mm256_mul_epi32(_mm256_shuffle_epi32(isum, 0xf5), _mm256_shuffle_epi32(sc, 0xf5)));
 }
 
 /* The 8 rows' int64 sums (acc_e: rows 0, 2, 4, 6; acc_o: rows 1, 3, 5, 7), the block loop of the avx2 kernel:
@@ -129,7 +130,8 @@ VNNI_INLINE void panel_run(int64_t n_blocks, const void *panel, const int8_t *a,
             sp[c] = as + (size_t)(c0 + c) * as_stride;
             acc_e[c] = acc_o[c] = _mm256_setzero_si256();
         }
-        for (int64_t b = 0; b < n_blocks; b++) ipanel_step(4, pnl + (size_t)b * IPANEL_BLOCK_BYTES, ap, sp, b, acc_e, acc_o);
+        for (int64_t b = 0; b < n_blocks; b++)
+            ipanel_step(4, pnl + (size_t)b * IPANEL_BLOCK_BYTES, ap, sp, b, acc_e, acc_o);
         _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
             if (rr) rescale_store(rr, base[c0 + c], acc_e[c], acc_o[c], y + (size_t)(c0 + c) * y_stride);
             else store_rows(out + (size_t)(c0 + c) * 8, acc_e[c], acc_o[c]);
@@ -139,7 +141,8 @@ VNNI_INLINE void panel_run(int64_t n_blocks, const void *panel, const int8_t *a,
         const int8_t *ap[1] = {a + (size_t)c0 * a_stride};
         const int16_t *sp[1] = {as + (size_t)c0 * as_stride};
         __m256i acc_e[1] = {_mm256_setzero_si256()}, acc_o[1] = {_mm256_setzero_si256()};
-        for (int64_t b = 0; b < n_blocks; b++) ipanel_step(1, pnl + (size_t)b * IPANEL_BLOCK_BYTES, ap, sp, b, acc_e, acc_o);
+        for (int64_t b = 0; b < n_blocks; b++)
+            ipanel_step(1, pnl + (size_t)b * IPANEL_BLOCK_BYTES, ap, sp, b, acc_e, acc_o);
         if (rr) rescale_store(rr, base[c0], acc_e[0], acc_o[0], y + (size_t)c0 * y_stride);
         else store_rows(out + (size_t)c0 * 8, acc_e[0], acc_o[0]);
     }
