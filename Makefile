@@ -26,9 +26,11 @@ SERVER_LDLIBS := -lmicrohttpd
 # The ref folder is portable and always built.
 ARCH    ?= $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
 ifeq ($(ARCH),x86_64)
-KSETS   := avx2 avx512
+KSETS   := avx2 avxvnni avx512
 endif
 KFLAGS_avx2 := -mavx2 -mfma -mf16c
+# avxvnni: AVX2 + AVX-VNNI (VEX-encoded VPDPBUSD on ymm; Alder Lake and later, Zen 5) for CPUs without AVX-512
+KFLAGS_avxvnni := $(KFLAGS_avx2) -mavxvnni
 KFLAGS_avx512 := -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c
 KSET_SRC := $(sort $(foreach k,$(KSETS),$(wildcard src/kernels/$(k)/*.c)))
 
@@ -188,7 +190,7 @@ endif
 # side-by-side comparison with llama.cpp. Also builds the kernel micro-benchmark build/rel/bench/bench_kernels and
 # build/rel/bench/ab_exec (integer versus float execution interleaved in one process; run_bench.sh runs it).
 .PHONY: bench
-bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/bench/ab_repack
+bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/bench/ab_repack build/rel/bench/ab_isa
 	bench/run_bench.sh
 build/rel/bench/bench_kernels: bench/bench_kernels.c build/rel/liboctet.a
 	@mkdir -p $(@D)
@@ -197,5 +199,8 @@ build/rel/bench/ab_exec: bench/ab_exec.c bench/ab_common.h build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
 build/rel/bench/ab_repack: bench/ab_repack.c bench/ab_common.h build/rel/liboctet.a
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
+build/rel/bench/ab_isa: bench/ab_isa.c bench/ab_common.h build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)

@@ -80,9 +80,10 @@ typedef void (*octet_log_fn)(int level, const char *msg, void *ud);
 enum { OCTET_LOG_ERROR = 0, OCTET_LOG_WARN = 1, OCTET_LOG_INFO = 2, OCTET_LOG_DEBUG = 3 };
 void octet_set_log(octet_log_fn fn, void *ud);
 
-/* Kernel sets: one per instruction set ("ref", the portable specification; "avx2"; "avx512" = AVX-512 F/BW/VL/DQ +
- * VNNI; on ARM "neon", "dotprod", "i8mm"), each bit-identical to "ref". The best set the CPU can run is chosen at the
- * first use, unless OCTET_ISA=NAME (or OCTET_PORTABLE=1, meaning "ref") is set in the environment. */
+/* Kernel sets: one per instruction set ("ref", the portable specification; "avx2"; "avxvnni" = AVX2 + AVX-VNNI;
+ * "avx512" = AVX-512 F/BW/VL/DQ + VNNI; on ARM "neon", "dotprod", "i8mm"), each bit-identical to "ref". The best
+ * set the CPU can run is chosen at the first use, unless OCTET_ISA=NAME (or OCTET_PORTABLE=1, meaning "ref") is
+ * set in the environment. */
 /* The set in use. */
 const char *octet_kernel_isa(void);
 /* The i-th set this CPU can run (0 = "ref", increasing capability), NULL past the last. */

@@ -26,7 +26,7 @@ void cli_help(const cmd_spec *spec, FILE *f) {
     for (int i = 0; octet_isa_name(i); i++)
         snprintf(sets + strlen(sets), sizeof sets - strlen(sets), "%s%s", i ? ", " : "", octet_isa_name(i));
     char isa_help[192];
-    snprintf(isa_help, sizeof isa_help, "kernel set: %s on this CPU (default: the last; also OCTET_ISA=NAME)", sets);
+    snprintf(isa_help, sizeof isa_help, "kernel set: %s on this CPU (default: the best; also OCTET_ISA=NAME)", sets);
     fprintf(f, "  %-28s %s\n", "--isa NAME", isa_help);
     fprintf(f, "  %-28s %s\n", "-h, --help", "show this help");
 }

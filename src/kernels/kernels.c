@@ -81,9 +81,13 @@ void octet__kset_init_ref(octet__kset *ks) {
     ik->add_sat = octet__int_add_sat_ref;
 }
 
-/* The chain of sets: each entry's parent comes before it; usable() tells whether the CPU (and OS) can run it. */
+/* The tree of sets: each entry's parent comes before it; usable() tells whether the CPU (and OS) can run it; rank
+ * orders the sets by speed: the usable set of highest rank is the default. avxvnni and avx512 are both children of
+ * avx2 (a CPU may have either without the other: Alder Lake has AVX-VNNI and no AVX-512, Cascade Lake AVX-512 VNNI
+ * and no AVX-VNNI); where both run, avx512 (16-lane VNNI over repacked weights) is the faster. */
 typedef struct set_def {
     const char *name, *parent, *what;
+    int rank;
     bool (*usable)(const octet__cpu *c);
     void (*init)(octet__kset *ks);
 } set_def;
@@ -94,31 +98,35 @@ static bool always(const octet__cpu *c) {
 }
 #if defined(__x86_64__)
 static bool has_avx2(const octet__cpu *c) { return c->avx2 && c->fma && c->f16c; }
+static bool has_avxvnni(const octet__cpu *c) { return has_avx2(c) && c->avxvnni; }
 static bool has_avx512(const octet__cpu *c) {
     return has_avx2(c) && c->avx512f && c->avx512bw && c->avx512vl && c->avx512dq && c->avx512vnni;
 }
 #endif
 
 static const set_def g_defs[] = {
-    {"ref", NULL, "portable C", always, octet__kset_init_ref},
+    {"ref", NULL, "portable C", 0, always, octet__kset_init_ref},
 #if defined(__x86_64__)
-    {"avx2", "ref", "AVX2, FMA, F16C", has_avx2, octet__kset_init_avx2},
-    {"avx512", "avx2", "AVX-512 F/BW/VL/DQ and VNNI", has_avx512, octet__kset_init_avx512},
+    {"avx2", "ref", "AVX2, FMA, F16C", 1, has_avx2, octet__kset_init_avx2},
+    {"avxvnni", "avx2", "AVX2, FMA, F16C and AVX-VNNI", 2, has_avxvnni, octet__kset_init_avxvnni},
+    {"avx512", "avx2", "AVX-512 F/BW/VL/DQ and VNNI", 3, has_avx512, octet__kset_init_avx512},
 #endif
 };
 #define N_DEFS (sizeof g_defs / sizeof g_defs[0])
 
 static octet__kset g_sets[N_DEFS];
-static const octet__kset *g_usable[N_DEFS + 1]; /* usable sets in chain order, NULL-terminated */
+static const octet__kset *g_usable[N_DEFS + 1]; /* usable sets in g_defs order, NULL-terminated */
+static const octet__kset *g_best;                /* the usable set of highest rank */
 static const octet__kset *_Atomic g_active;
 static pthread_once_t g_sets_once = PTHREAD_ONCE_INIT;
 
 static void build_sets(void) {
     const octet__cpu *c = octet__cpu_features();
-    int nu = 0;
+    int nu = 0, best_rank = -1;
     for (size_t i = 0; i < N_DEFS; i++) {
         const set_def *d = &g_defs[i];
         if (!d->usable(c)) continue;
+        if (d->rank > best_rank) best_rank = d->rank, g_best = &g_sets[i];
         octet__kset *ks = &g_sets[i];
         for (size_t p = 0; d->parent && p < i; p++) /* start as the parent (already built: it comes first) */
             if (!strcmp(g_defs[p].name, d->parent)) *ks = g_sets[p];
@@ -129,7 +137,7 @@ static void build_sets(void) {
         g_usable[nu++] = ks;
     }
     /* the environment's choice, else the best; an unusable name is reported once and ignored */
-    const octet__kset *pick = g_usable[nu - 1];
+    const octet__kset *pick = g_best;
     const char *env = getenv("OCTET_ISA"), *portable = getenv("OCTET_PORTABLE");
     if (portable && *portable && strcmp(portable, "0") != 0) pick = g_usable[0];
     if (env && *env) { /* (looked up here: octet__kset_find would re-enter this pthread_once) */
@@ -180,12 +188,8 @@ int octet_set_isa(const char *name, octet_error *err) {
 }
 
 void octet_force_portable(int on) {
-    if (on) g_active = octet__kset_at(0);
-    else {
-        int i = 0;
-        while (octet__kset_at(i + 1)) i++;
-        g_active = octet__kset_at(i);
-    }
+    g_active = octet__kset_at(0); /* (builds the sets) */
+    if (!on) g_active = g_best;
 }
 
 /* ---- the type table and the helpers over it ------------------------------------------------------------------ */

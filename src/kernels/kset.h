@@ -6,13 +6,15 @@
  * of the forward pass, and the integer-only mode's kernels. A set starts as a copy of its parent and overrides
  * what it implements, so each set's folder under src/kernels/ holds only its own kernels and one init function:
  *
- *     x86:  ref -> avx2 -> avx512    (avx512: AVX-512 F/BW/VL/DQ + VNNI)
+ *     x86:  ref -> avx2 -> avxvnni   (avxvnni: AVX2 + AVX-VNNI, 256-bit VPDPBUSD, for CPUs without AVX-512)
+ *                       -> avx512    (avx512: AVX-512 F/BW/VL/DQ + VNNI; Cascade Lake has it without AVX-VNNI)
  *     arm:  ref -> neon -> dotprod -> i8mm
  *
  * Every kernel of every set reproduces its reference (ref/, the specification) bit for bit, so logits do not
  * depend on the set (tests/kernels/test_kset.c checks every entry of every set the CPU can run against ref).
- * The set in use is chosen once, at the first call, from the CPU's features: the last usable set of the chain
- * above; OCTET_ISA=NAME (or octet_set_isa(), the CLI's --isa) forces another usable one, OCTET_PORTABLE=1 = ref.
+ * The set in use is chosen once, at the first call, from the CPU's features: the usable set of highest rank
+ * (kernels.c: avx512 > avxvnni > avx2 > ref); OCTET_ISA=NAME (or octet_set_isa(), the CLI's --isa) forces another
+ * usable one, OCTET_PORTABLE=1 = ref.
  * The model layer reaches kernels only through these tables and never names an instruction set.
  */
 #ifndef OCTET_KSET_H
@@ -76,7 +78,7 @@ typedef struct octet__repack_kernels {
 } octet__repack_kernels;
 
 typedef struct octet__kset {
-    const char *name;   /* "ref", "avx2", "avx512", ... */
+    const char *name;   /* "ref", "avx2", "avxvnni", "avx512", ... */
     const char *parent; /* the set it starts from (NULL for ref) */
     const char *what;   /* the instructions it needs, for messages */
     octet__type_traits types[OCTET_TYPE_COUNT];
@@ -100,6 +102,7 @@ const octet__kset *octet__kset_find(const char *name);
 /* Each set's overrides, in its own folder (src/kernels/NAME/kset_NAME.c), compiled with its own flags. */
 void octet__kset_init_ref(octet__kset *ks);
 void octet__kset_init_avx2(octet__kset *ks);
+void octet__kset_init_avxvnni(octet__kset *ks);
 void octet__kset_init_avx512(octet__kset *ks);
 
 #endif

@@ -69,6 +69,14 @@ static void test_types(const octet__kset *ref, const octet__kset *ks) {
                 rand_floats(x[r], n, (float)(r + 1) * 0.3f);
                 tr->from_float(x[r], w + (size_t)r * rb, n);
             }
+            /* a file's Q8_0 codes may be -128, which no quantizer here writes: put some in (and some 127s) */
+            if (type == OCTET_TYPE_Q8_0)
+                for (int r = 0; r < 8; r++)
+                    for (int64_t b = 0; b < n / 32; b++) {
+                        block_q8_0 *blk = (block_q8_0 *)(void *)(w + (size_t)r * rb) + b;
+                        for (int k = 0; k < 32; k++)
+                            if (r32() % 7 == 0) blk->qs[k] = r32() % 3 ? -128 : 127;
+                    }
             /* conversions of the weights */
             tr->to_float(w, y0, n);
             ts->to_float(w, y1, n);
@@ -118,14 +126,16 @@ static void test_types(const octet__kset *ref, const octet__kset *ks) {
                 const octet__panel_kernels *pk = &ks->panel[type];
                 CHECK(pk->bytes(n) <= sizeof panel);
                 pk->pack(n, panel, w, rb, NULL);
-                for (int nc = 1; nc <= MAXTOK; nc++) {
-                    float s[MAXTOK * 8];
-                    pk->gemm(n, s, 8, panel, a0, ab, nc, vdt == OCTET_TYPE_Q8_0 ? aux : NULL, (size_t)n / 32);
-                    for (int c = 0; c < nc; c++)
-                        for (int r = 0; r < 8; r++)
-                            CHECKF(memcmp(&s[c * 8 + r], &want[c][r], 4) == 0, "%s %s panel nc %d r %d c %d",
-                                   ks->name, tr->name, nc, r, c);
-                }
+                for (int nc = 1; nc <= MAXTOK; nc++)
+                    for (int ua = 0; ua < 2; ua++) { /* with and without the activation aux */
+                        float s[MAXTOK * 8];
+                        pk->gemm(n, s, 8, panel, a0, ab, nc, ua && vdt == OCTET_TYPE_Q8_0 ? aux : NULL,
+                                 (size_t)n / 32);
+                        for (int c = 0; c < nc; c++)
+                            for (int r = 0; r < 8; r++)
+                                CHECKF(memcmp(&s[c * 8 + r], &want[c][r], 4) == 0, "%s %s panel nc %d r %d c %d aux %d",
+                                       ks->name, tr->name, nc, r, c, ua);
+                    }
             }
         }
     }
@@ -403,6 +413,22 @@ int main(int argc, char **argv) {
         CHECK(octet_set_isa(octet__kset_at(i)->name, &err) == 0);
         CHECK(strcmp(octet_kernel_isa(), octet__kset_at(i)->name) == 0 && octet__kset_active() == octet__kset_at(i));
     }
+#if defined(__x86_64__)
+    /* x86: the sets the CPU's features allow are the usable ones, and the default is the best of them (avx512 >
+     * avxvnni > avx2 > ref: avxvnni and avx512 are both children of avx2, either may be present alone) */
+    {
+        const octet__cpu *cf = octet__cpu_features();
+        const int a2 = cf->avx2 && cf->fma && cf->f16c, vn = a2 && cf->avxvnni;
+        const int a5 = a2 && cf->avx512f && cf->avx512bw && cf->avx512vl && cf->avx512dq && cf->avx512vnni;
+        CHECK(!!octet__kset_find("avx2") == a2 && !!octet__kset_find("avxvnni") == vn &&
+              !!octet__kset_find("avx512") == a5);
+        if (vn) CHECK(strcmp(octet__kset_find("avxvnni")->parent, "avx2") == 0);
+        if (a5) CHECK(strcmp(octet__kset_find("avx512")->parent, "avx2") == 0);
+        octet_force_portable(0);
+        const char *best = a5 ? "avx512" : vn ? "avxvnni" : a2 ? "avx2" : "ref";
+        CHECKF(strcmp(octet_kernel_isa(), best) == 0, "default set %s, want %s", octet_kernel_isa(), best);
+    }
+#endif
     int tested = 0;
     for (int i = 0; octet__kset_at(i); i++) {
         const octet__kset *ks = octet__kset_at(i);
