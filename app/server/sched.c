@@ -227,14 +227,17 @@ static int common_prefix(const slot *sl, const srv_job *j) {
     return c;
 }
 
-/* The idle slot for job j: the longest cached prefix in common (when j may reuse it), else the least recently
- * used, so that a conversation keeps finding its slot while other clients come and go. -1: none idle. */
+/* The idle slot for job j: the longest cached prefix in common when it covers at least half of j's prompt (when j
+ * may reuse it), else the least recently used, so that a conversation keeps finding its slot while other clients
+ * come and go (a shared BOS or system prompt alone does not make a new request evict a conversation). -1: none
+ * idle. */
 static int pick_slot(srv_sched *sc, const srv_job *j) {
     int best = -1, best_c = -1;
     for (int i = 0; i < sc->n_slots; i++) {
         slot *sl = &sc->slots[i];
         if (sl->job) continue;
         int c = sc->pl || !j->cache_prompt || j->embed || j->prompt_logprobs ? 0 : common_prefix(sl, j);
+        if (2 * c < j->n_prompt) c = 0;
         if (c > best_c || (c == best_c && sl->t_used < sc->slots[best].t_used)) {
             best = i;
             best_c = c;
