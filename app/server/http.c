@@ -67,8 +67,10 @@ struct srv_server {
 typedef struct conn {
     srv_buf body;
     int route;    /* from find_route */
-    int answered; /* a response was queued before the body was read (405, 413, 415, preflight) */
+    int answered; /* 1: a response was queued with the headers (405, 413, 415, preflight); 2: a 413 was written to
+                   * the socket while the body came */
     int http11;   /* the request is HTTP/1.1 (may be sent an interim 1xx answer) */
+    size_t drained; /* body bytes discarded after a 413 */
 } conn;
 
 /* ---- responses ---------------------------------------------------------------------------------------------- */
@@ -1019,20 +1021,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
-    if (cn->answered) { /* a body after an early answer: not read */
+    if (cn->answered == 1) { /* a body after an answer queued with the headers: not read */
         *upload_size = 0;
         return MHD_YES;
+    }
+    if (cn->answered == 2) { /* answered 413 on the socket: drain a little so the answer is not lost to a reset */
+        if (!*upload_size) return MHD_NO; /* the body's end: close */
+        cn->drained += *upload_size;
+        *upload_size = 0;
+        return cn->drained < 4 * (size_t)SRV_MAX_BODY_BYTES ? MHD_YES : MHD_NO;
     }
     if (*upload_size) {
         srv_buf_put(&cn->body, upload, *upload_size);
         *upload_size = 0;
-        if (cn->body.oom) { /* over the cap (a chunked body has no Content-Length): refused now, not at its end */
-            char msg[128];
-            cn->answered = 1;
-            snprintf(msg, sizeof msg, "the request body is larger than %u bytes", (unsigned)SRV_MAX_BODY_BYTES);
-            t_hdr_name = "Connection";
-            t_hdr_value = "close";
-            if (send_error(c, 413, msg, NULL, "body_too_large") != MHD_YES) return MHD_NO;
+        if (cn->body.oom) {
+            /* Over the cap (a chunked body has no Content-Length to refuse it by): answered now, not at its end.
+             * libmicrohttpd 0.9.75 cannot queue a response while a body is arriving, so the 413 is written to the
+             * socket directly (nothing else has been sent on it), with Connection: close; the connection is closed
+             * once the client stops or a few more MiB have come. */
+            char body[256], head[512];
+            int bn = snprintf(body, sizeof body,
+                              "{\"error\":{\"message\":\"the request body is larger than %u bytes\",\"type\":"
+                              "\"invalid_request_error\",\"param\":null,\"code\":\"body_too_large\"}}",
+                              (unsigned)SRV_MAX_BODY_BYTES);
+            int hn = snprintf(head, sizeof head,
+                              "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\nContent-Length: "
+                              "%d\r\nConnection: close\r\n%s%s%s\r\n",
+                              bn, g_cors ? "Access-Control-Allow-Origin: " : "", g_cors ? g_cors : "",
+                              g_cors ? "\r\n" : "");
+            int fd = conn_fd(c);
+            cn->answered = 2;
+            if (fd < 0 || send(fd, head, (size_t)hn, MSG_NOSIGNAL) != hn || send(fd, body, (size_t)bn, MSG_NOSIGNAL) != bn)
+                return MHD_NO;
+            shutdown(fd, SHUT_WR);
         }
         return MHD_YES;
     }
@@ -1152,8 +1173,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 }
 
 /* Every 100 ms: a connection still sending its headers or body after the read deadline (total, not inactivity:
- * a client sending a byte every few seconds is cut too), or rejected more than a second ago, is shut down; MHD
- * then sees the socket fail and closes it. */
+ * a client sending a byte every few seconds is cut too), or rejected more than 0.2 s ago (its 503 is on the wire;
+ * it must not hold one of the SRV_MAX_CONNECTIONS places for long), is shut down; MHD then sees the socket fail
+ * and closes it. */
 static void *guard_main(void *arg) {
     srv_server *h = arg;
     while (!atomic_load(&h->guard_stop)) {
@@ -1163,7 +1185,7 @@ static void *guard_main(void *arg) {
         pthread_mutex_lock(&h->cmu);
         for (conn_rec *r = h->conns; r; r = r->next) {
             if (r->killed || r->fd < 0) continue;
-            if ((r->reading && now - r->t_read > h->cfg.read_timeout) || (r->rejected && now - r->t_read > 1.0)) {
+            if ((r->reading && now - r->t_read > h->cfg.read_timeout) || (r->rejected && now - r->t_read > 0.2)) {
                 shutdown(r->fd, SHUT_RDWR);
                 r->killed = 1;
             }
