@@ -1007,6 +1007,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             snprintf(msg, sizeof msg, "method %.16s is not allowed on %.100s", method, url);
             return send_error_hdr(c, 405, msg, NULL, "method_not_allowed", "Allow", allow);
         }
+        if (cn->route != R_PAGE && cn->route != R_HEALTH && !auth_ok(h, c)) { /* before reading any body */
+            cn->answered = 1;
+            return send_error(c, 401, "missing or wrong API key (Authorization: Bearer KEY)", NULL, "invalid_api_key");
+        }
         if (strcmp(method, "POST") == 0 && !is_json(c)) {
             cn->answered = 1;
             return send_error(c, 415, "POST bodies must be JSON (Content-Type: application/json)", NULL,
@@ -1076,8 +1080,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_error(c, 503, ready == 2 ? "the server is shutting down" : "loading the model", NULL,
                           ready == 2 ? "shutting_down" : "loading");
     }
-    if (!auth_ok(h, c)) return send_error(c, 401, "missing or wrong API key (Authorization: Bearer KEY)", NULL,
-                                          "invalid_api_key");
     if (ready != 1)
         return send_error(c, 503, ready == 2 ? "the server is shutting down" : "loading the model", NULL,
                           ready == 2 ? "shutting_down" : "loading");
