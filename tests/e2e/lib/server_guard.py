@@ -8,12 +8,14 @@ within 1 s while the attack goes on; attackers use other loopback source address
 separate machines would.
 """
 import json
+import os
 import socket
 import sys
 import threading
 import time
 
 PORT, PID, PHASE = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+SCALE = float(os.environ.get("GUARD_TIME_SCALE", "1"))  # > 1 only for sanitizer runs (memory checks, not speed)
 n_checks = 0
 
 
@@ -93,7 +95,7 @@ def normal(what, limit=1.0):
                        timeout=10)
     dt = time.time() - t0
     check(st == 200 and b'"choices"' in body, f"{what}: the normal client got {st} {body[:200]!r}")
-    check(dt < limit, f"{what}: the normal client waited {dt:.2f} s")
+    check(dt < limit * SCALE, f"{what}: the normal client waited {dt:.2f} s")
     return dt
 
 
@@ -176,7 +178,8 @@ for t in cl:
 stop.set()
 th.join()
 check(len(res) == 16 and all(r[0] == 413 and r[1] for r in res), f"1 MiB prompts: 413 with a JSON error: {res[:3]}")
-check((peak[0] - rss0) < 100 * 1024, f"peak RSS {peak[0] - rss0} kB above idle")
+if "asan" not in os.environ.get("OCTET", ""):  # sanitizer builds keep freed memory in quarantine
+    check((peak[0] - rss0) < 100 * 1024, f"peak RSS {peak[0] - rss0} kB above idle")
 print(f"16 x 1 MiB prompts: all 413 in at most {max(r[2] for r in res):.2f} s; peak RSS +{(peak[0] - rss0) / 1024:.1f} MB "
       f"above idle; a normal client meanwhile in {dt * 1e3:.0f} ms")
 
