@@ -2,8 +2,11 @@
  * http.c - the HTTP side of `octet serve` on libmicrohttpd (one thread per connection, so a connection may
  * block while its request is generated) with jansson for JSON.
  *
- * Routes: GET / (chat page), GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions
- * (also without the /v1 prefix), POST /tokenize, POST /detokenize. Errors are OpenAI error objects
+ * Routes: GET / (chat page), GET /health, GET /v1/models, GET /v1/models/{id}, POST /v1/completions,
+ * POST /v1/chat/completions, POST /v1/embeddings (also without the /v1 prefix), POST /tokenize, POST /detokenize.
+ * Method, API key, Content-Type and Content-Length are decided on the headers, before any body is read; a
+ * connection guard (on_connection, guard_main) caps connections per client address and bounds the total time a
+ * request's headers and body may take. Errors are OpenAI error objects
  * {"error": {"message", "type", "param", "code"}} with a 4xx/5xx status. Streaming answers are server-sent
  * events (https://html.spec.whatwg.org/multipage/server-sent-events.html): "data: JSON\n\n" per chunk and
  * "data: [DONE]\n\n" at the end, as OpenAI's API sends them.
