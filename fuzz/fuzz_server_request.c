@@ -37,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 __builtin_trap(); /* exactly one prompt form */
             }
             if (r.n_stop < 0 || r.n_stop > SRV_MAX_STOP || r.max_tokens > SRV_MAX_TOKENS) __builtin_trap();
+            if (r.top_logprobs < 0 || r.top_logprobs > SRV_MAX_TOP_LOGPROBS) __builtin_trap();
             for (int i = 0; i < r.n_stop; i++)
                 if (!r.stop[i][0] || strlen(r.stop[i]) > SRV_MAX_STOP_BYTES) __builtin_trap();
         } else if (!memchr(msg, 0, sizeof msg)) {
@@ -48,6 +49,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t n;
         int add;
         if (srv_parse_tokenize(body, len, &content, &n, &add, msg, sizeof msg, &param) == 0) free(content);
+        srv_embed_request e; /* the same bodies as /v1/embeddings */
+        if (srv_parse_embeddings(&e, body, len, msg, sizeof msg, &param) == 0) {
+            if (e.n < 1 || e.n > SRV_MAX_EMBED_INPUTS) __builtin_trap();
+            for (int i = 0; i < e.n; i++)
+                if (!e.texts[i] == !e.toks[i]) __builtin_trap(); /* exactly one form per input */
+            srv_embed_request_free(&e);
+        }
     } else {
         int32_t *t;
         int n;

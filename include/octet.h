@@ -207,7 +207,9 @@ int octet_session_decode_batch(octet_session *const *sessions, const int32_t *to
  * layers and keeps only their KV cache. The first stage (layer_begin == 0) takes tokens; a later stage takes
  * hidden_in, the n x n_embd hidden states the previous stage produced. A stage that does not end at the last
  * layer writes its n x n_embd output states to hidden_out; the last stage produces logits as usual (then
- * hidden_out may be NULL). Slots and positions work as in octet_session_decode. */
+ * hidden_out may be NULL). Slots and positions work as in octet_session_decode. On the last stage (a whole-model
+ * session included) a non-NULL hidden_out receives the final hidden states of all n tokens after the output norm
+ * (the input of the output matrix; embeddings pool them); float mode only (OCTET_EUNSUPPORTED in integer mode). */
 int octet_session_decode_stage(octet_session *s, const int32_t *tokens, const float *hidden_in, int n, int64_t pos,
                                float *hidden_out, octet_error *err);
 /* Logits (n_vocab floats) of token i of the last decode call (i = n-1 when logits_all is 0). */

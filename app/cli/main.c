@@ -23,6 +23,7 @@ static const subcmd SUBCMDS[] = {
     {"synth", cmd_synth, "write a random-weight GGUF model of a real shape (for speed work)"},
     {"report", cmd_report, "quantize a float model to every type and tabulate quality, size, speed and energy"},
     {"logits", cmd_logits, "write the logits of a token sequence to a file (float32, one row per token)"},
+    {"embed", cmd_embed, "print the embedding of a text (mean-pooled final hidden states, as /v1/embeddings)"},
     {"quantize", cmd_quantize, "write a copy of a float model with quantized weights (Q8_0 ... Q4_K_M)"},
     {"convert", cmd_convert, "convert a Hugging Face checkpoint (safetensors) to a float GGUF file"},
 };

@@ -53,4 +53,21 @@
  * time, so a client that goes away frees its slot within about this long. */
 #define SRV_POLL_MS 20
 
+/* Total time (seconds) a client has for the headers and body of a request, counted from the connection's start
+ * or the end of the previous response: a client trickling a byte every few seconds is cut here, which the
+ * inactivity timeout above never does. 30 s carries a 1 MiB body over a link of ~35 kB/s. */
+#define SRV_READ_TIMEOUT 30
+
+/* Connections one client address may hold at once; more are answered 503 with Retry-After and closed, so one
+ * address cannot take every connection (SRV_MAX_CONNECTIONS) for itself. 64 covers the load test's 32 clients
+ * and a browser's handful of parallel connections with room. */
+#define SRV_MAX_CONN_PER_ADDR 64
+
+/* top_logprobs: OpenAI's chat API accepts 0..20; completions' legacy logprobs accepts 0..5. */
+#define SRV_MAX_TOP_LOGPROBS 20
+#define SRV_MAX_LEGACY_LOGPROBS 5
+
+/* Inputs of one /v1/embeddings request (each runs as its own job, one after another). */
+#define SRV_MAX_EMBED_INPUTS 256
+
 #endif

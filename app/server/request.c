@@ -146,6 +146,114 @@ void srv_request_free(srv_request *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* ---- issue 19 items 3-4: prompt caching, logprobs, echo (llama.cpp's cache_prompt; OpenAI's logprobs,
+ * top_logprobs and echo: chat takes logprobs as a boolean with top_logprobs 0..20, completions the legacy integer
+ * logprobs 0..5 meaning "and this many alternatives") ---------------------------------------------------------- */
+static int parse_cache_logprobs(srv_request *r, json_t *o, char *msg, size_t msg_size, const char **param) {
+    json_t *v;
+    if (get_bool(o, "cache_prompt", &r->cache_prompt, msg, msg_size, param)) return -1;
+    if (r->kind == SRV_REQ_CHAT) {
+        if (get_bool(o, "logprobs", &r->logprobs, msg, msg_size, param)) return -1;
+        if ((v = member(o, "top_logprobs"))) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > SRV_MAX_TOP_LOGPROBS)
+                return fail(msg, msg_size, param, "top_logprobs", "'top_logprobs' must be an integer between 0 and %d",
+                            SRV_MAX_TOP_LOGPROBS);
+            if (!r->logprobs)
+                return fail(msg, msg_size, param, "top_logprobs", "'top_logprobs' needs 'logprobs': true");
+            r->top_logprobs = (int)json_integer_value(v);
+        }
+        if (member(o, "echo")) return fail(msg, msg_size, param, "echo", "'echo' is for /v1/completions only");
+    } else {
+        if ((v = member(o, "logprobs"))) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > SRV_MAX_LEGACY_LOGPROBS)
+                return fail(msg, msg_size, param, "logprobs", "'logprobs' must be an integer between 0 and %d",
+                            SRV_MAX_LEGACY_LOGPROBS);
+            r->logprobs = 1;
+            r->top_logprobs = (int)json_integer_value(v);
+        }
+        if (get_bool(o, "echo", &r->echo, msg, msg_size, param)) return -1;
+    }
+    return 0;
+}
+
+/* /v1/embeddings (OpenAI's API reference: input is a string, an array of strings, an array of token ids or an
+ * array of such arrays; encoding_format "float" or "base64"; dimensions is not supported). */
+void srv_embed_request_free(srv_embed_request *r) {
+    if (!r) return;
+    for (int i = 0; i < r->n; i++) {
+        if (r->texts) free(r->texts[i]);
+        if (r->toks) free(r->toks[i]);
+    }
+    free(r->texts);
+    free(r->lens);
+    free(r->toks);
+    free(r->n_toks);
+    free(r->model);
+    memset(r, 0, sizeof *r);
+}
+
+static int parse_embed_fields(srv_embed_request *r, json_t *o, char *msg, size_t msg_size, const char **param) {
+    json_t *v = member(o, "model");
+    if (v) {
+        if (!json_is_string(v)) return fail(msg, msg_size, param, "model", "'model' must be a string");
+        if (!(r->model = dup_n(json_string_value(v), json_string_length(v))))
+            return fail(msg, msg_size, param, "model", "out of memory");
+    }
+    if ((v = member(o, "encoding_format"))) {
+        if (!json_is_string(v) ||
+            (strcmp(json_string_value(v), "float") != 0 && strcmp(json_string_value(v), "base64") != 0))
+            return fail(msg, msg_size, param, "encoding_format", "'encoding_format' must be \"float\" or \"base64\"");
+        r->base64 = strcmp(json_string_value(v), "base64") == 0;
+    }
+    if (member(o, "dimensions"))
+        return fail(msg, msg_size, param, "dimensions", "'dimensions' is not supported (the model's size is used)");
+    json_t *in = member(o, "input");
+    if (!in) return fail(msg, msg_size, param, "input", "'input' is required");
+    /* one input (a string, or a flat token array) or an array of inputs */
+    int single = json_is_string(in) || (json_is_array(in) && json_array_size(in) > 0 &&
+                                        json_is_integer(json_array_get(in, 0)));
+    size_t n = single ? 1 : (json_is_array(in) ? json_array_size(in) : 0);
+    if (!json_is_string(in) && !json_is_array(in))
+        return fail(msg, msg_size, param, "input", "'input' must be a string, an array of strings or token ids");
+    if (n == 0) return fail(msg, msg_size, param, "input", "'input' must not be empty");
+    if (n > SRV_MAX_EMBED_INPUTS)
+        return fail(msg, msg_size, param, "input", "at most %d inputs per request", SRV_MAX_EMBED_INPUTS);
+    r->texts = calloc(n, sizeof *r->texts);
+    r->lens = calloc(n, sizeof *r->lens);
+    r->toks = calloc(n, sizeof *r->toks);
+    r->n_toks = calloc(n, sizeof *r->n_toks);
+    if (!r->texts || !r->lens || !r->toks || !r->n_toks) return fail(msg, msg_size, param, "input", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = single ? in : json_array_get(in, i);
+        r->n = (int)i + 1;
+        if (json_is_string(e)) {
+            if (json_string_length(e) == 0)
+                return fail(msg, msg_size, param, "input", "input[%zu] is an empty string", i);
+            r->lens[i] = json_string_length(e);
+            if (!(r->texts[i] = dup_n(json_string_value(e), r->lens[i])))
+                return fail(msg, msg_size, param, "input", "out of memory");
+        } else if (json_is_array(e) && json_array_size(e) > 0) {
+            if (get_token_array(e, "input", &r->toks[i], &r->n_toks[i], msg, msg_size, param)) return -1;
+        } else {
+            return fail(msg, msg_size, param, "input",
+                        "input[%zu] must be a non-empty string or a non-empty array of token ids", i);
+        }
+    }
+    return 0;
+}
+
+int srv_parse_embeddings(srv_embed_request *r, const char *body, size_t len, char *msg, size_t msg_size,
+                         const char **param) {
+    memset(r, 0, sizeof *r);
+    json_t *o = load_object(body, len, msg, msg_size, param);
+    if (!o) return -1;
+    int rc = parse_embed_fields(r, o, msg, msg_size, param);
+    json_decref(o);
+    if (rc) srv_embed_request_free(r);
+    return rc;
+}
+/* ---- end of issue 19 items 3-4 ---------------------------------------------------------------------------- */
+
 static int parse_fields(srv_request *r, json_t *o, char *msg, size_t msg_size, const char **param) {
     json_t *v;
     if ((v = member(o, "model"))) {
@@ -243,6 +351,7 @@ static int parse_fields(srv_request *r, json_t *o, char *msg, size_t msg_size, c
             return fail(msg, msg_size, param, "stream_options", "'stream_options' must be an object");
         if (get_bool(v, "include_usage", &r->include_usage, msg, msg_size, param)) return -1;
     }
+    if (parse_cache_logprobs(r, o, msg, msg_size, param)) return -1;
     return 0;
 }
 
@@ -253,6 +362,7 @@ int srv_parse_request(srv_request *r, srv_req_kind kind, const char *body, size_
     r->max_tokens = -1;
     r->temperature = 1.0f;
     r->top_p = 1.0f;
+    r->cache_prompt = 1;
     json_t *o = load_object(body, len, msg, msg_size, param);
     if (!o) return -1;
     int rc = parse_fields(r, o, msg, msg_size, param);

@@ -20,6 +20,7 @@
  *
  * Only this thread touches sessions and samplers. Jobs are shared with connection threads under job->mu.
  */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,10 @@ void srv_job_release(srv_job *j) {
     free(j->prompt);
     for (int i = 0; i < j->n_stop; i++) free(j->stop[i]);
     srv_buf_free(&j->text);
+    free(j->toks);
+    free(j->ptoks);
+    free(j->emb);
+    free(j->emb_acc);
     free(j);
 }
 
@@ -90,6 +95,7 @@ typedef struct slot {
     int n_reused;       /* prompt tokens found in the cache */
     int pend;           /* pipeline: prompt tokens of the chunk in flight */
     double t_start;
+    double t_used;      /* when its last job started: the least recently used idle slot is given away first */
 } slot;
 
 struct srv_sched {
@@ -112,6 +118,8 @@ struct srv_sched {
     int32_t *btok;
     int64_t *bpos;
     int *bslot;
+    float *hbuf;            /* embeddings: SRV_PREFILL_CHUNK x n_embd final hidden states */
+    int n_embd;
 };
 
 static double now_ms(void) {
@@ -129,6 +137,10 @@ static void finish(srv_sched *sc, slot *sl, const char *reason, int status, cons
     pthread_mutex_lock(&j->mu);
     srv_utf8_flush(&j->u8, &j->text);
     j->ready = j->text.len;
+    j->n_toks_keep = j->n_toks; /* a stop string cut the text: drop the tokens whose text is all gone */
+    while (j->n_toks_keep > 0 && j->toks[j->n_toks_keep - 1].text_off >= j->text.len && reason &&
+           strcmp(reason, "stop") == 0)
+        j->n_toks_keep--;
     j->done = 1;
     j->finish = reason;
     if (status) {
@@ -181,16 +193,115 @@ static int emit(srv_job *j, const char *piece, size_t n) {
     return 0;
 }
 
+/* ---- issue 19 items 3-4: prefix-aware slot choice, logprobs, embeddings ---------------------------------------- */
+/* Log-softmax of logits at tok, in double (max subtracted, then log of the sum of exponentials), and the n_top
+ * largest (ties: lower id first). */
+static void tok_logprob(const float *logits, int V, int32_t tok, int n_top, srv_tokinfo *ti) {
+    double mx = (double)logits[0];
+    for (int i = 1; i < V; i++)
+        if ((double)logits[i] > mx) mx = (double)logits[i];
+    double sum = 0;
+    for (int i = 0; i < V; i++) sum += exp((double)logits[i] - mx);
+    double lse = mx + log(sum);
+    ti->id = tok;
+    ti->logprob = (float)((double)logits[tok] - lse);
+    ti->n_top = 0;
+    for (int i = 0; i < V && n_top > 0; i++) {
+        float x = logits[i];
+        int k = ti->n_top;
+        if (k == n_top && !(x > logits[ti->top_id[k - 1]])) continue;
+        if (k < n_top) ti->n_top++;
+        else k--;
+        while (k > 0 && x > logits[ti->top_id[k - 1]]) {
+            ti->top_id[k] = ti->top_id[k - 1];
+            k--;
+        }
+        ti->top_id[k] = i;
+    }
+    for (int k = 0; k < ti->n_top; k++) ti->top_lp[k] = (float)((double)logits[ti->top_id[k]] - lse);
+}
+
+static int common_prefix(const slot *sl, const srv_job *j) {
+    int c = 0;
+    while (c < sl->n_cache && c < j->n_prompt && sl->cache[c] == j->prompt[c]) c++;
+    return c;
+}
+
+/* The idle slot for job j: the longest cached prefix in common when it covers at least half of j's prompt (when j
+ * may reuse it), else the least recently used, so that a conversation keeps finding its slot while other clients
+ * come and go (a shared BOS or system prompt alone does not make a new request evict a conversation). -1: none
+ * idle. */
+static int pick_slot(srv_sched *sc, const srv_job *j) {
+    int best = -1, best_c = -1;
+    for (int i = 0; i < sc->n_slots; i++) {
+        slot *sl = &sc->slots[i];
+        if (sl->job) continue;
+        int c = sc->pl || !j->cache_prompt || j->embed || j->prompt_logprobs ? 0 : common_prefix(sl, j);
+        if (2 * c < j->n_prompt) c = 0;
+        if (c > best_c || (c == best_c && sl->t_used < sc->slots[best].t_used)) {
+            best = i;
+            best_c = c;
+        }
+    }
+    return best;
+}
+
+/* Embedding job: accumulate the chunk's hidden states; 1 when the whole prompt is in (the job is finished). */
+static int embed_chunk(srv_sched *sc, slot *sl, int chunk, octet_error *err) {
+    srv_job *j = sl->job;
+    if (octet_session_decode_stage(sl->s, j->prompt + sl->n_fed, NULL, chunk, sl->n_fed, sc->hbuf, err)) return -1;
+    for (int t = 0; t < chunk; t++)
+        for (int e = 0; e < sc->n_embd; e++) j->emb_acc[e] += (double)sc->hbuf[(size_t)t * (size_t)sc->n_embd + e];
+    memcpy(sl->cache + sl->n_fed, j->prompt + sl->n_fed, (size_t)chunk * sizeof *sl->cache);
+    sl->n_fed += chunk;
+    sl->n_cache = sl->n_fed;
+    if (sl->n_fed < j->n_prompt) return 0;
+    /* mean, then L2 normalisation (the mean's 1/n cancels in it, but is kept so the steps read as documented) */
+    double ss = 0;
+    for (int e = 0; e < sc->n_embd; e++) {
+        j->emb_acc[e] /= (double)j->n_prompt;
+        ss += j->emb_acc[e] * j->emb_acc[e];
+    }
+    double inv = ss > 0 ? 1.0 / sqrt(ss) : 0;
+    pthread_mutex_lock(&j->mu);
+    for (int e = 0; e < sc->n_embd; e++) j->emb[e] = (float)(j->emb_acc[e] * inv);
+    j->n_embd = sc->n_embd;
+    pthread_mutex_unlock(&j->mu);
+    return 1;
+}
+
+/* Append a token's logprob record (under j->mu); 0 on allocation failure (the record is dropped). */
+static int push_tok(srv_job *j, const srv_tokinfo *ti) {
+    if (j->n_toks == j->cap_toks) {
+        int nc = j->cap_toks ? 2 * j->cap_toks : 64;
+        srv_tokinfo *p = realloc(j->toks, (size_t)nc * sizeof *p);
+        if (!p) return 0;
+        j->toks = p;
+        j->cap_toks = nc;
+    }
+    j->toks[j->n_toks++] = *ti;
+    return 1;
+}
+/* ---- end of issue 19 items 3-4 helpers -------------------------------------------------------------------- */
+
 /* Start a job in a slot: reuse the cached prefix, make a sampler. */
 static int start_job(srv_sched *sc, slot *sl, srv_job *j) {
     octet_error err;
     sl->job = j;
     sl->generating = 0;
     if (octet_sampler_new(&sl->smp, &j->sp, octet_n_vocab(sc->m), &err)) return -1;
-    int common = 0;
-    while (!sc->pl && common < sl->n_cache && common < j->n_prompt && sl->cache[common] == j->prompt[common])
-        common++;
+    /* from an empty cache when the request says so (cache_prompt false), when every prompt position's output is
+     * needed (embeddings, prompt logprobs), and in pipeline mode */
+    int common = sc->pl || !j->cache_prompt || j->embed || j->prompt_logprobs ? 0 : common_prefix(sl, j);
     if (common >= j->n_prompt) common = j->n_prompt - 1; /* re-evaluate the last token for its logits */
+    if (j->embed) {
+        j->emb_acc = calloc((size_t)sc->n_embd, sizeof *j->emb_acc);
+        j->emb = calloc((size_t)sc->n_embd, sizeof *j->emb);
+        if (!j->emb_acc || !j->emb) return -1;
+    }
+    if (j->prompt_logprobs && !(j->ptoks = calloc((size_t)j->n_prompt, sizeof *j->ptoks))) return -1;
+    j->n_cached = common;
+    sl->t_used = now_ms();
     if (!sc->pl) octet_session_truncate(sl->s, common);
     sl->n_cache = common;
     sl->n_fed = common;
@@ -281,8 +392,7 @@ static void *sched_main(void *arg) {
             pthread_mutex_unlock(&sc->mu);
             break;
         }
-        for (int i = 0; i < sc->n_slots && sc->qhead; i++) {
-            if (sc->slots[i].job) continue;
+        for (int i; sc->qhead && (i = pick_slot(sc, sc->qhead)) >= 0;) {
             srv_job *j = sc->qhead;
             sc->qhead = j->next;
             if (!sc->qhead) sc->qtail = NULL;
@@ -309,6 +419,18 @@ static void *sched_main(void *arg) {
             if (!sl->generating) {
                 int chunk = j->n_prompt - sl->n_fed;
                 if (chunk > SRV_PREFILL_CHUNK) chunk = SRV_PREFILL_CHUNK;
+                if (j->prompt_logprobs) chunk = 1; /* the logits after every prompt token */
+                if (j->embed) {
+                    int r = embed_chunk(sc, sl, chunk, &err);
+                    if (r < 0) {
+                        sl->n_cache = 0;
+                        octet_session_truncate(sl->s, 0);
+                        finish(sc, sl, NULL, 500, err.msg);
+                    } else if (r > 0) {
+                        finish(sc, sl, "stop", 0, NULL);
+                    }
+                    continue;
+                }
                 if (sc->pl) { /* in flight with the other slots' chunks; collected by prefill_wait */
                     if (octet_pipeline_submit(sc->pl, i, j->prompt + sl->n_fed, chunk, sl->n_fed, sl->n_fed == 0,
                                               &err)) {
@@ -325,6 +447,21 @@ static void *sched_main(void *arg) {
                     octet_session_truncate(sl->s, 0);
                     finish(sc, sl, NULL, 500, err.msg);
                     continue;
+                }
+                if (j->prompt_logprobs) { /* the logits after prompt token n_fed give token n_fed + 1's logprob */
+                    pthread_mutex_lock(&j->mu);
+                    if (sl->n_fed == 0) {
+                        j->ptoks[0].id = j->prompt[0];
+                        j->ptoks[0].logprob = NAN;
+                    }
+                    if (sl->n_fed + 1 < j->n_prompt) {
+                        const float *lg = octet_session_logits(sl->s, 0);
+                        if (lg)
+                            tok_logprob(lg, octet_n_vocab(sc->m), j->prompt[sl->n_fed + 1], j->n_top,
+                                        &j->ptoks[sl->n_fed + 1]);
+                    }
+                    j->n_ptoks = sl->n_fed + 2 < j->n_prompt ? sl->n_fed + 2 : j->n_prompt;
+                    pthread_mutex_unlock(&j->mu);
                 }
                 if (!prompt_chunk_done(sc, sl, chunk)) continue;
             } else if (j->n_gen >= j->max_tokens) {
@@ -355,7 +492,13 @@ static void *sched_main(void *arg) {
             int n = octet_token_to_piece(sc->m, tok, 0, piece, sizeof piece);
             if (n < 0) n = 0;
             if (n > (int)sizeof piece) n = (int)sizeof piece;
+            srv_tokinfo ti;
+            if (j->logprobs) tok_logprob(logits, octet_n_vocab(sc->m), tok, j->n_top, &ti);
             pthread_mutex_lock(&j->mu);
+            if (j->logprobs) {
+                ti.text_off = j->text.len;
+                if (!push_tok(j, &ti)) j->text.oom = 1;
+            }
             j->n_gen++;
             int stopped = emit(j, piece, (size_t)n);
             if (j->text.oom) stopped = 2;
@@ -442,6 +585,12 @@ static int sched_new(srv_sched **out, const octet_model *m, octet_pipeline *pl, 
     sc->bpos = calloc((size_t)n_slots, sizeof *sc->bpos);
     sc->bslot = calloc((size_t)n_slots, sizeof *sc->bslot);
     if (!sc->slots || !sc->bs || !sc->btok || !sc->bpos || !sc->bslot) goto oom;
+    octet_model_info mi;
+    octet_model_get_info(m, &mi);
+    sc->n_embd = mi.n_embd;
+    if (!pl && sp->exec == OCTET_EXEC_FLOAT &&
+        !(sc->hbuf = malloc((size_t)SRV_PREFILL_CHUNK * (size_t)mi.n_embd * sizeof *sc->hbuf)))
+        goto oom;
     octet_session_params p = *sp;
     srv_sched_session_params(&p, n_slots); /* decode_batch needs room for one row per slot */
     for (int i = 0; i < n_slots; i++) {
@@ -528,6 +677,7 @@ int srv_sched_busy(srv_sched *sc) {
 }
 
 int srv_sched_n_ctx(const srv_sched *sc) { return sc->n_ctx; }
+int srv_sched_can_embed(const srv_sched *sc) { return sc->hbuf != NULL; }
 
 void srv_sched_shutdown(srv_sched *sc) {
     if (!sc || !sc->started) return;
@@ -552,6 +702,7 @@ void srv_sched_free(srv_sched *sc) {
     free(sc->btok);
     free(sc->bpos);
     free(sc->bslot);
+    free(sc->hbuf);
     pthread_mutex_destroy(&sc->mu);
     pthread_cond_destroy(&sc->cv);
     free(sc);

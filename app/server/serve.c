@@ -53,6 +53,8 @@ static void model_id_of(const char *path, char *out, size_t n) {
 int cmd_serve(int argc, char **argv) {
     const char *model = NULL, *host = "127.0.0.1", *api_key = NULL, *exec_mode = NULL, *split = NULL;
     int port = 8080, n_slots = 1, n_ctx = 0, n_threads = 0, no_mmap = 0, quiet = 0;
+    const char *cors = NULL;
+    int max_conn_addr = SRV_MAX_CONN_PER_ADDR, read_timeout = SRV_READ_TIMEOUT;
     const opt opts[] = {
         {"--model", "-m", OPT_STR, &model, "FILE", "GGUF model (default: the bundled model)", 0, 0, NULL},
         {"--host", NULL, OPT_STR, &host, "ADDR", "address to bind (default 127.0.0.1; 0.0.0.0: every interface)", 0, 0,
@@ -70,10 +72,19 @@ int cmd_serve(int argc, char **argv) {
         {"--quiet", "-q", OPT_FLAG, &quiet, NULL, "no start-up lines on stderr", 0, 0, NULL},
         {"--split", NULL, OPT_STR, &split, "N,N..", "under mpiexec: layers per rank (default: balanced by bytes)", 0,
          0, NULL},
+        {"--cors", NULL, OPT_STR, &cors, "ORIGIN",
+         "allow browsers on ORIGIN (e.g. https://app.example, or *) to call the API: CORS headers and preflights "
+         "(default: off)", 0, 0, NULL},
+        {"--max-conn-per-addr", NULL, OPT_INT, &max_conn_addr, "N",
+         "connections one client address may hold; more get 503 + Retry-After (default 64; 0: no cap)", 0,
+         SRV_MAX_CONNECTIONS, NULL},
+        {"--read-timeout", NULL, OPT_INT, &read_timeout, "S",
+         "seconds a client has to send a request's headers and body, in total (default 30)", 1, 3600, NULL},
     };
     const cmd_spec spec = {"serve", "[-m MODEL] [--host ADDR] [--port N] [-np SLOTS] [--api-key KEY] [options]",
                            "Serve the model over HTTP with an OpenAI-compatible API (/v1/completions, "
-                           "/v1/chat/completions, /v1/models, /health, /tokenize, /detokenize) and a chat page at /. "
+                           "/v1/chat/completions, /v1/embeddings, /v1/models, /health, /tokenize, /detokenize) and a chat page "
+                           "at /. "
                            "SIGTERM or SIGINT finishes the requests in flight and exits 0. Under mpiexec (build/mpi/octet, "
                            "docs/distributed.md) the model runs as a pipeline of stages, one per rank; rank 0 serves "
                            "HTTP and each slot is one pipeline sequence.",
@@ -120,7 +131,7 @@ int cmd_serve(int argc, char **argv) {
     }
 
 
-    srv_config cfg = {host, port, api_key, n_slots};
+    srv_config cfg = {host, port, api_key, n_slots, cors, max_conn_addr, (double)read_timeout};
     srv_server *h = NULL;
     char msg[512];
     if (srv_http_start(&h, &cfg, msg, sizeof msg)) {

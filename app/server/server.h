@@ -72,7 +72,27 @@ typedef struct srv_request {
     int n_stop;
     int stream;
     int include_usage;           /* stream_options.include_usage */
+    /* issue 19 items 3-4 (parse_cache_logprobs in request.c) */
+    int cache_prompt;            /* llama.cpp's field: reuse the slot's cached prefix (default 1) */
+    int logprobs;                /* return log-probabilities of the chosen tokens */
+    int top_logprobs;            /* and of this many most likely tokens per position (0..SRV_MAX_TOP_LOGPROBS) */
+    int echo;                    /* completions: the prompt precedes the generated text (and its logprobs) */
 } srv_request;
+
+/* /v1/embeddings {"input": str | [str...] | [int...] | [[int...]...], "encoding_format": "float"|"base64"}.
+ * Each input is a string (texts) or a token array (toks/n_toks); free with srv_embed_request_free. */
+typedef struct srv_embed_request {
+    char *model;
+    int n;
+    char **texts;       /* [n]: NULL for a token input */
+    size_t *lens;
+    int32_t **toks;     /* [n]: NULL for a text input */
+    int *n_toks;
+    int base64;
+} srv_embed_request;
+int srv_parse_embeddings(srv_embed_request *r, const char *body, size_t len, char *msg, size_t msg_size,
+                         const char **param);
+void srv_embed_request_free(srv_embed_request *r);
 
 /* Parse a /v1/completions or /v1/chat/completions body. Returns 0, or -1 with a message (and the offending
  * parameter's name in *param, or NULL) for a 400 answer. r is always safe to srv_request_free. */
@@ -108,6 +128,17 @@ void srv_tmpl_apply(srv_tmpl t, const srv_message *msgs, int n, const char *eos,
 const char *srv_tmpl_stop(srv_tmpl t);
 
 /* ---- scheduler --------------------------------------------------------------------------------------------- */
+/* One token's log-probability (log-softmax of the raw logits, temperature 1, in double) and its n_top most likely
+ * alternatives, most likely first. text_off: where its text starts in the job's text. */
+typedef struct srv_tokinfo {
+    int32_t id;
+    float logprob;
+    size_t text_off;
+    int n_top;
+    int32_t top_id[SRV_MAX_TOP_LOGPROBS];
+    float top_lp[SRV_MAX_TOP_LOGPROBS];
+} srv_tokinfo;
+
 typedef struct srv_job {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -123,6 +154,12 @@ typedef struct srv_job {
     char *stop[SRV_MAX_STOP + 1];
     int n_stop;
 
+    int cache_prompt;    /* reuse the slot's cached prefix */
+    int logprobs;        /* record srv_tokinfo for each generated token (n_top alternatives) */
+    int n_top;
+    int prompt_logprobs; /* also for the prompt tokens (echo): fed one at a time, from an empty cache */
+    int embed;           /* an embedding: evaluate the prompt, mean-pool the final hidden states, no generation */
+
     /* output, under mu */
     srv_buf text;        /* generated text, valid UTF-8, cut at a stop string */
     size_t ready;        /* text[0..ready) can be sent: it cannot become part of a stop string */
@@ -132,8 +169,17 @@ typedef struct srv_job {
     int err_status;      /* HTTP status of an error (0: none) */
     char err[256];
     volatile int cancel; /* set by the connection when its client went away */
+    int n_cached;        /* prompt tokens reused from the slot's cache (set when the job starts) */
+    struct srv_tokinfo *toks; /* logprobs: one per generated token, in order */
+    int n_toks, cap_toks;
+    int n_toks_keep;     /* when done: the entries that belong to the final text (a stop string cuts some) */
+    struct srv_tokinfo *ptoks; /* prompt_logprobs: one per prompt token (the first has no logprob) */
+    int n_ptoks;
+    float *emb;          /* embed: n_embd floats, L2-normalised (when done without error) */
+    int n_embd;
 
     /* scheduler-private */
+    double *emb_acc;     /* embed: sum of the final hidden states */
     srv_utf8 u8;
     struct srv_job *next;
 } srv_job;
@@ -159,6 +205,8 @@ int srv_sched_submit(srv_sched *s, srv_job *j);
 /* Jobs queued or running. */
 int srv_sched_busy(srv_sched *s);
 int srv_sched_n_ctx(const srv_sched *s);
+/* Embedding jobs can run (float mode, not a pipeline); n_embd of the model. */
+int srv_sched_can_embed(const srv_sched *s);
 void srv_sched_counts(srv_sched *s, int *n_slots, int *n_active, int *n_queued);
 void srv_sched_set_verbose(srv_sched *s, int on);
 /* Stop the scheduler thread; queued and running jobs finish with an error. */
@@ -171,6 +219,9 @@ typedef struct srv_config {
     int port;
     const char *api_key; /* NULL: no auth */
     int n_slots;
+    const char *cors;      /* --cors ORIGIN: Access-Control-Allow-Origin on every answer, preflights answered */
+    int max_conn_per_addr; /* connections one client address may hold (more get 503 + Retry-After); 0: no cap */
+    double read_timeout;   /* seconds for a request's headers and body, in total (0: SRV_READ_TIMEOUT) */
 } srv_config;
 
 typedef struct srv_server srv_server;

@@ -640,6 +640,10 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
         return;
     }
 
+    if (hidden_out) /* the last stage's caller wants the final hidden states: every row after the output norm */
+        for (int t = 0; t < n_tok; t++)
+            rmsnorm(hidden_out + (size_t)t * (size_t)E, s->x + (size_t)t * (size_t)E, m->output_norm, E, hp->norm_eps);
+
     /* logits for rows first_logit.. into s->yrows[first_logit..] */
     int first = first_logit, n_out = n_tok - first;
     for (int t = first; t < n_tok; t++)
@@ -658,6 +662,8 @@ static int decode_common(octet_session *s, const int32_t *tokens, const float *h
     if (first_stage ? !tokens : !hidden_in)
         return octet__err(err, OCTET_EINVAL, "decode: %s needed", first_stage ? "tokens are" : "hidden states are");
     if (!last_stage && !hidden_out) return octet__err(err, OCTET_EINVAL, "decode: hidden_out needed by this stage");
+    if (last_stage && hidden_out && s->ist)
+        return octet__err(err, OCTET_EUNSUPPORTED, "decode: final hidden states are available in float mode only");
     if (pos < 0 || pos > (INT64_C(1) << 62))
         return octet__err(err, OCTET_ERANGE, "decode: position %lld is outside 0..2^62", (long long)pos);
     int n_vocab = s->m->hp.n_vocab;
@@ -692,7 +698,7 @@ static int decode_common(octet_session *s, const int32_t *tokens, const float *h
             }
             size_t E = (size_t)s->m->hp.n_embd;
             forward(s, first_stage ? tokens + off : NULL, first_stage ? NULL : hidden_in + (size_t)off * E, cnt,
-                    first, last_stage ? NULL : hidden_out + (size_t)off * E);
+                    first, hidden_out ? hidden_out + (size_t)off * E : NULL);
             s->n_past += cnt;
         }
     }

@@ -236,8 +236,12 @@ expect_error("/v1/chat/completions", 400, "content wrong type", {"messages": [{"
 expect_error("/tokenize", 400, "tokenize without content", {"text": "x"})
 expect_error("/detokenize", 400, "detokenize with strings", {"tokens": ["a"]})
 o = expect_error("/v1/completions", 400, "prompt longer than the context",
-                 {"prompt": "And the LORD spake unto Moses, saying, " * 2000, "max_tokens": 1})
+                 {"prompt": "And the LORD spake unto Moses, saying, " * 40, "max_tokens": 1})
 check(o["error"]["code"] == "context_length_exceeded", "code context_length_exceeded")
+# so long in bytes that no tokenization could fit the context: refused by size, before tokenizing
+o = expect_error("/v1/completions", 413, "prompt far longer than the context",
+                 {"prompt": "And the LORD spake unto Moses, saying, " * 2000, "max_tokens": 1})
+check(o["error"]["code"] == "prompt_too_large", "code prompt_too_large")
 expect_error("/v1/completions", 413, "body over the cap", raw=b'{"prompt": "' + b"a" * (2 << 20) + b'"}')
 expect_error("/v1/nothing", 404, "unknown route")
 expect_error("/v1/completions", 405, "wrong method", method="GET")
