@@ -13,6 +13,7 @@ int cmd_run(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *file = NULL, *split = NULL;
     int n_predict = 128, n_threads = 0, n_ctx = 0, n_batch = 512, no_mmap = 0, mlock = 0, ignore_eos = 0;
     int no_display_prompt = 0, seed_given = 0;
+    const char *grammar = NULL, *grammar_file = NULL, *json_schema = NULL, *json_schema_file = NULL;
     uint64_t seed = 0;
     octet_sampler_params sp = octet_sampler_default_params();
     const opt opts[] = {
@@ -37,6 +38,13 @@ int cmd_run(int argc, char **argv) {
         {"--repeat-last-n", NULL, OPT_INT, &sp.repeat_last_n, "N", "window for the repeat penalty (default 64)", 0,
          1 << 20, NULL},
         {"--seed", "-s", OPT_U64, &seed, "N", "random seed (default: from the clock, printed)", 0, 0, &seed_given},
+        {"--grammar", NULL, OPT_STR, &grammar, "TEXT", "constrain the output to a GBNF grammar (start rule: root)", 0,
+         0, NULL},
+        {"--grammar-file", NULL, OPT_STR, &grammar_file, "FILE", "read the GBNF grammar from a file", 0, 0, NULL},
+        {"--json-schema", "-j", OPT_STR, &json_schema, "JSON", "constrain the output to JSON valid under a schema "
+         "('{}': any JSON value)", 0, 0, NULL},
+        {"--json-schema-file", NULL, OPT_STR, &json_schema_file, "FILE", "read the JSON Schema from a file", 0, 0,
+         NULL},
         {"--ignore-eos", NULL, OPT_FLAG, &ignore_eos, NULL, "keep generating after an end-of-text token", 0, 0, NULL},
         {"--no-display-prompt", NULL, OPT_FLAG, &no_display_prompt, NULL, "print only the generated text", 0, 0,
          NULL},
@@ -59,11 +67,46 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "octet run: give either -p or -f, not both\n");
         return EXIT_USAGE;
     }
+    if (!!grammar + !!grammar_file + !!json_schema + !!json_schema_file > 1) {
+        fprintf(stderr, "octet run: give one of --grammar, --grammar-file, --json-schema, --json-schema-file\n");
+        return EXIT_USAGE;
+    }
+    /* the grammar first: a mistake in it is a usage error reported before the model loads */
+    octet_grammar *gram = NULL;
+    octet_grammar_vocab *gvocab = NULL;
+    if (grammar || grammar_file || json_schema || json_schema_file) {
+        const char *src = grammar ? grammar : json_schema;
+        size_t src_len = src ? strlen(src) : 0;
+        char *ftext = NULL;
+        if (grammar_file || json_schema_file) {
+            ftext = cli_read_file(grammar_file ? grammar_file : json_schema_file, &src_len);
+            if (!ftext) return EXIT_ERR;
+            src = ftext;
+        }
+        char *gbnf = NULL;
+        octet_error gerr;
+        memset(&gerr, 0, sizeof gerr);
+        int grc = 0;
+        if (json_schema || json_schema_file) {
+            grc = octet_json_schema_to_gbnf(src, src_len, &gbnf, &src_len, &gerr);
+            src = gbnf;
+        }
+        if (!grc) grc = octet_grammar_new(&gram, src, src_len, &gerr);
+        free(gbnf);
+        free(ftext);
+        if (grc) {
+            fprintf(stderr, "octet run: %s\n", gerr.msg);
+            return grc == OCTET_ENOMEM ? EXIT_ERR : EXIT_USAGE;
+        }
+    }
     char *file_text = NULL;
     size_t prompt_len = 0;
     if (file) {
         file_text = cli_read_file(file, &prompt_len);
-        if (!file_text) return EXIT_ERR;
+        if (!file_text) {
+            octet_grammar_free(gram);
+            return EXIT_ERR;
+        }
         prompt = file_text;
     } else {
         if (!prompt) prompt = "";
@@ -74,6 +117,7 @@ int cmd_run(int argc, char **argv) {
     if (!model) model = cli_default_model();
     cli_dist cd; /* distributed run under mpiexec (dist.h); otherwise inert */
     if (cli_dist_start(&cd)) {
+        octet_grammar_free(gram);
         free(file_text);
         return EXIT_ERR;
     }
@@ -128,6 +172,13 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "octet: error: %s\n", err.msg);
         goto out;
     }
+    if (gram) {
+        if (octet_grammar_vocab_new(&gvocab, m, &err)) {
+            fprintf(stderr, "octet: error: %s\n", err.msg);
+            goto out;
+        }
+        octet_sampler_set_grammar(smp, gram, gvocab);
+    }
     char thr[16];
     if (n_threads) snprintf(thr, sizeof thr, "%d", n_threads);
     else snprintf(thr, sizeof thr, "all CPUs");
@@ -152,7 +203,15 @@ int cmd_run(int argc, char **argv) {
     const float *logits = cli_logits(&cd, s, n_tok - 1);
     while (n_predict < 0 || n_gen < n_predict) {
         int32_t tok = octet_sampler_sample(smp, logits);
-        if (!ignore_eos && octet_token_is_eog(m, tok)) break;
+        if (tok < 0) {
+            fprintf(stderr, "\noctet: error: no token of the vocabulary can continue the grammar\n");
+            goto out;
+        }
+        if ((!ignore_eos || gram) && octet_token_is_eog(m, tok)) break;
+        if (gram && octet_grammar_accept_token(gram, gvocab, tok)) {
+            fprintf(stderr, "\noctet: error: the grammar refused token %d\n", (int)tok);
+            goto out;
+        }
         octet_sampler_accept(smp, tok);
         int n = octet_token_to_piece(m, tok, 0, piece, sizeof piece);
         if (n > 0) utf8_write(&out, piece, (size_t)(n < (int)sizeof piece ? n : (int)sizeof piece));
@@ -179,12 +238,16 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr,
                 "octet:        eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %9.2f tokens per second)\n",
                 t_gen, n_gen, t_gen / n_gen, 1e3 * n_gen / t_gen);
+    if (gram && !octet_grammar_is_complete(gram))
+        fprintf(stderr, "octet: warning: the output is incomplete under the grammar (stopped by -n or the context)\n");
     status = EXIT_OK;
 out:
     status = cli_dist_end(&cd, status);
     free(toks);
     free(file_text);
     octet_sampler_free(smp);
+    octet_grammar_free(gram);
+    octet_grammar_vocab_free(gvocab);
     octet_session_free(s);
     octet_model_close(m);
     return status;

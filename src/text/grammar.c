@@ -351,7 +351,7 @@ static int utf8_seq(parser *p, int rule, uint32_t lo, uint32_t hi) {
 
 /* Code point ranges (sorted, merged, negated when neg, surrogates removed) -> one element appended to v. */
 static int emit_class(parser *p, int owner, evec *v, crange *r, int n, int neg) {
-    qsort(r, (size_t)n, sizeof *r, cmp_range);
+    if (n > 1) qsort(r, (size_t)n, sizeof *r, cmp_range);
     int m = 0;
     for (int i = 0; i < n; i++) {
         if (m && r[i].lo <= r[m - 1].hi + 1) {
@@ -989,7 +989,7 @@ static int expand(octet_grammar *g, int w, int *acc) {
             }
         }
     }
-    qsort(g->out, (size_t)no, sizeof *g->out, cmp_i32);
+    if (no > 1) qsort(g->out, (size_t)no, sizeof *g->out, cmp_i32);
     return no;
 }
 

@@ -566,7 +566,7 @@ static int gen(conv *c, json_t *s, const char *path, sbuf *out) {
 }
 
 static const char k_common[] =
-    "ws ::= [ \\t\\n]{0,20}\n"
+    "ws ::= \" \"?\n"
     "value ::= object | array | string | number | \"true\" | \"false\" | \"null\"\n"
     "object ::= \"{\" ws ( string ws \":\" ws value ws ( \",\" ws string ws \":\" ws value ws )* )? \"}\"\n"
     "array ::= \"[\" ws ( value ws ( \",\" ws value ws )* )? \"]\"\n"
