@@ -121,10 +121,11 @@ build/fuzz/src/%.o: src/%.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 build/fuzz/%: fuzz/%.c $(fuzz_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(fuzz_LIB_OBJ) $(LDLIBS)
-# the server's request parser: only the parser, the chat formats and jansson
-build/fuzz/fuzz_server_request: fuzz/fuzz_server_request.c app/server/request.c app/server/chat_template.c
+# the server's request parser: the parser, the chat formats, and the library (grammars and JSON schemas)
+build/fuzz/fuzz_server_request: fuzz/fuzz_server_request.c app/server/request.c app/server/chat_template.c \
+    $(fuzz_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iapp/server -fsanitize=fuzzer -o $@ $^ -ljansson
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iapp/server -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 # the command line's parsers: opts.c with the library
 build/fuzz/fuzz_cli: fuzz/fuzz_cli.c app/cli/opts.c $(fuzz_LIB_OBJ)
 	@mkdir -p $(@D)

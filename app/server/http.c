@@ -338,6 +338,8 @@ static enum MHD_Result handle_generate(srv_server *h, struct MHD_Connection *c, 
     j->max_tokens = max_tokens < room ? max_tokens : room;
     j->ignore_eos = rq.ignore_eos;
     j->stream = rq.stream;
+    j->grammar = rq.grammar; /* the job owns it now */
+    rq.grammar = NULL;
     octet_sampler_params sp = octet_sampler_default_params();
     sp.temp = rq.temperature;
     sp.top_p = rq.top_p;

@@ -72,6 +72,7 @@ typedef struct srv_request {
     int n_stop;
     int stream;
     int include_usage;           /* stream_options.include_usage */
+    octet_grammar *grammar;      /* from `grammar` (GBNF), `json_schema` or `response_format`; NULL: none */
 } srv_request;
 
 /* Parse a /v1/completions or /v1/chat/completions body. Returns 0, or -1 with a message (and the offending
@@ -122,6 +123,7 @@ typedef struct srv_job {
     octet_sampler_params sp;
     char *stop[SRV_MAX_STOP + 1];
     int n_stop;
+    octet_grammar *grammar; /* owned; NULL: unconstrained */
 
     /* output, under mu */
     srv_buf text;        /* generated text, valid UTF-8, cut at a stop string */
