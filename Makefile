@@ -189,12 +189,15 @@ endif
 # side-by-side comparison with llama.cpp. Also builds the kernel micro-benchmark build/rel/bench/bench_kernels and
 # build/rel/bench/ab_exec (integer versus float execution interleaved in one process; run_bench.sh runs it).
 .PHONY: bench
-bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/bench/ab_repack
+bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/bench/ab_repack build/rel/bench/ab_grammar
 	bench/run_bench.sh
 build/rel/bench/bench_kernels: bench/bench_kernels.c build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
 build/rel/bench/ab_exec: bench/ab_exec.c bench/ab_common.h build/rel/liboctet.a
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
+build/rel/bench/ab_grammar: bench/ab_grammar.c bench/ab_common.h build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
 build/rel/bench/ab_repack: bench/ab_repack.c bench/ab_common.h build/rel/liboctet.a

@@ -341,8 +341,8 @@ int octet_json_schema_to_gbnf(const char *schema, size_t len, char **gbnf, size_
 
 /* Restrict s's draws to the tokens g allows (NULL: no restriction). s neither owns nor advances g: after each
  * draw the caller calls octet_grammar_accept_token. With a grammar, octet_sampler_sample returns -1 when no
- * token is allowed. */
-void octet_sampler_set_grammar(octet_sampler *s, octet_grammar *g, const octet_grammar_vocab *v);
+ * token is allowed. OCTET_EINVAL when v's vocabulary size differs from the sampler's (nothing set). */
+int octet_sampler_set_grammar(octet_sampler *s, octet_grammar *g, const octet_grammar_vocab *v);
 
 /* ---- distributed inference: pipeline stages across processes (docs/distributed.md) ---------------------- */
 /* A world of ranks: under mpiexec, in a build with MPI (make MPI=1), MPI_COMM_WORLD; otherwise one rank.

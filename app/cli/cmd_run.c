@@ -173,11 +173,10 @@ int cmd_run(int argc, char **argv) {
         goto out;
     }
     if (gram) {
-        if (octet_grammar_vocab_new(&gvocab, m, &err)) {
-            fprintf(stderr, "octet: error: %s\n", err.msg);
+        if (octet_grammar_vocab_new(&gvocab, m, &err) || octet_sampler_set_grammar(smp, gram, gvocab)) {
+            fprintf(stderr, "octet: error: %s\n", gvocab ? "the grammar's vocabulary does not match" : err.msg);
             goto out;
         }
-        octet_sampler_set_grammar(smp, gram, gvocab);
     }
     char thr[16];
     if (n_threads) snprintf(thr, sizeof thr, "%d", n_threads);

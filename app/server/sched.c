@@ -191,7 +191,7 @@ static int start_job(srv_sched *sc, slot *sl, srv_job *j) {
     if (octet_sampler_new(&sl->smp, &j->sp, octet_n_vocab(sc->m), &err)) return -1;
     if (j->grammar) {
         if (!sc->gvocab && octet_grammar_vocab_new(&sc->gvocab, sc->m, &err)) return -1;
-        octet_sampler_set_grammar(sl->smp, j->grammar, sc->gvocab);
+        if (octet_sampler_set_grammar(sl->smp, j->grammar, sc->gvocab)) return -1;
     }
     int common = 0;
     while (!sc->pl && common < sl->n_cache && common < j->n_prompt && sl->cache[common] == j->prompt[common])

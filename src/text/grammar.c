@@ -371,7 +371,7 @@ static int emit_class(parser *p, int owner, evec *v, crange *r, int n, int neg) 
         }
         if (next <= 0x10FFFF) out[no++] = (crange){next, 0x10FFFF};
     } else {
-        memcpy(out, r, (size_t)m * sizeof *r);
+        if (m) memcpy(out, r, (size_t)m * sizeof *r);
         no = m;
     }
     /* cut out the surrogates */
@@ -843,7 +843,7 @@ struct octet_grammar {
 
 #define NODE_LIMIT (1 << 21)
 #define SET_LIMIT (1 << 15)
-#define MASK_BYTES_LIMIT ((size_t)64 << 20)
+#define MASK_BYTES_LIMIT ((size_t)16 << 20)
 
 static uint32_t mix(uint64_t x) {
     x ^= x >> 33;
@@ -978,7 +978,10 @@ static int expand(octet_grammar *g, int w, int *acc) {
             if (grow((void **)&g->work, &g->cap_work, w + 1, sizeof *g->work)) return -1;
             g->work[w++] = par;
         } else {
-            int32_t ret = node(g, pos + 1, par);
+            /* the frame to return to; a reference in tail position returns straight to the caller's caller
+             * (node (END, par) expands to par), so x* = R ::= x R | "" keeps the stack flat and its states
+             * repeat instead of growing by one frame per repetition */
+            int32_t ret = p->el[pos + 1].kind == EL_END ? par : node(g, pos + 1, par);
             if (ret < 0) return -1;
             int a0 = p->alt_off[e.arg], a1 = p->alt_off[e.arg + 1];
             if (grow((void **)&g->work, &g->cap_work, w + (a1 - a0), sizeof *g->work)) return -1;
@@ -1024,7 +1027,7 @@ static int32_t step(octet_grammar *g, int32_t id, unsigned c) {
         int32_t m = g->pool[s->off + i];
         const uint64_t *bs = p->bs[p->el[g->npos[m]].arg];
         if (!((bs[c >> 6] >> (c & 63)) & 1)) continue;
-        int32_t nx = node(g, g->npos[m] + 1, g->npar[m]);
+        int32_t nx = p->el[g->npos[m] + 1].kind == EL_END ? g->npar[m] : node(g, g->npos[m] + 1, g->npar[m]);
         if (nx < 0 || grow((void **)&g->work, &g->cap_work, w + 1, sizeof *g->work)) return -3;
         s = &g->sets[id];
         g->work[w++] = nx;
@@ -1214,15 +1217,19 @@ void octet_grammar_vocab_free(octet_grammar_vocab *v) {
     octet__free(v);
 }
 
-static const octet_grammar_vocab *g_sort_vocab;
+typedef struct {
+    const char *p;
+    uint32_t len;
+    int32_t id;
+} piece_ref;
+
+/* pieces in byte order (a prefix first), ties by id: no global state, so vocabularies may be built in parallel */
 static int cmp_piece(const void *a, const void *b) {
-    const octet_grammar_vocab *v = g_sort_vocab;
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    uint32_t lx = v->plen[x], ly = v->plen[y];
-    int c = memcmp(v->piece[x], v->piece[y], lx < ly ? lx : ly);
+    const piece_ref *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
     if (c) return c;
-    if (lx != ly) return lx < ly ? -1 : 1;
-    return (x > y) - (x < y);
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
 }
 
 int octet_grammar_vocab_from_pieces(octet_grammar_vocab **out, const char *const *pieces, const size_t *lens,
@@ -1235,7 +1242,7 @@ int octet_grammar_vocab_from_pieces(octet_grammar_vocab **out, const char *const
     v->piece = octet__calloc((size_t)n, sizeof *v->piece);
     v->plen = octet__calloc((size_t)n, sizeof *v->plen);
     v->eog = octet__malloc((size_t)n * sizeof *v->eog);
-    int32_t *order = octet__malloc((size_t)n * sizeof *order);
+    piece_ref *order = octet__malloc((size_t)n * sizeof *order);
     size_t total = 0;
     int n_ord = 0;
     if (!v->piece || !v->plen || !v->eog || !order) goto oom;
@@ -1249,11 +1256,13 @@ int octet_grammar_vocab_from_pieces(octet_grammar_vocab **out, const char *const
         if (!v->piece[t]) goto oom;
         memcpy(v->piece[t], pieces[t], lens[t]);
         v->plen[t] = (uint32_t)lens[t];
-        order[n_ord++] = t;
+        order[n_ord].p = v->piece[t];
+        order[n_ord].len = v->plen[t];
+        order[n_ord].id = t;
+        n_ord++;
         total += lens[t];
     }
-    g_sort_vocab = v; /* qsort has no context argument in C11; vocabularies are built once, at load time */
-    qsort(order, (size_t)n_ord, sizeof *order, cmp_piece);
+    if (n_ord > 1) qsort(order, (size_t)n_ord, sizeof *order, cmp_piece);
     size_t cap = total + 1;
     v->byte = octet__malloc(cap);
     v->depth = octet__malloc(cap * sizeof *v->depth);
@@ -1270,7 +1279,7 @@ int octet_grammar_vocab_from_pieces(octet_grammar_vocab **out, const char *const
     const char *prev = NULL;
     uint32_t prev_len = 0;
     for (int k = 0; k < n_ord; k++) {
-        int32_t t = order[k];
+        int32_t t = order[k].id;
         const char *pc = v->piece[t];
         uint32_t pl = v->plen[t];
         uint32_t lcp = 0;

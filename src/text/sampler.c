@@ -28,10 +28,11 @@ struct octet_sampler {
     const octet_grammar_vocab *gvocab;
 };
 
-void octet_sampler_set_grammar(octet_sampler *s, octet_grammar *g, const octet_grammar_vocab *v) {
-    if (!s) return;
-    s->grammar = g && v && octet__grammar_vocab_n(v) == s->n_vocab ? g : NULL;
-    s->gvocab = s->grammar ? v : NULL;
+int octet_sampler_set_grammar(octet_sampler *s, octet_grammar *g, const octet_grammar_vocab *v) {
+    if (!s || (g && !v) || (g && octet__grammar_vocab_n(v) != s->n_vocab)) return OCTET_EINVAL;
+    s->grammar = g;
+    s->gvocab = g ? v : NULL;
+    return 0;
 }
 
 octet_sampler_params octet_sampler_default_params(void) {

@@ -201,7 +201,7 @@ static void test_mask(void) {
         sp.seed = 7;
         octet_sampler *s = NULL;
         CHECK(octet_sampler_new(&s, &sp, N, &err) == 0);
-        octet_sampler_set_grammar(s, g, v);
+        CHECK(octet_sampler_set_grammar(s, g, v) == 0);
         for (int rep = 0; rep < 50; rep++) {
             octet_grammar_reset(g);
             int32_t t = octet_sampler_sample(s, logits);
@@ -221,6 +221,11 @@ static void test_mask(void) {
         }
         octet_sampler_free(s);
     }
+    /* a vocabulary of another size is refused, not ignored */
+    octet_sampler *s2 = NULL;
+    CHECK(octet_sampler_new(&s2, NULL, N + 1, &err) == 0);
+    CHECK(octet_sampler_set_grammar(s2, g, v) == OCTET_EINVAL);
+    octet_sampler_free(s2);
     octet_grammar_free(g);
     octet_grammar_vocab_free(v);
 }
