@@ -221,6 +221,29 @@ static void test_mask(void) {
         }
         octet_sampler_free(s);
     }
+    /* the draw follows the constrained distribution: at temperature 1 without truncation the allowed tokens 1
+     * and 12 (logits 0.1 and 1.2) come with probabilities e^0.1 / (e^0.1 + e^1.2) = 0.250 and 0.750 */
+    {
+        octet_sampler_params sp = octet_sampler_default_params();
+        sp.temp = 1.0f;
+        sp.top_k = 0;
+        sp.top_p = 1.0f;
+        sp.min_p = 0.0f;
+        sp.seed = 11;
+        octet_sampler *s = NULL;
+        CHECK(octet_sampler_new(&s, &sp, N, &err) == 0);
+        CHECK(octet_sampler_set_grammar(s, g, v) == 0);
+        octet_grammar_reset(g);
+        int n12 = 0, other = 0;
+        for (int rep = 0; rep < 4000; rep++) {
+            int32_t t = octet_sampler_sample(s, logits);
+            n12 += t == 12;
+            other += t != 12 && t != 1;
+        }
+        CHECKF(other == 0 && n12 > 2860 && n12 < 3140, "token 12 drawn %d of 4000 times (want about 3000), %d "
+               "refused tokens", n12, other);
+        octet_sampler_free(s);
+    }
     /* a vocabulary of another size is refused, not ignored */
     octet_sampler *s2 = NULL;
     CHECK(octet_sampler_new(&s2, NULL, N + 1, &err) == 0);
