@@ -123,10 +123,11 @@ build/fuzz/src/%.o: src/%.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 build/fuzz/%: fuzz/%.c $(fuzz_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(fuzz_LIB_OBJ) $(LDLIBS)
-# the server's request parser: only the parser, the chat formats and jansson
-build/fuzz/fuzz_server_request: fuzz/fuzz_server_request.c app/server/request.c app/server/chat_template.c
+# the server's request parser: the parser, the chat formats, and the library (grammars and JSON schemas)
+build/fuzz/fuzz_server_request: fuzz/fuzz_server_request.c app/server/request.c app/server/chat_template.c \
+    $(fuzz_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iapp/server -fsanitize=fuzzer -o $@ $^ -ljansson
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iapp/server -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 # the command line's parsers: opts.c with the library
 build/fuzz/fuzz_cli: fuzz/fuzz_cli.c app/cli/opts.c $(fuzz_LIB_OBJ)
 	@mkdir -p $(@D)
@@ -190,12 +191,15 @@ endif
 # side-by-side comparison with llama.cpp. Also builds the kernel micro-benchmark build/rel/bench/bench_kernels and
 # build/rel/bench/ab_exec (integer versus float execution interleaved in one process; run_bench.sh runs it).
 .PHONY: bench
-bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/bench/ab_repack build/rel/bench/ab_isa
+bench: octet build/rel/bench/bench_kernels build/rel/bench/ab_exec build/rel/bench/ab_repack build/rel/bench/ab_isa build/rel/bench/ab_grammar
 	bench/run_bench.sh
 build/rel/bench/bench_kernels: bench/bench_kernels.c build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
 build/rel/bench/ab_exec: bench/ab_exec.c bench/ab_common.h build/rel/liboctet.a
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
+build/rel/bench/ab_grammar: bench/ab_grammar.c bench/ab_common.h build/rel/liboctet.a
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -Ibench -o $@ $< build/rel/liboctet.a $(LDLIBS)
 build/rel/bench/ab_repack: bench/ab_repack.c bench/ab_common.h build/rel/liboctet.a

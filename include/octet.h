@@ -322,6 +322,57 @@ void octet_drafter_free(octet_drafter *d);
  * status code (err set). */
 int octet_drafter_draft(octet_drafter *d, const int32_t *history, int n, int32_t *out, int max, octet_error *err);
 
+/* ---- constrained decoding: grammars (src/text/grammar.c, json_schema.c) -------------------------------- */
+/* A grammar in GBNF, the format of llama.cpp's grammars: rules `name ::= alternatives`, `|`, sequences,
+ * grouping ( ), repetition * + ? {m} {m,} {m,n}, string literals "..." and character classes [a-z] [^...] with
+ * escapes (\n \t \r \\ \" \[ \] \xHH \uHHHH \UHHHHHHHH), `.` (any character), comments from #; the start rule
+ * is `root`. Left recursion is an error. An octet_grammar is a compiled grammar plus a matching state over the
+ * UTF-8 bytes accepted so far; it is not thread-safe (clone one per thread or request). */
+typedef struct octet_grammar octet_grammar;
+/* The vocabulary of a model indexed for masks (token bytes in a trie, end-of-generation tokens). Immutable
+ * after creation: one may serve any number of grammars and threads. */
+typedef struct octet_grammar_vocab octet_grammar_vocab;
+
+/* Compile len bytes of GBNF. Errors: OCTET_EINVAL with "line L:C: reason" in err, OCTET_ENOMEM. */
+int octet_grammar_new(octet_grammar **out, const char *gbnf, size_t len, octet_error *err);
+/* A grammar in g's current state sharing g's compiled rules (NULL when out of memory). */
+octet_grammar *octet_grammar_clone(const octet_grammar *g);
+void octet_grammar_reset(octet_grammar *g); /* back to the start: nothing accepted */
+void octet_grammar_free(octet_grammar *g);
+/* Advance over n bytes. 0: accepted; OCTET_EINVAL: the bytes leave the language (state unchanged);
+ * OCTET_ENOMEM. */
+int octet_grammar_accept(octet_grammar *g, const char *bytes, size_t n);
+/* 1 when the bytes accepted so far form a complete sentence of the language. */
+int octet_grammar_is_complete(octet_grammar *g);
+
+/* The vocabulary of model m (token bytes as octet_token_to_piece gives them with special = 0; control tokens
+ * other than end-of-generation ones are never allowed). */
+int octet_grammar_vocab_new(octet_grammar_vocab **out, const octet_model *m, octet_error *err);
+/* The same from explicit pieces (n tokens; is_eog may be NULL): for tests and other tokenizers. */
+int octet_grammar_vocab_from_pieces(octet_grammar_vocab **out, const char *const *pieces, const size_t *lens,
+                                    const uint8_t *is_eog, int n, octet_error *err);
+void octet_grammar_vocab_free(octet_grammar_vocab *v);
+/* allowed[t] = 1 when token t may come next, else 0 (n_vocab bytes). Returns the number allowed, or
+ * OCTET_ENOMEM. End-of-generation tokens are allowed only when the grammar is complete. */
+int octet_grammar_mask(octet_grammar *g, const octet_grammar_vocab *v, uint8_t *allowed);
+/* Advance over token tok's bytes (an end-of-generation token: accepted when the grammar is complete).
+ * 0, OCTET_EINVAL (not allowed; state unchanged), OCTET_ERANGE (tok out of range), OCTET_ENOMEM. */
+int octet_grammar_accept_token(octet_grammar *g, const octet_grammar_vocab *v, int32_t tok);
+
+/* JSON Schema (len bytes of JSON) to GBNF text (malloc'd, NUL-terminated, *gbnf_len may be NULL). Supported:
+ * type (one or a list), properties, required, additionalProperties, enum, const, anyOf, oneOf (as anyOf),
+ * allOf of one schema, items, minItems, maxItems, minLength, maxLength, format (date, time, date-time, uuid),
+ * $ref within the document (#, #/definitions/..., #/$defs/...). A keyword that would constrain the output
+ * and is not supported is an error naming it (OCTET_EUNSUPPORTED), never ignored; annotations (title,
+ * description, default, examples, ...) are ignored. A schema of NULL or "{}"-like any-value; json_object mode
+ * is the schema {"type": "object"}. */
+int octet_json_schema_to_gbnf(const char *schema, size_t len, char **gbnf, size_t *gbnf_len, octet_error *err);
+
+/* Restrict s's draws to the tokens g allows (NULL: no restriction). s neither owns nor advances g: after each
+ * draw the caller calls octet_grammar_accept_token. With a grammar, octet_sampler_sample returns -1 when no
+ * token is allowed. OCTET_EINVAL when v's vocabulary size differs from the sampler's (nothing set). */
+int octet_sampler_set_grammar(octet_sampler *s, octet_grammar *g, const octet_grammar_vocab *v);
+
 /* ---- distributed inference: pipeline stages across processes (docs/distributed.md) ---------------------- */
 /* A world of ranks: under mpiexec, in a build with MPI (make MPI=1), MPI_COMM_WORLD; otherwise one rank.
  * Rank 0 drives (tokenizes, samples, does I/O) and runs the first stage; rank r runs the r-th stage. */

@@ -15,6 +15,7 @@ int cmd_run(int argc, char **argv) {
     int no_display_prompt = 0, seed_given = 0, lookup = 0, n_draft = 8;
     const char *draft_path = NULL;
     float draft_p_min = 0.0f;
+    const char *grammar = NULL, *grammar_file = NULL, *json_schema = NULL, *json_schema_file = NULL;
     uint64_t seed = 0;
     octet_sampler_params sp = octet_sampler_default_params();
     const opt opts[] = {
@@ -39,6 +40,13 @@ int cmd_run(int argc, char **argv) {
         {"--repeat-last-n", NULL, OPT_INT, &sp.repeat_last_n, "N", "window for the repeat penalty (default 64)", 0,
          1 << 20, NULL},
         {"--seed", "-s", OPT_U64, &seed, "N", "random seed (default: from the clock, printed)", 0, 0, &seed_given},
+        {"--grammar", NULL, OPT_STR, &grammar, "TEXT", "constrain the output to a GBNF grammar (start rule: root)", 0,
+         0, NULL},
+        {"--grammar-file", NULL, OPT_STR, &grammar_file, "FILE", "read the GBNF grammar from a file", 0, 0, NULL},
+        {"--json-schema", "-j", OPT_STR, &json_schema, "JSON", "constrain the output to JSON valid under a schema "
+         "('{}': any JSON value)", 0, 0, NULL},
+        {"--json-schema-file", NULL, OPT_STR, &json_schema_file, "FILE", "read the JSON Schema from a file", 0, 0,
+         NULL},
         {"--ignore-eos", NULL, OPT_FLAG, &ignore_eos, NULL, "keep generating after an end-of-text token", 0, 0, NULL},
         {"--no-display-prompt", NULL, OPT_FLAG, &no_display_prompt, NULL, "print only the generated text", 0, 0,
          NULL},
@@ -70,11 +78,46 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "octet run: give either -p or -f, not both\n");
         return EXIT_USAGE;
     }
+    if (!!grammar + !!grammar_file + !!json_schema + !!json_schema_file > 1) {
+        fprintf(stderr, "octet run: give one of --grammar, --grammar-file, --json-schema, --json-schema-file\n");
+        return EXIT_USAGE;
+    }
+    /* the grammar first: a mistake in it is a usage error reported before the model loads */
+    octet_grammar *gram = NULL;
+    octet_grammar_vocab *gvocab = NULL;
+    if (grammar || grammar_file || json_schema || json_schema_file) {
+        const char *src = grammar ? grammar : json_schema;
+        size_t src_len = src ? strlen(src) : 0;
+        char *ftext = NULL;
+        if (grammar_file || json_schema_file) {
+            ftext = cli_read_file(grammar_file ? grammar_file : json_schema_file, &src_len);
+            if (!ftext) return EXIT_ERR;
+            src = ftext;
+        }
+        char *gbnf = NULL;
+        octet_error gerr;
+        memset(&gerr, 0, sizeof gerr);
+        int grc = 0;
+        if (json_schema || json_schema_file) {
+            grc = octet_json_schema_to_gbnf(src, src_len, &gbnf, &src_len, &gerr);
+            src = gbnf;
+        }
+        if (!grc) grc = octet_grammar_new(&gram, src, src_len, &gerr);
+        free(gbnf);
+        free(ftext);
+        if (grc) {
+            fprintf(stderr, "octet run: %s\n", gerr.msg);
+            return grc == OCTET_ENOMEM ? EXIT_ERR : EXIT_USAGE;
+        }
+    }
     char *file_text = NULL;
     size_t prompt_len = 0;
     if (file) {
         file_text = cli_read_file(file, &prompt_len);
-        if (!file_text) return EXIT_ERR;
+        if (!file_text) {
+            octet_grammar_free(gram);
+            return EXIT_ERR;
+        }
         prompt = file_text;
     } else {
         if (!prompt) prompt = "";
@@ -89,6 +132,11 @@ int cmd_run(int argc, char **argv) {
         free(file_text);
         return EXIT_USAGE;
     }
+    if (spec_on && (grammar || grammar_file || json_schema || json_schema_file)) {
+        fprintf(stderr, "octet run: speculative decoding does not take a grammar or JSON schema yet\n");
+        free(file_text);
+        return EXIT_USAGE;
+    }
     if (spec_on && n_draft + 1 > n_batch) {
         fprintf(stderr, "octet run: --draft-max %d needs a batch size of at least %d (-b)\n", n_draft, n_draft + 1);
         free(file_text);
@@ -96,6 +144,7 @@ int cmd_run(int argc, char **argv) {
     }
     cli_dist cd; /* distributed run under mpiexec (dist.h); otherwise inert */
     if (cli_dist_start(&cd)) {
+        octet_grammar_free(gram);
         free(file_text);
         return EXIT_ERR;
     }
@@ -172,6 +221,12 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "octet: error: %s\n", err.msg);
         goto out;
     }
+    if (gram) {
+        if (octet_grammar_vocab_new(&gvocab, m, &err) || octet_sampler_set_grammar(smp, gram, gvocab)) {
+            fprintf(stderr, "octet: error: %s\n", gvocab ? "the grammar's vocabulary does not match" : err.msg);
+            goto out;
+        }
+    }
     char thr[16];
     if (n_threads) snprintf(thr, sizeof thr, "%d", n_threads);
     else snprintf(thr, sizeof thr, "all CPUs");
@@ -201,7 +256,15 @@ int cmd_run(int argc, char **argv) {
     const float *logits = spec_on ? NULL : cli_logits(&cd, s, n_tok - 1);
     while (!spec_on && (n_predict < 0 || n_gen < n_predict)) {
         int32_t tok = octet_sampler_sample(smp, logits);
-        if (!ignore_eos && octet_token_is_eog(m, tok)) break;
+        if (tok < 0) {
+            fprintf(stderr, "\noctet: error: no token of the vocabulary can continue the grammar\n");
+            goto out;
+        }
+        if ((!ignore_eos || gram) && octet_token_is_eog(m, tok)) break;
+        if (gram && octet_grammar_accept_token(gram, gvocab, tok)) {
+            fprintf(stderr, "\noctet: error: the grammar refused token %d\n", (int)tok);
+            goto out;
+        }
         octet_sampler_accept(smp, tok);
         int n = octet_token_to_piece(m, tok, 0, piece, sizeof piece);
         if (n > 0) utf8_write(&out, piece, (size_t)(n < (int)sizeof piece ? n : (int)sizeof piece));
@@ -233,6 +296,8 @@ int cmd_run(int argc, char **argv) {
                 draft_path ? "draft model" : "prompt lookup", sst.n_passes, sst.n_drafted, sst.n_accepted,
                 sst.n_drafted ? 100.0 * sst.n_accepted / sst.n_drafted : 0.0,
                 sst.n_passes ? (double)(n_gen - 1) / sst.n_passes : 0.0);
+    if (gram && !octet_grammar_is_complete(gram))
+        fprintf(stderr, "octet: warning: the output is incomplete under the grammar (stopped by -n or the context)\n");
     status = EXIT_OK;
 out:
     octet_drafter_free(drafter);
@@ -241,6 +306,8 @@ out:
     free(toks);
     free(file_text);
     octet_sampler_free(smp);
+    octet_grammar_free(gram);
+    octet_grammar_vocab_free(gvocab);
     octet_session_free(s);
     octet_model_close(m);
     return status;

@@ -575,6 +575,8 @@ static enum MHD_Result handle_generate(srv_server *h, struct MHD_Connection *c, 
     j->logprobs = rq.logprobs;
     j->n_top = rq.top_logprobs;
     j->prompt_logprobs = rq.echo && rq.logprobs;
+    j->grammar = rq.grammar; /* the job owns it now */
+    rq.grammar = NULL;
     octet_sampler_params sp = octet_sampler_default_params();
     sp.temp = rq.temperature;
     sp.top_p = rq.top_p;

@@ -143,6 +143,7 @@ void srv_request_free(srv_request *r) {
     }
     free(r->msgs);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
+    octet_grammar_free(r->grammar);
     memset(r, 0, sizeof *r);
 }
 
@@ -253,6 +254,81 @@ int srv_parse_embeddings(srv_embed_request *r, const char *body, size_t len, cha
     return rc;
 }
 /* ---- end of issue 19 items 3-4 ---------------------------------------------------------------------------- */
+/* Compile GBNF text, or a JSON Schema (serialised from schema) to GBNF first, into r->grammar; a grammar error or
+ * an unsupported schema keyword is a 400 naming it (field: the request member it came from). */
+static int set_grammar(srv_request *r, const char *gbnf, size_t len, json_t *schema, const char *field, char *msg,
+                       size_t msg_size, const char **param) {
+    octet_error err;
+    memset(&err, 0, sizeof err);
+    char *text = NULL;
+    int rc = 0;
+    if (schema) {
+        char *js = json_dumps(schema, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!js) return fail(msg, msg_size, param, field, "out of memory");
+        rc = octet_json_schema_to_gbnf(js, strlen(js), &text, &len, &err);
+        free(js);
+        gbnf = text;
+    }
+    if (!rc) rc = octet_grammar_new(&r->grammar, gbnf, len, &err);
+    free(text);
+    if (rc == OCTET_ENOMEM) return fail(msg, msg_size, param, field, "out of memory");
+    if (rc) return fail(msg, msg_size, param, field, "'%s': %s", field, err.msg);
+    return 0;
+}
+
+/* Constrained output: llama.cpp's `grammar` (GBNF text) and `json_schema` (a schema), OpenAI's `response_format`
+ * ({"type": "text"}, {"type": "json_object"} (llama.cpp also reads a "schema" member there) or {"type":
+ * "json_schema", "json_schema": {"name": ..., "schema": {...}, "strict": bool}}). At most one of them. With
+ * strict false the schema is still enforced (a subset of what OpenAI promises). */
+static int parse_constraint(srv_request *r, json_t *o, char *msg, size_t msg_size, const char **param) {
+    json_t *g = member(o, "grammar"), *js = member(o, "json_schema"), *rf = member(o, "response_format");
+    if (rf) {
+        json_t *t = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
+        if (!json_is_string(t))
+            return fail(msg, msg_size, param, "response_format",
+                        "'response_format' must be an object with a string 'type'");
+        const char *ts = json_string_value(t);
+        if (strcmp(ts, "text") == 0) rf = NULL;
+        else if (strcmp(ts, "json_object") != 0 && strcmp(ts, "json_schema") != 0)
+            return fail(msg, msg_size, param, "response_format",
+                        "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\"");
+    }
+    if (!!g + !!js + !!rf > 1)
+        return fail(msg, msg_size, param, "response_format",
+                    "give only one of 'grammar', 'json_schema' and 'response_format'");
+    if (g) {
+        if (!json_is_string(g)) return fail(msg, msg_size, param, "grammar", "'grammar' must be a string (GBNF)");
+        return set_grammar(r, json_string_value(g), json_string_length(g), NULL, "grammar", msg, msg_size, param);
+    }
+    if (js) {
+        if (!json_is_object(js) && !json_is_boolean(js))
+            return fail(msg, msg_size, param, "json_schema", "'json_schema' must be a JSON Schema object");
+        return set_grammar(r, NULL, 0, js, "json_schema", msg, msg_size, param);
+    }
+    if (!rf) return 0;
+    const char *ts = json_string_value(json_object_get(rf, "type"));
+    json_t *schema = NULL, *any_object = NULL;
+    if (strcmp(ts, "json_object") == 0) {
+        schema = member(rf, "schema");
+        if (!schema) schema = any_object = json_pack("{s:s}", "type", "object");
+        if (!schema) return fail(msg, msg_size, param, "response_format", "out of memory");
+    } else {
+        json_t *d = member(rf, "json_schema");
+        if (!json_is_object(d))
+            return fail(msg, msg_size, param, "response_format",
+                        "'response_format.json_schema' must be an object with a 'schema'");
+        json_t *strict = member(d, "strict");
+        if (strict && !json_is_boolean(strict))
+            return fail(msg, msg_size, param, "response_format", "'response_format.json_schema.strict' must be a boolean");
+        schema = member(d, "schema");
+        if (!schema || (!json_is_object(schema) && !json_is_boolean(schema)))
+            return fail(msg, msg_size, param, "response_format",
+                        "'response_format.json_schema.schema' must be a JSON Schema object");
+    }
+    int rc = set_grammar(r, NULL, 0, schema, "response_format", msg, msg_size, param);
+    json_decref(any_object);
+    return rc;
+}
 
 static int parse_fields(srv_request *r, json_t *o, char *msg, size_t msg_size, const char **param) {
     json_t *v;
@@ -352,7 +428,7 @@ static int parse_fields(srv_request *r, json_t *o, char *msg, size_t msg_size, c
         if (get_bool(v, "include_usage", &r->include_usage, msg, msg_size, param)) return -1;
     }
     if (parse_cache_logprobs(r, o, msg, msg_size, param)) return -1;
-    return 0;
+    return parse_constraint(r, o, msg, msg_size, param);
 }
 
 int srv_parse_request(srv_request *r, srv_req_kind kind, const char *body, size_t len, char *msg, size_t msg_size,

@@ -55,6 +55,7 @@ void srv_job_release(srv_job *j) {
     pthread_cond_destroy(&j->cv);
     free(j->prompt);
     for (int i = 0; i < j->n_stop; i++) free(j->stop[i]);
+    octet_grammar_free(j->grammar);
     srv_buf_free(&j->text);
     free(j->toks);
     free(j->ptoks);
@@ -113,6 +114,7 @@ struct srv_sched {
     int stopping;           /* under mu */
     int use_batch;          /* octet_session_decode_batch works for this model and mode */
     int verbose;            /* one line per finished request on stderr */
+    octet_grammar_vocab *gvocab; /* the vocabulary indexed for grammar masks, made at the first grammar job */
     /* scratch for the batched step */
     octet_session **bs;
     int32_t *btok;
@@ -290,6 +292,10 @@ static int start_job(srv_sched *sc, slot *sl, srv_job *j) {
     sl->job = j;
     sl->generating = 0;
     if (octet_sampler_new(&sl->smp, &j->sp, octet_n_vocab(sc->m), &err)) return -1;
+    if (j->grammar) {
+        if (!sc->gvocab && octet_grammar_vocab_new(&sc->gvocab, sc->m, &err)) return -1;
+        if (octet_sampler_set_grammar(sl->smp, j->grammar, sc->gvocab)) return -1;
+    }
     /* from an empty cache when the request says so (cache_prompt false), when every prompt position's output is
      * needed (embeddings, prompt logprobs), and in pipeline mode */
     int common = sc->pl || !j->cache_prompt || j->embed || j->prompt_logprobs ? 0 : common_prefix(sl, j);
@@ -484,8 +490,16 @@ static void *sched_main(void *arg) {
                 continue;
             }
             int32_t tok = octet_sampler_sample(sl->smp, logits);
-            if (!j->ignore_eos && octet_token_is_eog(sc->m, tok)) {
+            if (tok < 0) {
+                finish(sc, sl, NULL, 500, "no token of the vocabulary can continue the grammar");
+                continue;
+            }
+            if ((!j->ignore_eos || j->grammar) && octet_token_is_eog(sc->m, tok)) {
                 finish(sc, sl, "stop", 0, NULL);
+                continue;
+            }
+            if (j->grammar && octet_grammar_accept_token(j->grammar, sc->gvocab, tok)) {
+                finish(sc, sl, NULL, 500, "the grammar refused a sampled token");
                 continue;
             }
             octet_sampler_accept(sl->smp, tok);
@@ -703,6 +717,7 @@ void srv_sched_free(srv_sched *sc) {
     free(sc->bpos);
     free(sc->bslot);
     free(sc->hbuf);
+    octet_grammar_vocab_free(sc->gvocab);
     pthread_mutex_destroy(&sc->mu);
     pthread_cond_destroy(&sc->cv);
     free(sc);

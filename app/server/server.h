@@ -77,6 +77,7 @@ typedef struct srv_request {
     int logprobs;                /* return log-probabilities of the chosen tokens */
     int top_logprobs;            /* and of this many most likely tokens per position (0..SRV_MAX_TOP_LOGPROBS) */
     int echo;                    /* completions: the prompt precedes the generated text (and its logprobs) */
+    octet_grammar *grammar;      /* from `grammar` (GBNF), `json_schema` or `response_format`; NULL: none */
 } srv_request;
 
 /* /v1/embeddings {"input": str | [str...] | [int...] | [[int...]...], "encoding_format": "float"|"base64"}.
@@ -153,6 +154,7 @@ typedef struct srv_job {
     octet_sampler_params sp;
     char *stop[SRV_MAX_STOP + 1];
     int n_stop;
+    octet_grammar *grammar; /* owned; NULL: unconstrained */
 
     int cache_prompt;    /* reuse the slot's cached prefix */
     int logprobs;        /* record srv_tokinfo for each generated token (n_top alternatives) */

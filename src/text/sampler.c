@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "kernels/kernels.h"
+#include "text/grammar.h"
 
 #define SAMPLE_BLOCK 64 /* candidates per block sum of the draw */
 
@@ -23,7 +24,16 @@ struct octet_sampler {
     int32_t *idx;  /* [n_vocab] candidate ids */
     float *prob;   /* [n_vocab] */
     double *bsum;  /* [n_vocab / SAMPLE_BLOCK + 1] block sums of prob for the draw */
+    octet_grammar *grammar; /* not owned; NULL: unconstrained */
+    const octet_grammar_vocab *gvocab;
 };
+
+int octet_sampler_set_grammar(octet_sampler *s, octet_grammar *g, const octet_grammar_vocab *v) {
+    if (!s || (g && !v) || (g && octet__grammar_vocab_n(v) != s->n_vocab)) return OCTET_EINVAL;
+    s->grammar = g;
+    s->gvocab = g ? v : NULL;
+    return 0;
+}
 
 octet_sampler_params octet_sampler_default_params(void) {
     octet_sampler_params p = {.temp = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .repeat_penalty = 1.0f,
@@ -182,17 +192,51 @@ static int draw(octet_sampler *s, int k, double total) {
     return 0;
 }
 
-/* The sampler's pick from logits. With a draft token (draft >= 0), the draw that speculative decoding needs
- * for a drafted token (Leviathan, Kalman and Matias 2023, "Fast inference from transformers via speculative
- * decoding", with a deterministic draft: its distribution is all on the drafted token): *accepted = 1 with
- * probability p(draft) under the sampler's distribution p, and then the draft is returned; otherwise a token
- * drawn from p with the draft removed (renormalised). Either way the returned token is distributed as p. Greedy:
- * accepted exactly when the draft is the greedy pick. */
+static int32_t sample_logits(octet_sampler *s, float *l, int32_t draft, int *accepted);
+
+/* The sampler's pick from logits. With a grammar: the disallowed tokens' logits become -inf before penalties,
+ * truncation and the draw, so every filter works on the constrained distribution. For greedy decoding the argmax
+ * is tried first (one token's bytes through the grammar, usually a few memoised table look-ups) and the whole
+ * mask computed only when it is refused; the result is the same argmax over the allowed tokens.
+ * With a draft token (draft >= 0), the draw that speculative decoding needs for a drafted token (Leviathan,
+ * Kalman and Matias 2023, "Fast inference from transformers via speculative decoding", with a deterministic
+ * draft: its distribution is all on the drafted token): *accepted = 1 with probability p(draft) under the
+ * sampler's distribution p, and then the draft is returned; otherwise a token drawn from p with the draft removed
+ * (renormalised). Either way the returned token is distributed as p. Greedy: accepted exactly when the draft is
+ * the greedy pick. A draft the grammar refuses has probability 0. */
 static int32_t sample(octet_sampler *s, const float *logits, int32_t draft, int *accepted) {
     const int n = s->n_vocab;
     *accepted = 0;
     float *l = s->work;
     memcpy(l, logits, (size_t)n * sizeof *l);
+    if (!s->grammar) return sample_logits(s, l, draft, accepted);
+    if (s->p.temp <= 0.0f) {
+        int32_t t = sample_logits(s, l, draft, accepted);
+        if (octet__grammar_token_ok(s->grammar, s->gvocab, t)) return t;
+        *accepted = 0;
+        memcpy(l, logits, (size_t)n * sizeof *l);
+    }
+    int n_ok = 0;
+    const uint64_t *m = octet__grammar_allowed(s->grammar, s->gvocab, &n_ok);
+    if (!m || n_ok == 0) return -1;
+    for (int w = 0; w < (n + 63) / 64; w++) {
+        uint64_t bits = m[w];
+        if (bits == ~0ull) continue;
+        for (int i = w * 64; i < n && i < w * 64 + 64; i++)
+            if (!((bits >> (i & 63)) & 1)) l[i] = -INFINITY;
+    }
+    int32_t t = sample_logits(s, l, draft, accepted);
+    if (t >= 0 && t < n && ((m[t >> 6] >> (t & 63)) & 1)) return t;
+    *accepted = 0;
+    for (int i = 0; i < n; i++) /* every allowed logit was -inf or NaN: the first allowed token */
+        if ((m[i >> 6] >> (i & 63)) & 1) return i;
+    return -1;
+}
+
+/* Sample from l (the sampler's work buffer, a copy of the logits; modified); the draft draw as above. */
+static int32_t sample_logits(octet_sampler *s, float *l, int32_t draft, int *accepted) {
+    const int n = s->n_vocab;
+    *accepted = 0;
     int nan = 0;
     for (int i = 0; i < n; i++) nan |= l[i] != l[i];
     if (nan)
