@@ -426,7 +426,7 @@ static void put_float(ctx *c, buf *b, double x, int json) {
     int e = atoi(q + 1);
     while (nd > 1 && digits[nd - 1] == '0') nd--;
     if (neg) buf_putc(c, b, '-');
-    if (e >= -5 && e < 16) {
+    if (e >= -4 && e < 16) {
         if (e < 0) {
             buf_puts(c, b, "0.");
             for (int i = 0; i < -e - 1; i++) buf_putc(c, b, '0');
