@@ -5,6 +5,8 @@
 # Jinja2 as transformers runs it) when the template does not use bos_token/eos_token (Qwen3), and a conversation
 # the template refuses (Gemma 3: roles must alternate) exits 1 with the template line and raise_exception's
 # message. A model without a template, a missing or malformed conversation file: exit 1 with a message.
+# octet serve with the converted models: a chat request with tools is rendered as expected/ (--log-prompts), a
+# refused conversation is a 400 answer naming the template line.
 # Env: OCTET (default ./octet), PY (default /usr/bin/python3).
 set -u
 cd "$(dirname "$0")/../.."
@@ -86,6 +88,51 @@ for f in "$W/bad.json" "$W/missing.json"; do
 done
 timeout 30 "$OCTET" chat-template -m "$W/qwen3.gguf" >/dev/null 2>&1
 if [ $? -ne 2 ]; then echo "FAIL no -f: not a usage error"; fail=1; fi
+
+# octet serve renders chat requests with the model's template (--log-prompts shows the prompt), and answers 400
+# naming the template line when the template refuses a conversation
+# serve_start MODEL LOG: sets SPID and PORT
+serve_start() {
+    "$OCTET" serve -m "$1" --port 0 --log-prompts >"$2" 2>&1 &
+    SPID=$!
+    PORT=
+    for _ in $(seq 100); do
+        PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$2" | grep -o '[0-9]*$')
+        [ -n "$PORT" ] && grep -q "ready" "$2" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+if command -v curl >/dev/null; then
+    if serve_start "$W/qwen3.gguf" "$W/serve.log"; then
+        "$PY" -c 'import json,sys; b=json.load(open(sys.argv[1])); b["max_tokens"]=1; print(json.dumps(b))' \
+            $D/conversations/05_tools.json >"$W/req.json"
+        code=$(curl -s -o "$W/resp" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" -d @"$W/req.json")
+        kill $SPID; wait $SPID 2>/dev/null
+        "$PY" - "$W/serve.log" $D/expected/qwen3__05_tools.txt <<'PYEOF' || fail=1
+import sys
+log = open(sys.argv[1], encoding="utf-8").read()
+want = open(sys.argv[2], encoding="utf-8").read()
+head = "octet serve: prompt (%d bytes):\n" % len(want.encode())
+if head + want + "\n" not in log:
+    print("FAIL serve: the logged prompt is not the expected rendering"); sys.exit(1)
+PYEOF
+        [ "$code" = 200 ] || { echo "FAIL serve: chat request with tools answered $code: $(head -c 300 "$W/resp")"; fail=1; }
+        grep -q "chat format jinja" "$W/serve.log" || { echo "FAIL serve: template not in use"; fail=1; }
+    else
+        echo "FAIL serve did not start: $(cat "$W/serve.log")"; fail=1; kill $SPID 2>/dev/null
+    fi
+    if serve_start "$W/gemma3.gguf" "$W/serve2.log"; then
+        code=$(curl -s -o "$W/resp" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" \
+            -d @$D/conversations/11_not_alternating.json)
+        kill $SPID; wait $SPID 2>/dev/null
+        if [ "$code" != 400 ] || ! grep -q 'chat template line 19: raise_exception: Conversation roles must alternate' "$W/resp"; then
+            echo "FAIL serve: a refused conversation answered $code: $(head -c 300 "$W/resp")"; fail=1
+        fi
+    else
+        echo "FAIL serve did not start: $(cat "$W/serve2.log")"; fail=1; kill $SPID 2>/dev/null
+    fi
+fi
 
 [ $fail -eq 0 ] && echo "PASS chat_template"
 exit $fail
