@@ -495,6 +495,11 @@ static void put_repr(ctx *c, buf *b, const val *v, int depth) {
         return;
     case V_DICT:
     case V_NS:
+        if (v->t == V_NS && v->tuple == 2) { /* a loop: <LoopContext index/length> */
+            val *i = dict_find_s(v->u.d, S("index")), *n = dict_find_s(v->u.d, S("length"));
+            buf_printf(c, b, "<LoopContext %lld/%lld>", (long long)(i ? i->u.i : 0), (long long)(n ? n->u.i : 0));
+            return;
+        }
         if (v->t == V_NS) buf_puts(c, b, "<Namespace ");
         buf_putc(c, b, '{');
         for (size_t i = 0; i < v->u.d->n; i++) {
@@ -3026,7 +3031,8 @@ static void bind_target(rt *R, frame *f, node *t, val v) {
     }
     if (t->k == N_ATTR) {
         val *ns = lookup(f, t->a->name);
-        if (!ns || ns->t != V_NS) fail(c, OCTET_EFORMAT, "cannot assign attribute on non-namespace object");
+        if (!ns || ns->t != V_NS || ns->tuple == 2)
+            fail(c, OCTET_EFORMAT, "cannot assign attribute on non-namespace object");
         dict_set(c, ns->u.d, vstr(t->name), v);
         return;
     }
@@ -3264,7 +3270,8 @@ static void exec_for(rt *R, frame *f, node *x, buf *out) {
         dict_set(c, lp, vstr(S("nextitem")), i + 1 < n ? items->v[i + 1] : vundef(S("nextitem")));
         dict_set(c, lp, vstr(S("cycle")), vfunc(c, F_METHOD, M_CYCLE, vint((int64_t)i)));
         val lv = vdict(lp);
-        lv.t = V_NS; /* attribute access only, no dict methods; not assignable either (checked in bind) */
+        lv.t = V_NS; /* attribute access only, no dict methods */
+        lv.tuple = 2; /* marks the loop object: not assignable, printed as Jinja's LoopContext */
         frame_set(c, g, S("loop"), lv);
         bind_target(R, g, x->a, items->v[i]);
         exec_body(R, g, x->l1, x->n1, out);

@@ -28,6 +28,7 @@ static const char *VARS =
     "{\"messages\": [{\"role\": \"system\", \"content\": \" sys \"}, {\"role\": \"user\", \"content\": \"h\\u00e9llo\\u00a0\"}, {\"role\": \"assistant\", \"content\": \"<think>\\nr\\n</think>\\n\\nans\", \"tool_calls\": [{\"function\": {\"name\": \"f\", \"arguments\": {\"a\": 1, \"b\": [true, null, 2.5]}}}]}], \"tools\": [{\"name\": \"t1\", \"x\": 3}, {\"name\": \"t2\"}], \"n\": 7, \"f\": 2.5, \"s\": \"Hello World\", \"e\": \"\", \"d\": {\"b\": 2, \"a\": 1, \"C\": 3}, \"l\": [3, 1, 2], \"z\": null, \"big\": 1e+300, \"neg\": -7, \"u\": \"\\u00fcn\\u00ef\", \"strs\": [\"b\", \"A\", \"c\", \"a\"]}";
 
 static const jcase CASES[] = {
+    {"{% for i in range(2) %}{{ loop }}{% endfor %}", "<LoopContext 1/2><LoopContext 2/2>"},
     {"{{ n }}|{{ f }}|{{ z }}|{{ true }}|{{ none }}|{{ 1.0 }}|{{ 100000000000000000.0 }}|{{ 0.00001 }}|{{ 0.0001 }}|{{ 1e22 }}|{{ -0.0 }}|{{ big }}|{{ 3.14159 }}",
      "7|2.5|None|True|None|1.0|1e+17|1e-05|0.0001|1e+22|-0.0|1e+300|3.14159"},
     {"{{ n / 2 }}|{{ n // 2 }}|{{ n % 3 }}|{{ neg // 2 }}|{{ neg % 3 }}|{{ 2 ** 3 }}|{{ 2 ** -1 }}|{{ 7.5 // 2 }}|{{ -7.5 % 2 }}|{{ n * 1.5 }}|{{ \"ab\" * 3 }}|{{ [1] * 2 }}",
@@ -138,6 +139,7 @@ static const ecase ERRS[] = {
     {"{# open comment", "'#}'", OCTET_EFORMAT},
     {"{{ 1 }", "missing '}}'", OCTET_EFORMAT},
     {"{% recursive %}", "unknown statement", OCTET_EFORMAT},
+    {"{% for i in [1] %}{% set loop.x = 1 %}{% endfor %}", "non-namespace", OCTET_EFORMAT},
     {"{{ \"%s\" % 1 }}", "unsupported operand", OCTET_EFORMAT},
 };
 
