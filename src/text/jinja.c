@@ -2552,7 +2552,7 @@ static val select_items(rt *R, frame *f, val x, args *a, int by_attr, int keep) 
         for (int i = 0; TESTS[i]; i++) known |= str_is(test, TESTS[i]);
         if (!known) fail(c, OCTET_EFORMAT, "no test named '%.*s'", (int)test.n, test.p);
     }
-    args ta = {a->pos + k, a->np - k, a->kn, a->kv, a->nk};
+    args ta = {a->pos ? a->pos + k : NULL, a->np - k, a->kn, a->kv, a->nk};
     list *l = list_new(c, src->n);
     for (size_t i = 0; i < src->n; i++) {
         step(c, 1);
