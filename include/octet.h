@@ -277,6 +277,23 @@ int octet_convert_hf(const char *dir, const char *out, int outtype, octet_error 
 /* Name and one-line description of target i, 0 <= i; NULL past the end. */
 const char *octet_quantize_type_name(int i, const char **desc);
 
+/* ---- chat templates ------------------------------------------------------------------------------------ */
+/* Render a Jinja chat template (tokenizer.chat_template; tmpl[0..tmpl_len)) for a chat-completions request body
+ * (JSON text: "messages", optional "tools", optional "chat_template_kwargs" object, ...), as Hugging Face
+ * transformers' apply_chat_template does (src/text/jinja.h lists the semantics). The template's variables:
+ * bos_token and eos_token (NULL: ""), tools = none, then every top-level key of the body, then every key of its
+ * chat_template_kwargs object (so "enable_thinking" works either way), then add_generation_prompt.
+ * *out: NUL-terminated, free with octet_chat_template_free; *out_len its length (may be NULL).
+ * Errors: OCTET_EFORMAT (body not a JSON object; template syntax or runtime error, raise_exception: the message
+ * names the template line), OCTET_ERANGE (output, memory, loop or nesting limit), OCTET_ENOMEM. */
+int octet_chat_template_apply(const char *tmpl, size_t tmpl_len, const char *body_json, size_t body_len,
+                              const char *bos_token, const char *eos_token, int add_generation_prompt, char **out,
+                              size_t *out_len, octet_error *err);
+void octet_chat_template_free(char *s);
+/* The model's tokenizer.chat_template: a pointer into the model file (not NUL-terminated, valid while the model
+ * is open) and *len, or NULL when the file has none (or the key is not a string). */
+const char *octet_model_chat_template(const octet_model *m, size_t *len);
+
 /* ---- sampling ------------------------------------------------------------------------------------------- */
 typedef struct octet_sampler octet_sampler;
 

@@ -69,6 +69,7 @@ octet_model *cli_open_model(const char *path, int use_mmap, int use_mlock, int q
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_chat_template(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);

@@ -17,6 +17,7 @@ static const subcmd SUBCMDS[] = {
     {"run", cmd_run, "generate text from a prompt (default: the bundled model)"},
     {"info", cmd_info, "show a model's metadata, hyperparameters, tokenizer and tensors"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"chat-template", cmd_chat_template, "print the prompt the model's chat template makes of a conversation"},
     {"perplexity", cmd_perplexity, "perplexity of a text; KL divergence against a saved base model"},
     {"serve", cmd_serve, "serve the model over HTTP: OpenAI-compatible API and a chat page"},
     {"bench", cmd_bench, "speed: prompt and generation tokens/s, GB/s against the measured bandwidth, J/token"},
@@ -32,7 +33,7 @@ static const subcmd SUBCMDS[] = {
 static void usage(FILE *f) {
     fprintf(f, "octet %s - Llama-family inference on 8-bit integer compute\n\nusage: octet COMMAND [options]\n\n"
                "commands:\n", OCTET_VERSION);
-    for (int i = 0; i < N_SUBCMDS; i++) fprintf(f, "  %-10s %s\n", SUBCMDS[i].name, SUBCMDS[i].summary);
+    for (int i = 0; i < N_SUBCMDS; i++) fprintf(f, "  %-13s %s\n", SUBCMDS[i].name, SUBCMDS[i].summary);
     fprintf(f, "\n'octet COMMAND --help' shows the options of a command.\n"
                "Exit status: 0 success, 1 runtime or model error, 2 usage error.\n");
 }

@@ -62,6 +62,10 @@ struct srv_server {
     char model_id[256];
     srv_tmpl tmpl;
     char eos[64];
+    const char *jinja;  /* the model's chat template (srv_http_set_template), or NULL: the family format above */
+    size_t jinja_len;
+    char bos[64];
+    int log_prompts;
     int port;
     long created;
 };
@@ -493,7 +497,29 @@ static enum MHD_Result handle_generate(srv_server *h, struct MHD_Connection *c, 
     int n = -1;
     char *echo = NULL;
     size_t echo_len = 0;
-    if (kind == SRV_REQ_CHAT) {
+    if (kind == SRV_REQ_CHAT && h->jinja) {
+        /* the model's template over the whole body (messages, tools, chat_template_kwargs), as transformers'
+         * apply_chat_template; the text is tokenized without an added BOS (add_special_tokens=False there too:
+         * templates write bos_token themselves) */
+        char *txt = NULL;
+        size_t tl = 0;
+        octet_error err;
+        memset(&err, 0, sizeof err);
+        if (octet_chat_template_apply(h->jinja, h->jinja_len, cn->body.p, cn->body.len, h->bos, h->eos, 1, &txt, &tl,
+                                      &err)) {
+            srv_request_free(&rq);
+            if (err.code == OCTET_ENOMEM) return send_error(c, 500, "out of memory rendering the chat template", NULL, NULL);
+            return send_error(c, 400, err.msg, "messages", "invalid_value");
+        }
+        if (h->log_prompts) fprintf(stderr, "octet serve: prompt (%zu bytes):\n%s\n", tl, txt);
+        if (prompt_too_big(h, c, tl, "messages", &early)) {
+            octet_chat_template_free(txt);
+            srv_request_free(&rq);
+            return early;
+        }
+        n = tokenize(h->m, txt, tl, 0, 1, &toks);
+        octet_chat_template_free(txt);
+    } else if (kind == SRV_REQ_CHAT) {
         srv_buf p = {0};
         srv_tmpl_apply(h->tmpl, rq.msgs, rq.n_msgs, h->eos, &p);
         if (!p.oom && prompt_too_big(h, c, p.len, "messages", &early)) {
@@ -592,7 +618,7 @@ static enum MHD_Result handle_generate(srv_server *h, struct MHD_Connection *c, 
         rq.stop[i] = NULL;
     }
     rq.n_stop = 0;
-    const char *implied = kind == SRV_REQ_CHAT ? srv_tmpl_stop(h->tmpl) : NULL;
+    const char *implied = kind == SRV_REQ_CHAT && !h->jinja ? srv_tmpl_stop(h->tmpl) : NULL;
     if (implied && (j->stop[j->n_stop] = strdup(implied))) j->n_stop++;
     j->text.max = (size_t)64 << 20;
     int stream_it = rq.stream, include_usage = rq.include_usage, want_lp = rq.logprobs;
@@ -753,7 +779,7 @@ static json_t *model_obj(srv_server *h) {
     return json_pack("{s:s,s:s,s:I,s:s,s:{s:s,s:i,s:i,s:i,s:I,s:s}}", "id", h->model_id, "object", "model", "created",
                      (json_int_t)h->created, "owned_by", "octet", "meta", "arch", mi.arch, "n_ctx",
                      srv_sched_n_ctx(h->sched), "n_vocab", mi.n_vocab, "n_embd", mi.n_embd, "n_params",
-                     (json_int_t)mi.n_params, "chat_template", srv_tmpl_name(h->tmpl));
+                     (json_int_t)mi.n_params, "chat_template", h->jinja ? "jinja" : srv_tmpl_name(h->tmpl));
 }
 
 static enum MHD_Result handle_models(srv_server *h, struct MHD_Connection *c) {
@@ -1280,6 +1306,13 @@ void srv_http_set_ready(srv_server *h, const octet_model *m, srv_sched *sched, c
     int n_ctx = srv_sched_n_ctx(sched);
     h->max_prompt_bytes = (size_t)(n_ctx > 1 ? n_ctx - 1 : 1) * max_piece;
     atomic_store(&h->ready, 1);
+}
+
+void srv_http_set_template(srv_server *h, const char *tmpl, size_t len, const char *bos_text, int log_prompts) {
+    h->jinja = tmpl;
+    h->jinja_len = len;
+    snprintf(h->bos, sizeof h->bos, "%s", bos_text ? bos_text : "");
+    h->log_prompts = log_prompts;
 }
 
 void srv_http_quiesce(srv_server *h) {

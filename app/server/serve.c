@@ -52,7 +52,7 @@ static void model_id_of(const char *path, char *out, size_t n) {
 
 int cmd_serve(int argc, char **argv) {
     const char *model = NULL, *host = "127.0.0.1", *api_key = NULL, *exec_mode = NULL, *split = NULL;
-    int port = 8080, n_slots = 1, n_ctx = 0, n_threads = 0, no_mmap = 0, quiet = 0;
+    int port = 8080, n_slots = 1, n_ctx = 0, n_threads = 0, no_mmap = 0, quiet = 0, log_prompts = 0;
     const char *cors = NULL;
     int max_conn_addr = SRV_MAX_CONN_PER_ADDR, read_timeout = SRV_READ_TIMEOUT;
     const opt opts[] = {
@@ -70,6 +70,8 @@ int cmd_serve(int argc, char **argv) {
         {"--threads", "-t", OPT_INT, &n_threads, "N", "threads per forward pass (default: all CPUs)", 1, 256, NULL},
         {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
         {"--quiet", "-q", OPT_FLAG, &quiet, NULL, "no start-up lines on stderr", 0, 0, NULL},
+        {"--log-prompts", NULL, OPT_FLAG, &log_prompts, NULL, "print every chat prompt as the template renders it (debugging)", 0,
+         0, NULL},
         {"--split", NULL, OPT_STR, &split, "N,N..", "under mpiexec: layers per rank (default: balanced by bytes)", 0,
          0, NULL},
         {"--cors", NULL, OPT_STR, &cors, "ORIGIN",
@@ -154,6 +156,31 @@ int cmd_serve(int argc, char **argv) {
         int k = octet_token_to_piece(m, mi.eos_id, 1, eos, sizeof eos - 1);
         eos[k > 0 && k < (int)sizeof eos ? k : 0] = 0;
     }
+    char bos[64] = "";
+    if (mi.bos_id >= 0) {
+        int k = octet_token_to_piece(m, mi.bos_id, 1, bos, sizeof bos - 1);
+        bos[k > 0 && k < (int)sizeof bos ? k : 0] = 0;
+    }
+    /* The model's Jinja template when it renders a plain conversation; otherwise the family format, said so. */
+    size_t jinja_len = 0;
+    const char *jinja = octet_model_chat_template(m, &jinja_len);
+    if (jinja) {
+        static const char probe[] = "{\"messages\": [{\"role\": \"system\", \"content\": \"s\"}, "
+                                    "{\"role\": \"user\", \"content\": \"u\"}]}";
+        char *txt = NULL;
+        octet_error terr;
+        memset(&terr, 0, sizeof terr);
+        if (octet_chat_template_apply(jinja, jinja_len, probe, sizeof probe - 1, bos, eos, 1, &txt, NULL, &terr)) {
+            fprintf(stderr, "octet serve: warning: the model's chat template does not render (%s); using the %s format\n",
+                    terr.msg, srv_tmpl_name(tmpl));
+            jinja = NULL;
+        }
+        octet_chat_template_free(txt);
+    } else if (!quiet) {
+        fprintf(stderr, "octet serve: warning: the model has no chat template; using the %s format\n",
+                srv_tmpl_name(tmpl));
+    }
+    if (jinja) srv_http_set_template(h, jinja, jinja_len, bos, log_prompts);
     octet_session_params sp = octet_session_default_params();
     sp.n_ctx = n_ctx;
     sp.n_threads = n_threads;
@@ -173,7 +200,8 @@ int cmd_serve(int argc, char **argv) {
     srv_http_set_ready(h, m, sched, id, tmpl, eos);
     if (!quiet)
         fprintf(stderr, "octet serve: ready: model %s, %d slot(s) of %d tokens, chat format %s%s\n", id, n_slots,
-                srv_sched_n_ctx(sched), srv_tmpl_name(tmpl), api_key ? ", API key required" : "");
+                srv_sched_n_ctx(sched), jinja ? "jinja (the model's template)" : srv_tmpl_name(tmpl),
+                api_key ? ", API key required" : "");
 
     /* wait for SIGTERM/SIGINT */
     int sig;

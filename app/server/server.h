@@ -233,6 +233,11 @@ int srv_http_port(const srv_server *h);
 /* Hand the loaded model and scheduler over; from now on requests are served. */
 void srv_http_set_ready(srv_server *h, const octet_model *m, srv_sched *sched, const char *model_id, srv_tmpl tmpl,
                         const char *eos_text);
+/* Before srv_http_set_ready: render chat requests with the model's Jinja template (octet_chat_template_apply
+ * over the whole request body) instead of the family format; tmpl must stay valid while the server runs. A
+ * template that fails on a request is a 400 answer naming the template line. log_prompts: print every rendered
+ * prompt on stderr (debugging). */
+void srv_http_set_template(srv_server *h, const char *tmpl, size_t len, const char *bos_text, int log_prompts);
 /* Stop accepting connections; requests in flight continue. */
 void srv_http_quiesce(srv_server *h);
 /* Requests currently being answered (generation requests, including open streams). */
