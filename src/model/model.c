@@ -366,9 +366,9 @@ static int read_octet_tok_keys(const octet__gguf *g, octet__tokenizer_desc *d, n
     rc = octet__gguf_get_bool(g, "tokenizer.octet.add_prefix_space", &b, err);
     if (rc == 0) d->add_prefix_space = b;
     else if (rc != OCTET_ENOTFOUND) return rc;
-    d->ignore_merges = -1;
+    d->ignore_merges = 0;
     rc = octet__gguf_get_bool(g, "tokenizer.octet.ignore_merges", &b, err);
-    if (rc == 0) d->ignore_merges = b;
+    if (rc == 0) d->ignore_merges = b ? 2 : 1;
     else if (rc != OCTET_ENOTFOUND) return rc;
     rc = octet__gguf_get_i32_arr(g, "tokenizer.octet.eog_token_ids", &nk->eog, &ne, err);
     if (rc && rc != OCTET_ENOTFOUND) return rc;

@@ -380,7 +380,7 @@ int octet__tokenizer_new(octet__tokenizer **out, const octet__tokenizer_desc *d,
     t->add_eos = d->add_eos < 0 ? 0 : d->add_eos != 0;
     t->add_space_prefix = d->add_space_prefix < 0 ? def_space : d->add_space_prefix != 0;
 
-    if (d->ignore_merges >= 0) t->ignore_merges = d->ignore_merges != 0;
+    if (d->ignore_merges == 1 || d->ignore_merges == 2) t->ignore_merges = d->ignore_merges == 2;
     t->add_prefix_space = d->add_prefix_space > 0;
     if ((rc = build_vocab(t, d, err)) || (rc = build_merges(t, d, err)) || (rc = build_norm(t, d, err))) {
         octet__tokenizer_free(t);

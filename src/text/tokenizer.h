@@ -47,7 +47,7 @@ typedef struct octet__tokenizer_desc {
     int n_norm;
     const octet__norm_step *norm; /* n_norm steps, strings borrowed */
     int add_prefix_space;         /* BPE: ' ' before a fragment that does not start with one; -1 absent (0) */
-    int ignore_merges;            /* BPE: -1 absent (the pre-tokenizer's default) */
+    int ignore_merges;            /* BPE: 0 the pre-tokenizer's default (also when the desc is zeroed), 1 off, 2 on */
     int n_eog;
     const int32_t *eog_ids;       /* extra end-of-generation ids */
 } octet__tokenizer_desc;
