@@ -4,8 +4,10 @@ identical-id rate. Differences explained by a documented quirk of the reference 
 docs/tokenizer.md) are counted apart:
   - js-nel: JavaScript's \\s does not match U+0085 (NEL), which is Unicode White_Space (PropList.txt) and
     matched by \\s in Hugging Face's Rust tokenizers (Oniguruma) and in octet; strings containing U+0085 can
-    split differently.
-Usage: tok_compare.py NAME CORPUS.jsonl REF_IDS GOT_IDS [--min-rate R]  (exit 1 on an unexplained difference or
+    split differently;
+  - ref-unicode: the string holds a codepoint the reference's Unicode tables call unassigned (node's ICU older
+    than the UCD octet's tables come from; --ref-flags, written by tok_hf_ref.cjs).
+Usage: tok_compare.py NAME CORPUS.jsonl REF_IDS GOT_IDS [--min-rate R] [--ref-flags FILE]  (exit 1 on an unexplained difference or
 a rate below R)
 """
 import json
@@ -19,6 +21,11 @@ def main():
         i = a.index("--min-rate")
         min_rate = float(a[i + 1])
         del a[i:i + 2]
+    flags = None
+    if "--ref-flags" in a:
+        i = a.index("--ref-flags")
+        flags = open(a[i + 1]).read().split("\n")
+        del a[i:i + 2]
     name, corpus, ref, got = a
     c = [json.loads(l) for l in open(corpus, encoding="utf-8")]
     r = open(ref).read().split("\n")[:len(c)]
@@ -27,13 +34,20 @@ def main():
         print("FAIL %s: %d strings, %d reference lines, %d octet lines" % (name, len(c), len(r), len(g)))
         return 1
     same = sum(1 for i in range(len(c)) if r[i] == g[i])
-    quirk, unexplained = [], []
+    quirk, old_uni, unexplained = [], [], []
     for i in range(len(c)):
-        if r[i] != g[i]:
-            (quirk if "\u0085" in c[i] else unexplained).append(i)
+        if r[i] == g[i]:
+            continue
+        if "\u0085" in c[i]:
+            quirk.append(i)
+        elif flags and len(flags) > i + 1 and flags[i + 1] == "cn":
+            old_uni.append(i)
+        else:
+            unexplained.append(i)
     rate = same / len(c)
-    print("%s: %d/%d strings identical (%.2f%%); %d differ by the js-nel quirk, %d unexplained"
-          % (name, same, len(c), 100 * rate, len(quirk), len(unexplained)))
+    extra = ", %d by the reference's older Unicode (%s)" % (len(old_uni), flags[0]) if old_uni else ""
+    print("%s: %d/%d strings identical (%.2f%%); %d differ by the js-nel quirk%s, %d unexplained"
+          % (name, same, len(c), 100 * rate, len(quirk), extra, len(unexplained)))
     for i in unexplained[:5]:
         print("    %s\n      ref %s\n      got %s" % (json.dumps(c[i])[:160], r[i][:160], g[i][:160]))
     return 1 if unexplained or rate < min_rate else 0
