@@ -17,6 +17,7 @@
  * well-formed sequence (Unicode 3.9 D92: no overlongs, no surrogates, nothing past U+10FFFF) pass through
  * unchanged, so a byte-level tokenizer still sees them.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -82,6 +83,23 @@ static uint32_t compose_pair(uint32_t a, uint32_t b) {
     }
     return 0;
 }
+
+/* "Inert" codepoints: a starter (class 0) with no decomposition of either kind that is never the second of a
+ * primary composite (nor a Hangul V or T jamo). Nothing before an inert codepoint can reorder or compose across
+ * it, so text splits into independent chunks right before each one, and a chunk that is one inert codepoint is
+ * its own normal form in every form. One bit per codepoint (136 KiB), built once from the tables. */
+static uint32_t g_busy[0x110000 / 32]; /* bit set: not inert */
+static pthread_once_t g_busy_once = PTHREAD_ONCE_INIT;
+static void set_busy(uint32_t cp) { g_busy[cp >> 5] |= 1u << (cp & 31); }
+static void build_busy(void) {
+    for (int i = 0; i < octet__ucd_n_ccc; i++) set_busy(octet__ucd_ccc_tab[i] >> 8);
+    for (int i = 0; i < octet__ucd_n_decomp; i++) set_busy(octet__ucd_decomp[i].cp);
+    for (int i = 0; i < octet__ucd_n_comp; i++) set_busy(octet__ucd_comp[i][1]);
+    for (uint32_t c = S_BASE; c < S_BASE + S_COUNT; c++) set_busy(c);
+    for (uint32_t c = V_BASE; c < V_BASE + V_COUNT; c++) set_busy(c);
+    for (uint32_t c = T_BASE + 1; c < T_BASE + T_COUNT; c++) set_busy(c);
+}
+static inline int inert(uint32_t cp) { return cp < 0x110000 && !(g_busy[cp >> 5] >> (cp & 31) & 1); }
 
 typedef struct cpbuf {
     uint32_t *p;
@@ -233,11 +251,32 @@ static int put_cp(bytebuf *b, uint32_t cp) {
     return put_bytes(b, u, (size_t)k);
 }
 
+/* Room for n more bytes, allocated once (large buffers are costly to grow: each copy faults in new pages). */
+static int reserve(bytebuf *b, size_t n) {
+    size_t need;
+    if (!octet__add_size(b->n, n, &need)) return OCTET_ENOMEM;
+    if (need <= b->cap) return 0;
+    char *np = octet__realloc_array(b->p, b->n, need, 1);
+    if (!np) return OCTET_ENOMEM;
+    b->p = np, b->cap = need;
+    return 0;
+}
+
 /* Apply a Unicode form to the well-formed runs of s, copying other bytes. */
 static int step_form(int form, const char *s, size_t n, bytebuf *o) {
     const unsigned char *u = (const unsigned char *)s;
+    /* below U+0300 (NFC) / U+00C0 (NFD) every codepoint is its own normal form; for all forms ASCII is */
+    unsigned lim = form == OCTET__NFC ? 0xCCu : form == OCTET__NFD ? 0xC3u : 0x80u; /* U+0300 is CC 80, U+00C0 C3 80 */
+    size_t q = 0;
+    while (q < n && u[q] < lim) q++;
+    if (q == n) return put_bytes(o, s, n);
+    pthread_once(&g_busy_once, build_busy);
     cpbuf run = {0};
-    int rc = 0;
+    int rc = reserve(o, n + n / 4 + 16);
+    if (rc) return rc;
+    run.p = octet__malloc((n + 1) * sizeof *run.p); /* a run has at most one codepoint per byte */
+    if (!run.p) return OCTET_ENOMEM;
+    run.cap = n + 1;
     size_t i = 0;
     while (i < n && rc == 0) {
         uint32_t cp;
@@ -247,17 +286,20 @@ static int step_form(int form, const char *s, size_t n, bytebuf *o) {
             i += l;
             if (rc || i < n) continue;
         }
-        if (run.n) { /* flush the run before a malformed byte or at the end */
-            uint32_t *nf;
-            size_t nn;
-            int all_low = form == OCTET__NFC || form == OCTET__NFD ? 1 : 0;
-            for (size_t k = 0; k < run.n && all_low; k++) all_low = run.p[k] < (form == OCTET__NFC ? 0x300u : 0xC0u);
-            if (all_low) { /* below U+0300 (NFC) / U+00C0 (NFD) every codepoint is its own normal form */
-                for (size_t k = 0; k < run.n && rc == 0; k++) rc = put_cp(o, run.p[k]);
-            } else {
-                rc = octet__unorm(form, run.p, run.n, &nf, &nn);
-                for (size_t k = 0; k < nn && rc == 0; k++) rc = put_cp(o, nf[k]);
-                octet__free(nf);
+        if (run.n) { /* flush the run before a malformed byte or at the end, chunk by chunk */
+            for (size_t a = 0; a < run.n && rc == 0;) {
+                size_t b = a + 1;
+                while (b < run.n && !inert(run.p[b])) b++; /* a chunk ends before the next inert codepoint */
+                if (b == a + 1 && inert(run.p[a])) {
+                    rc = put_cp(o, run.p[a]);
+                } else {
+                    uint32_t *nf;
+                    size_t nn;
+                    rc = octet__unorm(form, run.p + a, b - a, &nf, &nn);
+                    for (size_t k = 0; k < nn && rc == 0; k++) rc = put_cp(o, nf[k]);
+                    octet__free(nf);
+                }
+                a = b;
             }
             run.n = 0;
         }
@@ -339,6 +381,7 @@ int octet__normalize(const octet__norm_step *steps, int n_steps, const char *tex
     for (int k = 0; k < n_steps && rc == 0; k++) {
         const octet__norm_step *st = &steps[k];
         bytebuf nx = {0};
+        if ((rc = reserve(&nx, cur.n + 16))) break; /* most steps keep the length */
         switch (st->op) {
         case OCTET__NORM_NFC: rc = step_form(OCTET__NFC, cur.p, cur.n, &nx); break;
         case OCTET__NORM_NFD: rc = step_form(OCTET__NFD, cur.p, cur.n, &nx); break;

@@ -36,7 +36,7 @@ static void test_conformance(void) {
     CHECK(f != NULL);
     if (!f) return;
     char line[4096];
-    int cases = 0, bad = 0;
+    int cases = 0, bad = 0, utf8_bad = 0;
     static const int forms[4] = {OCTET__NFC, OCTET__NFD, OCTET__NFKC, OCTET__NFKD};
     /* expected column (0-based) of form f applied to column c */
     static const int want[4][5] = {{1, 1, 1, 3, 3}, {2, 2, 2, 4, 4}, {3, 3, 3, 3, 3}, {4, 4, 4, 4, 4}};
@@ -67,9 +67,41 @@ static void test_conformance(void) {
                 }
                 octet__free(o);
             }
+        /* the UTF-8 path (octet__normalize: ASCII fast path, chunks split before inert codepoints) on the whole
+         * line's columns joined, against octet__unorm on the joined codepoints */
+        uint32_t all[5 * 64 + 8];
+        size_t na = 0;
+        char u8[5 * 64 * 4 + 32];
+        size_t nu = 0;
+        for (int c = 0; c < 5; c++) {
+            for (size_t k = 0; k < n[c]; k++) {
+                all[na++] = col[c][k];
+                nu += (size_t)octet__utf8_encode(col[c][k], (unsigned char *)u8 + nu);
+            }
+            all[na++] = 'x';
+            u8[nu++] = 'x';
+        }
+        for (int fi = 0; fi < 4; fi++) {
+            uint32_t *o;
+            size_t no;
+            char *p8;
+            size_t n8;
+            octet__norm_step st = {OCTET__NORM_NFC + fi, "", 0, "", 0, 0, 0};
+            if (octet__unorm(forms[fi], all, na, &o, &no) || octet__normalize(&st, 1, u8, nu, &p8, &n8)) {
+                utf8_bad++;
+                continue;
+            }
+            char w8[sizeof u8 * 5];
+            size_t nw = 0;
+            for (size_t k = 0; k < no && nw + 4 < sizeof w8; k++) nw += (size_t)octet__utf8_encode(o[k], (unsigned char *)w8 + nw);
+            if (n8 != nw || memcmp(p8, w8, nw) != 0) utf8_bad++;
+            octet__free(o);
+            octet__free(p8);
+        }
     }
     fclose(f);
     CHECKF(cases > 5000, "%d cases", cases);
+    CHECKF(utf8_bad == 0, "%d cases differ through the UTF-8 path", utf8_bad);
     CHECKF(bad == 0, "%d of %d cases x 20 differ", bad, cases);
     printf("normalization: %d conformance cases (UCD %s), %d mismatches\n", cases, octet__ucd_version, bad);
     CHECK(strcmp(octet__ucd_version, "16.0.0") >= 0);
@@ -113,8 +145,44 @@ static void test_steps(void) {
     CHECK(octet__norm_op_from_name("NFKC", 4) == OCTET__NORM_NFKC && octet__norm_op_from_name("Precompiled", 11) == 0);
 }
 
+/* Random strings over codepoints that reorder, compose, decompose or stay inert: the UTF-8 path (chunked) equals
+ * octet__unorm on the whole string, for every form. */
+static void test_random_chunks(void) {
+    static const uint32_t pool[] = {'a', 'e', 'o', 'A', ' ', 0x300, 0x301, 0x308, 0x323, 0x327, 0x31B, 0x345, 0x5B0,
+                                    0x93C, 0x3099, 0x309A, 0x304B, 0x30AB, 0x1100, 0x1161, 0x11A8, 0xAC00, 0xAC01,
+                                    0xC5, 0xE9, 0x212B, 0x1E0A, 0xFB01, 0xFF76, 0x1F1, 0x3B1, 0x1F00, 0x4E00, 0x1F600,
+                                    0x0F73, 0x0F71, 0x0F72, 0x11131, 0x11127, 0x1D15F, 0x1D165, 0x05D0, 0x0627, 0x0653};
+    uint64_t rng = 7;
+    int bad = 0;
+    for (int it = 0; it < 3000; it++) {
+        uint32_t cps[40];
+        size_t n = 1 + t_rng_next(&rng) % 40, nu = 0;
+        char u8[40 * 4];
+        for (size_t k = 0; k < n; k++) {
+            cps[k] = pool[t_rng_next(&rng) % (sizeof pool / sizeof *pool)];
+            nu += (size_t)octet__utf8_encode(cps[k], (unsigned char *)u8 + nu);
+        }
+        for (int fi = 0; fi < 4; fi++) {
+            uint32_t *o;
+            size_t no, n8, nw = 0;
+            char *p8, w8[40 * 18 * 4];
+            octet__norm_step st = {OCTET__NORM_NFC + fi, "", 0, "", 0, 0, 0};
+            if (octet__unorm(OCTET__NFC + fi, cps, n, &o, &no) || octet__normalize(&st, 1, u8, nu, &p8, &n8)) {
+                bad++;
+                continue;
+            }
+            for (size_t k = 0; k < no; k++) nw += (size_t)octet__utf8_encode(o[k], (unsigned char *)w8 + nw);
+            if (n8 != nw || memcmp(p8, w8, nw) != 0) bad++;
+            octet__free(o);
+            octet__free(p8);
+        }
+    }
+    CHECKF(bad == 0, "%d random strings differ between the chunked UTF-8 path and whole-string normalization", bad);
+}
+
 int main(void) {
     test_conformance();
+    test_random_chunks();
     test_steps();
     TEST_MAIN_END();
 }
