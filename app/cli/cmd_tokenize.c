@@ -1,14 +1,65 @@
 /*
  * cmd_tokenize.c - `octet tokenize`: token ids of a text, comma-separated (or one "id 'piece'" per line).
  */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
+/* --jsonl: each line of the file is a JSON string; one line of comma-separated ids per input line (an empty line
+ * for an empty string). For comparing with other tokenizers on many strings without reloading the model. */
+static int tokenize_jsonl(octet_model *m, const char *text, size_t len, int add_bos, int parse_special) {
+    size_t cap = 1024;
+    int32_t *toks = malloc(cap * sizeof *toks);
+    int status = EXIT_OK;
+    for (size_t at = 0, lineno = 1; at < len && toks && status == EXIT_OK; lineno++) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        json_error_t je;
+        json_t *j = json_loadb(text + at, end - at, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+        at = end + 1;
+        if (!j || !json_is_string(j)) {
+            fprintf(stderr, "octet tokenize: line %zu: expected a JSON string\n", lineno);
+            json_decref(j);
+            status = EXIT_ERR;
+            break;
+        }
+        octet_error err;
+        memset(&err, 0, sizeof err);
+        int n = 0;
+        const char *s = json_string_value(j);
+        size_t sl = json_string_length(j);
+        int rc = octet_tokenize(m, s, sl, add_bos, parse_special, toks, (int)cap, &n, &err);
+        if (rc == OCTET_ERANGE && n > (int)cap) {
+            int32_t *nt = realloc(toks, (size_t)n * sizeof *toks);
+            if (!nt) {
+                json_decref(j);
+                break;
+            }
+            toks = nt, cap = (size_t)n;
+            rc = octet_tokenize(m, s, sl, add_bos, parse_special, toks, (int)cap, &n, &err);
+        }
+        json_decref(j);
+        if (rc) {
+            fprintf(stderr, "octet: error: line %zu: %s\n", lineno, err.msg);
+            status = EXIT_ERR;
+            break;
+        }
+        for (int i = 0; i < n; i++) printf("%s%d", i ? "," : "", toks[i]);
+        printf("\n");
+    }
+    if (!toks) {
+        fprintf(stderr, "octet tokenize: out of memory\n");
+        status = EXIT_ERR;
+    }
+    free(toks);
+    return status;
+}
+
 int cmd_tokenize(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *file = NULL;
-    int no_bos = 0, show_pieces = 0, no_parse_special = 0, parse_special = 0;
+    int no_bos = 0, show_pieces = 0, no_parse_special = 0, parse_special = 0, jsonl = 0;
     const opt opts[] = {
         {"--model", "-m", OPT_STR, &model, "FILE", "GGUF model (default: the bundled model)", 0, 0, NULL},
         {"--prompt", "-p", OPT_STR, &prompt, "TEXT", "text to tokenize", 0, 0, NULL},
@@ -19,6 +70,8 @@ int cmd_tokenize(int argc, char **argv) {
         {"--parse-special", NULL, OPT_FLAG, &parse_special, NULL, "recognise control-token text (the default)", 0, 0,
          NULL},
         {"--show-pieces", NULL, OPT_FLAG, &show_pieces, NULL, "print one 'id -> piece' line per token", 0, 0, NULL},
+        {"--jsonl", NULL, OPT_FLAG, &jsonl, NULL,
+         "with -f: every line is a JSON string, tokenized alone; prints one line of ids per line", 0, 0, NULL},
     };
     const cmd_spec spec = {"tokenize", "[-m MODEL] -p TEXT [--no-bos]",
                            "Print the token ids of TEXT, comma-separated, using the model's tokenizer.", opts,
@@ -51,6 +104,10 @@ int cmd_tokenize(int argc, char **argv) {
     octet_error err;
     memset(&err, 0, sizeof err);
     const char *t = text ? text : prompt;
+    if (jsonl) {
+        status = tokenize_jsonl(m, t, len, !no_bos, !no_parse_special);
+        goto out;
+    }
     int n = 0;
     rc = octet_tokenize(m, t, len, !no_bos, !no_parse_special, NULL, 0, &n, &err);
     if (rc && rc != OCTET_ERANGE) {

@@ -4,6 +4,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,11 +35,92 @@ const char *octet__json_type_name(const json_t *v) {
     return "unknown";
 }
 
+/* Integers beyond json_int_t (int64): jansson refuses them ("too big integer"), but Hugging Face files carry
+ * some (tokenizer_config.json's model_max_length: 1000000000000000019884624838656, i.e. 1e30 written by Python's
+ * int(1e30)). RFC 8259 section 6 leaves the range of numbers to the implementation, so octet reads such a
+ * literal as a real (a double, 53 bits of precision): the value is kept as a number where it is used and the
+ * file parses where it is not. big_int_end scans one number at s (outside strings: in JSON a digit or '-' there
+ * always starts a number) and returns its end; *big is set when it is an integer literal (no fraction, no
+ * exponent) in valid syntax (no leading zero) whose value does not fit int64. */
+static size_t number_end(const char *s, size_t i, size_t len, int *big) {
+    size_t start = i;
+    *big = 0;
+    int neg = s[i] == '-';
+    if (neg) i++;
+    size_t d0 = i;
+    while (i < len && s[i] >= '0' && s[i] <= '9') i++;
+    size_t nd = i - d0;
+    if (i < len && (s[i] == '.' || s[i] == 'e' || s[i] == 'E')) { /* a real: skip the rest of it */
+        while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == 'e' || s[i] == 'E' ||
+                           s[i] == '+' || s[i] == '-'))
+            i++;
+        return i;
+    }
+    if (nd >= 19 && s[d0] != '0') { /* INT64_MAX has 19 digits */
+        static const char k_max[] = "9223372036854775807", k_min[] = "9223372036854775808";
+        const char *lim = neg ? k_min : k_max;
+        *big = nd > 19 || memcmp(s + d0, lim, 19) > 0;
+    }
+    return i > start ? i : start + 1;
+}
+
+/* A copy of buf with every big integer literal followed by ".0", or NULL (out of memory, or none found:
+ * *n_big tells which). */
+static char *widen_big_ints(const char *buf, size_t len, size_t *out_len, size_t *n_big) {
+    *n_big = 0;
+    int in_str = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        char *o = NULL;
+        size_t w = 0;
+        if (pass == 1) {
+            if (*n_big == 0) return NULL;
+            o = octet__malloc(len + 2 * *n_big + 1);
+            if (!o) return NULL;
+        }
+        in_str = 0;
+        for (size_t i = 0; i < len;) {
+            char c = buf[i];
+            if (in_str) {
+                size_t step = c == '\\' && i + 1 < len ? 2 : 1;
+                if (c == '"') in_str = 0;
+                if (o) memcpy(o + w, buf + i, step);
+                w += step, i += step;
+            } else if (c == '"') {
+                in_str = 1;
+                if (o) o[w] = c;
+                w++, i++;
+            } else if (c == '-' || (c >= '0' && c <= '9')) {
+                int big;
+                size_t e = number_end(buf, i, len, &big);
+                if (o) memcpy(o + w, buf + i, e - i);
+                w += e - i, i = e;
+                if (big) {
+                    if (o) memcpy(o + w, ".0", 2);
+                    w += 2;
+                    if (pass == 0) (*n_big)++;
+                }
+            } else {
+                if (o) o[w] = c;
+                w++, i++;
+            }
+        }
+        if (pass == 1) {
+            *out_len = w;
+            return o;
+        }
+    }
+    return NULL;
+}
+
 int octet__json_parse(json_t **out, const char *buf, size_t len, size_t max_bytes, const char *name,
                       octet_error *err) {
     *out = NULL;
     if (len > max_bytes)
         return octet__err(err, OCTET_EFORMAT, "%s: %zu bytes of JSON exceed the limit of %zu", name, len, max_bytes);
+    size_t n_big = 0, wlen = 0;
+    char *widened = widen_big_ints(buf, len, &wlen, &n_big);
+    if (n_big && !widened) return octet__err(err, OCTET_ENOMEM, "%s: out of memory parsing JSON", name);
+    if (widened) buf = widened, len = wlen;
     /* Same functions every time, so setting them on each call is idempotent; trees allocated earlier are freed
      * through the same functions. */
     json_set_alloc_funcs(hook_malloc, hook_free);
@@ -46,6 +128,7 @@ int octet__json_parse(json_t **out, const char *buf, size_t len, size_t max_byte
     memset(&je, 0, sizeof je);
     t_alloc_failed = 0;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    octet__free(widened);
     if (root && t_alloc_failed) { /* jansson recovered from a failure: treat the result as untrustworthy */
         json_decref(root);
         root = NULL;
@@ -86,6 +169,9 @@ int octet__json_get_i64(const json_t *obj, const char *key, int64_t lo, int64_t 
                         octet_error *err) {
     json_t *v = member(obj, key);
     if (!v) return OCTET_ENOTFOUND;
+    if (json_is_real(v) && fabs(json_real_value(v)) >= 9223372036854775808.0) /* a widened big integer */
+        return octet__err(err, OCTET_EFORMAT, "%s: %s: %.17g is outside %lld..%lld", name, key, json_real_value(v),
+                          (long long)lo, (long long)hi);
     if (!json_is_integer(v))
         return octet__err(err, OCTET_EFORMAT, "%s: %s: expected an integer, found %s", name, key,
                           octet__json_type_name(v));

@@ -6,6 +6,7 @@
  * rejects invalid UTF-8 and NUL inside strings unless asked), bounds nesting depth (2048 levels), detects integer
  * overflow instead of wrapping, is fuzzed continuously by OSS-Fuzz, and is packaged by Debian. What this wrapper
  * adds: a byte limit before parsing, duplicate keys refused (JSON_REJECT_DUPLICATES), trailing garbage refused,
+ * integers beyond int64 read as reals instead of refused (json.c: Hugging Face's model_max_length of 1e30),
  * jansson's allocations routed through octet's hook (so allocation-failure tests cover it), and typed getters
  * whose messages name the file and the key.
  *
@@ -35,7 +36,7 @@ int octet__json_load_file(json_t **out, const char *path, size_t max_bytes, octe
 
 /* Typed getters on an object. They return 0, OCTET_ENOTFOUND when key is absent or null (err untouched), or
  * OCTET_EFORMAT when the value has the wrong type or is out of range; messages read "NAME: KEY: reason".
- * get_i64 accepts only JSON integers; get_f64 accepts integers and reals; get_str returns a borrowed
+ * get_i64 accepts only JSON integers (an integer literal beyond int64, read as a real, is reported out of range); get_f64 accepts integers and reals; get_str returns a borrowed
  * NUL-terminated string (JSON strings with NUL are refused by the parser). */
 int octet__json_get_i64(const json_t *obj, const char *key, int64_t lo, int64_t hi, int64_t *out, const char *name,
                         octet_error *err);

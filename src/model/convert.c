@@ -445,6 +445,28 @@ static int write_vocab(octet__gguf_writer *w, const octet__cv_vocab *v, octet_er
     if (v->chat_template && (rc = octet__gguf_writer_set_str(w, "tokenizer.chat_template", v->chat_template,
                                                              strlen(v->chat_template), err)))
         return rc;
+    /* octet's own keys (docs/tokenizer.md): the normalizer steps, byte-level options, end-of-generation ids */
+    if (v->n_norm > 0 &&
+        ((rc = octet__gguf_writer_set_str_arr(w, "tokenizer.octet.normalizer.type", v->norm_op, NULL,
+                                              (uint64_t)v->n_norm, err)) ||
+         (rc = octet__gguf_writer_set_str_arr(w, "tokenizer.octet.normalizer.arg0",
+                                              (const char *const *)v->norm_arg0, NULL, (uint64_t)v->n_norm, err)) ||
+         (rc = octet__gguf_writer_set_str_arr(w, "tokenizer.octet.normalizer.arg1",
+                                              (const char *const *)v->norm_arg1, NULL, (uint64_t)v->n_norm, err))))
+        return rc;
+    if (v->add_prefix_space >= 0 &&
+        (rc = octet__gguf_writer_set_bool(w, "tokenizer.octet.add_prefix_space", v->add_prefix_space, err)))
+        return rc;
+    if (v->ignore_merges >= 0 &&
+        (rc = octet__gguf_writer_set_bool(w, "tokenizer.octet.ignore_merges", v->ignore_merges, err)))
+        return rc;
+    if (v->n_eog > 0) {
+        int32_t eog[OCTET_CV_MAX_EOG];
+        for (int i = 0; i < v->n_eog; i++) eog[i] = (int32_t)v->eog[i];
+        if ((rc = octet__gguf_writer_set_arr(w, "tokenizer.octet.eog_token_ids", GGUF_TYPE_INT32, eog,
+                                             (uint64_t)v->n_eog, err)))
+            return rc;
+    }
     return 0;
 }
 

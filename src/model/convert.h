@@ -12,6 +12,10 @@
 #include "format/json.h"
 #include "octet.h"
 
+#define OCTET_CV_MAX_NORM 32
+#define OCTET_CV_MAX_EOG 16
+#define OCTET_CV_MAX_NOTES 48
+
 /* The tokenizer as GGUF wants it. Every array is owned (octet__free via octet__cv_vocab_free). */
 typedef struct octet__cv_vocab {
     const char *model;   /* "llama" (SentencePiece-style) or "gpt2" (byte-level BPE); static */
@@ -26,10 +30,25 @@ typedef struct octet__cv_vocab {
     int add_bos, add_eos;       /* -1 when not stated */
     int add_space_prefix;       /* -1 when not stated */
     char *chat_template;        /* or NULL */
+    /* tokenizer.json's normalizer, a Sequence flattened (tokenizer.octet.normalizer.*): op names as
+     * tokenizer.json spells them (NFC, NFD, NFKC, NFKD, Lowercase, Strip, Replace, Prepend) and two arguments
+     * each (Replace: pattern, content; Prepend: prefix; Strip: "1"/"0" for left, right; else ""). */
+    int n_norm;
+    const char *norm_op[OCTET_CV_MAX_NORM];
+    char *norm_arg0[OCTET_CV_MAX_NORM], *norm_arg1[OCTET_CV_MAX_NORM];
+    int add_prefix_space;       /* byte-level: ByteLevel pre-tokenizer's add_prefix_space; -1 when absent */
+    int ignore_merges;          /* byte-level: model.ignore_merges; -1 when absent */
+    int64_t eog[OCTET_CV_MAX_EOG]; /* end-of-generation ids (generation_config.json, config.json eos lists) */
+    int n_eog;
+    /* what was not carried over, one line each (logged by octet__cv_vocab_load as warnings) */
+    char *notes[OCTET_CV_MAX_NOTES];
+    int n_notes, n_notes_dropped;
 } octet__cv_vocab;
 
-/* Load the tokenizer of the checkpoint in dir for a model of n_vocab tokens (the embedding's rows). config is
- * config.json (for *_token_id fallbacks). Errors name the file and the field. */
+/* Load the tokenizer of the checkpoint in dir for a model of n_vocab tokens (the embedding's rows; the
+ * vocabulary grows past it when the tokenizer names higher ids, v->n says how many). config is config.json (for
+ * *_token_id fallbacks and eos lists); generation_config.json is read from dir when present. Errors name the
+ * file and the field; an unknown normalizer or pre-tokenizer type is an error (OCTET_EUNSUPPORTED). */
 int octet__cv_vocab_load(octet__cv_vocab *v, const char *dir, int64_t n_vocab, const json_t *config,
                          octet_error *err);
 void octet__cv_vocab_free(octet__cv_vocab *v);

@@ -28,6 +28,7 @@
  * Reference: sentencepiece/src/sentencepiece_model.proto (field numbers), protobuf encoding documentation.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,8 @@ void octet__cv_vocab_free(octet__cv_vocab *v) {
     octet__free(v->types);
     octet__free(v->merges);
     octet__free(v->chat_template);
+    for (int i = 0; i < v->n_norm; i++) octet__free(v->norm_arg0[i]), octet__free(v->norm_arg1[i]);
+    for (int i = 0; i < v->n_notes; i++) octet__free(v->notes[i]);
     memset(v, 0, sizeof *v);
 }
 
@@ -79,6 +82,46 @@ static int vocab_alloc(octet__cv_vocab *v, int64_t n, int with_scores, octet_err
         if (with_scores) v->scores[i] = -10000.0f;
     }
     return 0;
+}
+
+/* Grow the vocabulary to n tokens (the new ones "[PAD<i>]" UNUSED): ids past the model's embedding rows. */
+static int vocab_grow(octet__cv_vocab *v, int64_t n, octet_error *err) {
+    if (n <= v->n) return 0;
+    char **t = octet__realloc_array(v->tokens, (size_t)v->n, (size_t)n, sizeof *t);
+    if (t) v->tokens = t;
+    int32_t *ty = t ? octet__realloc_array(v->types, (size_t)v->n, (size_t)n, sizeof *ty) : NULL;
+    if (ty) v->types = ty;
+    float *sc = NULL;
+    if (ty && v->scores && (sc = octet__realloc_array(v->scores, (size_t)v->n, (size_t)n, sizeof *sc))) v->scores = sc;
+    if (!t || !ty || (v->scores && !sc)) return octet__err(err, OCTET_ENOMEM, "convert: out of memory");
+    for (int64_t i = v->n; i < n; i++) {
+        char b[32];
+        snprintf(b, sizeof b, "[PAD%" PRId64 "]", i);
+        v->types[i] = TT_UNUSED;
+        if (v->scores) v->scores[i] = -10000.0f;
+        v->tokens[i] = octet__strndup(b, strlen(b));
+        if (!v->tokens[i]) {
+            v->n = i;
+            return octet__err(err, OCTET_ENOMEM, "convert: out of memory");
+        }
+    }
+    v->n = n;
+    return 0;
+}
+
+/* Record a feature that was not carried over (printed by the converter). */
+static void note(octet__cv_vocab *v, const char *fmt, ...) {
+    if (v->n_notes >= OCTET_CV_MAX_NOTES) {
+        v->n_notes_dropped++;
+        return;
+    }
+    char b[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b, sizeof b, fmt, ap);
+    va_end(ap);
+    char *c = octet__strndup(b, strlen(b));
+    if (c) v->notes[v->n_notes++] = c;
 }
 
 static int set_token(octet__cv_vocab *v, int64_t id, const char *s, size_t len, octet_error *err) {
@@ -197,12 +240,7 @@ static int load_spm(octet__cv_vocab *v, const char *path, int64_t n_vocab, spm_i
         octet__map_close(&m);
         return octet__err(err, OCTET_EFORMAT, "%s: no pieces", path);
     }
-    if (n_pieces > n_vocab) {
-        octet__map_close(&m);
-        return octet__err(err, OCTET_EFORMAT, "%s: %" PRId64 " pieces but the model has %" PRId64 " token embeddings",
-                          path, n_pieces, n_vocab);
-    }
-    if ((rc = vocab_alloc(v, n_vocab, 1, err))) goto done;
+    if ((rc = vocab_alloc(v, n_pieces > n_vocab ? n_pieces : n_vocab, 1, err))) goto done;
     b.p = m.data;
     int64_t k = 0;
     while (b.p < b.end) {
@@ -249,40 +287,181 @@ done:
 
 /* ---- tokenizer.json ----------------------------------------------------------------------------------- */
 
-typedef struct pre_scan {
-    const char *split_regex; /* first Split pattern Regex */
-    int byte_level, byte_level_regex;
-    int metaspace, prepend;
-} pre_scan;
+/* Every component type of tokenizer.json is either carried into GGUF, known to make no difference to the ids,
+ * or refused (normalizers, pre-tokenizers, model options that change the ids) or reported as a note (what only
+ * concerns decoding, offsets or post-processing). Component semantics: Hugging Face tokenizers'
+ * tokenizers/src/{normalizers,pre_tokenizers,processors,decoders}/ and the tokenizer.json they serialize. */
 
-static void scan_component(const json_t *j, pre_scan *s, int depth) {
-    if (!j || depth > 8) return;
-    if (json_is_array(j)) {
-        for (size_t i = 0; i < json_array_size(j); i++) scan_component(json_array_get(j, i), s, depth + 1);
-        return;
+#define U2581 "\xe2\x96\x81"
+
+static const char *jstr(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+static int add_norm(octet__cv_vocab *v, const char *op, const char *a0, const char *a1, const char *tn,
+                    octet_error *err) {
+    if (v->n_norm >= OCTET_CV_MAX_NORM)
+        return octet__err(err, OCTET_EUNSUPPORTED, "%s: normalizer: more than %d steps", tn, OCTET_CV_MAX_NORM);
+    char *x = octet__strndup(a0, strlen(a0)), *y = octet__strndup(a1, strlen(a1));
+    if (!x || !y) {
+        octet__free(x), octet__free(y);
+        return octet__err(err, OCTET_ENOMEM, "convert: out of memory");
     }
-    if (!json_is_object(j)) return;
-    const char *ty = json_string_value(json_object_get(j, "type"));
-    if (ty) {
-        if (strcmp(ty, "ByteLevel") == 0) {
-            s->byte_level = 1;
-            json_t *ur = json_object_get(j, "use_regex");
-            if (!ur || json_is_true(ur)) s->byte_level_regex = 1;
-        } else if (strcmp(ty, "Split") == 0 && !s->split_regex) {
-            s->split_regex = json_string_value(json_object_get(json_object_get(j, "pattern"), "Regex"));
-            if (!s->split_regex) s->split_regex = "(not a regex)";
-        } else if (strcmp(ty, "Metaspace") == 0) {
-            s->metaspace = 1;
-            const char *ps = json_string_value(json_object_get(j, "prepend_scheme"));
-            if ((ps && strcmp(ps, "never") != 0) || json_is_true(json_object_get(j, "add_prefix_space"))) s->prepend = 1;
-        } else if (strcmp(ty, "Prepend") == 0) {
-            const char *p = json_string_value(json_object_get(j, "prepend"));
-            if (p && strcmp(p, "\xe2\x96\x81") == 0) s->prepend = 1;
+    v->norm_op[v->n_norm] = op;
+    v->norm_arg0[v->n_norm] = x;
+    v->norm_arg1[v->n_norm] = y;
+    v->n_norm++;
+    return 0;
+}
+
+static int parse_normalizer(octet__cv_vocab *v, const json_t *j, const char *tn, int depth, octet_error *err) {
+    if (!j || json_is_null(j)) return 0;
+    const char *ty = json_is_object(j) ? jstr(j, "type") : NULL;
+    if (!ty || depth > 8) return octet__err(err, OCTET_EFORMAT, "%s: normalizer: expected an object with a type", tn);
+    if (strcmp(ty, "Sequence") == 0) {
+        const json_t *a = json_object_get(j, "normalizers");
+        if (!json_is_array(a)) return octet__err(err, OCTET_EFORMAT, "%s: normalizer Sequence: no normalizers list", tn);
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            int rc = parse_normalizer(v, json_array_get(a, i), tn, depth + 1, err);
+            if (rc) return rc;
         }
+        return 0;
     }
-    scan_component(json_object_get(j, "pretokenizers"), s, depth + 1);
-    scan_component(json_object_get(j, "normalizers"), s, depth + 1);
-    scan_component(json_object_get(j, "decoders"), s, depth + 1);
+    static const char *const plain[] = {"NFC", "NFD", "NFKC", "NFKD", "Lowercase"};
+    for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
+        if (strcmp(ty, plain[i]) == 0) return add_norm(v, plain[i], "", "", tn, err);
+    if (strcmp(ty, "Strip") == 0) {
+        const json_t *l = json_object_get(j, "strip_left"), *r = json_object_get(j, "strip_right");
+        return add_norm(v, "Strip", json_is_true(l) ? "1" : "0", json_is_true(r) ? "1" : "0", tn, err);
+    }
+    if (strcmp(ty, "Prepend") == 0) {
+        const char *p = jstr(j, "prepend");
+        if (!p) return octet__err(err, OCTET_EFORMAT, "%s: normalizer Prepend: no prepend string", tn);
+        return add_norm(v, "Prepend", p, "", tn, err);
+    }
+    if (strcmp(ty, "Replace") == 0) {
+        const json_t *pat = json_object_get(j, "pattern");
+        const char *c = jstr(j, "content"), *ps = jstr(pat, "String");
+        if (jstr(pat, "Regex"))
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s: normalizer Replace with the Regex pattern '%.80s' is not "
+                              "supported (string patterns are)", tn, jstr(pat, "Regex"));
+        if (!ps || !c) return octet__err(err, OCTET_EFORMAT, "%s: normalizer Replace: needs pattern.String and content", tn);
+        return add_norm(v, "Replace", ps, c, tn, err);
+    }
+    return octet__err(err, OCTET_EUNSUPPORTED, "%s: normalizer: type '%.40s' is not supported (NFC, NFD, NFKC, NFKD, "
+                      "Lowercase, Strip, Replace, Prepend, Sequence)", tn, ty);
+}
+
+typedef struct pre_info {
+    const char *split_regex;  /* Split with a Regex pattern */
+    const char *split_string; /* Split with a String pattern */
+    int byte_level, bl_use_regex, bl_add_prefix;
+    int metaspace, ms_prepend, ms_first, ms_split;
+} pre_info;
+
+static int parse_pre(pre_info *pi, const json_t *j, const char *tn, int depth, octet_error *err) {
+    if (!j || json_is_null(j)) return 0;
+    const char *ty = json_is_object(j) ? jstr(j, "type") : NULL;
+    if (!ty || depth > 8) return octet__err(err, OCTET_EFORMAT, "%s: pre_tokenizer: expected an object with a type", tn);
+    if (strcmp(ty, "Sequence") == 0) {
+        const json_t *a = json_object_get(j, "pretokenizers");
+        if (!json_is_array(a)) return octet__err(err, OCTET_EFORMAT, "%s: pre_tokenizer Sequence: no pretokenizers", tn);
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            int rc = parse_pre(pi, json_array_get(a, i), tn, depth + 1, err);
+            if (rc) return rc;
+        }
+        return 0;
+    }
+    if (strcmp(ty, "Split") == 0) {
+        const json_t *pat = json_object_get(j, "pattern");
+        const char *re = jstr(pat, "Regex"), *str = jstr(pat, "String"), *beh = jstr(j, "behavior");
+        if ((!re && !str) || (re && pi->split_regex) || (str && pi->split_string))
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s: pre_tokenizer Split: one Regex or String pattern is "
+                              "supported", tn);
+        if (re && ((beh && strcmp(beh, "Isolated") != 0) || json_is_true(json_object_get(j, "invert"))))
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s: pre_tokenizer Split: behavior '%.20s'%s is not supported "
+                              "(Isolated)", tn, beh ? beh : "?", json_is_true(json_object_get(j, "invert")) ? " inverted" : "");
+        if (re) pi->split_regex = re;
+        else pi->split_string = str;
+        return 0;
+    }
+    if (strcmp(ty, "ByteLevel") == 0) {
+        const json_t *ur = json_object_get(j, "use_regex"), *ap = json_object_get(j, "add_prefix_space");
+        pi->byte_level = 1;
+        pi->bl_use_regex = !ur || json_is_true(ur);  /* defaults of ByteLevel::new: both true */
+        pi->bl_add_prefix = !ap || json_is_true(ap);
+        return 0;
+    }
+    if (strcmp(ty, "Metaspace") == 0) {
+        const char *rep = jstr(j, "replacement"), *ps = jstr(j, "prepend_scheme");
+        if (rep && strcmp(rep, U2581) != 0)
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s: pre_tokenizer Metaspace: replacement '%.16s' is not "
+                              "supported (U+2581)", tn, rep);
+        pi->metaspace = 1;
+        pi->ms_prepend = ps ? strcmp(ps, "never") != 0 : json_is_true(json_object_get(j, "add_prefix_space"));
+        pi->ms_first = ps && strcmp(ps, "first") == 0;
+        pi->ms_split = !json_is_false(json_object_get(j, "split"));
+        return 0;
+    }
+    return octet__err(err, OCTET_EUNSUPPORTED, "%s: pre_tokenizer: type '%.40s' is not supported (Split with the "
+                      "Llama 3 or Qwen2 regex, ByteLevel, Metaspace, Sequence)", tn, ty);
+}
+
+/* Decoders: what octet's pieces do by tokenizer type (byte-level alphabet, U+2581 -> space, <0xNN> bytes);
+ * anything else is a note. */
+static void scan_decoder(octet__cv_vocab *v, const json_t *j, int depth) {
+    const char *ty = json_is_object(j) ? jstr(j, "type") : NULL;
+    if (!ty || depth > 8) return;
+    if (strcmp(ty, "Sequence") == 0) {
+        const json_t *a = json_object_get(j, "decoders");
+        for (size_t i = 0; i < json_array_size(a); i++) scan_decoder(v, json_array_get(a, i), depth + 1);
+    } else if (strcmp(ty, "Strip") == 0) {
+        note(v, "decoder Strip (start %lld, stop %lld): decoded pieces keep the characters it would remove",
+             (long long)json_integer_value(json_object_get(j, "start")),
+             (long long)json_integer_value(json_object_get(j, "stop")));
+    } else if (strcmp(ty, "Replace") == 0) {
+        const char *ps = jstr(json_object_get(j, "pattern"), "String"), *c = jstr(j, "content");
+        if (!ps || !c || strcmp(ps, U2581) != 0 || strcmp(c, " ") != 0)
+            note(v, "decoder Replace other than U+2581 -> space: not applied to decoded pieces");
+    } else if (strcmp(ty, "ByteLevel") != 0 && strcmp(ty, "ByteFallback") != 0 && strcmp(ty, "Fuse") != 0 &&
+               strcmp(ty, "Metaspace") != 0) {
+        note(v, "decoder %.40s: not applied to decoded pieces", ty);
+    }
+}
+
+/* Post-processors: a TemplateProcessing "single" template [SpecialToken X, Sequence A, SpecialToken Y] gives
+ * BOS X / EOS Y (used when tokenizer_config.json states no add_bos_token / add_eos_token); ByteLevel only
+ * trims offsets. */
+typedef struct post_info {
+    int present;
+    const char *bos, *eos;
+} post_info;
+
+static void scan_post(octet__cv_vocab *v, const json_t *j, post_info *pi, int depth) {
+    const char *ty = json_is_object(j) ? jstr(j, "type") : NULL;
+    if (!ty || depth > 8) return;
+    pi->present = 1;
+    if (strcmp(ty, "Sequence") == 0) {
+        const json_t *a = json_object_get(j, "processors");
+        for (size_t i = 0; i < json_array_size(a); i++) scan_post(v, json_array_get(a, i), pi, depth + 1);
+    } else if (strcmp(ty, "TemplateProcessing") == 0) {
+        const json_t *single = json_object_get(j, "single");
+        size_t n = json_array_size(single), seq = n;
+        for (size_t i = 0; i < n; i++)
+            if (json_object_get(json_array_get(single, i), "Sequence")) seq = i;
+        const char *first = seq >= 1 ? jstr(json_object_get(json_array_get(single, 0), "SpecialToken"), "id") : NULL;
+        const char *last = seq + 1 < n ? jstr(json_object_get(json_array_get(single, n - 1), "SpecialToken"), "id")
+                                       : NULL;
+        if (seq == n || seq > 1 || n - seq > 2) {
+            note(v, "post_processor TemplateProcessing: a single-sequence template other than [BOS] A [EOS] is not "
+                 "carried");
+        } else {
+            pi->bos = first;
+            pi->eos = last;
+        }
+        if (json_array_size(json_object_get(j, "pair")) > 0)
+            note(v, "post_processor TemplateProcessing: the pair template (two sequences) is not carried");
+    } else if (strcmp(ty, "ByteLevel") != 0) {
+        note(v, "post_processor %.40s: not carried (BOS/EOS come from tokenizer_config.json)", ty);
+    }
 }
 
 static int is_byte_token(const char *s) {
@@ -290,7 +469,8 @@ static int is_byte_token(const char *s) {
            strchr("0123456789ABCDEF", s[3]) && strchr("0123456789ABCDEF", s[4]) && s[3] && s[4];
 }
 
-static int load_hf_json(octet__cv_vocab *v, const json_t *tj, const char *tn, int64_t n_vocab, octet_error *err) {
+static int load_hf_json(octet__cv_vocab *v, const json_t *tj, const char *tn, int64_t n_vocab, post_info *post,
+                        octet_error *err) {
     if (!json_is_object(tj)) return octet__err(err, OCTET_EFORMAT, "%s: expected a JSON object", tn);
     const json_t *model = json_object_get(tj, "model");
     if (!json_is_object(model)) return octet__err(err, OCTET_EFORMAT, "%s: model: missing or not an object", tn);
@@ -306,16 +486,39 @@ static int load_hf_json(octet__cv_vocab *v, const json_t *tj, const char *tn, in
     const json_t *added = json_object_get(tj, "added_tokens");
     if (added && !json_is_null(added) && !json_is_array(added))
         return octet__err(err, OCTET_EFORMAT, "%s: added_tokens: expected an array", tn);
+    const char *cs = jstr(model, "continuing_subword_prefix"), *ew = jstr(model, "end_of_word_suffix");
+    if ((cs && cs[0]) || (ew && ew[0]))
+        return octet__err(err, OCTET_EUNSUPPORTED, "%s: model: continuing_subword_prefix / end_of_word_suffix "
+                          "('%.16s' / '%.16s') are not supported", tn, cs ? cs : "", ew ? ew : "");
+    if (json_is_number(json_object_get(model, "dropout")) && json_number_value(json_object_get(model, "dropout")) > 0)
+        note(v, "model.dropout %g: BPE dropout (random merges at training time) not applied",
+             json_number_value(json_object_get(model, "dropout")));
 
-    pre_scan ps;
+    int rc = parse_normalizer(v, json_object_get(tj, "normalizer"), tn, 0, err);
+    if (rc) return rc;
+    pre_info ps;
     memset(&ps, 0, sizeof ps);
-    scan_component(json_object_get(tj, "pre_tokenizer"), &ps, 0);
-    scan_component(json_object_get(tj, "normalizer"), &ps, 0);
-    scan_component(json_object_get(tj, "decoder"), &ps, 0);
+    if ((rc = parse_pre(&ps, json_object_get(tj, "pre_tokenizer"), tn, 0, err))) return rc;
+    const json_t *dec = json_object_get(tj, "decoder");
+    if (dec && !json_is_null(dec)) scan_decoder(v, dec, 0);
+    scan_post(v, json_object_get(tj, "post_processor"), post, 0);
+    for (const char *k = "truncation"; k; k = strcmp(k, "truncation") == 0 ? "padding" : NULL) {
+        const json_t *x = json_object_get(tj, k);
+        if (x && !json_is_null(x)) note(v, "%s settings: not carried (octet neither truncates nor pads)", k);
+    }
+    int dec_byte_level = dec && strcmp(jstr(dec, "type") ? jstr(dec, "type") : "", "ByteLevel") == 0;
     int byte_fallback = json_is_true(json_object_get(model, "byte_fallback"));
+    int norm_space = 0, norm_prefix = 0; /* the normalizer turns spaces into U+2581 / prepends U+2581 */
+    for (int i = 0; i < v->n_norm; i++) {
+        if (strcmp(v->norm_op[i], "Replace") == 0 && strcmp(v->norm_arg0[i], " ") == 0) norm_space = 1;
+        if (strcmp(v->norm_op[i], "Prepend") == 0 && strcmp(v->norm_arg0[i], U2581) == 0) norm_prefix = 1;
+    }
     int spm_style = 0;
-    if (ps.byte_level) {
+    if (ps.byte_level || (dec_byte_level && !ps.metaspace)) {
         v->model = "gpt2";
+        if (ps.metaspace || ps.split_string)
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s: pre_tokenizer: %s with byte-level BPE is not supported",
+                              tn, ps.metaspace ? "Metaspace" : "Split on a string");
         if (ps.split_regex) {
             if (strcmp(ps.split_regex, k_re_llama3) == 0) v->pre = "llama-bpe";
             else if (strcmp(ps.split_regex, k_re_qwen2) == 0) v->pre = "qwen2";
@@ -323,32 +526,79 @@ static int load_hf_json(octet__cv_vocab *v, const json_t *tj, const char *tn, in
                 return octet__err(err, OCTET_EUNSUPPORTED,
                                   "%s: pre_tokenizer: the Split regex '%.120s' is not one octet knows (Llama 3, "
                                   "Qwen2, or GPT-2's ByteLevel)", tn, ps.split_regex);
-        } else if (ps.byte_level_regex) {
+            if (ps.byte_level && ps.bl_use_regex)
+                return octet__err(err, OCTET_EUNSUPPORTED, "%s: pre_tokenizer: a Split regex followed by ByteLevel "
+                                  "with use_regex (two regex passes) is not supported", tn);
+        } else if (ps.byte_level && ps.bl_use_regex) {
             v->pre = "gpt-2";
         } else {
             return octet__err(err, OCTET_EUNSUPPORTED, "%s: pre_tokenizer: ByteLevel without a regex is not supported",
                               tn);
         }
-    } else if (byte_fallback || ps.metaspace || ps.prepend) {
+        if (ps.byte_level) v->add_prefix_space = ps.bl_add_prefix;
+        const json_t *im = json_object_get(model, "ignore_merges");
+        if (json_is_boolean(im)) v->ignore_merges = json_is_true(im);
+    } else if (byte_fallback || ps.metaspace || norm_space || norm_prefix) {
         v->model = "llama";
         spm_style = 1;
-        v->add_space_prefix = ps.prepend;
+        if (ps.split_regex)
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s: pre_tokenizer: a Split regex with SentencePiece-style BPE "
+                              "is not supported", tn);
+        if (ps.split_string && !(norm_space && strcmp(ps.split_string, " ") == 0))
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s: pre_tokenizer: Split on '%.16s' is not supported (only "
+                              "on ' ' after a normalizer that replaces every ' ', where it splits nothing)", tn,
+                              ps.split_string);
+        if (ps.metaspace && v->n_norm > 0)
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s: a normalizer together with a Metaspace pre-tokenizer is "
+                              "not supported", tn);
+        if (ps.metaspace) { /* octet's built-in SentencePiece space handling: U+2581 for spaces, prefix by flag */
+            v->add_space_prefix = ps.ms_prepend;
+            if (ps.ms_first)
+                note(v, "pre_tokenizer Metaspace prepend_scheme 'first': the prefix is added after special tokens too");
+            if (ps.ms_prepend)
+                note(v, "pre_tokenizer Metaspace: the prefix is added even to text that starts with a space");
+            if (ps.ms_split)
+                note(v, "pre_tokenizer Metaspace split: words are not merged separately (merges may cross U+2581)");
+        } else {
+            v->add_space_prefix = norm_prefix; /* for readers that ignore tokenizer.octet.normalizer.* */
+            if (!norm_space)
+                note(v, "SentencePiece-style BPE without a space normalizer: octet turns spaces into U+2581 anyway");
+        }
     } else {
         return octet__err(err, OCTET_EUNSUPPORTED,
-                          "%s: neither byte-level BPE nor SentencePiece-style BPE (no ByteLevel, byte_fallback or "
-                          "Metaspace)", tn);
+                          "%s: neither byte-level BPE nor SentencePiece-style BPE (no ByteLevel, byte_fallback, "
+                          "Metaspace or U+2581 normalizer)", tn);
     }
-    int rc = vocab_alloc(v, n_vocab, spm_style, err);
-    if (rc) return rc;
-    unsigned char *seen = octet__calloc((size_t)n_vocab, 1);
-    if (!seen) return octet__err(err, OCTET_ENOMEM, "convert: out of memory");
-    const char *unk = json_string_value(json_object_get(model, "unk_token"));
+    if (json_is_true(json_object_get(model, "fuse_unk")) && !byte_fallback)
+        note(v, "model.fuse_unk: consecutive unknown tokens are not fused");
+
+    /* the vocabulary holds every id the file names, past the embedding rows when needed */
+    int64_t max_id = -1;
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)(uintptr_t)vocab, key, val) {
-        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) >= n_vocab) {
+        if (json_is_integer(val) && json_integer_value(val) > max_id) max_id = json_integer_value(val);
+    }
+    for (size_t i = 0; added && i < json_array_size(added); i++) {
+        const json_t *jid = json_object_get(json_array_get(added, i), "id");
+        if (json_is_integer(jid) && json_integer_value(jid) > max_id) max_id = json_integer_value(jid);
+    }
+    if (max_id >= (int64_t)OCTET_MAX_VOCAB)
+        return octet__err(err, OCTET_EFORMAT, "%s: token id %" PRId64 " is beyond %u", tn, max_id,
+                          (unsigned)OCTET_MAX_VOCAB);
+    int64_t n = max_id + 1 > n_vocab ? max_id + 1 : n_vocab;
+    if (n > n_vocab)
+        octet__log(OCTET_LOG_INFO, "convert: %s names ids up to %" PRId64 ", the model has %" PRId64
+                   " embedding rows: the vocabulary has %" PRId64 " tokens", tn, max_id, n_vocab, n);
+    rc = vocab_alloc(v, n, spm_style, err);
+    if (rc) return rc;
+    unsigned char *seen = octet__calloc((size_t)n, 1);
+    if (!seen) return octet__err(err, OCTET_ENOMEM, "convert: out of memory");
+    const char *unk = json_string_value(json_object_get(model, "unk_token"));
+    json_object_foreach((json_t *)(uintptr_t)vocab, key, val) {
+        if (!json_is_integer(val) || json_integer_value(val) < 0) {
             rc = octet__err(err, OCTET_EFORMAT, "%s: model.vocab: '%.64s': id is not an integer in 0..%" PRId64, tn,
-                            key, n_vocab - 1);
+                            key, n - 1);
             goto done;
         }
         int64_t id = json_integer_value(val);
@@ -369,14 +619,15 @@ static int load_hf_json(octet__cv_vocab *v, const json_t *tj, const char *tn, in
             else if (unk && strcmp(key, unk) == 0) v->types[id] = TT_UNKNOWN;
         }
     }
+    int n_strip = 0, n_single = 0, n_normed = 0;
+    const char *ex_strip = NULL, *ex_single = NULL, *ex_normed = NULL;
     for (size_t i = 0; added && i < json_array_size(added); i++) {
         const json_t *a = json_array_get(added, i);
         const json_t *jid = json_object_get(a, "id");
         const char *content = json_string_value(json_object_get(a, "content"));
-        if (!json_is_integer(jid) || !content || !content[0] || json_integer_value(jid) < 0 ||
-            json_integer_value(jid) >= n_vocab) {
+        if (!json_is_integer(jid) || !content || !content[0] || json_integer_value(jid) < 0) {
             rc = octet__err(err, OCTET_EFORMAT, "%s: added_tokens[%zu]: needs an id in 0..%" PRId64
-                            " and a non-empty content", tn, i, n_vocab - 1);
+                            " and a non-empty content", tn, i, n - 1);
             goto done;
         }
         int64_t id = json_integer_value(jid);
@@ -387,10 +638,23 @@ static int load_hf_json(octet__cv_vocab *v, const json_t *tj, const char *tn, in
         }
         seen[id] = 1;
         if ((rc = set_token(v, id, content, strlen(content), err))) goto done;
-        v->types[id] = json_is_true(json_object_get(a, "special")) ? TT_CONTROL : TT_USER;
+        int special = json_is_true(json_object_get(a, "special"));
+        v->types[id] = special ? TT_CONTROL : TT_USER;
         if (spm_style && unk && strcmp(content, unk) == 0) v->types[id] = TT_UNKNOWN; /* <unk> is listed as added */
         if (spm_style) v->scores[id] = 0.0f;
+        if (json_is_true(json_object_get(a, "lstrip")) || json_is_true(json_object_get(a, "rstrip")))
+            n_strip++, ex_strip = ex_strip ? ex_strip : v->tokens[id];
+        if (json_is_true(json_object_get(a, "single_word"))) n_single++, ex_single = ex_single ? ex_single : v->tokens[id];
+        if (!special && v->n_norm > 0 && json_is_true(json_object_get(a, "normalized")))
+            n_normed++, ex_normed = ex_normed ? ex_normed : v->tokens[id];
     }
+    if (n_strip)
+        note(v, "added_tokens: lstrip/rstrip of %d token(s) (e.g. '%.40s'): spaces next to them are not absorbed",
+             n_strip, ex_strip);
+    if (n_single) note(v, "added_tokens: single_word of %d token(s) (e.g. '%.40s'): matched inside words too", n_single, ex_single);
+    if (n_normed)
+        note(v, "added_tokens: normalized=true on %d token(s) (e.g. '%.40s'): matched in the text before "
+             "normalization", n_normed, ex_normed);
     size_t nm = merges ? json_array_size(merges) : 0;
     if (!spm_style) {
         v->merges = octet__calloc(nm ? nm : 1, sizeof *v->merges);
@@ -467,6 +731,42 @@ static int id_from_model_config(const json_t *cfg, const char *key, int64_t n, i
     return 0;
 }
 
+/* tokenizer_config.json keys: carried (bos/eos/unk/pad_token, add_bos/eos_token, chat_template,
+ * added_tokens_decoder), without effect on the ids or carried through tokenizer.json (the rest of the list), or
+ * reported. */
+static void config_notes(octet__cv_vocab *v, const json_t *tc) {
+    static const char *const used[] = {"bos_token", "eos_token", "unk_token", "pad_token", "add_bos_token",
+                                       "add_eos_token", "chat_template", "added_tokens_decoder"};
+    static const char *const inert[] = {
+        "tokenizer_class", "processor_class", "model_input_names", "padding_side", "truncation_side",
+        "additional_special_tokens", "extra_special_tokens", "sp_model_kwargs", "use_default_system_prompt",
+        "spaces_between_special_tokens", "errors", "boi_token", "eoi_token", "image_token", "mask_token",
+        "sep_token", "cls_token", "auto_map", "name_or_path", "added_tokens", "vocab_file", "merges_file",
+        "tokenizer_file", "special_tokens_map_file", "use_fast", "do_basic_tokenize", "never_split",
+        "tokenize_chinese_chars", "strip_accents", "vocab_size"};
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)(uintptr_t)tc, k, x) {
+        int known = 0;
+        for (size_t i = 0; i < sizeof used / sizeof *used && !known; i++) known = strcmp(k, used[i]) == 0;
+        for (size_t i = 0; i < sizeof inert / sizeof *inert && !known; i++) known = strcmp(k, inert[i]) == 0;
+        if (known) continue;
+        if (strcmp(k, "model_max_length") == 0) {
+            if (json_is_number(x))
+                note(v, "tokenizer_config.json: model_max_length %.17g not used (the context length comes from "
+                     "config.json)", json_number_value(x));
+        } else if (strcmp(k, "clean_up_tokenization_spaces") == 0 || strcmp(k, "split_special_tokens") == 0 ||
+                   strcmp(k, "add_prefix_space") == 0 || strcmp(k, "do_lower_case") == 0) {
+            if (json_is_true(x)) note(v, "tokenizer_config.json: %s true not carried", k);
+        } else if (strcmp(k, "legacy") == 0) {
+            note(v, "tokenizer_config.json: legacy %s concerns the slow Python tokenizer; octet follows tokenizer.json",
+                 json_is_true(x) ? "true" : "false");
+        } else {
+            note(v, "tokenizer_config.json: %.60s not used", k);
+        }
+    }
+}
+
 static int load_tokenizer_config(octet__cv_vocab *v, const char *dir, int spm, octet_error *err) {
     char *p = octet__path_join(dir, "tokenizer_config.json");
     if (!p) return octet__err(err, OCTET_ENOMEM, "convert: out of memory");
@@ -495,12 +795,17 @@ static int load_tokenizer_config(octet__cv_vocab *v, const char *dir, int spm, o
                 octet__err(err, OCTET_EFORMAT, "%s: added_tokens_decoder: '%.32s': bad id or content", p, k);
                 goto done;
             }
-            if (id >= v->n) continue;
-            if ((rc = set_token(v, id, content, strlen(content), err))) goto done;
+            if (id >= (long long)OCTET_MAX_VOCAB) {
+                octet__err(err, OCTET_EFORMAT, "%s: added_tokens_decoder: id %lld is beyond %u", p, id,
+                           (unsigned)OCTET_MAX_VOCAB);
+                goto done;
+            }
+            if ((rc = vocab_grow(v, id + 1, err)) || (rc = set_token(v, id, content, strlen(content), err))) goto done;
             rc = OCTET_EFORMAT;
             v->types[id] = json_is_true(json_object_get(a, "special")) ? TT_CONTROL : TT_USER;
         }
     }
+    config_notes(v, tc);
     if (token_from_config(tc, "bos_token", v, &v->bos, p, err) || token_from_config(tc, "eos_token", v, &v->eos, p, err) ||
         token_from_config(tc, "unk_token", v, &v->unk, p, err) || token_from_config(tc, "pad_token", v, &v->pad, p, err))
         goto done;
@@ -543,11 +848,54 @@ done:
     return rc;
 }
 
+static void add_eog(octet__cv_vocab *v, int64_t id) {
+    for (int i = 0; i < v->n_eog; i++)
+        if (v->eog[i] == id) return;
+    if (v->n_eog < OCTET_CV_MAX_EOG) v->eog[v->n_eog++] = id;
+    else note(v, "end-of-generation id %" PRId64 ": more than %d, dropped", id, OCTET_CV_MAX_EOG);
+}
+
+/* eos_token_id of config.json or generation_config.json: an id or a list of ids, all end generation. */
+static int eog_from(octet__cv_vocab *v, const json_t *j, const char *name, octet_error *err) {
+    const json_t *t = json_object_get(j, "eos_token_id");
+    if (!t || json_is_null(t)) return 0;
+    size_t n = json_is_array(t) ? json_array_size(t) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_is_array(t) ? json_array_get(t, i) : t;
+        if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) >= v->n)
+            return octet__err(err, OCTET_EFORMAT, "%s: eos_token_id: expected token ids in 0..%" PRId64, name,
+                              v->n - 1);
+        add_eog(v, json_integer_value(e));
+    }
+    return 0;
+}
+
+static int load_generation_config(octet__cv_vocab *v, const char *dir, octet_error *err) {
+    char *p = octet__path_join(dir, "generation_config.json");
+    if (!p) return octet__err(err, OCTET_ENOMEM, "convert: out of memory");
+    json_t *g = NULL;
+    int rc = octet__json_load_file(&g, p, OCTET_CV_MAX_JSON_BYTES, err);
+    if (rc == OCTET_ENOTFOUND) rc = 0;
+    else if (rc == 0 && !json_is_object(g)) rc = octet__err(err, OCTET_EFORMAT, "%s: expected a JSON object", p);
+    else if (rc == 0) rc = eog_from(v, g, p, err);
+    if (rc == 0 && g) { /* sampling defaults are per request in octet */
+        static const char *const sampling[] = {"temperature", "top_p", "top_k", "min_p", "repetition_penalty",
+                                               "do_sample", "max_new_tokens", "max_length"};
+        for (size_t i = 0; i < sizeof sampling / sizeof *sampling; i++)
+            if (json_object_get(g, sampling[i]))
+                note(v, "generation_config.json: %s not carried (sampling settings are per request)", sampling[i]);
+    }
+    if (g) json_decref(g);
+    octet__free(p);
+    return rc;
+}
+
 int octet__cv_vocab_load(octet__cv_vocab *v, const char *dir, int64_t n_vocab, const json_t *config,
                          octet_error *err) {
     memset(v, 0, sizeof *v);
     v->bos = v->eos = v->unk = v->pad = -1;
-    v->add_bos = v->add_eos = v->add_space_prefix = -1;
+    v->add_bos = v->add_eos = v->add_space_prefix = v->add_prefix_space = v->ignore_merges = -1;
+    post_info post = {0, NULL, NULL};
     spm_ids ids = {-1, -1, -1, -1, -1};
     int spm = 0, from_model = 0, rc;
     char *mp = octet__path_join(dir, "tokenizer.model");
@@ -571,7 +919,7 @@ int octet__cv_vocab_load(octet__cv_vocab *v, const char *dir, int64_t n_vocab, c
             goto done;
         }
         if (rc) goto done;
-        rc = load_hf_json(v, tj, jp, n_vocab, err);
+        rc = load_hf_json(v, tj, jp, n_vocab, &post, err);
         json_decref(tj);
         if (rc) goto done;
         spm = v->scores != NULL;
@@ -587,12 +935,25 @@ int octet__cv_vocab_load(octet__cv_vocab *v, const char *dir, int64_t n_vocab, c
         if (v->unk < 0 && ids.unk >= 0 && ids.unk < v->n) v->unk = ids.unk;
         if (v->pad < 0 && ids.pad >= 0 && ids.pad < v->n) v->pad = ids.pad;
     }
+    if (post.present && v->add_bos < 0) { /* tokenizer.json's post-processor decides what HF adds */
+        v->add_bos = post.bos != NULL;
+        if (post.bos && v->bos < 0) v->bos = find_token(v, post.bos);
+    }
+    if (post.present && v->add_eos < 0) {
+        v->add_eos = post.eos != NULL;
+        if (post.eos && v->eos < 0) v->eos = find_token(v, post.eos);
+    }
+    if (config && (rc = eog_from(v, config, "config.json", err))) goto done;
+    if ((rc = load_generation_config(v, dir, err))) goto done;
+    if (v->n_eog > 0 && v->eos >= 0) add_eog(v, v->eos);
     if (v->unk < 0 && spm)
         for (int64_t i = 0; i < v->n; i++)
             if (v->types[i] == TT_UNKNOWN) {
                 v->unk = i;
                 break;
             }
+    for (int i = 0; i < v->n_notes; i++) octet__log(OCTET_LOG_WARN, "convert: not carried over: %s", v->notes[i]);
+    if (v->n_notes_dropped) octet__log(OCTET_LOG_WARN, "convert: not carried over: %d more", v->n_notes_dropped);
     rc = 0;
 done:
     octet__free(mp);

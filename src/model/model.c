@@ -316,6 +316,67 @@ static int get_id(const octet__gguf *g, const char *key, int32_t *out, int n_voc
     return 0;
 }
 
+/* octet's tokenizer keys (written by octet convert, docs/tokenizer.md): tokenizer.octet.normalizer.{type,arg0,
+ * arg1} (one entry per step), add_prefix_space, ignore_merges, eog_token_ids. An unknown step type is an error:
+ * tokenizing without it would give other ids than the model was trained on. */
+typedef struct norm_keys {
+    octet__str *type, *arg0, *arg1;
+    octet__norm_step *steps;
+    int32_t *eog;
+} norm_keys;
+
+static int read_octet_tok_keys(const octet__gguf *g, octet__tokenizer_desc *d, norm_keys *nk, octet_error *err) {
+    uint64_t n = 0, n0 = 0, n1 = 0, ne = 0;
+    int rc = octet__gguf_get_str_arr(g, "tokenizer.octet.normalizer.type", &nk->type, &n, err);
+    if (rc && rc != OCTET_ENOTFOUND) return rc;
+    if (rc == 0 && n > 0) {
+        if ((rc = octet__gguf_get_str_arr(g, "tokenizer.octet.normalizer.arg0", &nk->arg0, &n0, err)) ||
+            (rc = octet__gguf_get_str_arr(g, "tokenizer.octet.normalizer.arg1", &nk->arg1, &n1, err)))
+            return rc == OCTET_ENOTFOUND ? octet__err(err, OCTET_EFORMAT, "tokenizer.octet.normalizer: arg0/arg1 "
+                                                      "missing") : rc;
+        if (n0 != n || n1 != n || n > 64)
+            return octet__err(err, OCTET_EFORMAT, "tokenizer.octet.normalizer: %llu types, %llu arg0, %llu arg1 "
+                              "(equal counts, at most 64)", (unsigned long long)n, (unsigned long long)n0,
+                              (unsigned long long)n1);
+        nk->steps = octet__calloc((size_t)n, sizeof *nk->steps);
+        if (!nk->steps) return octet__err(err, OCTET_ENOMEM, "tokenizer: out of memory");
+        for (uint64_t i = 0; i < n; i++) {
+            octet__norm_step *st = &nk->steps[i];
+            st->op = octet__norm_op_from_name(nk->type[i].ptr, (size_t)nk->type[i].len);
+            if (!st->op)
+                return octet__err(err, OCTET_EUNSUPPORTED, "tokenizer.octet.normalizer.type[%llu]: '%.*s' is not "
+                                  "supported", (unsigned long long)i, (int)(nk->type[i].len > 40 ? 40 : nk->type[i].len),
+                                  nk->type[i].ptr);
+            st->a = nk->arg0[i].ptr, st->na = (size_t)nk->arg0[i].len;
+            st->b = nk->arg1[i].ptr, st->nb = (size_t)nk->arg1[i].len;
+            if (st->op == OCTET__NORM_STRIP) {
+                st->strip_left = st->na == 1 && st->a[0] == '1';
+                st->strip_right = st->nb == 1 && st->b[0] == '1';
+            }
+        }
+        d->n_norm = (int)n;
+        d->norm = nk->steps;
+    }
+    int b;
+    d->add_prefix_space = -1;
+    rc = octet__gguf_get_bool(g, "tokenizer.octet.add_prefix_space", &b, err);
+    if (rc == 0) d->add_prefix_space = b;
+    else if (rc != OCTET_ENOTFOUND) return rc;
+    d->ignore_merges = 0;
+    rc = octet__gguf_get_bool(g, "tokenizer.octet.ignore_merges", &b, err);
+    if (rc == 0) d->ignore_merges = b ? 2 : 1;
+    else if (rc != OCTET_ENOTFOUND) return rc;
+    rc = octet__gguf_get_i32_arr(g, "tokenizer.octet.eog_token_ids", &nk->eog, &ne, err);
+    if (rc && rc != OCTET_ENOTFOUND) return rc;
+    if (rc == 0) {
+        if (ne > 1024) return octet__err(err, OCTET_EFORMAT, "tokenizer.octet.eog_token_ids: %llu ids",
+                                         (unsigned long long)ne);
+        d->n_eog = (int)ne;
+        d->eog_ids = nk->eog;
+    }
+    return 0;
+}
+
 static int load_tokenizer(octet_model *m, octet_error *err) {
     const octet__gguf *g = m->gguf;
     octet__str model;
@@ -338,15 +399,21 @@ static int load_tokenizer(octet_model *m, octet_error *err) {
     const char **tok_ptrs = NULL, **merge_ptrs = NULL;
     size_t *tok_lens = NULL, *merge_lens = NULL;
     char pre[64] = "default";
+    norm_keys nk;
+    memset(&nk, 0, sizeof nk);
 
     rc = octet__gguf_get_str_arr(g, "tokenizer.ggml.tokens", &tokens, &n_tokens, err);
     if (rc == OCTET_ENOTFOUND) rc = octet__err(err, OCTET_EFORMAT, "missing required key tokenizer.ggml.tokens");
     if (rc) goto done;
-    if (n_tokens == 0 || n_tokens > (uint64_t)m->hp.n_vocab) {
-        rc = octet__err(err, OCTET_EFORMAT, "tokenizer.ggml.tokens: %llu tokens, but token_embd.weight has %d rows",
-                        (unsigned long long)n_tokens, m->hp.n_vocab);
+    /* More tokens than embedding rows happens in real vocabularies (Gemma 3 1B: 262144 rows, <image_soft_token> at
+     * id 262144 for the multimodal siblings): the tokenizer keeps every id, decoding refuses ids past the rows. */
+    if (n_tokens == 0 || n_tokens > (uint64_t)INT32_MAX - 1) {
+        rc = octet__err(err, OCTET_EFORMAT, "tokenizer.ggml.tokens: %llu tokens", (unsigned long long)n_tokens);
         goto done;
     }
+    if (n_tokens > (uint64_t)m->hp.n_vocab)
+        octet__log(OCTET_LOG_INFO, "tokenizer.ggml.tokens: %llu tokens, token_embd.weight has %d rows: ids from %d on "
+                   "can be tokenized but not decoded", (unsigned long long)n_tokens, m->hp.n_vocab, m->hp.n_vocab);
     rc = octet__gguf_get_f32_arr(g, "tokenizer.ggml.scores", &scores, &n_scores, err);
     if (rc && rc != OCTET_ENOTFOUND) goto done;
     if (rc == 0 && n_scores != n_tokens) {
@@ -413,6 +480,7 @@ static int load_tokenizer(octet_model *m, octet_error *err) {
     rc = octet__gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &b, err);
     if (rc == 0) d.add_space_prefix = b;
     else if (rc != OCTET_ENOTFOUND) goto done;
+    if ((rc = read_octet_tok_keys(g, &d, &nk, err))) goto done;
     rc = octet__tokenizer_new(&m->tok, &d, err);
     if (rc == 0) {
         m->bos_id = octet__tokenizer_bos_id(m->tok);
@@ -428,6 +496,11 @@ done:
     octet__free(tok_lens);
     octet__free(merge_ptrs);
     octet__free(merge_lens);
+    octet__free(nk.type);
+    octet__free(nk.arg0);
+    octet__free(nk.arg1);
+    octet__free(nk.steps);
+    octet__free(nk.eog);
     return rc;
 }
 

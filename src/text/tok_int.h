@@ -55,6 +55,11 @@ struct octet__tokenizer {
     int ignore_merges; /* llama-3 style: a pre-token that is itself a token is not merged */
     int32_t bos_id, eos_id, unk_id, pad_id, eot_id;
     int add_bos, add_eos, add_space_prefix;
+    int add_prefix_space;  /* BPE: HF ByteLevel's add_prefix_space */
+    int spm_raw;           /* SPM: no built-in space escaping (the normalizer does it) */
+    octet__norm_step *norm; /* n_norm steps; their strings point into norm_blob */
+    int n_norm;
+    char *norm_blob;
     int32_t *special;  /* control, user-defined and unknown tokens, longest text first */
     int32_t n_special;
     int32_t byte_tok[256]; /* SPM byte fallback: <0xNN> (or the single-byte token), -1 when absent */

@@ -1,6 +1,7 @@
 /*
  * tok_spm.c - SentencePiece-style BPE over token scores ("llama" tokenizers), as llama.cpp's llm_tokenizer_spm:
- *   1. spaces become U+2581 (with one prepended when the caller asks for the space prefix);
+ *   1. spaces become U+2581 (with one prepended when the caller asks for the space prefix), unless the model
+ *      carries a tokenizer.json normalizer, which then did this (tokenizer.c applies it first);
  *   2. the text is cut into UTF-8 characters (a lead byte's announced length, clipped at the end; no validation);
  *   3. repeatedly merge the adjacent pair whose concatenation is a token with the highest score (leftmost on
  *      ties), using a priority queue with lazy invalidation;
@@ -40,7 +41,7 @@ int octet__spm_encode(const octet__tokenizer *t, const char *text, size_t len, i
     size_t n = 0;
     if (space_prefix) memcpy(buf, esc, 3), n = 3;
     for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ') memcpy(buf + n, esc, 3), n += 3;
+        if (text[i] == ' ' && !t->spm_raw) memcpy(buf + n, esc, 3), n += 3; /* raw: the normalizer did it */
         else buf[n++] = text[i];
     }
     if (n == 0) {

@@ -139,6 +139,8 @@ void octet__tokenizer_free(octet__tokenizer *t) {
     octet__free(t->msplit);
     octet__free(t->mtab);
     octet__free(t->special);
+    octet__free(t->norm);
+    octet__free(t->norm_blob);
     octet__free(t);
 }
 
@@ -248,6 +250,35 @@ static int build_merges(octet__tokenizer *t, const octet__tokenizer_desc *d, oct
     return 0;
 }
 
+/* Copy the normalizer steps (strings into one blob). */
+static int build_norm(octet__tokenizer *t, const octet__tokenizer_desc *d, octet_error *err) {
+    if (d->n_norm <= 0) return 0;
+    if (!d->norm) return octet__err(err, OCTET_EINVAL, "tokenizer: normalizer steps are NULL");
+    size_t total = 1;
+    for (int i = 0; i < d->n_norm; i++) {
+        const octet__norm_step *st = &d->norm[i];
+        if (st->op < OCTET__NORM_NFC || st->op > OCTET__NORM_PREPEND || (st->na && !st->a) || (st->nb && !st->b))
+            return octet__err(err, OCTET_EINVAL, "tokenizer: normalizer step %d is invalid", i);
+        if (!octet__add_size(total, st->na, &total) || !octet__add_size(total, st->nb, &total))
+            return octet__err(err, OCTET_ERANGE, "tokenizer: normalizer: too large");
+    }
+    t->norm = octet__malloc((size_t)d->n_norm * sizeof *t->norm);
+    t->norm_blob = octet__malloc(total);
+    if (!t->norm || !t->norm_blob) return octet__err(err, OCTET_ENOMEM, "tokenizer: out of memory");
+    size_t at = 0;
+    for (int i = 0; i < d->n_norm; i++) {
+        octet__norm_step st = d->norm[i];
+        if (st.na) memcpy(t->norm_blob + at, st.a, st.na);
+        st.a = t->norm_blob + at, at += st.na;
+        if (st.nb) memcpy(t->norm_blob + at, st.b, st.nb);
+        st.b = t->norm_blob + at, at += st.nb;
+        t->norm[i] = st;
+    }
+    t->n_norm = d->n_norm;
+    t->spm_raw = t->kind == OCTET_TOKENIZER_SPM;
+    return 0;
+}
+
 static void build_specials_and_eog(octet__tokenizer *t) {
     int32_t n = t->n_vocab;
     if (t->eot_id < 0) {
@@ -349,11 +380,15 @@ int octet__tokenizer_new(octet__tokenizer **out, const octet__tokenizer_desc *d,
     t->add_eos = d->add_eos < 0 ? 0 : d->add_eos != 0;
     t->add_space_prefix = d->add_space_prefix < 0 ? def_space : d->add_space_prefix != 0;
 
-    if ((rc = build_vocab(t, d, err)) || (rc = build_merges(t, d, err))) {
+    if (d->ignore_merges == 1 || d->ignore_merges == 2) t->ignore_merges = d->ignore_merges == 2;
+    t->add_prefix_space = d->add_prefix_space > 0;
+    if ((rc = build_vocab(t, d, err)) || (rc = build_merges(t, d, err)) || (rc = build_norm(t, d, err))) {
         octet__tokenizer_free(t);
         return rc;
     }
     build_specials_and_eog(t);
+    for (int i = 0; i < d->n_eog; i++)
+        if (d->eog_ids && d->eog_ids[i] >= 0 && d->eog_ids[i] < t->n_vocab) t->eog[d->eog_ids[i]] = 1;
     if ((rc = build_special_list(t, err))) {
         octet__tokenizer_free(t);
         return rc;
@@ -458,10 +493,26 @@ int octet__tokenize(const octet__tokenizer *t, const char *text, size_t len, int
             prev_special = 1;
             continue;
         }
-        if (t->kind == OCTET_TOKENIZER_SPM)
-            rc = octet__spm_encode(t, text + f[i].off, f[i].len, t->add_space_prefix && prev_special, &o);
-        else
-            rc = octet__bpe_encode(t, text + f[i].off, f[i].len, &o);
+        const char *ft = text + f[i].off;
+        size_t fl = f[i].len;
+        char *nt = NULL; /* the fragment after the normalizer (and ByteLevel's add_prefix_space) */
+        if (t->n_norm > 0 && (rc = octet__normalize(t->norm, t->n_norm, ft, fl, &nt, &fl)) == 0) ft = nt;
+        if (rc == 0 && t->kind == OCTET_TOKENIZER_BPE && t->add_prefix_space && fl > 0 && ft[0] != ' ') {
+            char *p = octet__malloc(fl + 1);
+            if (!p) {
+                rc = OCTET_ENOMEM;
+            } else {
+                p[0] = ' ';
+                memcpy(p + 1, ft, fl);
+                octet__free(nt);
+                ft = nt = p, fl++;
+            }
+        }
+        if (rc == 0 && t->kind == OCTET_TOKENIZER_SPM)
+            rc = octet__spm_encode(t, ft, fl, !t->spm_raw && t->add_space_prefix && prev_special, &o);
+        else if (rc == 0)
+            rc = octet__bpe_encode(t, ft, fl, &o);
+        octet__free(nt);
         prev_special = 0;
     }
     octet__free(f);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "octet.h"
+#include "text/normalize.h"
 
 /* tokenizer.ggml.token_type values */
 enum {
@@ -41,6 +42,14 @@ typedef struct octet__tokenizer_desc {
     int add_bos;              /* tokenizer.ggml.add_bos_token (or the type's default) */
     int add_eos;
     int add_space_prefix;     /* SPM: tokenizer.ggml.add_space_prefix (default 1) */
+    /* tokenizer.octet.* (docs/tokenizer.md). With normalizer steps, an SPM tokenizer leaves spaces and the
+     * prefix to them (no built-in U+2581 escaping). */
+    int n_norm;
+    const octet__norm_step *norm; /* n_norm steps, strings borrowed */
+    int add_prefix_space;         /* BPE: ' ' before a fragment that does not start with one; -1 absent (0) */
+    int ignore_merges;            /* BPE: 0 the pre-tokenizer's default (also when the desc is zeroed), 1 off, 2 on */
+    int n_eog;
+    const int32_t *eog_ids;       /* extra end-of-generation ids */
 } octet__tokenizer_desc;
 
 typedef struct octet__tokenizer octet__tokenizer;

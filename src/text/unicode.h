@@ -23,9 +23,33 @@ enum {
     OCTET__UCP_SPACE = 0x100
 };
 
+/* The generated tables (unicode_data.c, tools/gen_unicode.py: its header comment says what each holds). */
+typedef struct octet__ucd_decomp_row {
+    uint32_t cp;
+    uint16_t canon_off;
+    uint8_t canon_len; /* 0: no canonical decomposition */
+    uint16_t compat_off;
+    uint8_t compat_len;
+} octet__ucd_decomp_row;
+extern const char octet__ucd_version[];
+extern const int octet__ucd_n_ccc, octet__ucd_n_decomp, octet__ucd_n_comp, octet__ucd_n_lower;
+extern const uint32_t octet__ucd_ccc_tab[];
+extern const octet__ucd_decomp_row octet__ucd_decomp[];
+extern const uint32_t octet__ucd_decomp_pool[];
+extern const uint32_t octet__ucd_comp[][3];
+extern const uint32_t octet__ucd_lower[][2];
 extern const int octet__ucp_n_ranges;
 extern const uint32_t octet__ucp_range_start[];
 extern const uint16_t octet__ucp_range_flags[];
+
+/* Unicode normalization forms (UAX #15) of n codepoints: NFD/NFKD = full canonical/compatibility decomposition
+ * then canonical ordering; NFC/NFKC = that, then canonical composition (primary composites, Hangul). *out is
+ * allocated (octet__free), *n_out codepoints. Returns 0 or OCTET_ENOMEM. */
+enum { OCTET__NFC = 1, OCTET__NFD, OCTET__NFKC, OCTET__NFKD };
+int octet__unorm(int form, const uint32_t *in, size_t n, uint32_t **out, size_t *n_out);
+/* Canonical_Combining_Class of cp; simple lowercase mapping of cp (cp itself when none). */
+int octet__ucd_ccc(uint32_t cp);
+uint32_t octet__ucd_lower_of(uint32_t cp);
 
 /* Flags of codepoint cp; codepoints past U+10FFFF count as unassigned (class C). */
 unsigned octet__ucp_flags(uint32_t cp);

@@ -20,6 +20,7 @@ Example: make_hf_checkpoint.py -o /tmp/ck --gguf /tmp/ref.gguf --arch llama --kv
 import argparse
 import json
 import os
+import shutil
 import struct
 import sys
 
@@ -287,7 +288,13 @@ def build(a):
     # ---- tokenizer
     tok_kv = []
     chat = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}"
-    if a.tokenizer in ("spm", "spm-json"):
+    if a.tokenizer_dir:  # stock tokenizer files, copied unchanged
+        for fn in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "generation_config.json"):
+            if os.path.exists(os.path.join(a.tokenizer_dir, fn)):
+                shutil.copyfile(os.path.join(a.tokenizer_dir, fn), os.path.join(a.output, fn))
+        tc = None
+        cfg.update(json.loads(a.config_extra))
+    elif a.tokenizer in ("spm", "spm-json"):
         toks, scores, types = spm_vocab(V)
         if a.tokenizer == "spm":
             open(os.path.join(a.output, "tokenizer.model"), "wb").write(spm_model_bytes(toks, scores, types))
@@ -317,7 +324,8 @@ def build(a):
                   ("tokenizer.ggml.merges", merges), ("tokenizer.ggml.bos_token_id", bos),
                   ("tokenizer.ggml.eos_token_id", eos), ("tokenizer.ggml.add_bos_token", True)]
     json.dump(cfg, open(os.path.join(a.output, "config.json"), "w"), indent=2)
-    json.dump(tc, open(os.path.join(a.output, "tokenizer_config.json"), "w"), indent=2)
+    if tc is not None:
+        json.dump(tc, open(os.path.join(a.output, "tokenizer_config.json"), "w"), indent=2)
 
     # ---- the reference GGUF, written directly
     if a.gguf:
@@ -473,6 +481,10 @@ def main(argv=None):
     ap.add_argument("--dtype", default="F32", choices=["F32", "F16", "BF16"], help="safetensors dtype")
     ap.add_argument("--tokenizer", default="spm", choices=["spm", "spm-json", "bpe-llama3", "bpe-qwen2", "bpe-gpt2"],
                     help="spm: tokenizer.model; spm-json: SentencePiece-style BPE tokenizer.json; bpe-*: byte-level")
+    ap.add_argument("--tokenizer-dir", help="copy tokenizer.json, tokenizer_config.json (and tokenizer.model, "
+                    "generation_config.json when there) from this folder instead of generating a tokenizer; "
+                    "--vocab gives the embedding rows; no --gguf")
+    ap.add_argument("--config-extra", default="{}", help="JSON object merged into config.json (--tokenizer-dir)")
     ap.add_argument("--vocab", type=int, default=320)
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)

@@ -112,7 +112,7 @@ static void test_rules(void) {
         {T1("F32", "[1]", "[-4, 0]"), 4, OCTET_EFORMAT, "negative offset"},
         {T1("F32", "[1]", "[4, 0]"), 4, OCTET_EFORMAT, "begin 4 > end 0"},
         {T1("F32", "[1]", "[0, 4]"), 3, OCTET_EFORMAT, "end 4 is beyond the data section (3 bytes)"},
-        {T1("F32", "[1]", "[0, 99999999999999999999]"), 4, OCTET_EFORMAT, "invalid JSON"}, /* integer overflow */
+        {T1("F32", "[1]", "[0, 99999999999999999999]"), 4, OCTET_EFORMAT, "data_offsets: expected [begin, end] integers"}, /* beyond int64: read as a real */
         {T1("F32", "[2]", "[0, 4]"), 4, OCTET_EFORMAT, "span 4 bytes but shape x F32 needs 8"},
         {T1("F16", "[3]", "[0, 4]"), 4, OCTET_EFORMAT, "needs 6"},
         {T1("F32", "[1]", "[4, 8]"), 8, OCTET_EFORMAT, "leaving a hole"},
@@ -211,8 +211,28 @@ static void test_json(void) {
     CHECK(octet__json_get_bool(j, "i", &b, "c.json", &err) == OCTET_EFORMAT);
     json_decref(j);
     CHECK(octet__json_parse(&j, s, strlen(s), 10, "c.json", &err) == OCTET_EFORMAT && strstr(err.msg, "exceed the limit"));
-    const char *too_big = "{\"a\": 99999999999999999999}";
-    CHECK(octet__json_parse(&j, too_big, strlen(too_big), 1 << 20, "c.json", &err) == OCTET_EFORMAT);
+    /* integers beyond int64 (tokenizer_config.json's model_max_length) parse, as reals; strings and reals that
+     * look alike are left alone; INT64_MIN/MAX stay integers */
+    const char *too_big = "{\"a\": 1000000000000000019884624838656, \"b\": -99999999999999999999, "
+                          "\"s\": \"12345678901234567890\\\" 99999999999999999999\", \"r\": 1.5e300, "
+                          "\"l\": [9223372036854775808, -9223372036854775808, 9223372036854775807]}";
+    CHECK(octet__json_parse(&j, too_big, strlen(too_big), 1 << 20, "c.json", &err) == 0);
+    if (j) {
+        CHECK(json_is_real(json_object_get(j, "a")) && json_real_value(json_object_get(j, "a")) == 1e30);
+        CHECK(json_is_real(json_object_get(j, "b")) && json_real_value(json_object_get(j, "b")) == -1e20);
+        CHECK(strcmp(json_string_value(json_object_get(j, "s")), "12345678901234567890\" 99999999999999999999") == 0);
+        CHECK(json_real_value(json_object_get(j, "r")) == 1.5e300);
+        const json_t *l = json_object_get(j, "l");
+        CHECK(json_is_real(json_array_get(l, 0)) && json_real_value(json_array_get(l, 0)) == 9223372036854775808.0);
+        CHECK(json_is_integer(json_array_get(l, 1)) && json_integer_value(json_array_get(l, 1)) == INT64_MIN);
+        CHECK(json_is_integer(json_array_get(l, 2)) && json_integer_value(json_array_get(l, 2)) == INT64_MAX);
+        CHECK(octet__json_get_i64(j, "a", 0, INT64_MAX, &i, "c.json", &err) == OCTET_EFORMAT &&
+              strstr(err.msg, "c.json: a: 1e+30 is outside 0..") != NULL);
+        CHECK(octet__json_get_f64(j, "a", &r, "c.json", &err) == 0 && r == 1e30);
+        json_decref(j);
+    }
+    const char *bad_num = "{\"a\": 012345678901234567890}"; /* a leading zero stays invalid */
+    CHECK(octet__json_parse(&j, bad_num, strlen(bad_num), 1 << 20, "c.json", &err) == OCTET_EFORMAT);
     /* nesting far beyond jansson's depth limit (2048) is refused, not a stack overflow */
     size_t depth = 100000;
     char *deep = malloc(depth + 1);

@@ -45,6 +45,10 @@ static void free_vocab(vocab *v) {
     for (int i = 0; i < v->n; i++) free(v->tok[i]);
 }
 
+static const octet__norm_step *g_norm; /* extra desc fields for make() */
+static int g_n_norm, g_prefix_space, g_n_eog;
+static const int32_t *g_eog;
+
 static octet__tokenizer *make(vocab *v, int kind, const char *pre) {
     octet__tokenizer_desc d;
     memset(&d, 0, sizeof d);
@@ -65,6 +69,7 @@ static octet__tokenizer *make(vocab *v, int kind, const char *pre) {
     d.add_bos = kind == OCTET_TOKENIZER_SPM;
     d.add_eos = 0;
     d.add_space_prefix = kind == OCTET_TOKENIZER_SPM;
+    d.norm = g_norm, d.n_norm = g_n_norm, d.add_prefix_space = g_prefix_space, d.eog_ids = g_eog, d.n_eog = g_n_eog;
     octet__tokenizer *t = NULL;
     octet_error err;
     int rc = octet__tokenizer_new(&t, &d, &err);
@@ -473,7 +478,69 @@ static void test_alloc_failures(void) {
     }
 }
 
+/* ---- tokenizer.json normalizers (tokenizer.octet.normalizer.*) ------------------------------------------- */
+
+#define STEP(op, a, b) {op, a, sizeof(a) - 1, b, sizeof(b) - 1, 0, 0}
+
+static void test_normalizers(void) {
+    vocab v;
+    spm_vocab(&v);
+    /* Llama 2 / Mistral: Prepend("▁"), Replace(" ", "▁") give what the built-in space handling gives */
+    const octet__norm_step llama2[2] = {STEP(OCTET__NORM_PREPEND, U2581, ""), STEP(OCTET__NORM_REPLACE, " ", U2581)};
+    octet__tokenizer *plain = make(&v, OCTET_TOKENIZER_SPM, NULL);
+    g_norm = llama2, g_n_norm = 2;
+    octet__tokenizer *t = make(&v, OCTET_TOKENIZER_SPM, NULL);
+    static const char *const texts[] = {"ab", "a b", " ab  c", "ab<user>ab", "<s>ab</s> a", "bcbb", ""};
+    for (size_t i = 0; t && plain && i < sizeof texts / sizeof *texts; i++) {
+        int32_t x[64], y[64];
+        int nx = tok(plain, texts[i], strlen(texts[i]), 1, 1, x, 64), ny = tok(t, texts[i], strlen(texts[i]), 1, 1, y, 64);
+        CHECKF(nx == ny && memcmp(x, y, (size_t)nx * sizeof *x) == 0, "'%s'", texts[i]);
+    }
+    octet__tokenizer_free(t);
+    /* Gemma 3: Replace(" ", "▁") alone: no prefix even though add_space_prefix is set */
+    const octet__norm_step gemma[1] = {STEP(OCTET__NORM_REPLACE, " ", U2581)};
+    g_norm = gemma, g_n_norm = 1;
+    t = make(&v, OCTET_TOKENIZER_SPM, NULL);
+    if (t) {
+        EXPECT(t, "ab", 0, 0, 264);
+        EXPECT(t, "ab ab", 0, 0, 264, 265);
+    }
+    octet__tokenizer_free(t);
+    /* no space step: spaces stay spaces (byte fallback), nothing prepended */
+    const octet__norm_step nfc[1] = {STEP(OCTET__NORM_NFC, "", "")};
+    g_norm = nfc, g_n_norm = 1;
+    t = make(&v, OCTET_TOKENIZER_SPM, NULL);
+    if (t) EXPECT(t, "a b", 0, 0, 260, 3 + ' ', 261);
+    octet__tokenizer_free(t);
+    octet__tokenizer_free(plain);
+    free_vocab(&v);
+
+    bpe_vocab(&v);
+    const octet__norm_step nfkc_low[2] = {STEP(OCTET__NORM_NFKC, "", ""), STEP(OCTET__NORM_LOWERCASE, "", "")};
+    g_norm = nfkc_low, g_n_norm = 2;
+    t = make(&v, OCTET_TOKENIZER_BPE, "gpt-2");
+    if (t) {
+        EXPECT(t, "\xef\xbd\x88" "ELLO World", 0, 0, 259, 264); /* fullwidth h, upper case */
+        EXPECT(t, "<|endoftext|>HELLO", 0, 1, 267, 259);     /* special tokens are split out before normalizing */
+    }
+    octet__tokenizer_free(t);
+    g_norm = NULL, g_n_norm = 0, g_prefix_space = 1;
+    static const int32_t eog[1] = {'a'};
+    g_eog = eog, g_n_eog = 1;
+    t = make(&v, OCTET_TOKENIZER_BPE, "gpt-2");
+    if (t) {
+        EXPECT(t, "world", 0, 0, 264);          /* ByteLevel add_prefix_space */
+        EXPECT(t, " world", 0, 0, 264);         /* not twice */
+        EXPECT(t, "<|endoftext|>world", 0, 1, 267, 264); /* after a special token too */
+        CHECK(octet__token_is_eog(t, 'a') && !octet__token_is_eog(t, 'b') && octet__token_is_eog(t, 267));
+    }
+    octet__tokenizer_free(t);
+    g_prefix_space = 0, g_eog = NULL, g_n_eog = 0;
+    free_vocab(&v);
+}
+
 int main(void) {
+    test_normalizers();
     test_alloc_failures();
     test_spm();
     test_pretokenizers();
