@@ -67,6 +67,13 @@ struct octet_session {
     int n_logit_rows;
     struct row_info *rows; /* [n_batch] per-row owner, cache slot and position of the current pass */
     float **yrows;         /* [n_batch] per-row logits destinations */
+    /* mixture of experts (n_expert > 0), else NULL: see moe_ffn */
+    float *moe_logits;     /* [n_batch][n_expert] router outputs */
+    float *moe_w;          /* [n_batch][n_expert_used] weights of the chosen experts */
+    int *moe_sel;          /* [n_batch][n_expert_used] the chosen experts */
+    int *moe_tok;          /* [n_batch] the rows routed to one expert */
+    float *moe_x, *moe_y;  /* [n_batch][n_embd] their inputs, the expert's outputs */
+    float *moe_acc;        /* [n_batch][n_embd] the weighted sum */
 };
 
 /* One token row of a forward pass: whose KV cache it belongs to, its slot there, and its position. A pass over
@@ -103,7 +110,9 @@ static size_t panel_bytes(const octet_model *m, int l0, int l1) {
     size_t best = panel_bytes_of(&m->output, 0);
     for (int l = l0; l < l1; l++) {
         const octet__layer *L = &m->layers[l];
-        const octet__tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        const octet__tensor *ts[] = {&L->wq,       &L->wk,        &L->wv,      &L->wo,       &L->w_gate,
+                                     &L->w_up,     &L->w_down,    &L->gate_inp, &L->gate_exps, &L->up_exps,
+                                     &L->down_exps};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) best = panel_bytes_of(ts[i], best);
     }
     return (best + 63) & ~(size_t)63;
@@ -188,13 +197,24 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
     s->k = alloc_f32(nb, s->kv_dim, 1, &ok);
     s->v = alloc_f32(nb, s->kv_dim, 1, &ok);
     s->att = alloc_f32(nb, q_dim, 1, &ok);
-    s->hg = alloc_f32(nb, (size_t)hp->n_ff, 1, &ok);
-    s->hu = alloc_f32(nb, (size_t)hp->n_ff, 1, &ok);
+    const int n_ff_max = hp->n_ff_exp > hp->n_ff ? hp->n_ff_exp : hp->n_ff;
+    s->hg = alloc_f32(nb, (size_t)n_ff_max, 1, &ok);
+    s->hu = alloc_f32(nb, (size_t)n_ff_max, 1, &ok);
+    if (hp->n_expert) {
+        s->moe_logits = alloc_f32(nb, (size_t)hp->n_expert, 1, &ok);
+        s->moe_w = alloc_f32(nb, (size_t)hp->n_expert_used, 1, &ok);
+        s->moe_sel = octet__calloc(nb * (size_t)hp->n_expert_used, sizeof *s->moe_sel);
+        s->moe_tok = octet__calloc(nb, sizeof *s->moe_tok);
+        if (!s->moe_sel || !s->moe_tok) ok = 0;
+        s->moe_x = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
+        s->moe_y = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
+        s->moe_acc = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
+    }
     s->rope = alloc_f32(nb, (size_t)hp->n_rot, 1, &ok);
     s->scores = alloc_f32((size_t)nth, (size_t)n_ctx, 1, &ok);
     size_t stride = max_act_row_bytes(hp->n_embd), t;
     if ((t = max_act_row_bytes((int64_t)q_dim)) > stride) stride = t;
-    if ((t = max_act_row_bytes(hp->n_ff)) > stride) stride = t;
+    if ((t = max_act_row_bytes(n_ff_max)) > stride) stride = t;
     s->aq_stride = (stride + 63) & ~(size_t)63;
     s->panel_stride = panel_bytes(m, l0, l1);
     if (s->panel_stride) {
@@ -225,8 +245,9 @@ void octet_session_free(octet_session *s) {
     if (!s) return;
     octet__int_free(s->ist);
     octet__pool_free(s->pool);
-    float *bufs[] = {s->k_cache, s->v_cache, s->x, s->xn, s->q, s->k, s->v, s->att, s->hg, s->hu, s->rope,
-                     s->scores, s->logits};
+    float *bufs[] = {s->k_cache, s->v_cache, s->x,     s->xn,         s->q,     s->k,    s->v,
+                     s->att,     s->hg,      s->hu,    s->rope,       s->scores, s->logits, s->moe_logits,
+                     s->moe_w,   s->moe_x,   s->moe_y, s->moe_acc};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(s->aq);
     octet__free(s->panel);
@@ -234,6 +255,8 @@ void octet_session_free(octet_session *s) {
     octet__free(s->aux);
     octet__free(s->rows);
     octet__free(s->yrows);
+    octet__free(s->moe_sel);
+    octet__free(s->moe_tok);
     octet__free(s);
 }
 
@@ -548,6 +571,10 @@ static void rope_tables(octet_session *s, int n_tok) {
             double angle = (double)phase * 0x1p-64 * 6.283185307179586476925286766559;
             cs[2 * i] = (float)cos(angle);
             cs[2 * i + 1] = (float)sin(angle);
+            if (m->hp.rope_mscale != 1.0f) { /* YaRN magnitude / rope.scaling.attn_factor (model.c) */
+                cs[2 * i] *= m->hp.rope_mscale;
+                cs[2 * i + 1] *= m->hp.rope_mscale;
+            }
         }
     }
 }
@@ -608,6 +635,101 @@ static void attn_run(void *ctx, int ith, int nth) {
     }
 }
 
+/* ---- architecture steps: q/k norms, mixture of experts ------------------------------------------------------ */
+
+/* qwen3: RMSNorm of every head of q and of k (gains [head_dim], the model's epsilon), before RoPE. */
+static void qk_norm(octet_session *s, const octet__layer *L, int n_tok) {
+    const octet__hparams *hp = &s->m->hp;
+    const int hd = hp->head_dim;
+    const size_t q_dim = (size_t)hp->n_head * (size_t)hd;
+    for (int t = 0; t < n_tok; t++) {
+        for (int h = 0; h < hp->n_head; h++) {
+            float *v = s->q + (size_t)t * q_dim + (size_t)h * (size_t)hd;
+            rmsnorm(v, v, L->q_norm, hd, hp->norm_eps);
+        }
+        for (int h = 0; h < hp->n_head_kv; h++) {
+            float *v = s->k + (size_t)t * s->kv_dim + (size_t)h * (size_t)hd;
+            rmsnorm(v, v, L->k_norm, hd, hp->norm_eps);
+        }
+    }
+}
+
+/* Expert e's matrix of a stack (model.h: the experts' matrices one after another). */
+static octet__tensor expert_view(const octet__tensor *stack, int e) {
+    octet__tensor t = *stack;
+    t.data = (const uint8_t *)stack->data + (size_t)e * (size_t)stack->ne[1] * stack->row_bytes;
+    return t;
+}
+
+/* The feed-forward of a mixture-of-experts layer on the normed rows s->xn, added to s->x. Routing as llama.cpp's
+ * build_moe_ffn does it for the llama (Mixtral) and qwen3moe architectures: p = softmax(router logits) over all
+ * experts, the k = n_expert_used largest (ties: the lower index), their weights p_e / sum of the k p_e. Row t's
+ * output is sum over its experts of w_e * down_e(silu(gate_e x) * up_e x). Each expert runs once over the rows
+ * routed to it (gathered), through the plain matmul path; the weighted sums are formed in expert order, so the
+ * result does not depend on the thread count. */
+static void moe_ffn(octet_session *s, const octet__layer *L, int n_tok) {
+    const octet__hparams *hp = &s->m->hp;
+    const octet__type_traits *kt = octet__kernels();
+    const int E = hp->n_embd, X = hp->n_expert, K = hp->n_expert_used, FE = hp->n_ff_exp;
+    matmul1(s, &L->gate_inp, s->moe_logits, NULL, s->xn, n_tok);
+    for (int t = 0; t < n_tok; t++) {
+        float *lg = s->moe_logits + (size_t)t * (size_t)X;
+        int *sel = s->moe_sel + (size_t)t * (size_t)K;
+        float *w = s->moe_w + (size_t)t * (size_t)K;
+        float mx = -INFINITY;
+        for (int e = 0; e < X; e++)
+            if (lg[e] > mx) mx = lg[e];
+        double sum = 0.0;
+        for (int e = 0; e < X; e++) sum += exp((double)lg[e] - (double)mx);
+        for (int e = 0; e < X; e++) lg[e] = (float)(exp((double)lg[e] - (double)mx) / sum); /* probabilities */
+        double wsum = 0.0;
+        for (int j = 0; j < K; j++) { /* k passes of a selection: k is small */
+            int best = -1;
+            for (int e = 0; e < X; e++) {
+                int taken = 0;
+                for (int i = 0; i < j; i++) taken |= sel[i] == e;
+                if (!taken && (best < 0 || lg[e] > lg[best])) best = e;
+            }
+            sel[j] = best;
+            wsum += (double)lg[best];
+        }
+        for (int j = 0; j < K; j++) w[j] = (float)((double)lg[sel[j]] / wsum);
+    }
+    memset(s->moe_acc, 0, (size_t)n_tok * (size_t)E * sizeof(float));
+    for (int e = 0; e < X; e++) {
+        int c = 0;
+        for (int t = 0; t < n_tok; t++)
+            for (int j = 0; j < K; j++)
+                if (s->moe_sel[(size_t)t * (size_t)K + (size_t)j] == e) {
+                    s->moe_tok[c] = t;
+                    memcpy(s->moe_x + (size_t)c * (size_t)E, s->xn + (size_t)t * (size_t)E, (size_t)E * sizeof(float));
+                    c++;
+                }
+        if (!c) continue;
+        const octet__tensor g = expert_view(&L->gate_exps, e), u = expert_view(&L->up_exps, e),
+                            d = expert_view(&L->down_exps, e);
+        const octet__tensor *w[2] = {&g, &u};
+        float *y[2] = {s->hg, s->hu};
+        if (kt[g.type].vec_dot_type == kt[u.type].vec_dot_type) {
+            matmul_rows(s, 2, w, y, NULL, s->moe_x, c, NULL, 1); /* hg = silu(gate) * up */
+        } else {
+            matmul_group(s, 2, w, y, NULL, s->moe_x, c);
+            swiglu(s->hg, s->hu, (size_t)c * (size_t)FE);
+        }
+        matmul1(s, &d, s->moe_y, NULL, s->hg, c);
+        for (int i = 0; i < c; i++) {
+            const int t = s->moe_tok[i];
+            float we = 0.0f;
+            for (int j = 0; j < K; j++)
+                if (s->moe_sel[(size_t)t * (size_t)K + (size_t)j] == e) we = s->moe_w[(size_t)t * (size_t)K + (size_t)j];
+            float *acc = s->moe_acc + (size_t)t * (size_t)E;
+            const float *yi = s->moe_y + (size_t)i * (size_t)E;
+            for (int k = 0; k < E; k++) acc[k] += we * yi[k];
+        }
+    }
+    for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->moe_acc[i];
+}
+
 /* ---- the pass --------------------------------------------------------------------------------------------- */
 
 /* One pass over n_tok rows described by s->rows (owner, slot, position); s provides the scratch and the pool,
@@ -641,6 +763,7 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
             const float *b[3] = {L->bq, L->bk, L->bv};
             matmul_group(s, 3, w, y, b, s->xn, n_tok);
         }
+        if (L->q_norm) qk_norm(s, L, n_tok);
         for (int t = 0; t < n_tok; t++) {
             rope_apply(s, s->q + (size_t)t * q_dim, hp->n_head, t);
             rope_apply(s, s->k + (size_t)t * s->kv_dim, hp->n_head_kv, t);
@@ -657,6 +780,10 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
 
         for (int t = 0; t < n_tok; t++)
             rmsnorm(s->xn + (size_t)t * (size_t)E, s->x + (size_t)t * (size_t)E, L->ffn_norm, E, hp->norm_eps);
+        if (L->gate_inp.data) {
+            moe_ffn(s, L, n_tok); /* adds to s->x */
+            continue;
+        }
         {
             const octet__tensor *w[2] = {&L->w_gate, &L->w_up};
             float *y[2] = {s->hg, s->hu};

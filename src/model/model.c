@@ -49,6 +49,92 @@ static int get_f32_key(const octet__gguf *g, const char *arch, const char *suffi
     return rc;
 }
 
+/* RoPE scaling keys as llama.cpp reads them for these architectures (src/llama-model.cpp, llama-context.cpp):
+ *   {arch}.rope.scaling.type: "none", "linear" (the default when absent) or "yarn"; anything else is refused;
+ *   {arch}.rope.scaling.factor (or the older {arch}.rope.scale_linear): the context extension factor f, the
+ *     frequencies multiplied by 1/f ("none" ignores it);
+ *   {arch}.rope.scaling.original_context_length: YaRN's original context (default context_length);
+ *   {arch}.rope.scaling.attn_factor: a multiplier of cos and sin (default 1).
+ * YaRN (Peng et al. 2023, "YaRN: Efficient Context Window Extension of Large Language Models") blends the
+ * interpolated and the original frequency per pair and scales cos/sin by 1 + 0.1 ln f (f > 1); rope_init forms
+ * the frequencies, hp->rope_mscale carries the magnitude. */
+static int read_rope_scaling(const octet__gguf *g, octet__hparams *hp, octet_error *err) {
+    const char *a = hp->arch;
+    char key[128];
+    int rc;
+    hp->rope_scale = 1.0f;
+    hp->rope_mscale = 1.0f;
+    hp->rope_scaling = OCTET_ROPE_SCALING_LINEAR;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+    octet__str st;
+    rc = octet__gguf_get_str(g, key, &st, err);
+    if (rc && rc != OCTET_ENOTFOUND) return rc;
+    if (rc == 0) {
+        if (st.len == 6 && memcmp(st.ptr, "linear", 6) == 0) hp->rope_scaling = OCTET_ROPE_SCALING_LINEAR;
+        else if (st.len == 4 && memcmp(st.ptr, "none", 4) == 0) hp->rope_scaling = OCTET_ROPE_SCALING_NONE;
+        else if (st.len == 4 && memcmp(st.ptr, "yarn", 4) == 0) hp->rope_scaling = OCTET_ROPE_SCALING_YARN;
+        else
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s: scaling type '%.*s' is not supported (none, linear, yarn)",
+                              key, (int)(st.len > 32 ? 32 : st.len), st.ptr);
+    }
+    float factor = 0.0f;
+    if ((rc = get_f32_key(g, a, "rope.scaling.factor", &factor, 0.0f, err))) return rc;
+    if (factor == 0.0f && (rc = get_f32_key(g, a, "rope.scale_linear", &factor, 0.0f, err))) return rc;
+    if (factor != 0.0f && !(factor >= 1e-3f && factor <= 1e6f))
+        return octet__err(err, OCTET_EFORMAT, "%s.rope.scaling.factor: %g is outside [1e-3, 1e6]", a, (double)factor);
+    if (factor != 0.0f && hp->rope_scaling != OCTET_ROPE_SCALING_NONE) hp->rope_scale = factor;
+    uint32_t orig;
+    if ((rc = get_u32_key(g, a, "rope.scaling.original_context_length", &orig, 0, (uint32_t)hp->n_ctx_train, err)))
+        return rc;
+    if (orig < 1 || orig > OCTET_MAX_CTX_TRAIN)
+        return octet__err(err, OCTET_EFORMAT, "%s.rope.scaling.original_context_length: %u is outside 1..%d", a, orig,
+                          OCTET_MAX_CTX_TRAIN);
+    hp->yarn_orig_ctx = (int)orig;
+    float attn_factor = 1.0f;
+    if ((rc = get_f32_key(g, a, "rope.scaling.attn_factor", &attn_factor, 1.0f, err))) return rc;
+    if (!(attn_factor > 0.0f && attn_factor <= 1e3f))
+        return octet__err(err, OCTET_EFORMAT, "%s.rope.scaling.attn_factor: %g is outside (0, 1e3]", a,
+                          (double)attn_factor);
+    double ms = attn_factor;
+    if (hp->rope_scaling == OCTET_ROPE_SCALING_YARN && hp->rope_scale > 1.0f) ms *= 1.0 + 0.1 * log((double)hp->rope_scale);
+    hp->rope_mscale = (float)ms;
+    return 0;
+}
+
+/* Per-architecture keys: mixture of experts ({arch}.expert_count, expert_used_count, expert_feed_forward_length,
+ * as llama.cpp names them) and the qwen3 q/k norms. */
+static int read_arch_hparams(const octet__gguf *g, octet__hparams *hp, octet_error *err) {
+    const char *a = hp->arch;
+    uint32_t ne, nu, ffe;
+    int rc;
+    if ((rc = get_u32_key(g, a, "expert_count", &ne, 0, 0, err))) return rc;
+    if ((rc = get_u32_key(g, a, "expert_used_count", &nu, 0, 0, err))) return rc;
+    if ((rc = get_u32_key(g, a, "expert_feed_forward_length", &ffe, 0, 0, err))) return rc;
+    int moe_arch = strcmp(a, "qwen3moe") == 0, moe_ok = moe_arch || strcmp(a, "llama") == 0;
+    if (ne > 0 && !moe_ok)
+        return octet__err(err, OCTET_EUNSUPPORTED, "%s.expert_count: %u experts, but octet's %s model has none", a, ne,
+                          a);
+    if (moe_arch && ne == 0) return octet__err(err, OCTET_EFORMAT, "%s.expert_count: missing or 0", a);
+    if (ne > 0) {
+        if (ne > 4096 || nu < 1 || nu > ne)
+            return octet__err(err, OCTET_EFORMAT, "%s: expert_count %u / expert_used_count %u are out of range", a, ne,
+                              nu);
+        if (ffe == 0) ffe = moe_arch ? (uint32_t)hp->n_ff / nu : (uint32_t)hp->n_ff; /* llama.cpp's defaults */
+        if (ffe < 1 || ffe > OCTET_MAX_FF)
+            return octet__err(err, OCTET_EFORMAT, "%s.expert_feed_forward_length: %u is outside 1..%d", a, ffe,
+                              OCTET_MAX_FF);
+        if (!moe_arch && ffe != (uint32_t)hp->n_ff)
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s.expert_feed_forward_length %u differs from "
+                              "feed_forward_length %d (llama.cpp's llama model sizes experts by the latter)", a, ffe,
+                              hp->n_ff);
+        hp->n_expert = (int)ne;
+        hp->n_expert_used = (int)nu;
+        hp->n_ff_exp = (int)ffe;
+    }
+    hp->qk_norm = strncmp(a, "qwen3", 5) == 0;
+    return 0;
+}
+
 static int read_hparams(octet_model *m, octet_error *err) {
     const octet__gguf *g = m->gguf;
     octet__hparams *hp = &m->hp;
@@ -59,10 +145,17 @@ static int read_hparams(octet_model *m, octet_error *err) {
     if (arch.len >= sizeof hp->arch) return octet__err(err, OCTET_EUNSUPPORTED, "general.architecture: too long");
     memcpy(hp->arch, arch.ptr, arch.len);
     hp->arch[arch.len] = 0;
-    if (strcmp(hp->arch, "llama") != 0 && strcmp(hp->arch, "mistral") != 0 && strcmp(hp->arch, "qwen2") != 0)
+    static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen3moe"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) known |= strcmp(hp->arch, archs[i]) == 0;
+    if (!known)
         return octet__err(err, OCTET_EUNSUPPORTED,
-                          "general.architecture: '%s' is not supported (supported: llama, mistral, qwen2)", hp->arch);
-    hp->rope_type = strcmp(hp->arch, "qwen2") == 0 ? OCTET_ROPE_NEOX : OCTET_ROPE_NORM;
+                          "general.architecture: '%s' is not supported (supported: llama, mistral, qwen2, qwen3, "
+                          "qwen3moe)",
+                          hp->arch);
+    /* llama.cpp's rope types: NORM (adjacent pairs) for llama / mistral, NEOX (halves) for the qwen family, whose
+     * converter keeps Hugging Face's layout */
+    hp->rope_type = strncmp(hp->arch, "qwen", 4) == 0 ? OCTET_ROPE_NEOX : OCTET_ROPE_NORM;
 
     uint32_t v, n_embd, n_layer, n_ff, n_head, n_head_kv, n_ctx;
     const char *a = hp->arch;
@@ -116,36 +209,16 @@ static int read_hparams(octet_model *m, octet_error *err) {
     if ((rc = get_f32_key(g, a, "rope.freq_base", &hp->rope_base, 10000.0f, err))) return rc;
     if (!(hp->rope_base > 1.0f && hp->rope_base < 1e12f))
         return octet__err(err, OCTET_EFORMAT, "%s.rope.freq_base: %g is outside (1, 1e12)", a, (double)hp->rope_base);
-    hp->rope_scale = 1.0f;
-    char key[128];
-    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
-    octet__str st;
-    rc = octet__gguf_get_str(g, key, &st, err);
-    if (rc && rc != OCTET_ENOTFOUND) return rc;
-    int scaling_linear = 0;
-    if (rc == 0) {
-        if (st.len == 6 && memcmp(st.ptr, "linear", 6) == 0) scaling_linear = 1;
-        else if (!(st.len == 4 && memcmp(st.ptr, "none", 4) == 0))
-            return octet__err(err, OCTET_EUNSUPPORTED, "%s: scaling type '%.*s' is not supported (linear, none)", key,
-                              (int)(st.len > 32 ? 32 : st.len), st.ptr);
-    }
-    float factor = 1.0f;
-    if ((rc = get_f32_key(g, a, "rope.scaling.factor", &factor, 1.0f, err))) return rc;
-    if (scaling_linear || (rc == 0 && factor != 1.0f && factor > 0.0f)) {
-        /* llama.cpp applies rope.scaling.factor as linear scaling unless the type says otherwise */
-        if (!(factor >= 1e-3f && factor <= 1e6f))
-            return octet__err(err, OCTET_EFORMAT, "%s.rope.scaling.factor: %g is outside [1e-3, 1e6]", a,
-                              (double)factor);
-        hp->rope_scale = factor;
-    }
-    return 0;
+    if ((rc = read_rope_scaling(g, hp, err))) return rc;
+    return read_arch_hparams(g, hp, err);
 }
 
 /* ---- tensors ------------------------------------------------------------------------------------------- */
 
-/* Find a tensor and check its shape (ne1 == 0 for a vector). Absent and optional: *out zeroed, 0 returned. */
-static int bind(const octet_model *m, const char *name, int64_t ne0, int64_t ne1, int optional, octet__tensor *out,
-                octet_error *err) {
+/* Find a tensor and check its shape (ne1 == 0 for a vector; ne2 > 1 for a stack of ne2 matrices, the experts of
+ * a mixture). Absent and optional: *out zeroed, 0 returned. */
+static int bind3(const octet_model *m, const char *name, int64_t ne0, int64_t ne1, int64_t ne2, int optional,
+                 octet__tensor *out, octet_error *err) {
     memset(out, 0, sizeof *out);
     const octet__gguf_tensor *t = octet__gguf_find_tensor(m->gguf, name);
     if (!t) {
@@ -153,13 +226,17 @@ static int bind(const octet_model *m, const char *name, int64_t ne0, int64_t ne1
         return octet__err(err, OCTET_EFORMAT, "tensor %s: missing", name);
     }
     if (m->bound) m->bound[t - octet__gguf_tensor_at(m->gguf, 0)] = 1;
-    int want_dims = ne1 ? 2 : 1;
-    int64_t got1 = t->n_dims >= 2 ? t->ne[1] : 1;
-    int extra = (t->n_dims >= 3 && t->ne[2] != 1) || (t->n_dims >= 4 && t->ne[3] != 1);
-    if (t->ne[0] != ne0 || got1 != (ne1 ? ne1 : 1) || extra)
+    int64_t got1 = t->n_dims >= 2 ? t->ne[1] : 1, got2 = t->n_dims >= 3 ? t->ne[2] : 1;
+    int extra = t->n_dims >= 4 && t->ne[3] != 1;
+    if (t->ne[0] != ne0 || got1 != (ne1 ? ne1 : 1) || got2 != ne2 || extra) {
+        if (ne2 > 1)
+            return octet__err(err, OCTET_EFORMAT,
+                              "tensor %s: shape [%lld, %lld, %lld] but the hyperparameters need [%lld, %lld, %lld]",
+                              name, (long long)t->ne[0], (long long)got1, (long long)got2, (long long)ne0,
+                              (long long)ne1, (long long)ne2);
         return octet__err(err, OCTET_EFORMAT, "tensor %s: shape [%lld, %lld] but the hyperparameters need [%lld, %lld]",
                           name, (long long)t->ne[0], (long long)got1, (long long)ne0, (long long)(ne1 ? ne1 : 1));
-    (void)want_dims;
+    }
     const octet__type_traits *tt = octet__type(t->type);
     if (!tt || !tt->block_size || tt->type_size == 0 || !tt->vec_dot || t->type == OCTET_TYPE_Q8_K ||
         t->type == OCTET_TYPE_Q8_1)
@@ -173,6 +250,11 @@ static int bind(const octet_model *m, const char *name, int64_t ne0, int64_t ne1
         return octet__err(err, OCTET_EFORMAT, "tensor %s: row of %lld is not a multiple of the %s block size", name,
                           (long long)ne0, tt->name);
     return 0;
+}
+
+static int bind(const octet_model *m, const char *name, int64_t ne0, int64_t ne1, int optional, octet__tensor *out,
+                octet_error *err) {
+    return bind3(m, name, ne0, ne1, 1, optional, out, err);
 }
 
 /* Bind a vector and convert it to f32 into dst (n floats). */
@@ -233,9 +315,10 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
     m->tied_output = m->output.data == NULL;
     if (m->tied_output) m->output = m->tok_embd;
 
-    /* f32 store: output_norm + per layer (2 norms + 3 biases) */
-    size_t per_layer = (size_t)(2 * E + Q + 2 * KV), total;
-    if (!octet__mul_size(per_layer, (size_t)hp->n_layer, &total) || !octet__add_size(total, (size_t)E, &total))
+    /* f32 store: output_norm, rope_freqs + per layer (2 norms + 3 biases + the q/k norms) */
+    const int64_t HD = hp->head_dim, R2 = hp->n_rot / 2;
+    size_t per_layer = (size_t)(2 * E + Q + 2 * KV + 2 * HD), total;
+    if (!octet__mul_size(per_layer, (size_t)hp->n_layer, &total) || !octet__add_size(total, (size_t)(E + R2), &total))
         return octet__err(err, OCTET_EFORMAT, "model: size overflow");
     m->f32_store = octet__malloc(total * sizeof(float));
     m->layers = octet__calloc((size_t)hp->n_layer, sizeof *m->layers);
@@ -243,6 +326,15 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
     float *f = m->f32_store;
     if ((rc = bind_vec(m, "output_norm.weight", E, 0, f, &m->output_norm, err))) return rc;
     f += E;
+    /* Llama 3.x: one frequency divisor per rotated pair (llama.cpp's LLM_TENSOR_ROPE_FREQS, llama architecture) */
+    if (strcmp(hp->arch, "llama") == 0 || strcmp(hp->arch, "mistral") == 0) {
+        if ((rc = bind_vec(m, "rope_freqs.weight", R2, 1, f, &m->rope_freqs, err))) return rc;
+        for (int64_t i = 0; m->rope_freqs && i < R2; i++)
+            if (!(m->rope_freqs[i] > 0.0f))
+                return octet__err(err, OCTET_EFORMAT, "tensor rope_freqs.weight: element %lld is %g, not positive",
+                                  (long long)i, (double)m->rope_freqs[i]);
+    }
+    f += R2;
     char name[96];
     for (int l = 0; l < hp->n_layer; l++) {
         octet__layer *L = &m->layers[l];
@@ -261,6 +353,19 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
         if ((rc = bind(m, NAME("attn_k.weight"), E, KV, 0, &L->wk, err))) return rc;
         if ((rc = bind(m, NAME("attn_v.weight"), E, KV, 0, &L->wv, err))) return rc;
         if ((rc = bind(m, NAME("attn_output.weight"), Q, E, 0, &L->wo, err))) return rc;
+        if (hp->qk_norm) {
+            if ((rc = bind_vec(m, NAME("attn_q_norm.weight"), HD, 0, f, &L->q_norm, err))) return rc;
+            if ((rc = bind_vec(m, NAME("attn_k_norm.weight"), HD, 0, f + HD, &L->k_norm, err))) return rc;
+        }
+        f += 2 * HD;
+        if (hp->n_expert) {
+            const int64_t X = hp->n_expert, FE = hp->n_ff_exp;
+            if ((rc = bind(m, NAME("ffn_gate_inp.weight"), E, X, 0, &L->gate_inp, err))) return rc;
+            if ((rc = bind3(m, NAME("ffn_gate_exps.weight"), E, FE, X, 0, &L->gate_exps, err))) return rc;
+            if ((rc = bind3(m, NAME("ffn_up_exps.weight"), E, FE, X, 0, &L->up_exps, err))) return rc;
+            if ((rc = bind3(m, NAME("ffn_down_exps.weight"), FE, E, X, 0, &L->down_exps, err))) return rc;
+            continue;
+        }
         if ((rc = bind(m, NAME("ffn_gate.weight"), E, F, 0, &L->w_gate, err))) return rc;
         if ((rc = bind(m, NAME("ffn_up.weight"), E, F, 0, &L->w_up, err))) return rc;
         if ((rc = bind(m, NAME("ffn_down.weight"), F, E, 0, &L->w_down, err))) return rc;
@@ -283,17 +388,49 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
 
 /* ---- RoPE phases ---------------------------------------------------------------------------------------- */
 
-/* phi_i = round(theta_i / (2 pi) * 2^64) with theta_i = base^(-2i/n_rot) / scale: the angle advanced per position,
- * as a fraction of a turn in 64-bit fixed point. The phase at position p is p * phi_i mod 2^64 (exact, wrapping);
- * see docs/integer.md, "The bridge", design point 1. Computed in long double (x87: 64-bit significand). */
+/* YaRN's correction range (Peng et al. 2023, section 3.2; ggml_rope_yarn_corr_dims in llama.cpp): the pair index at
+ * which a frequency turns `rot` times over the original context, n_rot ln(n_ctx_orig / (2 pi rot)) / (2 ln base).
+ * Computed in float as llama.cpp does, so the floor / ceil land on the same pairs. */
+static float yarn_corr_dim(int n_rot, int n_ctx_orig, float rot, float base) {
+    return (float)n_rot * logf((float)n_ctx_orig / (rot * 2.0f * 3.14159265358979323846f)) / (2.0f * logf(base));
+}
+
+/* The angle per position of rotated pair i, in radians:
+ *   theta_i = base^(-2i/n_rot) / ff_i                         ff_i: rope_freqs.weight (Llama 3.x), else 1
+ *   linear:  theta_i / scale
+ *   yarn:    theta_i (1 - r_i) / scale + theta_i r_i,  r_i = 1 - clamp((i - lo) / max(0.001, hi - lo), 0, 1)
+ *            with lo = max(0, floor(corr(32))), hi = min(n_rot - 1, ceil(corr(1))) (beta_fast 32, beta_slow 1:
+ *            llama.cpp's defaults for these architectures): pairs below lo keep their frequency, pairs above hi are
+ *            interpolated, a linear ramp between.
+ * This is llama.cpp's ggml rope (rope_yarn with ext_factor 1 for yarn, 0 otherwise; the factors divide theta before
+ * it), evaluated here once per pair in long double instead of per position in float. */
+static long double rope_theta(const octet_model *m, int i) {
+    const octet__hparams *hp = &m->hp;
+    long double theta = powl((long double)hp->rope_base, -2.0L * i / hp->n_rot);
+    if (m->rope_freqs) theta /= (long double)m->rope_freqs[i];
+    const long double scale = (long double)hp->rope_scale;
+    if (hp->rope_scaling != OCTET_ROPE_SCALING_YARN) return theta / scale;
+    float lo = floorf(yarn_corr_dim(hp->n_rot, hp->yarn_orig_ctx, 32.0f, hp->rope_base));
+    float hi = ceilf(yarn_corr_dim(hp->n_rot, hp->yarn_orig_ctx, 1.0f, hp->rope_base));
+    if (lo < 0.0f) lo = 0.0f;
+    if (hi > (float)(hp->n_rot - 1)) hi = (float)(hp->n_rot - 1);
+    float y = ((float)i - lo) / (hi - lo > 0.001f ? hi - lo : 0.001f);
+    float ramp = 1.0f - (y < 0.0f ? 0.0f : y > 1.0f ? 1.0f : y);
+    return theta / scale * (1.0L - (long double)ramp) + theta * (long double)ramp;
+}
+
+/* phi_i = round(theta_i / (2 pi) * 2^64), theta_i from rope_theta: the angle advanced per position, as a fraction
+ * of a turn in 64-bit fixed point. The phase at position p is p * phi_i mod 2^64 (exact, wrapping); see
+ * docs/integer.md, "The bridge", design point 1. Computed in long double (x87: 64-bit significand). Both execution
+ * modes take their angles from these, so frequency factors and scaling reach the integer mode's tables too. */
 static int rope_init(octet_model *m, octet_error *err) {
     int half = m->hp.n_rot / 2;
     m->rope_phi = octet__malloc((size_t)half * sizeof *m->rope_phi);
     if (!m->rope_phi) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
     const long double two_pi = 6.283185307179586476925286766559L;
     for (int i = 0; i < half; i++) {
-        long double theta = powl((long double)m->hp.rope_base, -2.0L * i / m->hp.n_rot) / m->hp.rope_scale;
-        long double turns = theta / two_pi;           /* < 1 since theta <= 1 unless scale < 1 */
+        long double theta = rope_theta(m, i);
+        long double turns = theta / two_pi;           /* < 1 since theta <= 1 unless scale or a factor is < 1 */
         turns -= floorl(turns);                        /* whole turns do not change the angle */
         long double fx = turns * 18446744073709551616.0L; /* 2^64 */
         m->rope_phi[i] = fx >= 18446744073709551615.0L ? UINT64_MAX : (uint64_t)(fx + 0.5L);

@@ -10,6 +10,13 @@ otherwise) use --type. K-quant types need n_embd and n_ff multiples of 256; the 
 Includes a minimal SentencePiece-style ("llama") vocabulary: <unk>, <s>, </s>, the 256 byte tokens <0x00>..<0xFF>,
 single letters and some words with the U+2581 word-start marker, then filler pieces up to --vocab.
 
+Architectures beyond the Llama-2 family (llama.cpp's GGUF names): qwen3 (per-head q/k RMSNorm gains
+blk.N.attn_q_norm / attn_k_norm ~ 1 + N(0, 0.1^2)), qwen3moe and Mixtral-style llama files with --experts (router
+blk.N.ffn_gate_inp [n_expert x n_embd] ~ N(0, 1/n_embd), expert stacks blk.N.ffn_{gate,up,down}_exps of shape
+(n_expert, rows, cols)), Llama 3 frequency factors (--llama3-rope: rope_freqs.weight computed as llama.cpp's
+converter does from Hugging Face's rope_scaling {factor, low_freq_factor, high_freq_factor,
+original_max_position_embeddings}), YaRN scaling keys (--rope-scaling yarn).
+
 Example: make_random_model.py -o m.gguf --arch llama --dim 256 --layers 2 --heads 8 --kv-heads 2 --ff 512 \
              --vocab 320 --type Q4_K --rope-base 500000 --seed 1
 """
@@ -67,13 +74,32 @@ def spm_vocab(n_vocab):
     return toks, scores, types
 
 
+def llama3_rope_freqs(base, dim, spec):
+    """rope_freqs.weight as llama.cpp's converter writes it for a Hugging Face rope_scaling of type llama3: per
+    pair the divisor of the frequency (1 for short wavelengths, factor for long ones, a smooth blend between).
+    spec: "factor,low_freq_factor,high_freq_factor,original_max_position_embeddings"."""
+    factor, low, high, orig = [float(v) for v in spec.split(",")]
+    freqs = 1.0 / (base ** (np.arange(0, dim, 2, dtype=np.float64) / dim))
+    out = []
+    for f in freqs:
+        wavelen = 2 * np.pi / f
+        if wavelen < orig / high:
+            out.append(1.0)
+        elif wavelen > orig / low:
+            out.append(factor)
+        else:
+            smooth = (orig / wavelen - low) / (high - low)
+            out.append(1.0 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
+
+
 def build(args):
     rng = np.random.default_rng(args.seed)
     arch = args.arch
     E, F, V = args.dim, args.ff, args.vocab
     nh, nkv = args.heads, args.kv_heads or args.heads
-    hd = E // nh
-    if E % nh or nh % nkv:
+    hd = args.head_dim or E // nh
+    if (not args.head_dim and E % nh) or nh % nkv:
         raise ValueError("dim must be a multiple of heads, heads a multiple of kv-heads")
     qt = GGMLType[args.type]
     et = GGMLType[args.embd_type] if args.embd_type else qt
@@ -93,11 +119,29 @@ def build(args):
     w.add_kv("%s.attention.head_count" % arch, nh)
     w.add_kv("%s.attention.head_count_kv" % arch, nkv)
     w.add_kv("%s.rope.dimension_count" % arch, hd)
+    if args.head_dim:
+        w.add_kv("%s.attention.key_length" % arch, hd)
+        w.add_kv("%s.attention.value_length" % arch, hd)
+    n_exp = args.experts
+    if arch == "qwen3moe" and not n_exp:
+        raise ValueError("qwen3moe needs --experts")
+    FE = args.ff_exp or F
+    if n_exp:
+        w.add_kv("%s.expert_count" % arch, n_exp)
+        w.add_kv("%s.expert_used_count" % arch, args.experts_used)
+        if arch == "qwen3moe":
+            w.add_kv("%s.expert_feed_forward_length" % arch, FE)
     w.add_kv("%s.attention.layer_norm_rms_epsilon" % arch, args.eps)
     w.add_kv("%s.rope.freq_base" % arch, args.rope_base)
-    if args.rope_scale != 1.0:
+    if args.rope_scaling == "yarn":
+        w.add_kv("%s.rope.scaling.type" % arch, "yarn")
+        w.add_kv("%s.rope.scaling.factor" % arch, args.rope_scale)
+        w.add_kv("%s.rope.scaling.original_context_length" % arch, args.yarn_orig_ctx)
+    elif args.rope_scale != 1.0:
         w.add_kv("%s.rope.scaling.type" % arch, "linear")
         w.add_kv("%s.rope.scaling.factor" % arch, args.rope_scale)
+    if args.attn_factor != 1.0:
+        w.add_kv("%s.rope.scaling.attn_factor" % arch, args.attn_factor)
 
     toks, scores, types = spm_vocab(V)
     w.add_kv("tokenizer.ggml.model", "llama")
@@ -120,6 +164,8 @@ def build(args):
     w.add_tensor("output_norm.weight", gain(E), GGMLType.F32)
     if not args.tied:
         w.add_tensor("output.weight", mat(V, E), qt)
+    if args.llama3_rope:
+        w.add_tensor("rope_freqs.weight", llama3_rope_freqs(args.rope_base, hd, args.llama3_rope), GGMLType.F32)
     biases = arch == "qwen2" if args.biases is None else args.biases
     for l in range(args.layers):
         p = "blk.%d." % l
@@ -132,7 +178,16 @@ def build(args):
             w.add_tensor(p + "attn_k.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
             w.add_tensor(p + "attn_v.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
         w.add_tensor(p + "attn_output.weight", mat(E, nh * hd), qt)
+        if arch in ("qwen3", "qwen3moe"):
+            w.add_tensor(p + "attn_q_norm.weight", gain(hd), GGMLType.F32)
+            w.add_tensor(p + "attn_k_norm.weight", gain(hd), GGMLType.F32)
         w.add_tensor(p + "ffn_norm.weight", gain(E), GGMLType.F32)
+        if n_exp:
+            w.add_tensor(p + "ffn_gate_inp.weight", mat(n_exp, E), GGMLType.F32 if args.router_f32 else qt)
+            w.add_tensor(p + "ffn_gate_exps.weight", np.stack([mat(FE, E) for _ in range(n_exp)]), qt)
+            w.add_tensor(p + "ffn_up_exps.weight", np.stack([mat(FE, E) for _ in range(n_exp)]), qt)
+            w.add_tensor(p + "ffn_down_exps.weight", np.stack([mat(E, FE) for _ in range(n_exp)]), qt)
+            continue
         w.add_tensor(p + "ffn_gate.weight", mat(F, E), qt)
         w.add_tensor(p + "ffn_up.weight", mat(F, E), qt)
         w.add_tensor(p + "ffn_down.weight", mat(E, F), qt)
@@ -142,7 +197,17 @@ def build(args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--output", required=True)
-    ap.add_argument("--arch", default="llama", choices=["llama", "mistral", "qwen2"])
+    ap.add_argument("--arch", default="llama", choices=["llama", "mistral", "qwen2", "qwen3", "qwen3moe"])
+    ap.add_argument("--head-dim", type=int, default=0, help="attention.key_length (default dim / heads)")
+    ap.add_argument("--experts", type=int, default=0, help="mixture of experts: expert_count (llama: Mixtral layout)")
+    ap.add_argument("--experts-used", type=int, default=2, help="expert_used_count")
+    ap.add_argument("--ff-exp", type=int, default=0, help="qwen3moe expert_feed_forward_length (default --ff)")
+    ap.add_argument("--router-f32", action="store_true", help="router (ffn_gate_inp) in F32 whatever --type")
+    ap.add_argument("--llama3-rope", default=None,
+                    help="factor,low_freq_factor,high_freq_factor,original_max_position_embeddings: rope_freqs.weight")
+    ap.add_argument("--rope-scaling", default="linear", choices=["linear", "yarn"])
+    ap.add_argument("--yarn-orig-ctx", type=int, default=256, help="rope.scaling.original_context_length (yarn)")
+    ap.add_argument("--attn-factor", type=float, default=1.0, help="rope.scaling.attn_factor")
     ap.add_argument("--vocab", type=int, default=320)
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)

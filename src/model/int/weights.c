@@ -174,6 +174,17 @@ int octet__int_weights_build(octet__int_weights **out, const octet_model *m, oct
                           "integer mode: n_embd %d, n_ff %d and n_head * head_dim must be multiples of 32 and "
                           "head_dim (%d) at most 512",
                           hp->n_embd, hp->n_ff, hp->head_dim);
+    /* architecture features the integer pass does not have yet: refused by name rather than ignored */
+    if (hp->qk_norm)
+        return octet__err(err, OCTET_EUNSUPPORTED,
+                          "integer mode: the %s architecture's per-head q/k norms (blk.N.attn_q_norm.weight, "
+                          "attn_k_norm.weight) are not implemented in integer mode yet (use float mode)",
+                          hp->arch);
+    if (hp->n_expert)
+        return octet__err(err, OCTET_EUNSUPPORTED,
+                          "integer mode: mixture-of-experts layers (blk.N.ffn_gate_inp.weight, %d experts) are not "
+                          "implemented in integer mode yet (use float mode)",
+                          hp->n_expert);
     octet__int_weights *w = octet__calloc(1, sizeof *w);
     if (!w) return octet__err(err, OCTET_ENOMEM, "integer mode: out of memory");
     w->n_vocab = hp->n_vocab;
@@ -233,7 +244,9 @@ int octet__int_weights_build(octet__int_weights **out, const octet_model *m, oct
     }
     memcpy(w->phi, m->rope_phi, (size_t)(hp->n_rot / 2) * sizeof *w->phi);
     w->eps_q32 = (int64_t)llround((double)hp->norm_eps * 4294967296.0);
-    double c = 1.0 / (127.0 * sqrt((double)hp->head_dim));
+    /* the RoPE magnitude (YaRN, rope.scaling.attn_factor: float mode multiplies cos and sin by it) scales q and k,
+     * so the scores by its square; rope_freqs and the scaled frequencies are in the phases (m->rope_phi) */
+    double c = (double)hp->rope_mscale * (double)hp->rope_mscale / (127.0 * sqrt((double)hp->head_dim));
     int e = 0;
     double mant = frexp(c, &e); /* c = mant * 2^e, mant in [0.5, 1) */
     long long mm = llround(mant * 2147483648.0);
