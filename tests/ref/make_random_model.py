@@ -137,6 +137,9 @@ def build(args):
         w.add_kv("%s.rope.scaling.type" % arch, "yarn")
         w.add_kv("%s.rope.scaling.factor" % arch, args.rope_scale)
         w.add_kv("%s.rope.scaling.original_context_length" % arch, args.yarn_orig_ctx)
+    elif args.rope_scaling != "linear":
+        w.add_kv("%s.rope.scaling.type" % arch, args.rope_scaling)
+        w.add_kv("%s.rope.scaling.factor" % arch, args.rope_scale)
     elif args.rope_scale != 1.0:
         w.add_kv("%s.rope.scaling.type" % arch, "linear")
         w.add_kv("%s.rope.scaling.factor" % arch, args.rope_scale)
@@ -205,7 +208,8 @@ def main(argv=None):
     ap.add_argument("--router-f32", action="store_true", help="router (ffn_gate_inp) in F32 whatever --type")
     ap.add_argument("--llama3-rope", default=None,
                     help="factor,low_freq_factor,high_freq_factor,original_max_position_embeddings: rope_freqs.weight")
-    ap.add_argument("--rope-scaling", default="linear", choices=["linear", "yarn"])
+    ap.add_argument("--rope-scaling", default="linear",
+                    help="linear, yarn, or any other name, written as rope.scaling.type (for refusal tests)")
     ap.add_argument("--yarn-orig-ctx", type=int, default=256, help="rope.scaling.original_context_length (yarn)")
     ap.add_argument("--attn-factor", type=float, default=1.0, help="rope.scaling.attn_factor")
     ap.add_argument("--vocab", type=int, default=320)

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Golden logits for the architectures beyond the Llama-2 family (issue 18): octet against the float64 reference
+# (tests/ref/llama_ref.py, written from Hugging Face's model definitions) on small random GGUF models written at
+# test time (tests/ref/make_random_model.py):
+#   llama with Llama 3 frequency factors (rope_freqs.weight from HF's llama3 rope_scaling; the reference checks the
+#     file's divisors against the formula), YaRN scaling (with and without rope.scaling.attn_factor), qwen3 (per-head
+#     q/k RMSNorm, half-split RoPE, head_dim != n_embd / n_head), Mixtral-layout MoE in a llama file and qwen3moe
+#     (softmax over all experts, top-k, renormalised; expert_feed_forward_length), F32 / F16 / Q8_0 weights.
+# Checks:
+#   float mode: max|octet - ref| <= 1e-3 * std(ref) (F32 / F16), <= 8e-2 * std(ref) (Q8_0) at --pos0 0 and 1000
+#   integer mode (rope_freqs, YaRN): <= 0.25 * std(ref) (the integer-mode tolerance of int_logits.sh)
+#   integer mode refuses qwen3 / MoE files naming the q/k norm or router tensors; an unknown RoPE scaling type is
+#     refused naming it (both modes)
+#   -t 1 and -t 2 write identical logits (MoE, qwen3)
+# One line per case; exit status non-zero on any failure. Env: OCTET (default ./octet), PY (default /usr/bin/python3).
+set -u
+cd "$(dirname "$0")/../.."
+OCTET=${OCTET:-./octet}
+PY=${PY:-/usr/bin/python3}
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+fail=0
+TOKS=1,29,301,4,77,258,260,12,300,5,64,270
+NV=320
+if [ ! -x "$OCTET" ]; then echo "FAIL $OCTET not built"; exit 1; fi
+
+F=1e-3; Q=8e-2; I=0.25
+
+gen() { # gen NAME make_random_model args...
+    local name=$1; shift
+    if ! nice -n 10 "$PY" tests/ref/make_random_model.py -o "$W/$name.gguf" --vocab $NV "$@" >"$W/gen.log" 2>&1; then
+        echo "FAIL $name: model generation"; cat "$W/gen.log"; fail=1; return 1
+    fi
+}
+
+# check NAME EXEC TOL POS0S [reference options...]
+check() {
+    local name=$1 ex=$2 tol=$3 pos0s=$4; shift 4
+    local m="$W/$name.gguf" p
+    for p in ${pos0s//,/ }; do
+        nice -n 10 "$PY" tests/ref/llama_ref.py "$m" --tokens "$TOKS" --pos0 "$p" "$@" -o "$W/ref.bin" \
+            || { echo "FAIL $name: reference"; fail=1; continue; }
+        rm -f "$W/got.bin"
+        if ! timeout 30 "$OCTET" logits -m "$m" --tokens "$TOKS" --pos0 "$p" --exec "$ex" -t 1 -o "$W/got.bin" \
+            >"$W/octet.log" 2>&1; then
+            echo "FAIL $name $ex pos0=$p: octet logits exited non-zero"; tail -n 3 "$W/octet.log"; fail=1; continue
+        fi
+        "$PY" tests/ref/compare_logits.py "$W/ref.bin" "$W/got.bin" $NV "$tol" "$name $ex pos0=$p" || fail=1
+    done
+}
+
+# refuse NAME EXEC PATTERN: octet must fail and its message match PATTERN (extended regex)
+refuse() {
+    local name=$1 ex=$2 pat=$3
+    if timeout 30 "$OCTET" logits -m "$W/$name.gguf" --tokens "$TOKS" --exec "$ex" -o "$W/x.bin" >"$W/octet.log" 2>&1; then
+        echo "FAIL $name $ex: accepted, should be refused ($pat)"; fail=1
+    elif grep -Eq "$pat" "$W/octet.log"; then
+        echo "PASS $name $ex refused: $(grep -Eo "$pat" "$W/octet.log" | head -n 1)"
+    else
+        echo "FAIL $name $ex: refused without naming $pat:"; cat "$W/octet.log"; fail=1
+    fi
+}
+
+threads() { # threads NAME: -t 1 and -t 2 identical bytes
+    local name=$1 t
+    for t in 1 2; do
+        timeout 30 "$OCTET" logits -m "$W/$name.gguf" --tokens "$TOKS" --pos0 1000 -t $t -o "$W/t$t.bin" >/dev/null 2>&1
+    done
+    if [ -s "$W/t1.bin" ] && cmp -s "$W/t1.bin" "$W/t2.bin"; then echo "PASS $name -t 1 vs -t 2 identical bytes"
+    else echo "FAIL $name -t 1 vs -t 2 differ (or failed)"; fail=1; fi
+}
+
+L3="8,1,4,64" # factor, low_freq_factor, high_freq_factor, original_max_position_embeddings (small: most pairs scaled)
+gen llama3-f32 --type F32 --dim 128 --heads 4 --kv-heads 2 --ff 256 --rope-base 500000 --llama3-rope $L3 --seed 31 &&
+    { check llama3-f32 float $F 0,1000 --llama3 $L3; check llama3-f32 int $I 0,1000 --llama3 $L3; }
+gen llama3-q8 --type Q8_0 --dim 128 --heads 8 --kv-heads 2 --ff 256 --tied --rope-base 500000 --llama3-rope 32,1,4,128 --seed 32 &&
+    { check llama3-q8 float $Q 1000 --llama3 32,1,4,128; check llama3-q8 int $I 1000 --llama3 32,1,4,128; }
+gen yarn-f32 --type F32 --dim 128 --heads 4 --ff 256 --rope-scaling yarn --rope-scale 4 --yarn-orig-ctx 128 --seed 33 &&
+    { check yarn-f32 float $F 0,1000; check yarn-f32 int $I 1000; }
+gen yarn-attn --type F32 --dim 64 --heads 2 --ff 128 --rope-scaling yarn --rope-scale 16 --yarn-orig-ctx 64 --attn-factor 1.5 --seed 34 &&
+    { check yarn-attn float $F 1000; check yarn-attn int $I 1000; }
+gen qwen3-f32 --arch qwen3 --type F32 --dim 128 --heads 4 --kv-heads 2 --head-dim 64 --ff 256 --rope-base 1000000 --seed 35 &&
+    { check qwen3-f32 float $F 0,1000; refuse qwen3-f32 int 'attn_q_norm'; threads qwen3-f32; }
+gen qwen3-f16-tied --arch qwen3 --type F16 --dim 128 --heads 8 --kv-heads 1 --ff 256 --tied --seed 36 &&
+    check qwen3-f16-tied float $F 1000
+gen mixtral-f32 --type F32 --dim 128 --heads 4 --kv-heads 2 --ff 128 --experts 4 --experts-used 2 --seed 37 &&
+    { check mixtral-f32 float $F 0,1000; refuse mixtral-f32 int 'ffn_gate_inp'; threads mixtral-f32; }
+gen mixtral-q8 --type Q8_0 --dim 128 --heads 4 --ff 128 --experts 8 --experts-used 2 --router-f32 --seed 38 &&
+    { check mixtral-q8 float $Q 1000; threads mixtral-q8; }
+gen qwen3moe-f32 --arch qwen3moe --type F32 --dim 128 --heads 4 --kv-heads 2 --head-dim 32 --ff 256 --ff-exp 64 --experts 8 --experts-used 3 --tied --seed 39 &&
+    { check qwen3moe-f32 float $F 0,1000; refuse qwen3moe-f32 int 'attn_q_norm|ffn_gate_inp'; threads qwen3moe-f32; }
+gen scaling-unknown --type F32 --dim 64 --heads 2 --ff 128 --rope-scaling longrope --rope-scale 2 --seed 40 &&
+    { refuse scaling-unknown float "scaling type 'longrope'"; refuse scaling-unknown int "scaling type 'longrope'"; }
+
+if [ $fail -ne 0 ]; then echo "golden archs: FAILED"; exit 1; fi
+echo "golden archs: all passed"
