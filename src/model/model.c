@@ -115,6 +115,11 @@ static int read_arch_hparams(const octet__gguf *g, octet__hparams *hp, octet_err
         return octet__err(err, OCTET_EUNSUPPORTED, "%s.expert_count: %u experts, but octet's %s model has none", a, ne,
                           a);
     if (moe_arch && ne == 0) return octet__err(err, OCTET_EFORMAT, "%s.expert_count: missing or 0", a);
+    uint32_t groups;
+    if ((rc = get_u32_key(g, a, "expert_group_count", &groups, 0, 0, err))) return rc;
+    if (groups > 1) /* DeepSeek-V3-style group-limited routing: not this routing rule */
+        return octet__err(err, OCTET_EUNSUPPORTED, "%s.expert_group_count: %u expert groups are not supported", a,
+                          groups);
     if (ne > 0) {
         if (ne > 4096 || nu < 1 || nu > ne)
             return octet__err(err, OCTET_EFORMAT, "%s: expert_count %u / expert_used_count %u are out of range", a, ne,
@@ -132,6 +137,7 @@ static int read_arch_hparams(const octet__gguf *g, octet__hparams *hp, octet_err
         hp->n_ff_exp = (int)ffe;
     }
     hp->qk_norm = strncmp(a, "qwen3", 5) == 0;
+    hp->fused_gate_up = strcmp(a, "phi3") == 0;
     return 0;
 }
 
@@ -145,17 +151,17 @@ static int read_hparams(octet_model *m, octet_error *err) {
     if (arch.len >= sizeof hp->arch) return octet__err(err, OCTET_EUNSUPPORTED, "general.architecture: too long");
     memcpy(hp->arch, arch.ptr, arch.len);
     hp->arch[arch.len] = 0;
-    static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen3moe"};
+    static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3"};
     int known = 0;
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) known |= strcmp(hp->arch, archs[i]) == 0;
     if (!known)
         return octet__err(err, OCTET_EUNSUPPORTED,
                           "general.architecture: '%s' is not supported (supported: llama, mistral, qwen2, qwen3, "
-                          "qwen3moe)",
+                          "qwen3moe, phi3)",
                           hp->arch);
     /* llama.cpp's rope types: NORM (adjacent pairs) for llama / mistral, NEOX (halves) for the qwen family, whose
      * converter keeps Hugging Face's layout */
-    hp->rope_type = strncmp(hp->arch, "qwen", 4) == 0 ? OCTET_ROPE_NEOX : OCTET_ROPE_NORM;
+    hp->rope_type = strncmp(hp->arch, "qwen", 4) == 0 || strcmp(hp->arch, "phi3") == 0 ? OCTET_ROPE_NEOX : OCTET_ROPE_NORM;
 
     uint32_t v, n_embd, n_layer, n_ff, n_head, n_head_kv, n_ctx;
     const char *a = hp->arch;
@@ -257,6 +263,14 @@ static int bind(const octet_model *m, const char *name, int64_t ne0, int64_t ne1
     return bind3(m, name, ne0, ne1, 1, optional, out, err);
 }
 
+/* Rows [r0, r0 + n) of a bound matrix, as a matrix of its own (fused q/k/v, fused gate/up). */
+static octet__tensor row_view(const octet__tensor *t, int64_t r0, int64_t n) {
+    octet__tensor v = *t;
+    v.data = (const uint8_t *)t->data + (size_t)r0 * t->row_bytes;
+    v.ne[1] = n;
+    return v;
+}
+
 /* Bind a vector and convert it to f32 into dst (n floats). */
 static int bind_vec(const octet_model *m, const char *name, int64_t n, int optional, float *dst, const float **out,
                     octet_error *err) {
@@ -343,15 +357,28 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
         f += E;
         if ((rc = bind_vec(m, NAME("ffn_norm.weight"), E, 0, f, &L->ffn_norm, err))) return rc;
         f += E;
-        if ((rc = bind_vec(m, NAME("attn_q.bias"), Q, 1, f, &L->bq, err))) return rc;
-        f += Q;
-        if ((rc = bind_vec(m, NAME("attn_k.bias"), KV, 1, f, &L->bk, err))) return rc;
-        f += KV;
-        if ((rc = bind_vec(m, NAME("attn_v.bias"), KV, 1, f, &L->bv, err))) return rc;
-        f += KV;
-        if ((rc = bind(m, NAME("attn_q.weight"), E, Q, 0, &L->wq, err))) return rc;
-        if ((rc = bind(m, NAME("attn_k.weight"), E, KV, 0, &L->wk, err))) return rc;
-        if ((rc = bind(m, NAME("attn_v.weight"), E, KV, 0, &L->wv, err))) return rc;
+        if (octet__gguf_find_tensor(m->gguf, NAME("attn_qkv.weight"))) {
+            /* fused q, k, v (phi3, and any architecture in llama.cpp's create_tensor_qkv): rows of q, then k, then v */
+            octet__tensor qkv;
+            if ((rc = bind(m, name, E, Q + 2 * KV, 0, &qkv, err))) return rc;
+            L->wq = row_view(&qkv, 0, Q);
+            L->wk = row_view(&qkv, Q, KV);
+            L->wv = row_view(&qkv, Q + KV, KV);
+            const float *b;
+            if ((rc = bind_vec(m, NAME("attn_qkv.bias"), Q + 2 * KV, 1, f, &b, err))) return rc;
+            if (b) L->bq = f, L->bk = f + Q, L->bv = f + Q + KV;
+            f += Q + 2 * KV;
+        } else {
+            if ((rc = bind_vec(m, NAME("attn_q.bias"), Q, 1, f, &L->bq, err))) return rc;
+            f += Q;
+            if ((rc = bind_vec(m, NAME("attn_k.bias"), KV, 1, f, &L->bk, err))) return rc;
+            f += KV;
+            if ((rc = bind_vec(m, NAME("attn_v.bias"), KV, 1, f, &L->bv, err))) return rc;
+            f += KV;
+            if ((rc = bind(m, NAME("attn_q.weight"), E, Q, 0, &L->wq, err))) return rc;
+            if ((rc = bind(m, NAME("attn_k.weight"), E, KV, 0, &L->wk, err))) return rc;
+            if ((rc = bind(m, NAME("attn_v.weight"), E, KV, 0, &L->wv, err))) return rc;
+        }
         if ((rc = bind(m, NAME("attn_output.weight"), Q, E, 0, &L->wo, err))) return rc;
         if (hp->qk_norm) {
             if ((rc = bind_vec(m, NAME("attn_q_norm.weight"), HD, 0, f, &L->q_norm, err))) return rc;
@@ -366,8 +393,17 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
             if ((rc = bind3(m, NAME("ffn_down_exps.weight"), FE, E, X, 0, &L->down_exps, err))) return rc;
             continue;
         }
-        if ((rc = bind(m, NAME("ffn_gate.weight"), E, F, 0, &L->w_gate, err))) return rc;
-        if ((rc = bind(m, NAME("ffn_up.weight"), E, F, 0, &L->w_up, err))) return rc;
+        if (hp->fused_gate_up) {
+            /* phi3: ffn_up holds the gate's rows then the up projection's (llama.cpp's LLM_FFN_SWIGLU: silu of the
+             * first half times the second) */
+            octet__tensor gu;
+            if ((rc = bind(m, NAME("ffn_up.weight"), E, 2 * F, 0, &gu, err))) return rc;
+            L->w_gate = row_view(&gu, 0, F);
+            L->w_up = row_view(&gu, F, F);
+        } else {
+            if ((rc = bind(m, NAME("ffn_gate.weight"), E, F, 0, &L->w_gate, err))) return rc;
+            if ((rc = bind(m, NAME("ffn_up.weight"), E, F, 0, &L->w_up, err))) return rc;
+        }
         if ((rc = bind(m, NAME("ffn_down.weight"), F, E, 0, &L->w_down, err))) return rc;
 #undef NAME
     }

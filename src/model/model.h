@@ -55,6 +55,7 @@ typedef struct octet__hparams {
     int yarn_orig_ctx;           /* rope.scaling.original_context_length (default context_length) */
     int n_expert, n_expert_used, n_ff_exp; /* mixture of experts (0 when dense); n_ff_exp: rows of an expert */
     int qk_norm;                 /* 1: qwen3-style per-head q/k RMSNorm */
+    int fused_gate_up;           /* 1: phi3's ffn_up holds gate and up (w_gate, w_up are views of it) */
 } octet__hparams;
 
 struct octet_model {

@@ -5,10 +5,11 @@
 #   llama with Llama 3 frequency factors (rope_freqs.weight from HF's llama3 rope_scaling; the reference checks the
 #     file's divisors against the formula), YaRN scaling (with and without rope.scaling.attn_factor), qwen3 (per-head
 #     q/k RMSNorm, half-split RoPE, head_dim != n_embd / n_head), Mixtral-layout MoE in a llama file and qwen3moe
-#     (softmax over all experts, top-k, renormalised; expert_feed_forward_length), F32 / F16 / Q8_0 weights.
+#     (softmax over all experts, top-k, renormalised; expert_feed_forward_length), phi3 (fused qkv and gate+up,
+#     half-split RoPE), a fused attn_qkv (+ bias) in a qwen2 file; F32 / F16 / Q8_0 weights.
 # Checks:
 #   float mode: max|octet - ref| <= 1e-3 * std(ref) (F32 / F16), <= 8e-2 * std(ref) (Q8_0) at --pos0 0 and 1000
-#   integer mode (rope_freqs, YaRN): <= 0.25 * std(ref) (the integer-mode tolerance of int_logits.sh)
+#   integer mode (rope_freqs, YaRN, phi3, fused qkv): <= 0.25 * std(ref) (the integer-mode tolerance of int_logits.sh)
 #   integer mode refuses qwen3 / MoE files naming the q/k norm or router tensors; an unknown RoPE scaling type is
 #     refused naming it (both modes)
 #   -t 1 and -t 2 write identical logits (MoE, qwen3)
@@ -89,6 +90,12 @@ gen mixtral-q8 --type Q8_0 --dim 128 --heads 4 --ff 128 --experts 8 --experts-us
     { check mixtral-q8 float $Q 1000; threads mixtral-q8; }
 gen qwen3moe-f32 --arch qwen3moe --type F32 --dim 128 --heads 4 --kv-heads 2 --head-dim 32 --ff 256 --ff-exp 64 --experts 8 --experts-used 3 --tied --seed 39 &&
     { check qwen3moe-f32 float $F 0,1000; refuse qwen3moe-f32 int 'attn_q_norm|ffn_gate_inp'; threads qwen3moe-f32; }
+gen phi3-f32 --arch phi3 --type F32 --dim 128 --heads 4 --kv-heads 2 --ff 192 --seed 41 &&
+    { check phi3-f32 float $F 0,1000; check phi3-f32 int $I 1000; }
+gen phi3-q8-tied --arch phi3 --type Q8_0 --dim 128 --heads 4 --ff 256 --tied --seed 42 &&
+    { check phi3-q8-tied float $Q 1000; threads phi3-q8-tied; }
+gen qwen2-fused-qkv --arch qwen2 --fused-qkv --type F32 --dim 128 --heads 4 --kv-heads 2 --ff 256 --seed 43 &&
+    { check qwen2-fused-qkv float $F 1000; check qwen2-fused-qkv int $I 1000; }
 gen scaling-unknown --type F32 --dim 64 --heads 2 --ff 128 --rope-scaling longrope --rope-scale 2 --seed 40 &&
     { refuse scaling-unknown float "scaling type 'longrope'"; refuse scaling-unknown int "scaling type 'longrope'"; }
 

@@ -38,6 +38,8 @@ modeling_mixtral, modeling_qwen3_moe, modeling_rope_utils) and llama.cpp's GGUF 
         hi = min(n_rot - 1, ceil(corr(1))), ramp_i = clamp((i - lo) / (hi - lo), 0, 1) (hi == lo: hi += 0.001),
         theta_i' = theta_i / s * ramp_i + theta_i * (1 - ramp_i); cos and sin times 0.1 ln s + 1 (s > 1), times
         rope.scaling.attn_factor when given.
+    phi3 (modeling_phi3): one qkv projection (q, k, v outputs in that order) and one gate_up projection (gate
+        first, up second: up_states.chunk(2)), half-split RoPE; otherwise the Llama block.
     qwen3: q and k, split into heads, each head RMSNorm-ed with gains attn_q_norm / attn_k_norm ([head_dim]) before
         RoPE; half-split RoPE as qwen2; no biases.
     Mixture of experts (Mixtral in llama files, qwen3moe): p = softmax(h W_router^T) over all experts, the
@@ -73,7 +75,7 @@ class Model:
         self.reader = r
         kv = r.kv
         arch = kv["general.architecture"]
-        if arch not in ("llama", "mistral", "qwen2", "qwen3", "qwen3moe"):
+        if arch not in ("llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3"):
             raise ValueError("architecture %r not supported" % arch)
         self.arch = arch
 
@@ -104,7 +106,7 @@ class Model:
             self.yarn = (float(factor) if factor else 1.0,
                          int(key("rope.scaling.original_context_length", key("context_length", 2048))))
         self.rope_mag = float(key("rope.scaling.attn_factor", 1.0))
-        self.rope_style = ROPE_NEOX if arch.startswith("qwen") else ROPE_NORM
+        self.rope_style = ROPE_NEOX if arch.startswith("qwen") or arch == "phi3" else ROPE_NORM
         self.n_expert = int(key("expert_count", 0))
         self.n_expert_used = int(key("expert_used_count", 0))
         if self.n_head % self.n_head_kv:
@@ -130,14 +132,30 @@ class Model:
         self.layers = []
         for l in range(self.n_layer):
             p = "blk.%d." % l
+            qd, kd = self.n_head * self.head_dim, self.n_head_kv * self.head_dim
+            if p + "attn_qkv.weight" in r.tensors:
+                # fused projection (Phi-3's qkv_proj): the output's first n_head*head_dim entries are q, the next
+                # n_head_kv*head_dim k, the rest v
+                qkv = w(p + "attn_qkv.weight")
+                t = r.tensors[p + "attn_qkv.weight"][1]
+                att = {"wq": qkv[:qd], "wk": qkv[qd:qd + kd], "wv": qkv[qd + kd:]}
+                b = w(p + "attn_qkv.bias", True)
+                att.update({"bq": None if b is None else b[:qd], "bk": None if b is None else b[qd:qd + kd],
+                            "bv": None if b is None else b[qd + kd:]})
+                for k in ("wq", "wk", "wv"):
+                    self.wtype[id(att[k])] = t
+            else:
+                att = {
+                    "wq": w(p + "attn_q.weight"),            # (n_head*head_dim, n_embd)
+                    "wk": w(p + "attn_k.weight"),            # (n_head_kv*head_dim, n_embd)
+                    "wv": w(p + "attn_v.weight"),            # (n_head_kv*head_dim, n_embd)
+                    "bq": w(p + "attn_q.bias", True),
+                    "bk": w(p + "attn_k.bias", True),
+                    "bv": w(p + "attn_v.bias", True),
+                }
             self.layers.append({
                 "attn_norm": w(p + "attn_norm.weight"),  # (n_embd,)
-                "wq": w(p + "attn_q.weight"),            # (n_head*head_dim, n_embd)
-                "wk": w(p + "attn_k.weight"),            # (n_head_kv*head_dim, n_embd)
-                "wv": w(p + "attn_v.weight"),            # (n_head_kv*head_dim, n_embd)
-                "bq": w(p + "attn_q.bias", True),
-                "bk": w(p + "attn_k.bias", True),
-                "bv": w(p + "attn_v.bias", True),
+                **att,
                 "wo": w(p + "attn_output.weight"),       # (n_embd, n_head*head_dim)
                 "ffn_norm": w(p + "ffn_norm.weight"),    # (n_embd,)
                 "q_norm": w(p + "attn_q_norm.weight", True),  # (head_dim,) qwen3
@@ -149,6 +167,13 @@ class Model:
                 L["gate_exps"] = w(p + "ffn_gate_exps.weight")  # (n_expert, n_ff_exp, n_embd)
                 L["up_exps"] = w(p + "ffn_up_exps.weight")
                 L["down_exps"] = w(p + "ffn_down_exps.weight")  # (n_expert, n_embd, n_ff_exp)
+            elif arch == "phi3":
+                # Phi-3's gate_up_proj: up_states.chunk(2): the first n_ff outputs are the gate, the rest up
+                gu = w(p + "ffn_up.weight")                 # (2 n_ff, n_embd)
+                t = r.tensors[p + "ffn_up.weight"][1]
+                L["w_gate"], L["w_up"] = gu[: self.n_ff], gu[self.n_ff:]
+                self.wtype[id(L["w_gate"])] = self.wtype[id(L["w_up"])] = t
+                L["w_down"] = w(p + "ffn_down.weight")
             else:
                 L["w_gate"] = w(p + "ffn_gate.weight")      # (n_ff, n_embd)
                 L["w_up"] = w(p + "ffn_up.weight")          # (n_ff, n_embd)

@@ -110,7 +110,8 @@ def build(args):
 
     w = GGUFWriter(args.output)
     w.add_kv("general.architecture", arch)
-    w.add_kv("general.name", "random-%s-%s-seed%d" % (arch, qt.name, args.seed))
+    # (llama.cpp's vocabulary loader gives names containing "phi3" Phi-3's special tokens, absent here)
+    w.add_kv("general.name", "random-%s-%s-seed%d" % (arch.replace("phi3", "phi-three"), qt.name, args.seed))
     w.add_kv("general.file_type", 0)
     w.add_kv("%s.context_length" % arch, args.ctx)
     w.add_kv("%s.embedding_length" % arch, E)
@@ -173,13 +174,18 @@ def build(args):
     for l in range(args.layers):
         p = "blk.%d." % l
         w.add_tensor(p + "attn_norm.weight", gain(E), GGMLType.F32)
-        w.add_tensor(p + "attn_q.weight", mat(nh * hd, E), qt)
-        w.add_tensor(p + "attn_k.weight", mat(nkv * hd, E), qt)
-        w.add_tensor(p + "attn_v.weight", mat(nkv * hd, E), qt)
-        if biases:
-            w.add_tensor(p + "attn_q.bias", (0.25 * rng.standard_normal(nh * hd)).astype(np.float32))
-            w.add_tensor(p + "attn_k.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
-            w.add_tensor(p + "attn_v.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
+        if args.fused_qkv or arch == "phi3":  # rows of q, then k, then v
+            w.add_tensor(p + "attn_qkv.weight", np.concatenate([mat(nh * hd, E), mat(nkv * hd, E), mat(nkv * hd, E)]), qt)
+            if biases:
+                w.add_tensor(p + "attn_qkv.bias", (0.25 * rng.standard_normal((nh + 2 * nkv) * hd)).astype(np.float32))
+        else:
+            w.add_tensor(p + "attn_q.weight", mat(nh * hd, E), qt)
+            w.add_tensor(p + "attn_k.weight", mat(nkv * hd, E), qt)
+            w.add_tensor(p + "attn_v.weight", mat(nkv * hd, E), qt)
+            if biases:
+                w.add_tensor(p + "attn_q.bias", (0.25 * rng.standard_normal(nh * hd)).astype(np.float32))
+                w.add_tensor(p + "attn_k.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
+                w.add_tensor(p + "attn_v.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
         w.add_tensor(p + "attn_output.weight", mat(E, nh * hd), qt)
         if arch in ("qwen3", "qwen3moe"):
             w.add_tensor(p + "attn_q_norm.weight", gain(hd), GGMLType.F32)
@@ -191,6 +197,10 @@ def build(args):
             w.add_tensor(p + "ffn_up_exps.weight", np.stack([mat(FE, E) for _ in range(n_exp)]), qt)
             w.add_tensor(p + "ffn_down_exps.weight", np.stack([mat(E, FE) for _ in range(n_exp)]), qt)
             continue
+        if arch == "phi3":  # Phi-3's gate_up_proj: the gate's rows, then up's
+            w.add_tensor(p + "ffn_up.weight", np.concatenate([mat(F, E), mat(F, E)]), qt)
+            w.add_tensor(p + "ffn_down.weight", mat(E, F), qt)
+            continue
         w.add_tensor(p + "ffn_gate.weight", mat(F, E), qt)
         w.add_tensor(p + "ffn_up.weight", mat(F, E), qt)
         w.add_tensor(p + "ffn_down.weight", mat(E, F), qt)
@@ -200,7 +210,8 @@ def build(args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--output", required=True)
-    ap.add_argument("--arch", default="llama", choices=["llama", "mistral", "qwen2", "qwen3", "qwen3moe"])
+    ap.add_argument("--arch", default="llama", choices=["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3"])
+    ap.add_argument("--fused-qkv", action="store_true", help="one attn_qkv.weight (default for phi3)")
     ap.add_argument("--head-dim", type=int, default=0, help="attention.key_length (default dim / heads)")
     ap.add_argument("--experts", type=int, default=0, help="mixture of experts: expert_count (llama: Mixtral layout)")
     ap.add_argument("--experts-used", type=int, default=2, help="expert_used_count")
