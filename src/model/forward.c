@@ -55,6 +55,7 @@ struct octet_session {
     float *att;   /* [n_batch][n_head*head_dim] */
     float *hg, *hu; /* [n_batch][n_ff] */
     float *rope;  /* [n_batch][n_rot/2][2] cos, sin */
+    float *rope_swa; /* the same for the sliding-window layers when their RoPE differs (model->rope_phi_swa), else NULL */
     float *scores; /* [n_threads][n_ctx] */
     uint8_t *aq;  /* quantized activations [n_batch][aq_stride] */
     size_t aq_stride;
@@ -211,6 +212,7 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
         s->moe_acc = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
     }
     s->rope = alloc_f32(nb, (size_t)hp->n_rot, 1, &ok);
+    if (m->rope_phi_swa) s->rope_swa = alloc_f32(nb, (size_t)hp->n_rot, 1, &ok);
     s->scores = alloc_f32((size_t)nth, (size_t)n_ctx, 1, &ok);
     size_t stride = max_act_row_bytes(hp->n_embd), t;
     if ((t = max_act_row_bytes((int64_t)q_dim)) > stride) stride = t;
@@ -247,7 +249,7 @@ void octet_session_free(octet_session *s) {
     octet__pool_free(s->pool);
     float *bufs[] = {s->k_cache, s->v_cache, s->x,     s->xn,         s->q,     s->k,    s->v,
                      s->att,     s->hg,      s->hu,    s->rope,       s->scores, s->logits, s->moe_logits,
-                     s->moe_w,   s->moe_x,   s->moe_y, s->moe_acc};
+                     s->moe_w,   s->moe_x,   s->moe_y, s->moe_acc, s->rope_swa};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(s->aq);
     octet__free(s->panel);
@@ -559,15 +561,15 @@ static void rmsnorm(float *out, const float *x, const float *g, int n, float eps
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * g[i];
 }
 
-/* cos/sin for every token of the batch and every rotated pair, from exact phases. */
-static void rope_tables(octet_session *s, int n_tok) {
+/* cos/sin for every token of the batch and every rotated pair, from exact phases phi (into tab). */
+static void rope_tables(octet_session *s, int n_tok, const uint64_t *phi, float *tab) {
     const octet_model *m = s->m;
     int half = m->hp.n_rot / 2;
     for (int t = 0; t < n_tok; t++) {
         uint64_t p = (uint64_t)s->rows[t].pos;
-        float *cs = s->rope + (size_t)t * (size_t)m->hp.n_rot;
+        float *cs = tab + (size_t)t * (size_t)m->hp.n_rot;
         for (int i = 0; i < half; i++) {
-            uint64_t phase = p * m->rope_phi[i]; /* mod 2^64: whole turns drop out exactly */
+            uint64_t phase = p * phi[i]; /* mod 2^64: whole turns drop out exactly */
             double angle = (double)phase * 0x1p-64 * 6.283185307179586476925286766559;
             cs[2 * i] = (float)cos(angle);
             cs[2 * i + 1] = (float)sin(angle);
@@ -579,10 +581,10 @@ static void rope_tables(octet_session *s, int n_tok) {
     }
 }
 
-static void rope_apply(const octet_session *s, float *v, int n_heads, int t) {
+static void rope_apply(const octet_session *s, const float *tab, float *v, int n_heads, int t) {
     const octet__hparams *hp = &s->m->hp;
     int half = hp->n_rot / 2;
-    const float *cs = s->rope + (size_t)t * (size_t)hp->n_rot;
+    const float *cs = tab + (size_t)t * (size_t)hp->n_rot;
     for (int h = 0; h < n_heads; h++) {
         float *x = v + (size_t)h * (size_t)hp->head_dim;
         for (int i = 0; i < half; i++) {
@@ -594,6 +596,11 @@ static void rope_apply(const octet_session *s, float *v, int n_heads, int t) {
             x[i1] = a * sn + b * c;
         }
     }
+}
+
+/* v -> cap tanh(v / cap) (gemma2's attention and final soft-capping; llama.cpp scales, tanh, scales back) */
+static void softcap(float *v, int n, float cap) {
+    for (int i = 0; i < n; i++) v[i] = cap * tanhf(v[i] * (1.0f / cap));
 }
 
 /* ---- attention -------------------------------------------------------------------------------------------- */
@@ -610,7 +617,9 @@ static void attn_run(void *ctx, int ith, int nth) {
     const octet__fkernel_table *fk = octet__fkernels();
     const int hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
     const size_t q_dim = (size_t)n_head * (size_t)hd;
-    const float scale = (float)(1.0 / sqrt((double)hd));
+    const float scale = hp->attn_scale; /* 1 / sqrt(head_dim) unless the architecture says otherwise (model.c) */
+    const float cap = hp->attn_softcap;
+    const int window = s->m->layers[a->layer].swa ? hp->n_swa : 0;
     float *sc = s->scores + (size_t)ith * (size_t)s->n_ctx;
     int total = a->n_tok * n_head;
     for (int job = ith; job < total; job += nth) {
@@ -620,7 +629,13 @@ static void attn_run(void *ctx, int ith, int nth) {
         const float *vc = o->v_cache + (size_t)(a->layer - o->l0) * (size_t)o->n_ctx * o->kv_dim;
         const float *q = s->q + (size_t)t * q_dim + (size_t)h * (size_t)hd;
         int n_keys = s->rows[t].slot + 1; /* causal: the owner's cache up to and including this token */
+        if (window && n_keys > window) { /* sliding window: the last `window` slots (contiguous positions) */
+            kc += (size_t)(n_keys - window) * o->kv_dim;
+            vc += (size_t)(n_keys - window) * o->kv_dim;
+            n_keys = window;
+        }
         fk->scores_f32(sc, q, kc + (size_t)kh * (size_t)hd, s->kv_dim, n_keys, hd, scale);
+        if (cap > 0.0f) softcap(sc, n_keys, cap);
         float mx = -INFINITY;
         for (int j = 0; j < n_keys; j++)
             if (sc[j] > mx) mx = sc[j];
@@ -635,7 +650,33 @@ static void attn_run(void *ctx, int ith, int nth) {
     }
 }
 
-/* ---- architecture steps: q/k norms, mixture of experts ------------------------------------------------------ */
+/* ---- architecture steps: q/k norms, mixture of experts, gemma's pieces --------------------------------------- */
+
+static void final_softcap(octet_session *s, int first, int n_tok) {
+    for (int t = first; t < n_tok; t++) softcap(s->yrows[t], s->m->hp.n_vocab, s->m->hp.final_softcap);
+}
+
+/* RMSNorm of the rows of s->xn in place (gemma's post-attention and post-FFN norms). */
+static void post_norm(octet_session *s, const float *g, int n_tok) {
+    const int E = s->m->hp.n_embd;
+    for (int t = 0; t < n_tok; t++) {
+        float *v = s->xn + (size_t)t * (size_t)E;
+        rmsnorm(v, v, g, E, s->m->hp.norm_eps);
+    }
+}
+
+/* hg = gelu(gate) * up with GELU's tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+ * (Hendrycks and Gimpel 2016; Gemma's gelu_pytorch_tanh), evaluated in float as written. */
+static void gelu_ffn_gates(octet_session *s, const octet__layer *L, int n_tok) {
+    const octet__tensor *w[2] = {&L->w_gate, &L->w_up};
+    float *y[2] = {s->hg, s->hu};
+    matmul_group(s, 2, w, y, NULL, s->xn, n_tok);
+    const size_t n = (size_t)n_tok * (size_t)s->m->hp.n_ff;
+    for (size_t i = 0; i < n; i++) {
+        const float x = s->hg[i];
+        s->hg[i] = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))) * s->hu[i];
+    }
+}
 
 /* qwen3: RMSNorm of every head of q and of k (gains [head_dim], the model's epsilon), before RoPE. */
 static void qk_norm(octet_session *s, const octet__layer *L, int n_tok) {
@@ -751,7 +792,10 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
     } else {
         memcpy(s->x, hidden_in, (size_t)n_tok * (size_t)E * sizeof(float));
     }
-    rope_tables(s, n_tok);
+    if (hp->embd_scale != 1.0f) /* gemma: embeddings times sqrt(n_embd), in float as llama.cpp's ggml_scale */
+        for (size_t i = 0; s->l0 == 0 && i < (size_t)n_tok * (size_t)E; i++) s->x[i] *= hp->embd_scale;
+    rope_tables(s, n_tok, m->rope_phi, s->rope);
+    if (s->rope_swa) rope_tables(s, n_tok, m->rope_phi_swa, s->rope_swa);
 
     for (int l = s->l0; l < s->l1; l++) {
         const octet__layer *L = &m->layers[l];
@@ -764,9 +808,10 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
             matmul_group(s, 3, w, y, b, s->xn, n_tok);
         }
         if (L->q_norm) qk_norm(s, L, n_tok);
+        const float *rtab = L->swa && s->rope_swa ? s->rope_swa : s->rope;
         for (int t = 0; t < n_tok; t++) {
-            rope_apply(s, s->q + (size_t)t * q_dim, hp->n_head, t);
-            rope_apply(s, s->k + (size_t)t * s->kv_dim, hp->n_head_kv, t);
+            rope_apply(s, rtab, s->q + (size_t)t * q_dim, hp->n_head, t);
+            rope_apply(s, rtab, s->k + (size_t)t * s->kv_dim, hp->n_head_kv, t);
             octet_session *o = s->rows[t].owner;
             size_t at = ((size_t)(l - o->l0) * (size_t)o->n_ctx + (size_t)s->rows[t].slot) * o->kv_dim;
             memcpy(o->k_cache + at, s->k + (size_t)t * s->kv_dim, s->kv_dim * sizeof(float));
@@ -776,6 +821,7 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
         octet__pool_run(s->pool, attn_run, &at);
         /* output projection into xn (free now), then the residual */
         matmul1(s, &L->wo, s->xn, NULL, s->att, n_tok);
+        if (L->attn_post_norm) post_norm(s, L->attn_post_norm, n_tok);
         for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->xn[i];
 
         for (int t = 0; t < n_tok; t++)
@@ -784,7 +830,9 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
             moe_ffn(s, L, n_tok); /* adds to s->x */
             continue;
         }
-        {
+        if (hp->ffn_gelu) {
+            gelu_ffn_gates(s, L, n_tok);
+        } else {
             const octet__tensor *w[2] = {&L->w_gate, &L->w_up};
             float *y[2] = {s->hg, s->hu};
             if (kt[w[0]->type].vec_dot_type == kt[w[1]->type].vec_dot_type && w[0]->ne[0] == w[1]->ne[0] &&
@@ -796,6 +844,7 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
             }
         }
         matmul1(s, &L->w_down, s->xn, NULL, s->hg, n_tok);
+        if (L->ffn_post_norm) post_norm(s, L->ffn_post_norm, n_tok);
         for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->xn[i];
     }
     if (s->l1 < hp->n_layer) { /* not the last stage: hand the hidden states on */
@@ -811,6 +860,7 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
     const octet__tensor *wout = &m->output;
     float *y0 = NULL;
     matmul_rows(s, 1, &wout, &y0, NULL, s->xn, n_out, s->yrows + first, 0);
+    if (hp->final_softcap > 0.0f) final_softcap(s, first, n_tok);
 }
 
 static int decode_common(octet_session *s, const int32_t *tokens, const float *hidden_in, int n, int64_t pos,

@@ -101,6 +101,53 @@ static int read_rope_scaling(const octet__gguf *g, octet__hparams *hp, octet_err
     return 0;
 }
 
+/* gemma2 / gemma3, as llama.cpp reads them (src/models/gemma2.cpp, gemma3.cpp): embeddings times sqrt(n_embd)
+ * (in float), post-attention and post-FFN norms, GELU-tanh gating, the query scale 1 / sqrt(head_dim) except for
+ * the 27B models (46 / 62 layers: 1 / sqrt(n_embd / n_head), Gemma's query_pre_attn_scalar); gemma2: attention
+ * soft-capping {arch}.attn_logit_softcapping (default 50), final {arch}.final_logit_softcapping (default 30),
+ * sliding window {arch}.attention.sliding_window (default 4096) on the layers il % period < period - 1
+ * ({arch}.attention.sliding_window_pattern, default 2), RoPE base of those {arch}.rope.freq_base_swa (default the
+ * global one, same scaling); gemma3: no attention soft-capping, final soft-capping only when the key is there,
+ * sliding window only when the key is there (pattern default 6), their RoPE base {arch}.rope.freq_base_swa
+ * (default 10000) without scaling. YaRN is refused for these (llama.cpp does not apply it to the local layers). */
+static int read_gemma_hparams(const octet__gguf *g, octet__hparams *hp, octet_error *err) {
+    const char *a = hp->arch;
+    const int g2 = strcmp(a, "gemma2") == 0;
+    int rc;
+    char key[128];
+    hp->embd_scale = sqrtf((float)hp->n_embd);
+    hp->ffn_gelu = 1;
+    if (hp->rope_scaling == OCTET_ROPE_SCALING_YARN)
+        return octet__err(err, OCTET_EUNSUPPORTED, "%s.rope.scaling.type: yarn is not supported for %s", a, a);
+    if (hp->n_layer == (g2 ? 46 : 62)) hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
+    else hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    if (g2 && (rc = get_f32_key(g, a, "attn_logit_softcapping", &hp->attn_softcap, 50.0f, err))) return rc;
+    if ((rc = get_f32_key(g, a, "final_logit_softcapping", &hp->final_softcap, g2 ? 30.0f : 0.0f, err))) return rc;
+    if (!(hp->attn_softcap >= 0.0f && hp->attn_softcap < 1e6f) || !(hp->final_softcap >= 0.0f && hp->final_softcap < 1e6f))
+        return octet__err(err, OCTET_EFORMAT, "%s: soft-capping values %g / %g out of range", a,
+                          (double)hp->attn_softcap, (double)hp->final_softcap);
+    uint32_t n_swa, period;
+    snprintf(key, sizeof key, "%s.attention.sliding_window", a);
+    rc = octet__gguf_get_u32(g, key, &n_swa, err);
+    if (rc && rc != OCTET_ENOTFOUND) return rc;
+    const int have_swa = rc == 0;
+    if (!have_swa) n_swa = g2 ? 4096 : 0;
+    if ((rc = get_u32_key(g, a, "attention.sliding_window_pattern", &period, 0, g2 ? 2 : 6, err))) return rc;
+    if (n_swa > 0 && (g2 || have_swa)) {
+        if (period < 1 || period > OCTET_MAX_LAYERS)
+            return octet__err(err, OCTET_EFORMAT, "%s.attention.sliding_window_pattern: %u is out of range", a, period);
+        hp->n_swa = (int)n_swa;
+        hp->swa_period = (int)period;
+        float base = g2 ? hp->rope_base : 10000.0f;
+        if ((rc = get_f32_key(g, a, "rope.freq_base_swa", &hp->rope_base_swa, base, err))) return rc;
+        if (!(hp->rope_base_swa > 1.0f && hp->rope_base_swa < 1e12f))
+            return octet__err(err, OCTET_EFORMAT, "%s.rope.freq_base_swa: %g is outside (1, 1e12)", a,
+                              (double)hp->rope_base_swa);
+        hp->rope_scale_swa = g2 ? hp->rope_scale : 1.0f;
+    }
+    return 0;
+}
+
 /* Per-architecture keys: mixture of experts ({arch}.expert_count, expert_used_count, expert_feed_forward_length,
  * as llama.cpp names them) and the qwen3 q/k norms. */
 static int read_arch_hparams(const octet__gguf *g, octet__hparams *hp, octet_error *err) {
@@ -136,8 +183,13 @@ static int read_arch_hparams(const octet__gguf *g, octet__hparams *hp, octet_err
         hp->n_expert_used = (int)nu;
         hp->n_ff_exp = (int)ffe;
     }
-    hp->qk_norm = strncmp(a, "qwen3", 5) == 0;
+    hp->qk_norm = strncmp(a, "qwen3", 5) == 0 || strcmp(a, "gemma3") == 0;
     hp->fused_gate_up = strcmp(a, "phi3") == 0;
+    hp->embd_scale = 1.0f;
+    hp->attn_scale = (float)(1.0 / sqrt((double)hp->head_dim));
+    hp->rope_base_swa = hp->rope_base;
+    hp->rope_scale_swa = hp->rope_scale;
+    if (strncmp(a, "gemma", 5) == 0) return read_gemma_hparams(g, hp, err);
     return 0;
 }
 
@@ -151,17 +203,19 @@ static int read_hparams(octet_model *m, octet_error *err) {
     if (arch.len >= sizeof hp->arch) return octet__err(err, OCTET_EUNSUPPORTED, "general.architecture: too long");
     memcpy(hp->arch, arch.ptr, arch.len);
     hp->arch[arch.len] = 0;
-    static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3"};
+    static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3"};
     int known = 0;
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) known |= strcmp(hp->arch, archs[i]) == 0;
     if (!known)
         return octet__err(err, OCTET_EUNSUPPORTED,
                           "general.architecture: '%s' is not supported (supported: llama, mistral, qwen2, qwen3, "
-                          "qwen3moe, phi3)",
+                          "qwen3moe, phi3, gemma2, gemma3)",
                           hp->arch);
     /* llama.cpp's rope types: NORM (adjacent pairs) for llama / mistral, NEOX (halves) for the qwen family, whose
      * converter keeps Hugging Face's layout */
-    hp->rope_type = strncmp(hp->arch, "qwen", 4) == 0 || strcmp(hp->arch, "phi3") == 0 ? OCTET_ROPE_NEOX : OCTET_ROPE_NORM;
+    hp->rope_type = strncmp(hp->arch, "qwen", 4) == 0 || strcmp(hp->arch, "phi3") == 0 || strncmp(hp->arch, "gemma", 5) == 0
+                        ? OCTET_ROPE_NEOX
+                        : OCTET_ROPE_NORM;
 
     uint32_t v, n_embd, n_layer, n_ff, n_head, n_head_kv, n_ctx;
     const char *a = hp->arch;
@@ -325,13 +379,15 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
     const int64_t E = hp->n_embd, Q = (int64_t)hp->n_head * hp->head_dim, KV = (int64_t)hp->n_head_kv * hp->head_dim;
     const int64_t F = hp->n_ff, V = hp->n_vocab;
     if ((rc = bind(m, "token_embd.weight", E, V, 0, &m->tok_embd, err))) return rc;
-    if ((rc = bind(m, "output.weight", E, V, 1, &m->output, err))) return rc;
+    /* gemma2 always ties the output to the embeddings (llama.cpp's loader never reads an output.weight for it: one in
+     * the file is left unused, and refused below as llama.cpp refuses it) */
+    if (strcmp(hp->arch, "gemma2") != 0 && (rc = bind(m, "output.weight", E, V, 1, &m->output, err))) return rc;
     m->tied_output = m->output.data == NULL;
     if (m->tied_output) m->output = m->tok_embd;
 
     /* f32 store: output_norm, rope_freqs + per layer (2 norms + 3 biases + the q/k norms) */
     const int64_t HD = hp->head_dim, R2 = hp->n_rot / 2;
-    size_t per_layer = (size_t)(2 * E + Q + 2 * KV + 2 * HD), total;
+    size_t per_layer = (size_t)(4 * E + Q + 2 * KV + 2 * HD), total;
     if (!octet__mul_size(per_layer, (size_t)hp->n_layer, &total) || !octet__add_size(total, (size_t)(E + R2), &total))
         return octet__err(err, OCTET_EFORMAT, "model: size overflow");
     m->f32_store = octet__malloc(total * sizeof(float));
@@ -385,6 +441,12 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
             if ((rc = bind_vec(m, NAME("attn_k_norm.weight"), HD, 0, f + HD, &L->k_norm, err))) return rc;
         }
         f += 2 * HD;
+        if (strncmp(hp->arch, "gemma", 5) == 0) {
+            if ((rc = bind_vec(m, NAME("post_attention_norm.weight"), E, 0, f, &L->attn_post_norm, err))) return rc;
+            if ((rc = bind_vec(m, NAME("post_ffw_norm.weight"), E, 0, f + E, &L->ffn_post_norm, err))) return rc;
+        }
+        f += 2 * E;
+        L->swa = hp->n_swa > 0 && l % hp->swa_period < hp->swa_period - 1;
         if (hp->n_expert) {
             const int64_t X = hp->n_expert, FE = hp->n_ff_exp;
             if ((rc = bind(m, NAME("ffn_gate_inp.weight"), E, X, 0, &L->gate_inp, err))) return rc;
@@ -440,8 +502,10 @@ static float yarn_corr_dim(int n_rot, int n_ctx_orig, float rot, float base) {
  *            interpolated, a linear ramp between.
  * This is llama.cpp's ggml rope (rope_yarn with ext_factor 1 for yarn, 0 otherwise; the factors divide theta before
  * it), evaluated here once per pair in long double instead of per position in float. */
-static long double rope_theta(const octet_model *m, int i) {
+static long double rope_theta(const octet_model *m, int i, int swa) {
     const octet__hparams *hp = &m->hp;
+    if (swa) /* the sliding-window layers of gemma: their own base and linear scale, no factors (model.c) */
+        return powl((long double)hp->rope_base_swa, -2.0L * i / hp->n_rot) / (long double)hp->rope_scale_swa;
     long double theta = powl((long double)hp->rope_base, -2.0L * i / hp->n_rot);
     if (m->rope_freqs) theta /= (long double)m->rope_freqs[i];
     const long double scale = (long double)hp->rope_scale;
@@ -459,17 +523,28 @@ static long double rope_theta(const octet_model *m, int i) {
  * of a turn in 64-bit fixed point. The phase at position p is p * phi_i mod 2^64 (exact, wrapping); see
  * docs/integer.md, "The bridge", design point 1. Computed in long double (x87: 64-bit significand). Both execution
  * modes take their angles from these, so frequency factors and scaling reach the integer mode's tables too. */
-static int rope_init(octet_model *m, octet_error *err) {
-    int half = m->hp.n_rot / 2;
-    m->rope_phi = octet__malloc((size_t)half * sizeof *m->rope_phi);
-    if (!m->rope_phi) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
+static void rope_phases(const octet_model *m, uint64_t *phi, int swa) {
     const long double two_pi = 6.283185307179586476925286766559L;
-    for (int i = 0; i < half; i++) {
-        long double theta = rope_theta(m, i);
+    for (int i = 0; i < m->hp.n_rot / 2; i++) {
+        long double theta = rope_theta(m, i, swa);
         long double turns = theta / two_pi;           /* < 1 since theta <= 1 unless scale or a factor is < 1 */
         turns -= floorl(turns);                        /* whole turns do not change the angle */
         long double fx = turns * 18446744073709551616.0L; /* 2^64 */
-        m->rope_phi[i] = fx >= 18446744073709551615.0L ? UINT64_MAX : (uint64_t)(fx + 0.5L);
+        phi[i] = fx >= 18446744073709551615.0L ? UINT64_MAX : (uint64_t)(fx + 0.5L);
+    }
+}
+
+static int rope_init(octet_model *m, octet_error *err) {
+    const octet__hparams *hp = &m->hp;
+    int half = hp->n_rot / 2;
+    m->rope_phi = octet__malloc((size_t)half * sizeof *m->rope_phi);
+    if (!m->rope_phi) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
+    rope_phases(m, m->rope_phi, 0);
+    if (hp->n_swa && (hp->rope_base_swa != hp->rope_base || hp->rope_scale_swa != hp->rope_scale || m->rope_freqs ||
+                      hp->rope_scaling == OCTET_ROPE_SCALING_YARN)) {
+        m->rope_phi_swa = octet__malloc((size_t)half * sizeof *m->rope_phi_swa);
+        if (!m->rope_phi_swa) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
+        rope_phases(m, m->rope_phi_swa, 1);
     }
     return 0;
 }
@@ -643,6 +718,7 @@ void octet_model_close(octet_model *m) {
     octet__repack_release(m);
     octet__tokenizer_free(m->tok);
     octet__free(m->rope_phi);
+    octet__free(m->rope_phi_swa);
     octet__free(m->layers);
     octet__free(m->f32_store);
     octet__gguf_close(m->gguf);

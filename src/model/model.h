@@ -39,6 +39,9 @@ typedef struct octet__layer {
      * gate_inp [n_embd] -> [n_expert] (the router); the expert stacks hold n_expert matrices one after another,
      * expert e's at data + e * ne[1] * row_bytes: gate/up [n_embd] -> [n_ff_exp], down [n_ff_exp] -> [n_embd]. */
     octet__tensor gate_inp, gate_exps, up_exps, down_exps;
+    /* gemma2 / gemma3: RMSNorm gains of the attention's and the FFN's outputs before their residual adds, or NULL */
+    const float *attn_post_norm, *ffn_post_norm;
+    int swa; /* 1: sliding-window layer (hp->n_swa keys; RoPE from model->rope_phi_swa when set) */
 } octet__layer;
 
 enum { OCTET_ROPE_SCALING_NONE = 0, OCTET_ROPE_SCALING_LINEAR = 1, OCTET_ROPE_SCALING_YARN = 2 };
@@ -56,6 +59,14 @@ typedef struct octet__hparams {
     int n_expert, n_expert_used, n_ff_exp; /* mixture of experts (0 when dense); n_ff_exp: rows of an expert */
     int qk_norm;                 /* 1: qwen3-style per-head q/k RMSNorm */
     int fused_gate_up;           /* 1: phi3's ffn_up holds gate and up (w_gate, w_up are views of it) */
+    /* gemma2 / gemma3 (defaults leave the Llama block unchanged) */
+    float embd_scale;            /* token embeddings multiplied by it (sqrt(n_embd) for gemma), 1 = none */
+    float attn_scale;            /* q.k multiplier: 1 / sqrt(head_dim), or gemma's query scale */
+    float attn_softcap;          /* scores -> c tanh(scores / c) when > 0 (gemma2) */
+    float final_softcap;         /* logits -> c tanh(logits / c) when > 0 */
+    int ffn_gelu;                /* 1: GELU (tanh approximation) gating instead of SiLU */
+    int n_swa, swa_period;       /* sliding window (keys at distance < n_swa; 0 = none) on layers il % period < period - 1 */
+    float rope_base_swa, rope_scale_swa; /* RoPE of the swa layers (model->rope_phi_swa) */
 } octet__hparams;
 
 struct octet_model {
@@ -68,6 +79,7 @@ struct octet_model {
     octet__layer *layers;
     float *f32_store;         /* backing store of the converted norms and biases */
     uint64_t *rope_phi;       /* [n_rot/2]: frequency as a 64-bit fraction of a turn per position */
+    uint64_t *rope_phi_swa;   /* [n_rot/2] for the sliding-window layers when their RoPE differs, else NULL */
     const float *rope_freqs;  /* [n_rot/2] Llama 3 frequency divisors (rope_freqs.weight) or NULL; in f32_store */
     octet__tokenizer *tok;
     int32_t bos_id, eos_id;   /* -1 when absent */

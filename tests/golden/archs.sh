@@ -6,12 +6,15 @@
 #     file's divisors against the formula), YaRN scaling (with and without rope.scaling.attn_factor), qwen3 (per-head
 #     q/k RMSNorm, half-split RoPE, head_dim != n_embd / n_head), Mixtral-layout MoE in a llama file and qwen3moe
 #     (softmax over all experts, top-k, renormalised; expert_feed_forward_length), phi3 (fused qkv and gate+up,
-#     half-split RoPE), a fused attn_qkv (+ bias) in a qwen2 file; F32 / F16 / Q8_0 weights.
+#     half-split RoPE), a fused attn_qkv (+ bias) in a qwen2 file, gemma2 (embedding scale, post-norms, GELU-tanh,
+#     attention and final soft-capping, sliding window on alternate layers) and gemma3 (q/k norms, window pattern,
+#     local RoPE base, linear scaling on the global layers only); F32 / F16 / Q8_0 weights.
 # Checks:
 #   float mode: max|octet - ref| <= 1e-3 * std(ref) (F32 / F16), <= 8e-2 * std(ref) (Q8_0) at --pos0 0 and 1000
 #   integer mode (rope_freqs, YaRN, phi3, fused qkv): <= 0.25 * std(ref) (the integer-mode tolerance of int_logits.sh)
-#   integer mode refuses qwen3 / MoE files naming the q/k norm or router tensors; an unknown RoPE scaling type is
-#     refused naming it (both modes)
+#   integer mode refuses qwen3 / MoE / gemma files naming the q/k norm or router tensors or the architecture; an
+#     unknown RoPE scaling type is refused naming it (both modes); a gemma2 file with an output.weight is refused
+#     naming it (llama.cpp refuses it too)
 #   -t 1 and -t 2 write identical logits (MoE, qwen3)
 # One line per case; exit status non-zero on any failure. Env: OCTET (default ./octet), PY (default /usr/bin/python3).
 set -u
@@ -96,6 +99,16 @@ gen phi3-q8-tied --arch phi3 --type Q8_0 --dim 128 --heads 4 --ff 256 --tied --s
     { check phi3-q8-tied float $Q 1000; threads phi3-q8-tied; }
 gen qwen2-fused-qkv --arch qwen2 --fused-qkv --type F32 --dim 128 --heads 4 --kv-heads 2 --ff 256 --seed 43 &&
     { check qwen2-fused-qkv float $F 1000; check qwen2-fused-qkv int $I 1000; }
+gen gemma2-f32 --arch gemma2 --type F32 --dim 128 --heads 4 --kv-heads 2 --ff 256 --swa 4 --attn-softcap 5 --final-softcap 3 --tied --seed 44 &&
+    { check gemma2-f32 float $F 0,1000; refuse gemma2-f32 int 'gemma2'; threads gemma2-f32; }
+gen gemma2-q8-default --arch gemma2 --type Q8_0 --dim 128 --heads 4 --ff 256 --tied --seed 45 &&
+    check gemma2-q8-default float $Q 1000
+gen gemma3-f32 --arch gemma3 --type F32 --dim 128 --heads 4 --kv-heads 1 --head-dim 64 --ff 256 --layers 3 --swa 5 --swa-pattern 3 --rope-base 1000000 --rope-scale 8 --rope-base-swa 10000 --tied --seed 46 &&
+    { check gemma3-f32 float $F 0,1000; refuse gemma3-f32 int 'attn_q_norm|gemma3'; threads gemma3-f32; }
+gen gemma3-noswa-cap --arch gemma3 --type F16 --dim 128 --heads 4 --ff 256 --final-softcap 10 --seed 47 &&
+    check gemma3-noswa-cap float $F 1000
+gen gemma2-untied --arch gemma2 --type F32 --dim 64 --heads 2 --ff 128 --seed 48 &&
+    refuse gemma2-untied float 'output.weight'
 gen scaling-unknown --type F32 --dim 64 --heads 2 --ff 128 --rope-scaling longrope --rope-scale 2 --seed 40 &&
     { refuse scaling-unknown float "scaling type 'longrope'"; refuse scaling-unknown int "scaling type 'longrope'"; }
 

@@ -40,6 +40,19 @@ modeling_mixtral, modeling_qwen3_moe, modeling_rope_utils) and llama.cpp's GGUF 
         rope.scaling.attn_factor when given.
     phi3 (modeling_phi3): one qkv projection (q, k, v outputs in that order) and one gate_up projection (gate
         first, up second: up_states.chunk(2)), half-split RoPE; otherwise the Llama block.
+    gemma2 (modeling_gemma2): embeddings times sqrt(n_embd); per layer x += post_attention_norm(attn(
+        input_norm(x))), x += post_feedforward_norm(mlp(pre_feedforward_norm(x))) (GGUF: attn_norm,
+        post_attention_norm, ffn_norm, post_ffw_norm; llama.cpp's converter stores Gemma's RMSNorm gains as 1 + w,
+        so every norm here is the plain rmsnorm with the file's gains); mlp = W_down(gelu_tanh(W_gate h) * W_up h),
+        gelu_tanh(z) = z/2 (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))); scores q.k * query_pre_attn_scalar^-1/2
+        (taken as head_dim: GGUF has no key for it, llama.cpp uses head_dim except for the 27B models), then
+        c tanh(s / c) with c = attn_logit_softcapping (default 50); layers i with (i + 1) % pattern != 0 (pattern
+        attention.sliding_window_pattern, default 2) are sliding: keys at distance >= sliding_window (default
+        4096) are hidden; logits -> c tanh(logits / c), c = final_logit_softcapping (default 30); half-split RoPE.
+    gemma3 (modeling_gemma3): as gemma2 without attention soft-capping (final only when the key is given),
+        q and k per-head RMSNorm (q_norm, k_norm) before RoPE; sliding layers (when sliding_window is given;
+        pattern default 6) use RoPE base rope.freq_base_swa (HF rope_local_base_freq, default 10000) without
+        scaling, the others the global base with the linear scaling factor.
     qwen3: q and k, split into heads, each head RMSNorm-ed with gains attn_q_norm / attn_k_norm ([head_dim]) before
         RoPE; half-split RoPE as qwen2; no biases.
     Mixture of experts (Mixtral in llama files, qwen3moe): p = softmax(h W_router^T) over all experts, the
@@ -75,7 +88,7 @@ class Model:
         self.reader = r
         kv = r.kv
         arch = kv["general.architecture"]
-        if arch not in ("llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3"):
+        if arch not in ("llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3"):
             raise ValueError("architecture %r not supported" % arch)
         self.arch = arch
 
@@ -106,7 +119,27 @@ class Model:
             self.yarn = (float(factor) if factor else 1.0,
                          int(key("rope.scaling.original_context_length", key("context_length", 2048))))
         self.rope_mag = float(key("rope.scaling.attn_factor", 1.0))
-        self.rope_style = ROPE_NEOX if arch.startswith("qwen") or arch == "phi3" else ROPE_NORM
+        self.rope_style = ROPE_NEOX if arch.startswith(("qwen", "gemma")) or arch == "phi3" else ROPE_NORM
+        # Gemma 2 / 3 (see the module comment); Llama-family defaults otherwise
+        self.gemma = arch.startswith("gemma")
+        self.query_scale = self.head_dim ** -0.5
+        self.attn_softcap = self.final_softcap = None
+        self.window, self.pattern, self.rope_base_local, self.rope_scale_local = None, 1, None, 1.0
+        if arch == "gemma2":
+            self.attn_softcap = float(key("attn_logit_softcapping", 50.0))
+            self.final_softcap = float(key("final_logit_softcapping", 30.0))
+            self.window = int(key("attention.sliding_window", 4096))
+            self.pattern = int(key("attention.sliding_window_pattern", 2))
+            self.rope_base_local = float(key("rope.freq_base_swa", self.rope_base))
+            self.rope_scale_local = self.rope_scale
+        elif arch == "gemma3":
+            fs = kv.get("%s.final_logit_softcapping" % arch)
+            self.final_softcap = float(fs) if fs else None
+            w = kv.get("%s.attention.sliding_window" % arch)
+            if w:
+                self.window = int(w)
+                self.pattern = int(key("attention.sliding_window_pattern", 6))
+                self.rope_base_local = float(key("rope.freq_base_swa", 10000.0))
         self.n_expert = int(key("expert_count", 0))
         self.n_expert_used = int(key("expert_used_count", 0))
         if self.n_head % self.n_head_kv:
@@ -158,8 +191,10 @@ class Model:
                 **att,
                 "wo": w(p + "attn_output.weight"),       # (n_embd, n_head*head_dim)
                 "ffn_norm": w(p + "ffn_norm.weight"),    # (n_embd,)
-                "q_norm": w(p + "attn_q_norm.weight", True),  # (head_dim,) qwen3
+                "q_norm": w(p + "attn_q_norm.weight", True),  # (head_dim,) qwen3, gemma3
                 "k_norm": w(p + "attn_k_norm.weight", True),
+                "post_attn_norm": w(p + "post_attention_norm.weight", not self.gemma),  # gemma
+                "post_ffn_norm": w(p + "post_ffw_norm.weight", not self.gemma),
             })
             L = self.layers[-1]
             if self.n_expert:
@@ -330,11 +365,20 @@ def forward(m, tokens, pos0=0, act_quant_sim=False, llama3=None):
     inv, mag = model_inv_freq(m, llama3)
     cos, sin = rope_cos_sin(positions, m.n_rot, m.rope_base, m.rope_scale, inv)
     cos, sin = cos * mag, sin * mag
+    if m.window is not None:                                               # gemma's local layers
+        cos_l, sin_l = rope_cos_sin(positions, m.n_rot, m.rope_base_local, m.rope_scale_local)
     hd, nh, nkv = m.head_dim, m.n_head, m.n_head_kv
     group = nh // nkv
     mask = np.triu(np.full((T, T), -np.inf), k=1)                           # causal
     x = m.tok_embd[tokens]                                                  # (T, n_embd)
-    for L in m.layers:
+    if m.gemma:
+        x = x * np.sqrt(m.n_embd)                                           # Gemma's embedding normalizer
+    for il, L in enumerate(m.layers):
+        local = m.window is not None and (il + 1) % m.pattern != 0          # HF layer_types: sliding_attention
+        lmask = mask
+        if local:                                                           # keys at distance >= window hidden
+            d = np.arange(T)[:, None] - np.arange(T)[None, :]
+            lmask = np.where(d >= m.window, -np.inf, mask)
         h = rmsnorm(x, L["attn_norm"], m.eps)
         q = matmul(m, h, L["wq"], act_quant_sim)
         k = matmul(m, h, L["wk"], act_quant_sim)
@@ -350,27 +394,44 @@ def forward(m, tokens, pos0=0, act_quant_sim=False, llama3=None):
         if L["q_norm"] is not None:                                         # qwen3: per-head RMSNorm
             q = rmsnorm(q, L["q_norm"], m.eps)
             k = rmsnorm(k, L["k_norm"], m.eps)
-        q = apply_rope(q, cos, sin, m.n_rot, m.rope_style)
-        k = apply_rope(k, cos, sin, m.n_rot, m.rope_style)
+        c, sn = (cos_l, sin_l) if local else (cos, sin)
+        q = apply_rope(q, c, sn, m.n_rot, m.rope_style)
+        k = apply_rope(k, c, sn, m.n_rot, m.rope_style)
         v = v.reshape(T, nkv, hd)
         att = np.empty((T, nh, hd))
         for hh in range(nh):
             kh = hh // group
-            s = q[:, hh, :] @ k[:, kh, :].T / np.sqrt(hd) + mask            # (T, T)
+            s = q[:, hh, :] @ k[:, kh, :].T * m.query_scale                  # (T, T)
+            if m.attn_softcap:                                              # Gemma 2's logit soft-capping
+                s = np.tanh(s / m.attn_softcap) * m.attn_softcap
+            s = s + lmask
             s = s - s.max(axis=1, keepdims=True)
             p = np.exp(s)
             p /= p.sum(axis=1, keepdims=True)
             att[:, hh, :] = p @ v[:, kh, :]
-        x = x + matmul(m, att.reshape(T, nh * hd), L["wo"], act_quant_sim)
+        a = matmul(m, att.reshape(T, nh * hd), L["wo"], act_quant_sim)
+        if L["post_attn_norm"] is not None:
+            a = rmsnorm(a, L["post_attn_norm"], m.eps)
+        x = x + a
         h = rmsnorm(x, L["ffn_norm"], m.eps)
         if m.n_expert:
             x = x + moe_ffn(m, L, h, act_quant_sim)
             continue
         g = matmul(m, h, L["w_gate"], act_quant_sim)
         u = matmul(m, h, L["w_up"], act_quant_sim)
-        x = x + matmul(m, g / (1.0 + np.exp(-g)) * u, L["w_down"], act_quant_sim)
+        if m.gemma:                                                         # gelu_pytorch_tanh
+            act = 0.5 * g * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (g + 0.044715 * g ** 3)))
+        else:
+            act = g / (1.0 + np.exp(-g))
+        f = matmul(m, act * u, L["w_down"], act_quant_sim)
+        if L["post_ffn_norm"] is not None:
+            f = rmsnorm(f, L["post_ffn_norm"], m.eps)
+        x = x + f
     x = rmsnorm(x, m.output_norm, m.eps)
-    return matmul(m, x, m.output, act_quant_sim)
+    logits = matmul(m, x, m.output, act_quant_sim)
+    if m.final_softcap:
+        logits = np.tanh(logits / m.final_softcap) * m.final_softcap
+    return logits
 
 
 def main(argv=None):

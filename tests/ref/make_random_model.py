@@ -144,6 +144,16 @@ def build(args):
     elif args.rope_scale != 1.0:
         w.add_kv("%s.rope.scaling.type" % arch, "linear")
         w.add_kv("%s.rope.scaling.factor" % arch, args.rope_scale)
+    if args.swa:
+        w.add_kv("%s.attention.sliding_window" % arch, args.swa)
+    if args.swa_pattern:
+        w.add_kv("%s.attention.sliding_window_pattern" % arch, args.swa_pattern)
+    if args.rope_base_swa:
+        w.add_kv("%s.rope.freq_base_swa" % arch, args.rope_base_swa)
+    if args.attn_softcap:
+        w.add_kv("%s.attn_logit_softcapping" % arch, args.attn_softcap)
+    if args.final_softcap:
+        w.add_kv("%s.final_logit_softcapping" % arch, args.final_softcap)
     if args.attn_factor != 1.0:
         w.add_kv("%s.rope.scaling.attn_factor" % arch, args.attn_factor)
 
@@ -187,9 +197,12 @@ def build(args):
                 w.add_tensor(p + "attn_k.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
                 w.add_tensor(p + "attn_v.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
         w.add_tensor(p + "attn_output.weight", mat(E, nh * hd), qt)
-        if arch in ("qwen3", "qwen3moe"):
+        if arch in ("qwen3", "qwen3moe", "gemma3"):
             w.add_tensor(p + "attn_q_norm.weight", gain(hd), GGMLType.F32)
             w.add_tensor(p + "attn_k_norm.weight", gain(hd), GGMLType.F32)
+        if arch.startswith("gemma"):  # norms as llama.cpp's converter writes them: Gemma's (1 + w)
+            w.add_tensor(p + "post_attention_norm.weight", gain(E), GGMLType.F32)
+            w.add_tensor(p + "post_ffw_norm.weight", gain(E), GGMLType.F32)
         w.add_tensor(p + "ffn_norm.weight", gain(E), GGMLType.F32)
         if n_exp:
             w.add_tensor(p + "ffn_gate_inp.weight", mat(n_exp, E), GGMLType.F32 if args.router_f32 else qt)
@@ -210,7 +223,13 @@ def build(args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--output", required=True)
-    ap.add_argument("--arch", default="llama", choices=["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3"])
+    ap.add_argument("--arch", default="llama",
+                    choices=["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3"])
+    ap.add_argument("--swa", type=int, default=0, help="gemma: attention.sliding_window (0: key absent)")
+    ap.add_argument("--swa-pattern", type=int, default=0, help="gemma: attention.sliding_window_pattern (0: absent)")
+    ap.add_argument("--rope-base-swa", type=float, default=0.0, help="gemma: rope.freq_base_swa (0: absent)")
+    ap.add_argument("--attn-softcap", type=float, default=0.0, help="gemma2: attn_logit_softcapping (0: absent)")
+    ap.add_argument("--final-softcap", type=float, default=0.0, help="gemma: final_logit_softcapping (0: absent)")
     ap.add_argument("--fused-qkv", action="store_true", help="one attn_qkv.weight (default for phi3)")
     ap.add_argument("--head-dim", type=int, default=0, help="attention.key_length (default dim / heads)")
     ap.add_argument("--experts", type=int, default=0, help="mixture of experts: expert_count (llama: Mixtral layout)")

@@ -180,6 +180,13 @@ int octet__int_weights_build(octet__int_weights **out, const octet_model *m, oct
                           "integer mode: the %s architecture's per-head q/k norms (blk.N.attn_q_norm.weight, "
                           "attn_k_norm.weight) are not implemented in integer mode yet (use float mode)",
                           hp->arch);
+    if (hp->ffn_gelu || hp->attn_softcap > 0.0f || hp->final_softcap > 0.0f || hp->n_swa || hp->embd_scale != 1.0f ||
+        m->layers[0].attn_post_norm)
+        return octet__err(err, OCTET_EUNSUPPORTED,
+                          "integer mode: the %s architecture (GELU gating, soft-capping, post-norms "
+                          "blk.N.post_attention_norm.weight, sliding-window layers) is not implemented in integer "
+                          "mode yet (use float mode)",
+                          hp->arch);
     if (hp->n_expert)
         return octet__err(err, OCTET_EUNSUPPORTED,
                           "integer mode: mixture-of-experts layers (blk.N.ffn_gate_inp.weight, %d experts) are not "
