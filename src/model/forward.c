@@ -56,6 +56,7 @@ struct octet_session {
     float *hg, *hu; /* [n_batch][n_ff] */
     float *rope;  /* [n_batch][n_rot/2][2] cos, sin */
     float *rope_swa; /* the same for the sliding-window layers when their RoPE differs (model->rope_phi_swa), else NULL */
+    const uint64_t *phi; /* the phases of this session: model->rope_phi, or rope_phi_long (phi3) for a long context */
     float *scores; /* [n_threads][n_ctx] */
     uint8_t *aq;  /* quantized activations [n_batch][aq_stride] */
     size_t aq_stride;
@@ -161,6 +162,8 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
     s->n_ctx = n_ctx;
     s->n_batch = n_batch;
     s->logits_all = p.logits_all != 0;
+    /* phi3 LongRoPE: the long factors when the context exceeds the original one (llama.cpp's rule, by n_ctx) */
+    s->phi = m->rope_phi_long && n_ctx > hp->yarn_orig_ctx ? m->rope_phi_long : m->rope_phi;
     int rc = octet__pool_new(&s->pool, p.n_threads, err);
     if (rc) {
         octet_session_free(s);
@@ -175,6 +178,13 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
         return octet__err(err, OCTET_ENOMEM, "session: out of memory for logits");
     }
     if (s->exec == OCTET_EXEC_INT) {
+        if (s->phi != m->rope_phi) { /* the integer weights hold the model's (short-factor) phases */
+            octet_session_free(s);
+            return octet__err(err, OCTET_EUNSUPPORTED,
+                              "integer mode: a context of %d above the original %d needs phi3's long RoPE factors "
+                              "(rope_factors_long.weight), not implemented in integer mode yet",
+                              n_ctx, hp->yarn_orig_ctx);
+        }
         rc = octet__int_new(&s->ist, m, n_ctx, n_batch, s->logits_all, s->pool, err);
         if (rc) {
             octet_session_free(s);
@@ -794,7 +804,7 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
     }
     if (hp->embd_scale != 1.0f) /* gemma: embeddings times sqrt(n_embd), in float as llama.cpp's ggml_scale */
         for (size_t i = 0; s->l0 == 0 && i < (size_t)n_tok * (size_t)E; i++) s->x[i] *= hp->embd_scale;
-    rope_tables(s, n_tok, m->rope_phi, s->rope);
+    rope_tables(s, n_tok, s->phi, s->rope);
     if (s->rope_swa) rope_tables(s, n_tok, m->rope_phi_swa, s->rope_swa);
 
     for (int l = s->l0; l < s->l1; l++) {
@@ -932,6 +942,10 @@ int octet_session_decode_batch(octet_session *const *ss, const int32_t *tokens, 
                               "decode_batch: session %d is NULL, of another model or mode, or a pipeline stage", i);
         for (int j = 0; j < i; j++)
             if (ss[j] == s) return octet__err(err, OCTET_EINVAL, "decode_batch: session %d appears twice", i);
+        if (s->phi != w->phi)
+            return octet__err(err, OCTET_EINVAL,
+                              "decode_batch: session %d uses the other RoPE factors (context size on the other side "
+                              "of the original context)", i);
         if (tokens[i] < 0 || tokens[i] >= w->m->hp.n_vocab)
             return octet__err(err, OCTET_ERANGE, "decode_batch: token %d of session %d is outside the vocabulary",
                               tokens[i], i);

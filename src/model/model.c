@@ -388,7 +388,7 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
     /* f32 store: output_norm, rope_freqs + per layer (2 norms + 3 biases + the q/k norms) */
     const int64_t HD = hp->head_dim, R2 = hp->n_rot / 2;
     size_t per_layer = (size_t)(4 * E + Q + 2 * KV + 2 * HD), total;
-    if (!octet__mul_size(per_layer, (size_t)hp->n_layer, &total) || !octet__add_size(total, (size_t)(E + R2), &total))
+    if (!octet__mul_size(per_layer, (size_t)hp->n_layer, &total) || !octet__add_size(total, (size_t)(E + 3 * R2), &total))
         return octet__err(err, OCTET_EFORMAT, "model: size overflow");
     m->f32_store = octet__malloc(total * sizeof(float));
     m->layers = octet__calloc((size_t)hp->n_layer, sizeof *m->layers);
@@ -405,6 +405,21 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
                                   (long long)i, (double)m->rope_freqs[i]);
     }
     f += R2;
+    if (strcmp(hp->arch, "phi3") == 0) {
+        /* LongRoPE (Phi-3.5, Phi-4-mini): per-pair frequency divisors for contexts up to the original length (short)
+         * and beyond (long); llama.cpp picks them by the context size (llama_model::get_rope_factors) */
+        if ((rc = bind_vec(m, "rope_factors_long.weight", R2, 1, f, &m->rope_long, err))) return rc;
+        if ((rc = bind_vec(m, "rope_factors_short.weight", R2, 1, f + R2, &m->rope_short, err))) return rc;
+        if (!m->rope_long != !m->rope_short)
+            return octet__err(err, OCTET_EFORMAT, "tensor %s: present without %s", m->rope_long ?
+                              "rope_factors_long.weight" : "rope_factors_short.weight", m->rope_long ?
+                              "rope_factors_short.weight" : "rope_factors_long.weight");
+        for (int64_t i = 0; m->rope_long && i < R2; i++)
+            if (!(m->rope_long[i] > 0.0f) || !(m->rope_short[i] > 0.0f))
+                return octet__err(err, OCTET_EFORMAT, "rope_factors_long / _short: element %lld is not positive",
+                                  (long long)i);
+    }
+    f += 2 * R2;
     char name[96];
     for (int l = 0; l < hp->n_layer; l++) {
         octet__layer *L = &m->layers[l];
@@ -502,12 +517,12 @@ static float yarn_corr_dim(int n_rot, int n_ctx_orig, float rot, float base) {
  *            interpolated, a linear ramp between.
  * This is llama.cpp's ggml rope (rope_yarn with ext_factor 1 for yarn, 0 otherwise; the factors divide theta before
  * it), evaluated here once per pair in long double instead of per position in float. */
-static long double rope_theta(const octet_model *m, int i, int swa) {
+static long double rope_theta(const octet_model *m, int i, int swa, const float *factors) {
     const octet__hparams *hp = &m->hp;
     if (swa) /* the sliding-window layers of gemma: their own base and linear scale, no factors (model.c) */
         return powl((long double)hp->rope_base_swa, -2.0L * i / hp->n_rot) / (long double)hp->rope_scale_swa;
     long double theta = powl((long double)hp->rope_base, -2.0L * i / hp->n_rot);
-    if (m->rope_freqs) theta /= (long double)m->rope_freqs[i];
+    if (factors) theta /= (long double)factors[i];
     const long double scale = (long double)hp->rope_scale;
     if (hp->rope_scaling != OCTET_ROPE_SCALING_YARN) return theta / scale;
     float lo = floorf(yarn_corr_dim(hp->n_rot, hp->yarn_orig_ctx, 32.0f, hp->rope_base));
@@ -523,10 +538,10 @@ static long double rope_theta(const octet_model *m, int i, int swa) {
  * of a turn in 64-bit fixed point. The phase at position p is p * phi_i mod 2^64 (exact, wrapping); see
  * docs/integer.md, "The bridge", design point 1. Computed in long double (x87: 64-bit significand). Both execution
  * modes take their angles from these, so frequency factors and scaling reach the integer mode's tables too. */
-static void rope_phases(const octet_model *m, uint64_t *phi, int swa) {
+static void rope_phases(const octet_model *m, uint64_t *phi, int swa, const float *factors) {
     const long double two_pi = 6.283185307179586476925286766559L;
     for (int i = 0; i < m->hp.n_rot / 2; i++) {
-        long double theta = rope_theta(m, i, swa);
+        long double theta = rope_theta(m, i, swa, factors);
         long double turns = theta / two_pi;           /* < 1 since theta <= 1 unless scale or a factor is < 1 */
         turns -= floorl(turns);                        /* whole turns do not change the angle */
         long double fx = turns * 18446744073709551616.0L; /* 2^64 */
@@ -539,12 +554,17 @@ static int rope_init(octet_model *m, octet_error *err) {
     int half = hp->n_rot / 2;
     m->rope_phi = octet__malloc((size_t)half * sizeof *m->rope_phi);
     if (!m->rope_phi) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
-    rope_phases(m, m->rope_phi, 0);
+    rope_phases(m, m->rope_phi, 0, m->rope_freqs ? m->rope_freqs : m->rope_short);
+    if (m->rope_long) {
+        m->rope_phi_long = octet__malloc((size_t)half * sizeof *m->rope_phi_long);
+        if (!m->rope_phi_long) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
+        rope_phases(m, m->rope_phi_long, 0, m->rope_long);
+    }
     if (hp->n_swa && (hp->rope_base_swa != hp->rope_base || hp->rope_scale_swa != hp->rope_scale || m->rope_freqs ||
                       hp->rope_scaling == OCTET_ROPE_SCALING_YARN)) {
         m->rope_phi_swa = octet__malloc((size_t)half * sizeof *m->rope_phi_swa);
         if (!m->rope_phi_swa) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
-        rope_phases(m, m->rope_phi_swa, 1);
+        rope_phases(m, m->rope_phi_swa, 1, NULL);
     }
     return 0;
 }
@@ -719,6 +739,7 @@ void octet_model_close(octet_model *m) {
     octet__tokenizer_free(m->tok);
     octet__free(m->rope_phi);
     octet__free(m->rope_phi_swa);
+    octet__free(m->rope_phi_long);
     octet__free(m->layers);
     octet__free(m->f32_store);
     octet__gguf_close(m->gguf);

@@ -80,6 +80,9 @@ struct octet_model {
     float *f32_store;         /* backing store of the converted norms and biases */
     uint64_t *rope_phi;       /* [n_rot/2]: frequency as a 64-bit fraction of a turn per position */
     uint64_t *rope_phi_swa;   /* [n_rot/2] for the sliding-window layers when their RoPE differs, else NULL */
+    uint64_t *rope_phi_long;  /* [n_rot/2] phi3 LongRoPE: with rope_factors_long, for sessions whose context exceeds
+                               * hp.yarn_orig_ctx (rope_phi then holds the short factors' phases), else NULL */
+    const float *rope_long, *rope_short; /* [n_rot/2] phi3's rope_factors_long / _short, or NULL; in f32_store */
     const float *rope_freqs;  /* [n_rot/2] Llama 3 frequency divisors (rope_freqs.weight) or NULL; in f32_store */
     octet__tokenizer *tok;
     int32_t bos_id, eos_id;   /* -1 when absent */

@@ -15,6 +15,8 @@
 #   integer mode refuses qwen3 / MoE / gemma files naming the q/k norm or router tensors or the architecture; an
 #     unknown RoPE scaling type is refused naming it (both modes); a gemma2 file with an output.weight is refused
 #     naming it (llama.cpp refuses it too)
+#   phi3 LongRoPE: the short factors at --ctx 12, the long ones at --ctx 2048 (original context 1024), cos/sin times
+#     rope.scaling.attn_factor; integer mode refuses the long-context case naming rope_factors_long
 #   -t 1 and -t 2 write identical logits (MoE, qwen3)
 # One line per case; exit status non-zero on any failure. Env: OCTET (default ./octet), PY (default /usr/bin/python3).
 set -u
@@ -45,18 +47,18 @@ check() {
         nice -n 10 "$PY" tests/ref/llama_ref.py "$m" --tokens "$TOKS" --pos0 "$p" "$@" -o "$W/ref.bin" \
             || { echo "FAIL $name: reference"; fail=1; continue; }
         rm -f "$W/got.bin"
-        if ! timeout 30 "$OCTET" logits -m "$m" --tokens "$TOKS" --pos0 "$p" --exec "$ex" -t 1 -o "$W/got.bin" \
+        if ! timeout 30 "$OCTET" logits -m "$m" --tokens "$TOKS" --pos0 "$p" --exec "$ex" -t 1 ${OCTX:+--ctx $OCTX} -o "$W/got.bin" \
             >"$W/octet.log" 2>&1; then
             echo "FAIL $name $ex pos0=$p: octet logits exited non-zero"; tail -n 3 "$W/octet.log"; fail=1; continue
         fi
-        "$PY" tests/ref/compare_logits.py "$W/ref.bin" "$W/got.bin" $NV "$tol" "$name $ex pos0=$p" || fail=1
+        "$PY" tests/ref/compare_logits.py "$W/ref.bin" "$W/got.bin" $NV "$tol" "$name $ex pos0=$p${OCTX:+ ctx=$OCTX}" || fail=1
     done
 }
 
 # refuse NAME EXEC PATTERN: octet must fail and its message match PATTERN (extended regex)
 refuse() {
     local name=$1 ex=$2 pat=$3
-    if timeout 30 "$OCTET" logits -m "$W/$name.gguf" --tokens "$TOKS" --exec "$ex" -o "$W/x.bin" >"$W/octet.log" 2>&1; then
+    if timeout 30 "$OCTET" logits -m "$W/$name.gguf" --tokens "$TOKS" --exec "$ex" ${OCTX:+--ctx $OCTX} -o "$W/x.bin" >"$W/octet.log" 2>&1; then
         echo "FAIL $name $ex: accepted, should be refused ($pat)"; fail=1
     elif grep -Eq "$pat" "$W/octet.log"; then
         echo "PASS $name $ex refused: $(grep -Eo "$pat" "$W/octet.log" | head -n 1)"
@@ -109,6 +111,10 @@ gen gemma3-noswa-cap --arch gemma3 --type F16 --dim 128 --heads 4 --ff 256 --fin
     check gemma3-noswa-cap float $F 1000
 gen gemma2-untied --arch gemma2 --type F32 --dim 64 --heads 2 --ff 128 --seed 48 &&
     refuse gemma2-untied float 'output.weight'
+# LongRoPE: short factors for a context up to the original (1024 here), long ones above; integer mode has the short
+gen phi3-longrope --arch phi3 --type F32 --dim 128 --heads 4 --ff 192 --ctx 8192 --longrope 1024 --seed 49 && {
+    OCTX=12 check phi3-longrope float $F 0,1000 --n-ctx 12; OCTX=12 check phi3-longrope int $I 1000 --n-ctx 12
+    OCTX=2048 check phi3-longrope float $F 0,1000 --n-ctx 2048; OCTX=2048 refuse phi3-longrope int 'rope_factors_long'; }
 gen scaling-unknown --type F32 --dim 64 --heads 2 --ff 128 --rope-scaling longrope --rope-scale 2 --seed 40 &&
     { refuse scaling-unknown float "scaling type 'longrope'"; refuse scaling-unknown int "scaling type 'longrope'"; }
 

@@ -53,6 +53,11 @@ modeling_mixtral, modeling_qwen3_moe, modeling_rope_utils) and llama.cpp's GGUF 
         q and k per-head RMSNorm (q_norm, k_norm) before RoPE; sliding layers (when sliding_window is given;
         pattern default 6) use RoPE base rope.freq_base_swa (HF rope_local_base_freq, default 10000) without
         scaling, the others the global base with the linear scaling factor.
+    phi3 LongRoPE (HF _compute_longrope_parameters): inverse frequencies base^(-2i/n_rot) / ext_i with ext the
+        long factors (rope_factors_long) when the sequence length exceeds original_max_position_embeddings
+        (rope.scaling.original_context_length), else the short ones; cos and sin times the attention factor
+        (rope.scaling.attn_factor, sqrt(1 + ln(s) / ln(original)) as the converter writes it). The "sequence
+        length" is --n-ctx (llama.cpp decides by the context size; octet too).
     qwen3: q and k, split into heads, each head RMSNorm-ed with gains attn_q_norm / attn_k_norm ([head_dim]) before
         RoPE; half-split RoPE as qwen2; no biases.
     Mixture of experts (Mixtral in llama files, qwen3moe): p = softmax(h W_router^T) over all experts, the
@@ -162,6 +167,9 @@ class Model:
         self.output = self.tok_embd if out is None else out  # (n_vocab, n_embd)
         self.output_norm = w("output_norm.weight")       # (n_embd,)
         self.rope_freqs = w("rope_freqs.weight", True)   # (n_rot/2,) Llama 3 divisors, or None
+        self.rope_long = w("rope_factors_long.weight", True)    # phi3 LongRoPE, or None
+        self.rope_short = w("rope_factors_short.weight", True)
+        self.orig_ctx = int(key("rope.scaling.original_context_length", key("context_length", 2048)))
         self.layers = []
         for l in range(self.n_layer):
             p = "blk.%d." % l
@@ -315,10 +323,13 @@ def apply_rope(x, cos, sin, n_rot, style):
     return y
 
 
-def model_inv_freq(m, llama3=None):
+def model_inv_freq(m, llama3=None, n_ctx=None):
     """(inverse frequencies or None, cos/sin magnitude) of the model's RoPE, per the module comment."""
     ld = np.longdouble
     inv = None
+    if m.rope_long is not None:  # LongRoPE: long factors when the sequence length exceeds the original context
+        ext = m.rope_long if n_ctx is not None and n_ctx > m.orig_ctx else m.rope_short
+        inv = np.power(ld(m.rope_base), -ld(2) * np.arange(m.n_rot // 2, dtype=ld) / ld(m.n_rot)) / ext.astype(ld)
     if m.rope_freqs is not None:
         inv = np.power(ld(m.rope_base), -ld(2) * np.arange(m.n_rot // 2, dtype=ld) / ld(m.n_rot))
         inv = inv / m.rope_freqs.astype(ld)
@@ -354,7 +365,7 @@ def moe_ffn(m, L, h, aq):
     return out
 
 
-def forward(m, tokens, pos0=0, act_quant_sim=False, llama3=None):
+def forward(m, tokens, pos0=0, act_quant_sim=False, llama3=None, n_ctx=None):
     """Logits (T, n_vocab) float64 of tokens at positions pos0.. with an empty cache. act_quant_sim: see
     act_quant (off: the exact model)."""
     tokens = np.asarray(tokens, dtype=np.int64)
@@ -362,7 +373,7 @@ def forward(m, tokens, pos0=0, act_quant_sim=False, llama3=None):
     if T == 0 or tokens.min() < 0 or tokens.max() >= m.n_vocab:
         raise ValueError("token ids must be in 0..%d" % (m.n_vocab - 1))
     positions = pos0 + np.arange(T, dtype=np.int64)
-    inv, mag = model_inv_freq(m, llama3)
+    inv, mag = model_inv_freq(m, llama3, n_ctx if n_ctx else T)
     cos, sin = rope_cos_sin(positions, m.n_rot, m.rope_base, m.rope_scale, inv)
     cos, sin = cos * mag, sin * mag
     if m.window is not None:                                               # gemma's local layers
@@ -444,11 +455,13 @@ def main(argv=None):
                     help="ggml: simulate 8-bit activation blocks before quantized matmuls (see act_quant)")
     ap.add_argument("--llama3", default=None, help="FACTOR,LOW,HIGH,ORIG: check rope_freqs.weight against Hugging "
                     "Face's llama3 formula")
+    ap.add_argument("--n-ctx", type=int, default=0, help="sequence length deciding LongRoPE's factors (default: the "
+                    "token count, as `octet logits`)")
     a = ap.parse_args(argv)
     tokens = [int(t) for t in a.tokens.split(",") if t.strip()]
     m = Model(a.model)
     llama3 = [float(v) for v in a.llama3.split(",")] if a.llama3 else None
-    logits = forward(m, tokens, a.pos0, a.act_quant == "ggml", llama3)
+    logits = forward(m, tokens, a.pos0, a.act_quant == "ggml", llama3, a.n_ctx or None)
     logits.astype("<f4").tofile(a.output)
     return 0
 

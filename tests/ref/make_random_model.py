@@ -178,6 +178,17 @@ def build(args):
     w.add_tensor("output_norm.weight", gain(E), GGMLType.F32)
     if not args.tied:
         w.add_tensor("output.weight", mat(V, E), qt)
+    if args.longrope:  # Phi-3.5-like factors: short ones near 1, long ones growing with the pair index
+        half = hd // 2
+        short = (1.0 + 0.5 * rng.random(half)).astype(np.float32)
+        long_ = np.exp(np.linspace(0.0, np.log(40.0), half) + 0.1 * rng.standard_normal(half)).astype(np.float32)
+        long_ = np.maximum(long_, 1.0).astype(np.float32)
+        w.add_tensor("rope_factors_long.weight", long_, GGMLType.F32)
+        w.add_tensor("rope_factors_short.weight", short, GGMLType.F32)
+        scale = args.ctx / args.longrope
+        w.add_kv("%s.rope.scaling.original_context_length" % arch, args.longrope)
+        w.add_kv("%s.rope.scaling.attn_factor" % arch,
+                 float(np.sqrt(1 + np.log(scale) / np.log(args.longrope))) if scale > 1 else 1.0)
     if args.llama3_rope:
         w.add_tensor("rope_freqs.weight", llama3_rope_freqs(args.rope_base, hd, args.llama3_rope), GGMLType.F32)
     biases = arch == "qwen2" if args.biases is None else args.biases
@@ -225,6 +236,9 @@ def main(argv=None):
     ap.add_argument("-o", "--output", required=True)
     ap.add_argument("--arch", default="llama",
                     choices=["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3"])
+    ap.add_argument("--longrope", type=int, default=0,
+                    help="phi3: LongRoPE with this original context: rope_factors_long/short.weight, "
+                    "rope.scaling.original_context_length, rope.scaling.attn_factor (as llama.cpp's converter)")
     ap.add_argument("--swa", type=int, default=0, help="gemma: attention.sliding_window (0: key absent)")
     ap.add_argument("--swa-pattern", type=int, default=0, help="gemma: attention.sliding_window_pattern (0: absent)")
     ap.add_argument("--rope-base-swa", type=float, default=0.0, help="gemma: rope.freq_base_swa (0: absent)")
