@@ -155,6 +155,8 @@ void octet__int_weights_free(octet__int_weights *w) {
             octet__free(L->bq);
             octet__free(L->bk);
             octet__free(L->bv);
+            octet__free(L->q_g);
+            octet__free(L->k_g);
         }
         octet__free(w->layers);
     }
@@ -175,11 +177,6 @@ int octet__int_weights_build(octet__int_weights **out, const octet_model *m, oct
                           "head_dim (%d) at most 512",
                           hp->n_embd, hp->n_ff, hp->head_dim);
     /* architecture features the integer pass does not have yet: refused by name rather than ignored */
-    if (hp->qk_norm)
-        return octet__err(err, OCTET_EUNSUPPORTED,
-                          "integer mode: the %s architecture's per-head q/k norms (blk.N.attn_q_norm.weight, "
-                          "attn_k_norm.weight) are not implemented in integer mode yet (use float mode)",
-                          hp->arch);
     if (hp->ffn_gelu || hp->attn_softcap > 0.0f || hp->final_softcap > 0.0f || hp->n_swa || hp->embd_scale != 1.0f ||
         m->layers[0].attn_post_norm)
         return octet__err(err, OCTET_EUNSUPPORTED,
@@ -224,7 +221,12 @@ int octet__int_weights_build(octet__int_weights **out, const octet_model *m, oct
         I->bq = build_bias(L->bq, (int)L->wq.ne[1]);
         I->bk = build_bias(L->bk, (int)L->wk.ne[1]);
         I->bv = build_bias(L->bv, (int)L->wv.ne[1]);
-        if (!I->attn_g || !I->ffn_g || (L->bq && !I->bq) || (L->bk && !I->bk) || (L->bv && !I->bv))
+        if (L->q_norm) { /* qwen3: the per-head norms run on the Q16 heads with the integer RMSNorm */
+            I->q_g = build_gains(L->q_norm, hp->head_dim, &I->q_gs);
+            I->k_g = build_gains(L->k_norm, hp->head_dim, &I->k_gs);
+        }
+        if (!I->attn_g || !I->ffn_g || (L->bq && !I->bq) || (L->bk && !I->bk) || (L->bv && !I->bv) ||
+            (L->q_norm && (!I->q_g || !I->k_g)))
             rc = octet__err(err, OCTET_ENOMEM, "integer mode: out of memory");
     }
     if (!rc) rc = build_mat(&w->embd, &m->tok_embd, "token_embd", err);
