@@ -23,10 +23,14 @@ typedef struct octet__synth_shape {
     float rope_base, norm_eps;
     int tied;              /* no output.weight: the logits use token_embd */
     float llama3[4];       /* factor, low_freq_factor, high_freq_factor, original context: rope_freqs.weight */
+    int n_expert, n_expert_used, n_ff_exp; /* qwen3moe: experts (ffn_*_exps stacks, the router) */
+    int n_swa, swa_period; /* gemma3: sliding window and layer pattern; rope_base_swa for those layers */
+    float rope_base_swa;
+    int longrope_orig;     /* phi3: original context of the LongRoPE factors (rope_factors_long / _short) */
 } octet__synth_shape;
 
 /* Parse a shape name: tinyllama-1.1b, llama-7b, llama-7b-layers:N, smollm-135m, llama-3.2-1b, qwen3-0.6b,
- * test-tiny.
+ * qwen3-30b-a3b-layers:N, gemma-3-1b, phi-3.5-mini-layers:N, test-tiny.
  * Errors: OCTET_EINVAL (unknown name or bad N). */
 int octet__synth_shape_parse(const char *s, octet__synth_shape *out, octet_error *err);
 /* The list of shape names, for help text. */
