@@ -14,7 +14,7 @@ int cmd_logits(int argc, char **argv) {
     const char *exec_mode = NULL;
     const char *model = NULL, *tokens = NULL, *out = NULL, *prompt = NULL, *split = NULL;
     int64_t pos0 = 0;
-    int n_threads = 0, no_mmap = 0;
+    int n_threads = 0, no_mmap = 0, n_ctx = 0;
     const opt opts[] = {
         {"--model", "-m", OPT_STR, &model, "FILE", "GGUF model (default: the bundled model)", 0, 0, NULL},
         {"--tokens", NULL, OPT_STR, &tokens, "IDS", "comma-separated token ids, e.g. 1,450,3186", 0, 0, NULL},
@@ -22,6 +22,9 @@ int cmd_logits(int argc, char **argv) {
         {"--pos0", NULL, OPT_I64, &pos0, "P", "position of the first token (default 0)", 0, 4.0e18, NULL},
         {"--output", "-o", OPT_STR, &out, "FILE", "output file (float32 little-endian, n_tokens x n_vocab)", 0, 0,
          NULL},
+        {"--ctx", "-c", OPT_INT, &n_ctx, "N",
+         "context size of the session (default: the token count; Phi-3's long RoPE factors apply above the "
+         "original context)", 1, 1 << 20, NULL},
         {"--exec", NULL, OPT_STR, &exec_mode, "MODE", "float (default) or int: integer-only arithmetic", 0, 0, NULL},
         {"--threads", "-t", OPT_INT, &n_threads, "N", "threads (default: all CPUs)", 1, 256, NULL},
         {"--no-mmap", NULL, OPT_FLAG, &no_mmap, NULL, "read the model into memory instead of mapping it", 0, 0, NULL},
@@ -85,7 +88,7 @@ int cmd_logits(int argc, char **argv) {
             goto done;
         }
     octet_session_params sp = octet_session_default_params();
-    sp.n_ctx = n;
+    sp.n_ctx = n_ctx > n ? n_ctx : n;
     sp.n_batch = n;
     sp.n_threads = n_threads;
     sp.exec = exec;

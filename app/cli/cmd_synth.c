@@ -17,7 +17,8 @@ int cmd_synth(int argc, char **argv) {
     int64_t seed = 1;
     const opt opts[] = {
         {"--shape", NULL, OPT_STR, &shape, "NAME",
-         "tinyllama-1.1b, llama-7b, llama-7b-layers:N, smollm-135m or test-tiny", 0, 0, NULL},
+         "tinyllama-1.1b, llama-7b, llama-7b-layers:N, smollm-135m, llama-3.2-1b, qwen3-0.6b, "
+         "qwen3-30b-a3b-layers:N, gemma-3-1b, phi-3.5-mini-layers:N or test-tiny", 0, 0, NULL},
         {"--type", NULL, OPT_STR, &type, "TYPE", "weight type: Q8_0 (default) Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K F16 "
          "BF16 F32", 0, 0, NULL},
         {"--output", "-o", OPT_STR, &out, "FILE", "GGUF file to write", 0, 0, NULL},

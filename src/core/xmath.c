@@ -10,6 +10,7 @@
 #include "core/xmath.h"
 
 #include <float.h>
+#include <math.h>
 
 #if FLT_EVAL_METHOD != 0
 #error "xmath.c needs double arithmetic evaluated in double (SSE2/NEON, not x87)"
@@ -169,9 +170,10 @@ void octet__xm_turn_sincosf(uint64_t phase, float *c, float *s) {
 uint64_t octet__xm_rope_phi(double base, int i, int n_rot, double div) {
     dd x = dd_div(dd_mul_d(dd_log(base), -2.0 * (double)i), dd_d((double)n_rot)); /* ln theta_i * div */
     dd turns = dd_div(dd_exp(x), dd_mul_d(TWO_PI, div));
-    double w = (double)(int64_t)turns.hi; /* whole turns (turns >= 1 only when div < 1/(2 pi)) */
-    if (w > turns.hi) w -= 1.0;
+    if (!(turns.hi < 0x1p100)) return 0; /* a nonsensical frequency (div ~ 0 or not finite): no rotation */
+    double w = floor(turns.hi); /* whole turns (turns >= 1 only when div < 1/(2 pi)); floor is exact */
     turns = dd_add(turns, dd_d(-w));
+    if (turns.hi < 0.0) turns = dd_add(turns, dd_d(1.0)); /* hi was a whole number and lo negative */
     dd fx = dd_scale(turns, 0x1p64);
     double h = (double)(int64_t)(fx.hi * 0x1p-11) * 0x1p11; /* integer part in two exact pieces */
     dd rem = dd_add(fx, dd_d(-h));                           /* < 2^11 + 1 */

@@ -57,6 +57,8 @@ struct octet_session {
     float *att;   /* [n_batch][n_head*head_dim] */
     float *hg, *hu; /* [n_batch][n_ff] */
     float *rope;  /* [n_batch][n_rot/2][2] cos, sin */
+    float *rope_swa; /* the same for the sliding-window layers when their RoPE differs (model->rope_phi_swa), else NULL */
+    const uint64_t *phi; /* the phases of this session: model->rope_phi, or rope_phi_long (phi3) for a long context */
     float *scores; /* [n_threads][n_ctx] */
     uint8_t *aq;  /* quantized activations [n_batch][aq_stride] */
     size_t aq_stride;
@@ -70,6 +72,13 @@ struct octet_session {
     int last_keep; /* rows of the last decode call whose logits are kept (its last ones) */
     struct row_info *rows; /* [n_batch] per-row owner, cache slot and position of the current pass */
     float **yrows;         /* [n_batch] per-row logits destinations */
+    /* mixture of experts (n_expert > 0), else NULL: see moe_ffn */
+    float *moe_logits;     /* [n_batch][n_expert] router outputs */
+    float *moe_w;          /* [n_batch][n_expert_used] weights of the chosen experts */
+    int *moe_sel;          /* [n_batch][n_expert_used] the chosen experts */
+    int *moe_tok;          /* [n_batch] the rows routed to one expert */
+    float *moe_x, *moe_y;  /* [n_batch][n_embd] their inputs, the expert's outputs */
+    float *moe_acc;        /* [n_batch][n_embd] the weighted sum */
 };
 
 /* One token row of a forward pass: whose KV cache it belongs to, its slot there, and its position. A pass over
@@ -106,7 +115,9 @@ static size_t panel_bytes(const octet_model *m, int l0, int l1) {
     size_t best = panel_bytes_of(&m->output, 0);
     for (int l = l0; l < l1; l++) {
         const octet__layer *L = &m->layers[l];
-        const octet__tensor *ts[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        const octet__tensor *ts[] = {&L->wq,       &L->wk,        &L->wv,      &L->wo,       &L->w_gate,
+                                     &L->w_up,     &L->w_down,    &L->gate_inp, &L->gate_exps, &L->up_exps,
+                                     &L->down_exps};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) best = panel_bytes_of(ts[i], best);
     }
     return (best + 63) & ~(size_t)63;
@@ -154,6 +165,8 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
     s->n_ctx = n_ctx;
     s->n_batch = n_batch;
     s->logits_all = p.logits_all != 0;
+    /* phi3 LongRoPE: the long factors when the context exceeds the original one (llama.cpp's rule, by n_ctx) */
+    s->phi = m->rope_phi_long && n_ctx > hp->yarn_orig_ctx ? m->rope_phi_long : m->rope_phi;
     int rc = octet__pool_new(&s->pool, p.n_threads, err);
     if (rc) {
         octet_session_free(s);
@@ -170,6 +183,13 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
         return octet__err(err, OCTET_ENOMEM, "session: out of memory for logits");
     }
     if (s->exec == OCTET_EXEC_INT) {
+        if (s->phi != m->rope_phi) { /* the integer weights hold the model's (short-factor) phases */
+            octet_session_free(s);
+            return octet__err(err, OCTET_EUNSUPPORTED,
+                              "integer mode: a context of %d above the original %d needs phi3's long RoPE factors "
+                              "(rope_factors_long.weight), not implemented in integer mode yet",
+                              n_ctx, hp->yarn_orig_ctx);
+        }
         rc = octet__int_new(&s->ist, m, n_ctx, n_batch, s->n_logit_rows, s->pool, err);
         if (rc) {
             octet_session_free(s);
@@ -193,13 +213,25 @@ int octet_session_new(octet_session **out, const octet_model *m, const octet_ses
     s->k = alloc_f32(nb, s->kv_dim, 1, &ok);
     s->v = alloc_f32(nb, s->kv_dim, 1, &ok);
     s->att = alloc_f32(nb, q_dim, 1, &ok);
-    s->hg = alloc_f32(nb, (size_t)hp->n_ff, 1, &ok);
-    s->hu = alloc_f32(nb, (size_t)hp->n_ff, 1, &ok);
+    const int n_ff_max = hp->n_ff_exp > hp->n_ff ? hp->n_ff_exp : hp->n_ff;
+    s->hg = alloc_f32(nb, (size_t)n_ff_max, 1, &ok);
+    s->hu = alloc_f32(nb, (size_t)n_ff_max, 1, &ok);
+    if (hp->n_expert) {
+        s->moe_logits = alloc_f32(nb, (size_t)hp->n_expert, 1, &ok);
+        s->moe_w = alloc_f32(nb, (size_t)hp->n_expert_used, 1, &ok);
+        s->moe_sel = octet__calloc(nb * (size_t)hp->n_expert_used, sizeof *s->moe_sel);
+        s->moe_tok = octet__calloc(nb, sizeof *s->moe_tok);
+        if (!s->moe_sel || !s->moe_tok) ok = 0;
+        s->moe_x = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
+        s->moe_y = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
+        s->moe_acc = alloc_f32(nb, (size_t)hp->n_embd, 1, &ok);
+    }
     s->rope = alloc_f32(nb, (size_t)hp->n_rot, 1, &ok);
+    if (m->rope_phi_swa) s->rope_swa = alloc_f32(nb, (size_t)hp->n_rot, 1, &ok);
     s->scores = alloc_f32((size_t)nth, (size_t)n_ctx, 1, &ok);
     size_t stride = max_act_row_bytes(hp->n_embd), t;
     if ((t = max_act_row_bytes((int64_t)q_dim)) > stride) stride = t;
-    if ((t = max_act_row_bytes(hp->n_ff)) > stride) stride = t;
+    if ((t = max_act_row_bytes(n_ff_max)) > stride) stride = t;
     s->aq_stride = (stride + 63) & ~(size_t)63;
     s->panel_stride = panel_bytes(m, l0, l1);
     if (s->panel_stride) {
@@ -230,8 +262,9 @@ void octet_session_free(octet_session *s) {
     if (!s) return;
     octet__int_free(s->ist);
     octet__pool_free(s->pool);
-    float *bufs[] = {s->k_cache, s->v_cache, s->x, s->xn, s->q, s->k, s->v, s->att, s->hg, s->hu, s->rope,
-                     s->scores, s->logits};
+    float *bufs[] = {s->k_cache, s->v_cache, s->x,     s->xn,         s->q,     s->k,    s->v,
+                     s->att,     s->hg,      s->hu,    s->rope,       s->scores, s->logits, s->moe_logits,
+                     s->moe_w,   s->moe_x,   s->moe_y, s->moe_acc, s->rope_swa};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) octet__free(bufs[i]);
     octet__free(s->aq);
     octet__free(s->panel);
@@ -239,6 +272,8 @@ void octet_session_free(octet_session *s) {
     octet__free(s->aux);
     octet__free(s->rows);
     octet__free(s->yrows);
+    octet__free(s->moe_sel);
+    octet__free(s->moe_tok);
     octet__free(s);
 }
 
@@ -502,24 +537,28 @@ static void rmsnorm(float *out, const float *x, const float *g, int n, float eps
     for (int i = 0; i < n; i++) out[i] = x[i] * scale * g[i];
 }
 
-/* cos/sin for every token of the batch and every rotated pair, from exact phases. */
-static void rope_tables(octet_session *s, int n_tok) {
+/* cos/sin for every token of the batch and every rotated pair, from exact phases phi (into tab). */
+static void rope_tables(octet_session *s, int n_tok, const uint64_t *phi, float *tab) {
     const octet_model *m = s->m;
     int half = m->hp.n_rot / 2;
     for (int t = 0; t < n_tok; t++) {
         uint64_t p = (uint64_t)s->rows[t].pos;
-        float *cs = s->rope + (size_t)t * (size_t)m->hp.n_rot;
+        float *cs = tab + (size_t)t * (size_t)m->hp.n_rot;
         for (int i = 0; i < half; i++) {
-            uint64_t phase = p * m->rope_phi[i]; /* mod 2^64: whole turns drop out exactly */
+            uint64_t phase = p * phi[i]; /* mod 2^64: whole turns drop out exactly */
             octet__xm_turn_sincosf(phase, &cs[2 * i], &cs[2 * i + 1]); /* the same bits on every machine */
+            if (m->hp.rope_mscale != 1.0f) { /* YaRN magnitude / rope.scaling.attn_factor (model.c) */
+                cs[2 * i] *= m->hp.rope_mscale;
+                cs[2 * i + 1] *= m->hp.rope_mscale;
+            }
         }
     }
 }
 
-static void rope_apply(const octet_session *s, float *v, int n_heads, int t) {
+static void rope_apply(const octet_session *s, const float *tab, float *v, int n_heads, int t) {
     const octet__hparams *hp = &s->m->hp;
     int half = hp->n_rot / 2;
-    const float *cs = s->rope + (size_t)t * (size_t)hp->n_rot;
+    const float *cs = tab + (size_t)t * (size_t)hp->n_rot;
     for (int h = 0; h < n_heads; h++) {
         float *x = v + (size_t)h * (size_t)hp->head_dim;
         for (int i = 0; i < half; i++) {
@@ -531,6 +570,11 @@ static void rope_apply(const octet_session *s, float *v, int n_heads, int t) {
             x[i1] = a * sn + b * c;
         }
     }
+}
+
+/* v -> cap tanh(v / cap) (gemma2's attention and final soft-capping; llama.cpp scales, tanh, scales back) */
+static void softcap(float *v, int n, float cap) {
+    for (int i = 0; i < n; i++) v[i] = cap * tanhf(v[i] * (1.0f / cap));
 }
 
 /* ---- attention -------------------------------------------------------------------------------------------- */
@@ -547,7 +591,9 @@ static void attn_run(void *ctx, int ith, int nth) {
     const octet__fkernel_table *fk = octet__fkernels();
     const int hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
     const size_t q_dim = (size_t)n_head * (size_t)hd;
-    const float scale = (float)(1.0 / sqrt((double)hd));
+    const float scale = hp->attn_scale; /* 1 / sqrt(head_dim) unless the architecture says otherwise (model.c) */
+    const float cap = hp->attn_softcap;
+    const int window = s->m->layers[a->layer].swa ? hp->n_swa : 0;
     float *sc = s->scores + (size_t)ith * (size_t)s->n_ctx;
     int total = a->n_tok * n_head;
     for (int job = ith; job < total; job += nth) {
@@ -557,7 +603,13 @@ static void attn_run(void *ctx, int ith, int nth) {
         const float *vc = o->v_cache + (size_t)(a->layer - o->l0) * (size_t)o->n_ctx * o->kv_dim;
         const float *q = s->q + (size_t)t * q_dim + (size_t)h * (size_t)hd;
         int n_keys = s->rows[t].slot + 1; /* causal: the owner's cache up to and including this token */
+        if (window && n_keys > window) { /* sliding window: the last `window` slots (contiguous positions) */
+            kc += (size_t)(n_keys - window) * o->kv_dim;
+            vc += (size_t)(n_keys - window) * o->kv_dim;
+            n_keys = window;
+        }
         fk->scores_f32(sc, q, kc + (size_t)kh * (size_t)hd, s->kv_dim, n_keys, hd, scale);
+        if (cap > 0.0f) softcap(sc, n_keys, cap);
         float mx = -INFINITY;
         for (int j = 0; j < n_keys; j++)
             if (sc[j] > mx) mx = sc[j];
@@ -570,6 +622,127 @@ static void attn_run(void *ctx, int ith, int nth) {
         float *out = s->att + (size_t)t * q_dim + (size_t)h * (size_t)hd;
         fk->wsum_f32(out, sc, inv, vc + (size_t)kh * (size_t)hd, s->kv_dim, n_keys, hd);
     }
+}
+
+/* ---- architecture steps: q/k norms, mixture of experts, gemma's pieces --------------------------------------- */
+
+static void final_softcap(octet_session *s, int first, int n_tok) {
+    for (int t = first; t < n_tok; t++) softcap(s->yrows[t], s->m->hp.n_vocab, s->m->hp.final_softcap);
+}
+
+/* RMSNorm of the rows of s->xn in place (gemma's post-attention and post-FFN norms). */
+static void post_norm(octet_session *s, const float *g, int n_tok) {
+    const int E = s->m->hp.n_embd;
+    for (int t = 0; t < n_tok; t++) {
+        float *v = s->xn + (size_t)t * (size_t)E;
+        rmsnorm(v, v, g, E, s->m->hp.norm_eps);
+    }
+}
+
+/* hg = gelu(gate) * up with GELU's tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+ * (Hendrycks and Gimpel 2016; Gemma's gelu_pytorch_tanh), evaluated in float as written. */
+static void gelu_ffn_gates(octet_session *s, const octet__layer *L, int n_tok) {
+    const octet__tensor *w[2] = {&L->w_gate, &L->w_up};
+    float *y[2] = {s->hg, s->hu};
+    matmul_group(s, 2, w, y, NULL, s->xn, n_tok);
+    const size_t n = (size_t)n_tok * (size_t)s->m->hp.n_ff;
+    for (size_t i = 0; i < n; i++) {
+        const float x = s->hg[i];
+        s->hg[i] = 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))) * s->hu[i];
+    }
+}
+
+/* qwen3: RMSNorm of every head of q and of k (gains [head_dim], the model's epsilon), before RoPE. */
+static void qk_norm(octet_session *s, const octet__layer *L, int n_tok) {
+    const octet__hparams *hp = &s->m->hp;
+    const int hd = hp->head_dim;
+    const size_t q_dim = (size_t)hp->n_head * (size_t)hd;
+    for (int t = 0; t < n_tok; t++) {
+        for (int h = 0; h < hp->n_head; h++) {
+            float *v = s->q + (size_t)t * q_dim + (size_t)h * (size_t)hd;
+            rmsnorm(v, v, L->q_norm, hd, hp->norm_eps);
+        }
+        for (int h = 0; h < hp->n_head_kv; h++) {
+            float *v = s->k + (size_t)t * s->kv_dim + (size_t)h * (size_t)hd;
+            rmsnorm(v, v, L->k_norm, hd, hp->norm_eps);
+        }
+    }
+}
+
+/* Expert e's matrix of a stack (model.h: the experts' matrices one after another). */
+static octet__tensor expert_view(const octet__tensor *stack, int e) {
+    octet__tensor t = *stack;
+    t.data = (const uint8_t *)stack->data + (size_t)e * (size_t)stack->ne[1] * stack->row_bytes;
+    return t;
+}
+
+/* The feed-forward of a mixture-of-experts layer on the normed rows s->xn, added to s->x. Routing as llama.cpp's
+ * build_moe_ffn does it for the llama (Mixtral) and qwen3moe architectures: p = softmax(router logits) over all
+ * experts, the k = n_expert_used largest (ties: the lower index), their weights p_e / sum of the k p_e. Row t's
+ * output is sum over its experts of w_e * down_e(silu(gate_e x) * up_e x). Each expert runs once over the rows
+ * routed to it (gathered), through the plain matmul path; the weighted sums are formed in expert order, so the
+ * result does not depend on the thread count. */
+static void moe_ffn(octet_session *s, const octet__layer *L, int n_tok) {
+    const octet__hparams *hp = &s->m->hp;
+    const octet__type_traits *kt = octet__kernels();
+    const int E = hp->n_embd, X = hp->n_expert, K = hp->n_expert_used, FE = hp->n_ff_exp;
+    matmul1(s, &L->gate_inp, s->moe_logits, NULL, s->xn, n_tok);
+    for (int t = 0; t < n_tok; t++) {
+        float *lg = s->moe_logits + (size_t)t * (size_t)X;
+        int *sel = s->moe_sel + (size_t)t * (size_t)K;
+        float *w = s->moe_w + (size_t)t * (size_t)K;
+        float mx = -INFINITY;
+        for (int e = 0; e < X; e++)
+            if (lg[e] > mx) mx = lg[e];
+        double sum = 0.0;
+        for (int e = 0; e < X; e++) sum += exp((double)lg[e] - (double)mx);
+        for (int e = 0; e < X; e++) lg[e] = (float)(exp((double)lg[e] - (double)mx) / sum); /* probabilities */
+        double wsum = 0.0;
+        for (int j = 0; j < K; j++) { /* k passes of a selection: k is small */
+            int best = -1;
+            for (int e = 0; e < X; e++) {
+                int taken = 0;
+                for (int i = 0; i < j; i++) taken |= sel[i] == e;
+                if (!taken && (best < 0 || lg[e] > lg[best])) best = e;
+            }
+            sel[j] = best;
+            wsum += (double)lg[best];
+        }
+        for (int j = 0; j < K; j++) w[j] = (float)((double)lg[sel[j]] / wsum);
+    }
+    memset(s->moe_acc, 0, (size_t)n_tok * (size_t)E * sizeof(float));
+    for (int e = 0; e < X; e++) {
+        int c = 0;
+        for (int t = 0; t < n_tok; t++)
+            for (int j = 0; j < K; j++)
+                if (s->moe_sel[(size_t)t * (size_t)K + (size_t)j] == e) {
+                    s->moe_tok[c] = t;
+                    memcpy(s->moe_x + (size_t)c * (size_t)E, s->xn + (size_t)t * (size_t)E, (size_t)E * sizeof(float));
+                    c++;
+                }
+        if (!c) continue;
+        const octet__tensor g = expert_view(&L->gate_exps, e), u = expert_view(&L->up_exps, e),
+                            d = expert_view(&L->down_exps, e);
+        const octet__tensor *w[2] = {&g, &u};
+        float *y[2] = {s->hg, s->hu};
+        if (kt[g.type].vec_dot_type == kt[u.type].vec_dot_type) {
+            matmul_rows(s, 2, w, y, NULL, s->moe_x, c, NULL, 1); /* hg = silu(gate) * up */
+        } else {
+            matmul_group(s, 2, w, y, NULL, s->moe_x, c);
+            swiglu(s->hg, s->hu, (size_t)c * (size_t)FE);
+        }
+        matmul1(s, &d, s->moe_y, NULL, s->hg, c);
+        for (int i = 0; i < c; i++) {
+            const int t = s->moe_tok[i];
+            float we = 0.0f;
+            for (int j = 0; j < K; j++)
+                if (s->moe_sel[(size_t)t * (size_t)K + (size_t)j] == e) we = s->moe_w[(size_t)t * (size_t)K + (size_t)j];
+            float *acc = s->moe_acc + (size_t)t * (size_t)E;
+            const float *yi = s->moe_y + (size_t)i * (size_t)E;
+            for (int k = 0; k < E; k++) acc[k] += we * yi[k];
+        }
+    }
+    for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->moe_acc[i];
 }
 
 /* ---- the pass --------------------------------------------------------------------------------------------- */
@@ -593,7 +766,10 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
     } else {
         memcpy(s->x, hidden_in, (size_t)n_tok * (size_t)E * sizeof(float));
     }
-    rope_tables(s, n_tok);
+    if (hp->embd_scale != 1.0f) /* gemma: embeddings times sqrt(n_embd), in float as llama.cpp's ggml_scale */
+        for (size_t i = 0; s->l0 == 0 && i < (size_t)n_tok * (size_t)E; i++) s->x[i] *= hp->embd_scale;
+    rope_tables(s, n_tok, s->phi, s->rope);
+    if (s->rope_swa) rope_tables(s, n_tok, m->rope_phi_swa, s->rope_swa);
 
     for (int l = s->l0; l < s->l1; l++) {
         const octet__layer *L = &m->layers[l];
@@ -605,9 +781,11 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
             const float *b[3] = {L->bq, L->bk, L->bv};
             matmul_group(s, 3, w, y, b, s->xn, n_tok);
         }
+        if (L->q_norm) qk_norm(s, L, n_tok);
+        const float *rtab = L->swa && s->rope_swa ? s->rope_swa : s->rope;
         for (int t = 0; t < n_tok; t++) {
-            rope_apply(s, s->q + (size_t)t * q_dim, hp->n_head, t);
-            rope_apply(s, s->k + (size_t)t * s->kv_dim, hp->n_head_kv, t);
+            rope_apply(s, rtab, s->q + (size_t)t * q_dim, hp->n_head, t);
+            rope_apply(s, rtab, s->k + (size_t)t * s->kv_dim, hp->n_head_kv, t);
             octet_session *o = s->rows[t].owner;
             size_t at = ((size_t)(l - o->l0) * (size_t)o->n_ctx + (size_t)s->rows[t].slot) * o->kv_dim;
             memcpy(o->k_cache + at, s->k + (size_t)t * s->kv_dim, s->kv_dim * sizeof(float));
@@ -617,11 +795,18 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
         octet__pool_run(s->pool, attn_run, &at);
         /* output projection into xn (free now), then the residual */
         matmul1(s, &L->wo, s->xn, NULL, s->att, n_tok);
+        if (L->attn_post_norm) post_norm(s, L->attn_post_norm, n_tok);
         for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->xn[i];
 
         for (int t = 0; t < n_tok; t++)
             rmsnorm(s->xn + (size_t)t * (size_t)E, s->x + (size_t)t * (size_t)E, L->ffn_norm, E, hp->norm_eps);
-        {
+        if (L->gate_inp.data) {
+            moe_ffn(s, L, n_tok); /* adds to s->x */
+            continue;
+        }
+        if (hp->ffn_gelu) {
+            gelu_ffn_gates(s, L, n_tok);
+        } else {
             const octet__tensor *w[2] = {&L->w_gate, &L->w_up};
             float *y[2] = {s->hg, s->hu};
             if (kt[w[0]->type].vec_dot_type == kt[w[1]->type].vec_dot_type && w[0]->ne[0] == w[1]->ne[0] &&
@@ -633,6 +818,7 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
             }
         }
         matmul1(s, &L->w_down, s->xn, NULL, s->hg, n_tok);
+        if (L->ffn_post_norm) post_norm(s, L->ffn_post_norm, n_tok);
         for (size_t i = 0; i < (size_t)n_tok * (size_t)E; i++) s->x[i] += s->xn[i];
     }
     if (s->l1 < hp->n_layer) { /* not the last stage: hand the hidden states on */
@@ -652,6 +838,7 @@ static void forward(octet_session *s, const int32_t *tokens, const float *hidden
     const octet__tensor *wout = &m->output;
     float *y0 = NULL;
     matmul_rows(s, 1, &wout, &y0, NULL, s->xn, n_out, s->yrows + first, 0);
+    if (hp->final_softcap > 0.0f) final_softcap(s, first, n_tok);
 }
 
 static int decode_common(octet_session *s, const int32_t *tokens, const float *hidden_in, int n, int64_t pos,
@@ -732,6 +919,10 @@ int octet_session_decode_batch(octet_session *const *ss, const int32_t *tokens, 
                               "decode_batch: session %d is NULL, of another model or mode, or a pipeline stage", i);
         for (int j = 0; j < i; j++)
             if (ss[j] == s) return octet__err(err, OCTET_EINVAL, "decode_batch: session %d appears twice", i);
+        if (s->phi != w->phi)
+            return octet__err(err, OCTET_EINVAL,
+                              "decode_batch: session %d uses the other RoPE factors (context size on the other side "
+                              "of the original context)", i);
         if (tokens[i] < 0 || tokens[i] >= w->m->hp.n_vocab)
             return octet__err(err, OCTET_ERANGE, "decode_batch: token %d of session %d is outside the vocabulary",
                               tokens[i], i);

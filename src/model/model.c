@@ -50,6 +50,150 @@ static int get_f32_key(const octet__gguf *g, const char *arch, const char *suffi
     return rc;
 }
 
+/* RoPE scaling keys as llama.cpp reads them for these architectures (src/llama-model.cpp, llama-context.cpp):
+ *   {arch}.rope.scaling.type: "none", "linear" (the default when absent) or "yarn"; anything else is refused;
+ *   {arch}.rope.scaling.factor (or the older {arch}.rope.scale_linear): the context extension factor f, the
+ *     frequencies multiplied by 1/f ("none" ignores it);
+ *   {arch}.rope.scaling.original_context_length: YaRN's original context (default context_length);
+ *   {arch}.rope.scaling.attn_factor: a multiplier of cos and sin (default 1).
+ * YaRN (Peng et al. 2023, "YaRN: Efficient Context Window Extension of Large Language Models") blends the
+ * interpolated and the original frequency per pair and scales cos/sin by 1 + 0.1 ln f (f > 1); rope_init forms
+ * the frequencies, hp->rope_mscale carries the magnitude. */
+static int read_rope_scaling(const octet__gguf *g, octet__hparams *hp, octet_error *err) {
+    const char *a = hp->arch;
+    char key[128];
+    int rc;
+    hp->rope_scale = 1.0f;
+    hp->rope_mscale = 1.0f;
+    hp->rope_scaling = OCTET_ROPE_SCALING_LINEAR;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+    octet__str st;
+    rc = octet__gguf_get_str(g, key, &st, err);
+    if (rc && rc != OCTET_ENOTFOUND) return rc;
+    if (rc == 0) {
+        if (st.len == 6 && memcmp(st.ptr, "linear", 6) == 0) hp->rope_scaling = OCTET_ROPE_SCALING_LINEAR;
+        else if (st.len == 4 && memcmp(st.ptr, "none", 4) == 0) hp->rope_scaling = OCTET_ROPE_SCALING_NONE;
+        else if (st.len == 4 && memcmp(st.ptr, "yarn", 4) == 0) hp->rope_scaling = OCTET_ROPE_SCALING_YARN;
+        else
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s: scaling type '%.*s' is not supported (none, linear, yarn)",
+                              key, (int)(st.len > 32 ? 32 : st.len), st.ptr);
+    }
+    float factor = 0.0f;
+    if ((rc = get_f32_key(g, a, "rope.scaling.factor", &factor, 0.0f, err))) return rc;
+    if (factor == 0.0f && (rc = get_f32_key(g, a, "rope.scale_linear", &factor, 0.0f, err))) return rc;
+    if (factor != 0.0f && !(factor >= 1e-3f && factor <= 1e6f))
+        return octet__err(err, OCTET_EFORMAT, "%s.rope.scaling.factor: %g is outside [1e-3, 1e6]", a, (double)factor);
+    if (factor != 0.0f && hp->rope_scaling != OCTET_ROPE_SCALING_NONE) hp->rope_scale = factor;
+    uint32_t orig;
+    if ((rc = get_u32_key(g, a, "rope.scaling.original_context_length", &orig, 0, (uint32_t)hp->n_ctx_train, err)))
+        return rc;
+    if (orig < 1 || orig > OCTET_MAX_CTX_TRAIN)
+        return octet__err(err, OCTET_EFORMAT, "%s.rope.scaling.original_context_length: %u is outside 1..%d", a, orig,
+                          OCTET_MAX_CTX_TRAIN);
+    hp->yarn_orig_ctx = (int)orig;
+    float attn_factor = 1.0f;
+    if ((rc = get_f32_key(g, a, "rope.scaling.attn_factor", &attn_factor, 1.0f, err))) return rc;
+    if (!(attn_factor > 0.0f && attn_factor <= 1e3f))
+        return octet__err(err, OCTET_EFORMAT, "%s.rope.scaling.attn_factor: %g is outside (0, 1e3]", a,
+                          (double)attn_factor);
+    double ms = attn_factor;
+    if (hp->rope_scaling == OCTET_ROPE_SCALING_YARN && hp->rope_scale > 1.0f) ms *= 1.0 + 0.1 * log((double)hp->rope_scale);
+    hp->rope_mscale = (float)ms;
+    return 0;
+}
+
+/* gemma2 / gemma3, as llama.cpp reads them (src/models/gemma2.cpp, gemma3.cpp): embeddings times sqrt(n_embd)
+ * (in float), post-attention and post-FFN norms, GELU-tanh gating, the query scale 1 / sqrt(head_dim) except for
+ * the 27B models (46 / 62 layers: 1 / sqrt(n_embd / n_head), Gemma's query_pre_attn_scalar); gemma2: attention
+ * soft-capping {arch}.attn_logit_softcapping (default 50), final {arch}.final_logit_softcapping (default 30),
+ * sliding window {arch}.attention.sliding_window (default 4096) on the layers il % period < period - 1
+ * ({arch}.attention.sliding_window_pattern, default 2), RoPE base of those {arch}.rope.freq_base_swa (default the
+ * global one, same scaling); gemma3: no attention soft-capping, final soft-capping only when the key is there,
+ * sliding window only when the key is there (pattern default 6), their RoPE base {arch}.rope.freq_base_swa
+ * (default 10000) without scaling. YaRN is refused for these (llama.cpp does not apply it to the local layers). */
+static int read_gemma_hparams(const octet__gguf *g, octet__hparams *hp, octet_error *err) {
+    const char *a = hp->arch;
+    const int g2 = strcmp(a, "gemma2") == 0;
+    int rc;
+    char key[128];
+    hp->embd_scale = sqrtf((float)hp->n_embd);
+    hp->ffn_gelu = 1;
+    if (hp->rope_scaling == OCTET_ROPE_SCALING_YARN)
+        return octet__err(err, OCTET_EUNSUPPORTED, "%s.rope.scaling.type: yarn is not supported for %s", a, a);
+    if (hp->n_layer == (g2 ? 46 : 62)) hp->attn_scale = 1.0f / sqrtf((float)(hp->n_embd / hp->n_head));
+    else hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim);
+    if (g2 && (rc = get_f32_key(g, a, "attn_logit_softcapping", &hp->attn_softcap, 50.0f, err))) return rc;
+    if ((rc = get_f32_key(g, a, "final_logit_softcapping", &hp->final_softcap, g2 ? 30.0f : 0.0f, err))) return rc;
+    if (!(hp->attn_softcap >= 0.0f && hp->attn_softcap < 1e6f) || !(hp->final_softcap >= 0.0f && hp->final_softcap < 1e6f))
+        return octet__err(err, OCTET_EFORMAT, "%s: soft-capping values %g / %g out of range", a,
+                          (double)hp->attn_softcap, (double)hp->final_softcap);
+    uint32_t n_swa, period;
+    snprintf(key, sizeof key, "%s.attention.sliding_window", a);
+    rc = octet__gguf_get_u32(g, key, &n_swa, err);
+    if (rc && rc != OCTET_ENOTFOUND) return rc;
+    const int have_swa = rc == 0;
+    if (!have_swa) n_swa = g2 ? 4096 : 0;
+    if ((rc = get_u32_key(g, a, "attention.sliding_window_pattern", &period, 0, g2 ? 2 : 6, err))) return rc;
+    if (n_swa > 0 && (g2 || have_swa)) {
+        if (period < 1 || period > OCTET_MAX_LAYERS)
+            return octet__err(err, OCTET_EFORMAT, "%s.attention.sliding_window_pattern: %u is out of range", a, period);
+        hp->n_swa = (int)n_swa;
+        hp->swa_period = (int)period;
+        float base = g2 ? hp->rope_base : 10000.0f;
+        if ((rc = get_f32_key(g, a, "rope.freq_base_swa", &hp->rope_base_swa, base, err))) return rc;
+        if (!(hp->rope_base_swa > 1.0f && hp->rope_base_swa < 1e12f))
+            return octet__err(err, OCTET_EFORMAT, "%s.rope.freq_base_swa: %g is outside (1, 1e12)", a,
+                              (double)hp->rope_base_swa);
+        hp->rope_scale_swa = g2 ? hp->rope_scale : 1.0f;
+    }
+    return 0;
+}
+
+/* Per-architecture keys: mixture of experts ({arch}.expert_count, expert_used_count, expert_feed_forward_length,
+ * as llama.cpp names them) and the qwen3 q/k norms. */
+static int read_arch_hparams(const octet__gguf *g, octet__hparams *hp, octet_error *err) {
+    const char *a = hp->arch;
+    uint32_t ne, nu, ffe;
+    int rc;
+    if ((rc = get_u32_key(g, a, "expert_count", &ne, 0, 0, err))) return rc;
+    if ((rc = get_u32_key(g, a, "expert_used_count", &nu, 0, 0, err))) return rc;
+    if ((rc = get_u32_key(g, a, "expert_feed_forward_length", &ffe, 0, 0, err))) return rc;
+    int moe_arch = strcmp(a, "qwen3moe") == 0, moe_ok = moe_arch || strcmp(a, "llama") == 0;
+    if (ne > 0 && !moe_ok)
+        return octet__err(err, OCTET_EUNSUPPORTED, "%s.expert_count: %u experts, but octet's %s model has none", a, ne,
+                          a);
+    if (moe_arch && ne == 0) return octet__err(err, OCTET_EFORMAT, "%s.expert_count: missing or 0", a);
+    uint32_t groups;
+    if ((rc = get_u32_key(g, a, "expert_group_count", &groups, 0, 0, err))) return rc;
+    if (groups > 1) /* DeepSeek-V3-style group-limited routing: not this routing rule */
+        return octet__err(err, OCTET_EUNSUPPORTED, "%s.expert_group_count: %u expert groups are not supported", a,
+                          groups);
+    if (ne > 0) {
+        if (ne > 4096 || nu < 1 || nu > ne)
+            return octet__err(err, OCTET_EFORMAT, "%s: expert_count %u / expert_used_count %u are out of range", a, ne,
+                              nu);
+        if (ffe == 0) ffe = moe_arch ? (uint32_t)hp->n_ff / nu : (uint32_t)hp->n_ff; /* llama.cpp's defaults */
+        if (ffe < 1 || ffe > OCTET_MAX_FF)
+            return octet__err(err, OCTET_EFORMAT, "%s.expert_feed_forward_length: %u is outside 1..%d", a, ffe,
+                              OCTET_MAX_FF);
+        if (!moe_arch && ffe != (uint32_t)hp->n_ff)
+            return octet__err(err, OCTET_EUNSUPPORTED, "%s.expert_feed_forward_length %u differs from "
+                              "feed_forward_length %d (llama.cpp's llama model sizes experts by the latter)", a, ffe,
+                              hp->n_ff);
+        hp->n_expert = (int)ne;
+        hp->n_expert_used = (int)nu;
+        hp->n_ff_exp = (int)ffe;
+    }
+    hp->qk_norm = strncmp(a, "qwen3", 5) == 0 || strcmp(a, "gemma3") == 0;
+    hp->fused_gate_up = strcmp(a, "phi3") == 0;
+    hp->embd_scale = 1.0f;
+    hp->attn_scale = (float)(1.0 / sqrt((double)hp->head_dim));
+    hp->rope_base_swa = hp->rope_base;
+    hp->rope_scale_swa = hp->rope_scale;
+    if (strncmp(a, "gemma", 5) == 0) return read_gemma_hparams(g, hp, err);
+    return 0;
+}
+
 static int read_hparams(octet_model *m, octet_error *err) {
     const octet__gguf *g = m->gguf;
     octet__hparams *hp = &m->hp;
@@ -60,10 +204,19 @@ static int read_hparams(octet_model *m, octet_error *err) {
     if (arch.len >= sizeof hp->arch) return octet__err(err, OCTET_EUNSUPPORTED, "general.architecture: too long");
     memcpy(hp->arch, arch.ptr, arch.len);
     hp->arch[arch.len] = 0;
-    if (strcmp(hp->arch, "llama") != 0 && strcmp(hp->arch, "mistral") != 0 && strcmp(hp->arch, "qwen2") != 0)
+    static const char *const archs[] = {"llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) known |= strcmp(hp->arch, archs[i]) == 0;
+    if (!known)
         return octet__err(err, OCTET_EUNSUPPORTED,
-                          "general.architecture: '%s' is not supported (supported: llama, mistral, qwen2)", hp->arch);
-    hp->rope_type = strcmp(hp->arch, "qwen2") == 0 ? OCTET_ROPE_NEOX : OCTET_ROPE_NORM;
+                          "general.architecture: '%s' is not supported (supported: llama, mistral, qwen2, qwen3, "
+                          "qwen3moe, phi3, gemma2, gemma3)",
+                          hp->arch);
+    /* llama.cpp's rope types: NORM (adjacent pairs) for llama / mistral, NEOX (halves) for the qwen family, whose
+     * converter keeps Hugging Face's layout */
+    hp->rope_type = strncmp(hp->arch, "qwen", 4) == 0 || strcmp(hp->arch, "phi3") == 0 || strncmp(hp->arch, "gemma", 5) == 0
+                        ? OCTET_ROPE_NEOX
+                        : OCTET_ROPE_NORM;
 
     uint32_t v, n_embd, n_layer, n_ff, n_head, n_head_kv, n_ctx;
     const char *a = hp->arch;
@@ -117,36 +270,16 @@ static int read_hparams(octet_model *m, octet_error *err) {
     if ((rc = get_f32_key(g, a, "rope.freq_base", &hp->rope_base, 10000.0f, err))) return rc;
     if (!(hp->rope_base > 1.0f && hp->rope_base < 1e12f))
         return octet__err(err, OCTET_EFORMAT, "%s.rope.freq_base: %g is outside (1, 1e12)", a, (double)hp->rope_base);
-    hp->rope_scale = 1.0f;
-    char key[128];
-    snprintf(key, sizeof key, "%s.rope.scaling.type", a);
-    octet__str st;
-    rc = octet__gguf_get_str(g, key, &st, err);
-    if (rc && rc != OCTET_ENOTFOUND) return rc;
-    int scaling_linear = 0;
-    if (rc == 0) {
-        if (st.len == 6 && memcmp(st.ptr, "linear", 6) == 0) scaling_linear = 1;
-        else if (!(st.len == 4 && memcmp(st.ptr, "none", 4) == 0))
-            return octet__err(err, OCTET_EUNSUPPORTED, "%s: scaling type '%.*s' is not supported (linear, none)", key,
-                              (int)(st.len > 32 ? 32 : st.len), st.ptr);
-    }
-    float factor = 1.0f;
-    if ((rc = get_f32_key(g, a, "rope.scaling.factor", &factor, 1.0f, err))) return rc;
-    if (scaling_linear || (rc == 0 && factor != 1.0f && factor > 0.0f)) {
-        /* llama.cpp applies rope.scaling.factor as linear scaling unless the type says otherwise */
-        if (!(factor >= 1e-3f && factor <= 1e6f))
-            return octet__err(err, OCTET_EFORMAT, "%s.rope.scaling.factor: %g is outside [1e-3, 1e6]", a,
-                              (double)factor);
-        hp->rope_scale = factor;
-    }
-    return 0;
+    if ((rc = read_rope_scaling(g, hp, err))) return rc;
+    return read_arch_hparams(g, hp, err);
 }
 
 /* ---- tensors ------------------------------------------------------------------------------------------- */
 
-/* Find a tensor and check its shape (ne1 == 0 for a vector). Absent and optional: *out zeroed, 0 returned. */
-static int bind(const octet_model *m, const char *name, int64_t ne0, int64_t ne1, int optional, octet__tensor *out,
-                octet_error *err) {
+/* Find a tensor and check its shape (ne1 == 0 for a vector; ne2 > 1 for a stack of ne2 matrices, the experts of
+ * a mixture). Absent and optional: *out zeroed, 0 returned. */
+static int bind3(const octet_model *m, const char *name, int64_t ne0, int64_t ne1, int64_t ne2, int optional,
+                 octet__tensor *out, octet_error *err) {
     memset(out, 0, sizeof *out);
     const octet__gguf_tensor *t = octet__gguf_find_tensor(m->gguf, name);
     if (!t) {
@@ -154,13 +287,17 @@ static int bind(const octet_model *m, const char *name, int64_t ne0, int64_t ne1
         return octet__err(err, OCTET_EFORMAT, "tensor %s: missing", name);
     }
     if (m->bound) m->bound[t - octet__gguf_tensor_at(m->gguf, 0)] = 1;
-    int want_dims = ne1 ? 2 : 1;
-    int64_t got1 = t->n_dims >= 2 ? t->ne[1] : 1;
-    int extra = (t->n_dims >= 3 && t->ne[2] != 1) || (t->n_dims >= 4 && t->ne[3] != 1);
-    if (t->ne[0] != ne0 || got1 != (ne1 ? ne1 : 1) || extra)
+    int64_t got1 = t->n_dims >= 2 ? t->ne[1] : 1, got2 = t->n_dims >= 3 ? t->ne[2] : 1;
+    int extra = t->n_dims >= 4 && t->ne[3] != 1;
+    if (t->ne[0] != ne0 || got1 != (ne1 ? ne1 : 1) || got2 != ne2 || extra) {
+        if (ne2 > 1)
+            return octet__err(err, OCTET_EFORMAT,
+                              "tensor %s: shape [%lld, %lld, %lld] but the hyperparameters need [%lld, %lld, %lld]",
+                              name, (long long)t->ne[0], (long long)got1, (long long)got2, (long long)ne0,
+                              (long long)ne1, (long long)ne2);
         return octet__err(err, OCTET_EFORMAT, "tensor %s: shape [%lld, %lld] but the hyperparameters need [%lld, %lld]",
                           name, (long long)t->ne[0], (long long)got1, (long long)ne0, (long long)(ne1 ? ne1 : 1));
-    (void)want_dims;
+    }
     const octet__type_traits *tt = octet__type(t->type);
     if (!tt || !tt->block_size || tt->type_size == 0 || !tt->vec_dot || t->type == OCTET_TYPE_Q8_K ||
         t->type == OCTET_TYPE_Q8_1)
@@ -174,6 +311,19 @@ static int bind(const octet_model *m, const char *name, int64_t ne0, int64_t ne1
         return octet__err(err, OCTET_EFORMAT, "tensor %s: row of %lld is not a multiple of the %s block size", name,
                           (long long)ne0, tt->name);
     return 0;
+}
+
+static int bind(const octet_model *m, const char *name, int64_t ne0, int64_t ne1, int optional, octet__tensor *out,
+                octet_error *err) {
+    return bind3(m, name, ne0, ne1, 1, optional, out, err);
+}
+
+/* Rows [r0, r0 + n) of a bound matrix, as a matrix of its own (fused q/k/v, fused gate/up). */
+static octet__tensor row_view(const octet__tensor *t, int64_t r0, int64_t n) {
+    octet__tensor v = *t;
+    v.data = (const uint8_t *)t->data + (size_t)r0 * t->row_bytes;
+    v.ne[1] = n;
+    return v;
 }
 
 /* Bind a vector and convert it to f32 into dst (n floats). */
@@ -230,13 +380,16 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
     const int64_t E = hp->n_embd, Q = (int64_t)hp->n_head * hp->head_dim, KV = (int64_t)hp->n_head_kv * hp->head_dim;
     const int64_t F = hp->n_ff, V = hp->n_vocab;
     if ((rc = bind(m, "token_embd.weight", E, V, 0, &m->tok_embd, err))) return rc;
-    if ((rc = bind(m, "output.weight", E, V, 1, &m->output, err))) return rc;
+    /* gemma2 always ties the output to the embeddings (llama.cpp's loader never reads an output.weight for it: one in
+     * the file is left unused, and refused below as llama.cpp refuses it) */
+    if (strcmp(hp->arch, "gemma2") != 0 && (rc = bind(m, "output.weight", E, V, 1, &m->output, err))) return rc;
     m->tied_output = m->output.data == NULL;
     if (m->tied_output) m->output = m->tok_embd;
 
-    /* f32 store: output_norm + per layer (2 norms + 3 biases) */
-    size_t per_layer = (size_t)(2 * E + Q + 2 * KV), total;
-    if (!octet__mul_size(per_layer, (size_t)hp->n_layer, &total) || !octet__add_size(total, (size_t)E, &total))
+    /* f32 store: output_norm, rope_freqs + per layer (2 norms + 3 biases + the q/k norms) */
+    const int64_t HD = hp->head_dim, R2 = hp->n_rot / 2;
+    size_t per_layer = (size_t)(4 * E + Q + 2 * KV + 2 * HD), total;
+    if (!octet__mul_size(per_layer, (size_t)hp->n_layer, &total) || !octet__add_size(total, (size_t)(E + 3 * R2), &total))
         return octet__err(err, OCTET_EFORMAT, "model: size overflow");
     m->f32_store = octet__malloc(total * sizeof(float));
     m->layers = octet__calloc((size_t)hp->n_layer, sizeof *m->layers);
@@ -244,6 +397,30 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
     float *f = m->f32_store;
     if ((rc = bind_vec(m, "output_norm.weight", E, 0, f, &m->output_norm, err))) return rc;
     f += E;
+    /* Llama 3.x: one frequency divisor per rotated pair (llama.cpp's LLM_TENSOR_ROPE_FREQS, llama architecture) */
+    if (strcmp(hp->arch, "llama") == 0 || strcmp(hp->arch, "mistral") == 0) {
+        if ((rc = bind_vec(m, "rope_freqs.weight", R2, 1, f, &m->rope_freqs, err))) return rc;
+        for (int64_t i = 0; m->rope_freqs && i < R2; i++)
+            if (!(m->rope_freqs[i] > 0.0f))
+                return octet__err(err, OCTET_EFORMAT, "tensor rope_freqs.weight: element %lld is %g, not positive",
+                                  (long long)i, (double)m->rope_freqs[i]);
+    }
+    f += R2;
+    if (strcmp(hp->arch, "phi3") == 0) {
+        /* LongRoPE (Phi-3.5, Phi-4-mini): per-pair frequency divisors for contexts up to the original length (short)
+         * and beyond (long); llama.cpp picks them by the context size (llama_model::get_rope_factors) */
+        if ((rc = bind_vec(m, "rope_factors_long.weight", R2, 1, f, &m->rope_long, err))) return rc;
+        if ((rc = bind_vec(m, "rope_factors_short.weight", R2, 1, f + R2, &m->rope_short, err))) return rc;
+        if (!m->rope_long != !m->rope_short)
+            return octet__err(err, OCTET_EFORMAT, "tensor %s: present without %s", m->rope_long ?
+                              "rope_factors_long.weight" : "rope_factors_short.weight", m->rope_long ?
+                              "rope_factors_short.weight" : "rope_factors_long.weight");
+        for (int64_t i = 0; m->rope_long && i < R2; i++)
+            if (!(m->rope_long[i] > 0.0f) || !(m->rope_short[i] > 0.0f))
+                return octet__err(err, OCTET_EFORMAT, "rope_factors_long / _short: element %lld is not positive",
+                                  (long long)i);
+    }
+    f += 2 * R2;
     char name[96];
     for (int l = 0; l < hp->n_layer; l++) {
         octet__layer *L = &m->layers[l];
@@ -252,18 +429,59 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
         f += E;
         if ((rc = bind_vec(m, NAME("ffn_norm.weight"), E, 0, f, &L->ffn_norm, err))) return rc;
         f += E;
-        if ((rc = bind_vec(m, NAME("attn_q.bias"), Q, 1, f, &L->bq, err))) return rc;
-        f += Q;
-        if ((rc = bind_vec(m, NAME("attn_k.bias"), KV, 1, f, &L->bk, err))) return rc;
-        f += KV;
-        if ((rc = bind_vec(m, NAME("attn_v.bias"), KV, 1, f, &L->bv, err))) return rc;
-        f += KV;
-        if ((rc = bind(m, NAME("attn_q.weight"), E, Q, 0, &L->wq, err))) return rc;
-        if ((rc = bind(m, NAME("attn_k.weight"), E, KV, 0, &L->wk, err))) return rc;
-        if ((rc = bind(m, NAME("attn_v.weight"), E, KV, 0, &L->wv, err))) return rc;
+        if (octet__gguf_find_tensor(m->gguf, NAME("attn_qkv.weight"))) {
+            /* fused q, k, v (phi3, and any architecture in llama.cpp's create_tensor_qkv): rows of q, then k, then v */
+            octet__tensor qkv;
+            if ((rc = bind(m, name, E, Q + 2 * KV, 0, &qkv, err))) return rc;
+            L->wq = row_view(&qkv, 0, Q);
+            L->wk = row_view(&qkv, Q, KV);
+            L->wv = row_view(&qkv, Q + KV, KV);
+            const float *b;
+            if ((rc = bind_vec(m, NAME("attn_qkv.bias"), Q + 2 * KV, 1, f, &b, err))) return rc;
+            if (b) L->bq = f, L->bk = f + Q, L->bv = f + Q + KV;
+            f += Q + 2 * KV;
+        } else {
+            if ((rc = bind_vec(m, NAME("attn_q.bias"), Q, 1, f, &L->bq, err))) return rc;
+            f += Q;
+            if ((rc = bind_vec(m, NAME("attn_k.bias"), KV, 1, f, &L->bk, err))) return rc;
+            f += KV;
+            if ((rc = bind_vec(m, NAME("attn_v.bias"), KV, 1, f, &L->bv, err))) return rc;
+            f += KV;
+            if ((rc = bind(m, NAME("attn_q.weight"), E, Q, 0, &L->wq, err))) return rc;
+            if ((rc = bind(m, NAME("attn_k.weight"), E, KV, 0, &L->wk, err))) return rc;
+            if ((rc = bind(m, NAME("attn_v.weight"), E, KV, 0, &L->wv, err))) return rc;
+        }
         if ((rc = bind(m, NAME("attn_output.weight"), Q, E, 0, &L->wo, err))) return rc;
-        if ((rc = bind(m, NAME("ffn_gate.weight"), E, F, 0, &L->w_gate, err))) return rc;
-        if ((rc = bind(m, NAME("ffn_up.weight"), E, F, 0, &L->w_up, err))) return rc;
+        if (hp->qk_norm) {
+            if ((rc = bind_vec(m, NAME("attn_q_norm.weight"), HD, 0, f, &L->q_norm, err))) return rc;
+            if ((rc = bind_vec(m, NAME("attn_k_norm.weight"), HD, 0, f + HD, &L->k_norm, err))) return rc;
+        }
+        f += 2 * HD;
+        if (strncmp(hp->arch, "gemma", 5) == 0) {
+            if ((rc = bind_vec(m, NAME("post_attention_norm.weight"), E, 0, f, &L->attn_post_norm, err))) return rc;
+            if ((rc = bind_vec(m, NAME("post_ffw_norm.weight"), E, 0, f + E, &L->ffn_post_norm, err))) return rc;
+        }
+        f += 2 * E;
+        L->swa = hp->n_swa > 0 && l % hp->swa_period < hp->swa_period - 1;
+        if (hp->n_expert) {
+            const int64_t X = hp->n_expert, FE = hp->n_ff_exp;
+            if ((rc = bind(m, NAME("ffn_gate_inp.weight"), E, X, 0, &L->gate_inp, err))) return rc;
+            if ((rc = bind3(m, NAME("ffn_gate_exps.weight"), E, FE, X, 0, &L->gate_exps, err))) return rc;
+            if ((rc = bind3(m, NAME("ffn_up_exps.weight"), E, FE, X, 0, &L->up_exps, err))) return rc;
+            if ((rc = bind3(m, NAME("ffn_down_exps.weight"), FE, E, X, 0, &L->down_exps, err))) return rc;
+            continue;
+        }
+        if (hp->fused_gate_up) {
+            /* phi3: ffn_up holds the gate's rows then the up projection's (llama.cpp's LLM_FFN_SWIGLU: silu of the
+             * first half times the second) */
+            octet__tensor gu;
+            if ((rc = bind(m, NAME("ffn_up.weight"), E, 2 * F, 0, &gu, err))) return rc;
+            L->w_gate = row_view(&gu, 0, F);
+            L->w_up = row_view(&gu, F, F);
+        } else {
+            if ((rc = bind(m, NAME("ffn_gate.weight"), E, F, 0, &L->w_gate, err))) return rc;
+            if ((rc = bind(m, NAME("ffn_up.weight"), E, F, 0, &L->w_up, err))) return rc;
+        }
         if ((rc = bind(m, NAME("ffn_down.weight"), F, E, 0, &L->w_down, err))) return rc;
 #undef NAME
     }
@@ -284,16 +502,69 @@ static int bind_tensors_all(octet_model *m, octet_error *err) {
 
 /* ---- RoPE phases ---------------------------------------------------------------------------------------- */
 
-/* phi_i = round(theta_i / (2 pi) * 2^64) with theta_i = base^(-2i/n_rot) / scale: the angle advanced per position,
- * as a fraction of a turn in 64-bit fixed point. The phase at position p is p * phi_i mod 2^64 (exact, wrapping);
- * see docs/integer.md, "The bridge", design point 1. Computed in double-double arithmetic from IEEE operations
- * only (core/xmath.c), so every machine gets the same 64 bits. */
+/* YaRN's correction range (Peng et al. 2023, section 3.2; ggml_rope_yarn_corr_dims in llama.cpp): the pair index at
+ * which a frequency turns `rot` times over the original context, n_rot ln(n_ctx_orig / (2 pi rot)) / (2 ln base).
+ * Computed in float as llama.cpp does, so the floor / ceil land on the same pairs. */
+static float yarn_corr_dim(int n_rot, int n_ctx_orig, float rot, float base) {
+    return (float)n_rot * logf((float)n_ctx_orig / (rot * 2.0f * 3.14159265358979323846f)) / (2.0f * logf(base));
+}
+
+/* The angle per position of rotated pair i, in radians, is base^(-2i/n_rot) / div_i with
+ *   div_i = ff_i * scale                                   ff_i: rope_freqs.weight (Llama 3.x), else 1
+ *   yarn:   ff_i / ((1 - r_i) / scale + r_i),  r_i = 1 - clamp((i - lo) / max(0.001, hi - lo), 0, 1)
+ *           with lo = max(0, floor(corr(32))), hi = min(n_rot - 1, ceil(corr(1))) (beta_fast 32, beta_slow 1:
+ *           llama.cpp's defaults for these architectures): pairs below lo keep their frequency, pairs above hi are
+ *           interpolated, a linear ramp between.
+ * This is llama.cpp's ggml rope (rope_yarn with ext_factor 1 for yarn, 0 otherwise; the factors divide theta before
+ * it), evaluated here once per pair instead of per position in float. Returns div_i and the base (in *base). */
+static double rope_div(const octet_model *m, int i, int swa, const float *factors, double *base) {
+    const octet__hparams *hp = &m->hp;
+    if (swa) { /* the sliding-window layers of gemma: their own base and linear scale, no factors (model.c) */
+        *base = (double)hp->rope_base_swa;
+        return (double)hp->rope_scale_swa;
+    }
+    *base = (double)hp->rope_base;
+    const double ff = factors ? (double)factors[i] : 1.0, scale = (double)hp->rope_scale;
+    if (hp->rope_scaling != OCTET_ROPE_SCALING_YARN) return ff * scale; /* exact: two floats' product */
+    float lo = floorf(yarn_corr_dim(hp->n_rot, hp->yarn_orig_ctx, 32.0f, hp->rope_base));
+    float hi = ceilf(yarn_corr_dim(hp->n_rot, hp->yarn_orig_ctx, 1.0f, hp->rope_base));
+    if (lo < 0.0f) lo = 0.0f;
+    if (hi > (float)(hp->n_rot - 1)) hi = (float)(hp->n_rot - 1);
+    float y = ((float)i - lo) / (hi - lo > 0.001f ? hi - lo : 0.001f);
+    float ramp = 1.0f - (y < 0.0f ? 0.0f : y > 1.0f ? 1.0f : y);
+    return ff / ((1.0 - (double)ramp) / scale + (double)ramp);
+}
+
+/* phi_i = round(theta_i / (2 pi) * 2^64), theta_i = base^(-2i/n_rot) / div_i (rope_div): the angle advanced per
+ * position, as a fraction of a turn in 64-bit fixed point. The phase at position p is p * phi_i mod 2^64 (exact,
+ * wrapping); see docs/integer.md, "The bridge", design point 1. Computed in double-double arithmetic from IEEE
+ * operations only (core/xmath.c), so every machine gets the same 64 bits. Both execution modes take their angles
+ * from these, so frequency factors and scaling reach the integer mode's tables too. */
+static void rope_phases(const octet_model *m, uint64_t *phi, int swa, const float *factors) {
+    for (int i = 0; i < m->hp.n_rot / 2; i++) {
+        double base;
+        const double div = rope_div(m, i, swa, factors, &base);
+        phi[i] = octet__xm_rope_phi(base, i, m->hp.n_rot, div);
+    }
+}
+
 static int rope_init(octet_model *m, octet_error *err) {
-    int half = m->hp.n_rot / 2;
+    const octet__hparams *hp = &m->hp;
+    int half = hp->n_rot / 2;
     m->rope_phi = octet__malloc((size_t)half * sizeof *m->rope_phi);
     if (!m->rope_phi) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
-    for (int i = 0; i < half; i++)
-        m->rope_phi[i] = octet__xm_rope_phi((double)m->hp.rope_base, i, m->hp.n_rot, (double)m->hp.rope_scale);
+    rope_phases(m, m->rope_phi, 0, m->rope_freqs ? m->rope_freqs : m->rope_short);
+    if (m->rope_long) {
+        m->rope_phi_long = octet__malloc((size_t)half * sizeof *m->rope_phi_long);
+        if (!m->rope_phi_long) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
+        rope_phases(m, m->rope_phi_long, 0, m->rope_long);
+    }
+    if (hp->n_swa && (hp->rope_base_swa != hp->rope_base || hp->rope_scale_swa != hp->rope_scale || m->rope_freqs ||
+                      hp->rope_scaling == OCTET_ROPE_SCALING_YARN)) {
+        m->rope_phi_swa = octet__malloc((size_t)half * sizeof *m->rope_phi_swa);
+        if (!m->rope_phi_swa) return octet__err(err, OCTET_ENOMEM, "rope: out of memory");
+        rope_phases(m, m->rope_phi_swa, 1, NULL);
+    }
     return 0;
 }
 
@@ -539,6 +810,8 @@ void octet_model_close(octet_model *m) {
     octet__repack_release(m);
     octet__tokenizer_free(m->tok);
     octet__free(m->rope_phi);
+    octet__free(m->rope_phi_swa);
+    octet__free(m->rope_phi_long);
     octet__free(m->layers);
     octet__free(m->f32_store);
     octet__gguf_close(m->gguf);

@@ -10,6 +10,13 @@ otherwise) use --type. K-quant types need n_embd and n_ff multiples of 256; the 
 Includes a minimal SentencePiece-style ("llama") vocabulary: <unk>, <s>, </s>, the 256 byte tokens <0x00>..<0xFF>,
 single letters and some words with the U+2581 word-start marker, then filler pieces up to --vocab.
 
+Architectures beyond the Llama-2 family (llama.cpp's GGUF names): qwen3 (per-head q/k RMSNorm gains
+blk.N.attn_q_norm / attn_k_norm ~ 1 + N(0, 0.1^2)), qwen3moe and Mixtral-style llama files with --experts (router
+blk.N.ffn_gate_inp [n_expert x n_embd] ~ N(0, 1/n_embd), expert stacks blk.N.ffn_{gate,up,down}_exps of shape
+(n_expert, rows, cols)), Llama 3 frequency factors (--llama3-rope: rope_freqs.weight computed as llama.cpp's
+converter does from Hugging Face's rope_scaling {factor, low_freq_factor, high_freq_factor,
+original_max_position_embeddings}), YaRN scaling keys (--rope-scaling yarn).
+
 Example: make_random_model.py -o m.gguf --arch llama --dim 256 --layers 2 --heads 8 --kv-heads 2 --ff 512 \
              --vocab 320 --type Q4_K --rope-base 500000 --seed 1
 """
@@ -67,13 +74,32 @@ def spm_vocab(n_vocab):
     return toks, scores, types
 
 
+def llama3_rope_freqs(base, dim, spec):
+    """rope_freqs.weight as llama.cpp's converter writes it for a Hugging Face rope_scaling of type llama3: per
+    pair the divisor of the frequency (1 for short wavelengths, factor for long ones, a smooth blend between).
+    spec: "factor,low_freq_factor,high_freq_factor,original_max_position_embeddings"."""
+    factor, low, high, orig = [float(v) for v in spec.split(",")]
+    freqs = 1.0 / (base ** (np.arange(0, dim, 2, dtype=np.float64) / dim))
+    out = []
+    for f in freqs:
+        wavelen = 2 * np.pi / f
+        if wavelen < orig / high:
+            out.append(1.0)
+        elif wavelen > orig / low:
+            out.append(factor)
+        else:
+            smooth = (orig / wavelen - low) / (high - low)
+            out.append(1.0 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
+
+
 def build(args):
     rng = np.random.default_rng(args.seed)
     arch = args.arch
     E, F, V = args.dim, args.ff, args.vocab
     nh, nkv = args.heads, args.kv_heads or args.heads
-    hd = E // nh
-    if E % nh or nh % nkv:
+    hd = args.head_dim or E // nh
+    if (not args.head_dim and E % nh) or nh % nkv:
         raise ValueError("dim must be a multiple of heads, heads a multiple of kv-heads")
     qt = GGMLType[args.type]
     et = GGMLType[args.embd_type] if args.embd_type else qt
@@ -84,7 +110,8 @@ def build(args):
 
     w = GGUFWriter(args.output)
     w.add_kv("general.architecture", arch)
-    w.add_kv("general.name", "random-%s-%s-seed%d" % (arch, qt.name, args.seed))
+    # (llama.cpp's vocabulary loader gives names containing "phi3" Phi-3's special tokens, absent here)
+    w.add_kv("general.name", "random-%s-%s-seed%d" % (arch.replace("phi3", "phi-three"), qt.name, args.seed))
     w.add_kv("general.file_type", 0)
     w.add_kv("%s.context_length" % arch, args.ctx)
     w.add_kv("%s.embedding_length" % arch, E)
@@ -93,11 +120,42 @@ def build(args):
     w.add_kv("%s.attention.head_count" % arch, nh)
     w.add_kv("%s.attention.head_count_kv" % arch, nkv)
     w.add_kv("%s.rope.dimension_count" % arch, hd)
+    if args.head_dim:
+        w.add_kv("%s.attention.key_length" % arch, hd)
+        w.add_kv("%s.attention.value_length" % arch, hd)
+    n_exp = args.experts
+    if arch == "qwen3moe" and not n_exp:
+        raise ValueError("qwen3moe needs --experts")
+    FE = args.ff_exp or F
+    if n_exp:
+        w.add_kv("%s.expert_count" % arch, n_exp)
+        w.add_kv("%s.expert_used_count" % arch, args.experts_used)
+        if arch == "qwen3moe":
+            w.add_kv("%s.expert_feed_forward_length" % arch, FE)
     w.add_kv("%s.attention.layer_norm_rms_epsilon" % arch, args.eps)
     w.add_kv("%s.rope.freq_base" % arch, args.rope_base)
-    if args.rope_scale != 1.0:
+    if args.rope_scaling == "yarn":
+        w.add_kv("%s.rope.scaling.type" % arch, "yarn")
+        w.add_kv("%s.rope.scaling.factor" % arch, args.rope_scale)
+        w.add_kv("%s.rope.scaling.original_context_length" % arch, args.yarn_orig_ctx)
+    elif args.rope_scaling != "linear":
+        w.add_kv("%s.rope.scaling.type" % arch, args.rope_scaling)
+        w.add_kv("%s.rope.scaling.factor" % arch, args.rope_scale)
+    elif args.rope_scale != 1.0:
         w.add_kv("%s.rope.scaling.type" % arch, "linear")
         w.add_kv("%s.rope.scaling.factor" % arch, args.rope_scale)
+    if args.swa:
+        w.add_kv("%s.attention.sliding_window" % arch, args.swa)
+    if args.swa_pattern:
+        w.add_kv("%s.attention.sliding_window_pattern" % arch, args.swa_pattern)
+    if args.rope_base_swa:
+        w.add_kv("%s.rope.freq_base_swa" % arch, args.rope_base_swa)
+    if args.attn_softcap:
+        w.add_kv("%s.attn_logit_softcapping" % arch, args.attn_softcap)
+    if args.final_softcap:
+        w.add_kv("%s.final_logit_softcapping" % arch, args.final_softcap)
+    if args.attn_factor != 1.0:
+        w.add_kv("%s.rope.scaling.attn_factor" % arch, args.attn_factor)
 
     toks, scores, types = spm_vocab(V)
     w.add_kv("tokenizer.ggml.model", "llama")
@@ -120,19 +178,53 @@ def build(args):
     w.add_tensor("output_norm.weight", gain(E), GGMLType.F32)
     if not args.tied:
         w.add_tensor("output.weight", mat(V, E), qt)
+    if args.longrope:  # Phi-3.5-like factors: short ones near 1, long ones growing with the pair index
+        half = hd // 2
+        short = (1.0 + 0.5 * rng.random(half)).astype(np.float32)
+        long_ = np.exp(np.linspace(0.0, np.log(40.0), half) + 0.1 * rng.standard_normal(half)).astype(np.float32)
+        long_ = np.maximum(long_, 1.0).astype(np.float32)
+        w.add_tensor("rope_factors_long.weight", long_, GGMLType.F32)
+        w.add_tensor("rope_factors_short.weight", short, GGMLType.F32)
+        scale = args.ctx / args.longrope
+        w.add_kv("%s.rope.scaling.original_context_length" % arch, args.longrope)
+        w.add_kv("%s.rope.scaling.attn_factor" % arch,
+                 float(np.sqrt(1 + np.log(scale) / np.log(args.longrope))) if scale > 1 else 1.0)
+    if args.llama3_rope:
+        w.add_tensor("rope_freqs.weight", llama3_rope_freqs(args.rope_base, hd, args.llama3_rope), GGMLType.F32)
     biases = arch == "qwen2" if args.biases is None else args.biases
     for l in range(args.layers):
         p = "blk.%d." % l
         w.add_tensor(p + "attn_norm.weight", gain(E), GGMLType.F32)
-        w.add_tensor(p + "attn_q.weight", mat(nh * hd, E), qt)
-        w.add_tensor(p + "attn_k.weight", mat(nkv * hd, E), qt)
-        w.add_tensor(p + "attn_v.weight", mat(nkv * hd, E), qt)
-        if biases:
-            w.add_tensor(p + "attn_q.bias", (0.25 * rng.standard_normal(nh * hd)).astype(np.float32))
-            w.add_tensor(p + "attn_k.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
-            w.add_tensor(p + "attn_v.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
+        if args.fused_qkv or arch == "phi3":  # rows of q, then k, then v
+            w.add_tensor(p + "attn_qkv.weight", np.concatenate([mat(nh * hd, E), mat(nkv * hd, E), mat(nkv * hd, E)]), qt)
+            if biases:
+                w.add_tensor(p + "attn_qkv.bias", (0.25 * rng.standard_normal((nh + 2 * nkv) * hd)).astype(np.float32))
+        else:
+            w.add_tensor(p + "attn_q.weight", mat(nh * hd, E), qt)
+            w.add_tensor(p + "attn_k.weight", mat(nkv * hd, E), qt)
+            w.add_tensor(p + "attn_v.weight", mat(nkv * hd, E), qt)
+            if biases:
+                w.add_tensor(p + "attn_q.bias", (0.25 * rng.standard_normal(nh * hd)).astype(np.float32))
+                w.add_tensor(p + "attn_k.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
+                w.add_tensor(p + "attn_v.bias", (0.25 * rng.standard_normal(nkv * hd)).astype(np.float32))
         w.add_tensor(p + "attn_output.weight", mat(E, nh * hd), qt)
+        if arch in ("qwen3", "qwen3moe", "gemma3"):
+            w.add_tensor(p + "attn_q_norm.weight", gain(hd), GGMLType.F32)
+            w.add_tensor(p + "attn_k_norm.weight", gain(hd), GGMLType.F32)
+        if arch.startswith("gemma"):  # norms as llama.cpp's converter writes them: Gemma's (1 + w)
+            w.add_tensor(p + "post_attention_norm.weight", gain(E), GGMLType.F32)
+            w.add_tensor(p + "post_ffw_norm.weight", gain(E), GGMLType.F32)
         w.add_tensor(p + "ffn_norm.weight", gain(E), GGMLType.F32)
+        if n_exp:
+            w.add_tensor(p + "ffn_gate_inp.weight", mat(n_exp, E), GGMLType.F32 if args.router_f32 else qt)
+            w.add_tensor(p + "ffn_gate_exps.weight", np.stack([mat(FE, E) for _ in range(n_exp)]), qt)
+            w.add_tensor(p + "ffn_up_exps.weight", np.stack([mat(FE, E) for _ in range(n_exp)]), qt)
+            w.add_tensor(p + "ffn_down_exps.weight", np.stack([mat(E, FE) for _ in range(n_exp)]), qt)
+            continue
+        if arch == "phi3":  # Phi-3's gate_up_proj: the gate's rows, then up's
+            w.add_tensor(p + "ffn_up.weight", np.concatenate([mat(F, E), mat(F, E)]), qt)
+            w.add_tensor(p + "ffn_down.weight", mat(E, F), qt)
+            continue
         w.add_tensor(p + "ffn_gate.weight", mat(F, E), qt)
         w.add_tensor(p + "ffn_up.weight", mat(F, E), qt)
         w.add_tensor(p + "ffn_down.weight", mat(E, F), qt)
@@ -142,7 +234,28 @@ def build(args):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-o", "--output", required=True)
-    ap.add_argument("--arch", default="llama", choices=["llama", "mistral", "qwen2"])
+    ap.add_argument("--arch", default="llama",
+                    choices=["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3"])
+    ap.add_argument("--longrope", type=int, default=0,
+                    help="phi3: LongRoPE with this original context: rope_factors_long/short.weight, "
+                    "rope.scaling.original_context_length, rope.scaling.attn_factor (as llama.cpp's converter)")
+    ap.add_argument("--swa", type=int, default=0, help="gemma: attention.sliding_window (0: key absent)")
+    ap.add_argument("--swa-pattern", type=int, default=0, help="gemma: attention.sliding_window_pattern (0: absent)")
+    ap.add_argument("--rope-base-swa", type=float, default=0.0, help="gemma: rope.freq_base_swa (0: absent)")
+    ap.add_argument("--attn-softcap", type=float, default=0.0, help="gemma2: attn_logit_softcapping (0: absent)")
+    ap.add_argument("--final-softcap", type=float, default=0.0, help="gemma: final_logit_softcapping (0: absent)")
+    ap.add_argument("--fused-qkv", action="store_true", help="one attn_qkv.weight (default for phi3)")
+    ap.add_argument("--head-dim", type=int, default=0, help="attention.key_length (default dim / heads)")
+    ap.add_argument("--experts", type=int, default=0, help="mixture of experts: expert_count (llama: Mixtral layout)")
+    ap.add_argument("--experts-used", type=int, default=2, help="expert_used_count")
+    ap.add_argument("--ff-exp", type=int, default=0, help="qwen3moe expert_feed_forward_length (default --ff)")
+    ap.add_argument("--router-f32", action="store_true", help="router (ffn_gate_inp) in F32 whatever --type")
+    ap.add_argument("--llama3-rope", default=None,
+                    help="factor,low_freq_factor,high_freq_factor,original_max_position_embeddings: rope_freqs.weight")
+    ap.add_argument("--rope-scaling", default="linear",
+                    help="linear, yarn, or any other name, written as rope.scaling.type (for refusal tests)")
+    ap.add_argument("--yarn-orig-ctx", type=int, default=256, help="rope.scaling.original_context_length (yarn)")
+    ap.add_argument("--attn-factor", type=float, default=1.0, help="rope.scaling.attn_factor")
     ap.add_argument("--vocab", type=int, default=320)
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--layers", type=int, default=2)

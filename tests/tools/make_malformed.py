@@ -386,11 +386,11 @@ def main():
     emit('tokens_as_scalar', build(with_kv('tokenizer.ggml.tokens', STR, 'abc'), tensors)[0], 'gguf_ok')
     emit('block_count_str', build(with_kv('llama.block_count', STR, '1'), tensors)[0], 'gguf_ok')
     emit('embd_negative', build(with_kv('llama.embedding_length', I32, -32), tensors)[0], 'gguf_ok')
-    # a tensor the model does not use must be refused by name, never ignored (Llama 3's RoPE frequency factors,
-    # an MoE router, a stray tensor anywhere in the list)
+    # a tensor the model does not use must be refused by name, never ignored (a Gemma 2 post-norm, an MoE router
+    # in a file without expert_count, a qwen3 q norm in a llama file, a stray tensor anywhere in the list)
     E = N_EMBD
     hd = E // N_HEAD
-    extra = [('rope_freqs.weight', [hd // 2], T_F32, f32(np.ones(hd // 2)), None),
+    extra = [('blk.0.post_attention_norm.weight', [E], T_F32, f32(np.ones(E)), None),
              ('blk.0.ffn_gate_inp.weight', [E, 4], T_F32, f32(np.zeros(4 * E)), None),
              ('blk.1.attn_q_norm.weight', [hd], T_F32, f32(np.ones(hd)), None)]
     for i, t in enumerate(extra):

@@ -194,7 +194,7 @@ int main(void) {
     char pa[64], pb[64];
     snprintf(pa, sizeof pa, "/tmp/octet_test_pipeline_a_%ld.gguf", (long)getpid());
     snprintf(pb, sizeof pb, "/tmp/octet_test_pipeline_b_%ld.gguf", (long)getpid());
-    octet__synth_shape sh = {"test-pipeline", 64, 5, 4, 2, 128, 300, 64};
+    octet__synth_shape sh = {"test-pipeline", 64, 5, 4, 2, 128, 300, 64, NULL, 0, 0.0f, 0.0f, 0, {0}, 0, 0, 0, 0, 0, 0.0f, 0};
     octet_error err;
     CHECKF(octet__synth_write(pa, &sh, "F32", 1, 7, NULL, &err) == 0, "%s", err.msg);
     CHECKF(octet__synth_write(pb, &sh, "F32", 1, 8, NULL, &err) == 0, "%s", err.msg); /* same shape, other weights */

@@ -483,6 +483,22 @@ static void rmsnorm_rows(octet__int_state *st, int32_t *out, const int32_t *in, 
     else octet__pool_run(st->pool, norm_run, &t);
 }
 
+/* qwen3: RMSNorm of every head of q and k in place (Q16, gains [head_dim], the model's epsilon), before the heads
+ * are quantized and rotated: the integer RMSNorm kernel on head_dim values per head. */
+static void qk_norm_run(void *ctx, int ith, int nth) {
+    octet__int_state *st = ctx;
+    const octet__int_weights *w = st->w;
+    const octet__int_layer *L = &w->layers[st->layer];
+    const int hd = w->head_dim, heads = w->n_head + w->n_head_kv;
+    for (int job = ith; job < st->n_tok * heads; job += nth) {
+        const int t = job / heads, h = job % heads;
+        int32_t *v = h < w->n_head ? st->q + (size_t)t * (size_t)st->q_dim + (size_t)h * (size_t)hd
+                                   : st->k + (size_t)t * (size_t)st->kv_dim + (size_t)(h - w->n_head) * (size_t)hd;
+        if (h < w->n_head) st->rmsnorm(v, v, L->q_g, L->q_gs, hd, w->eps_q32);
+        else st->rmsnorm(v, v, L->k_g, L->k_gs, hd, w->eps_q32);
+    }
+}
+
 /* One head of hd Q16 values into the halves layout (pair i at i and half + i) when the model rotates adjacent
  * pairs; elements past n_rot stay in place. */
 static void to_halves(const octet__int_weights *w, const int32_t *v, int32_t *out) {
@@ -696,6 +712,7 @@ static void forward_rows(octet__int_state *st, const int32_t *tokens, int n_tok,
             const int32_t *b[3] = {L->bq, L->bk, L->bv};
             matmul(st, 3, ms, y, b, st->xn, n_tok, 0, -1);
         }
+        if (L->q_g) octet__pool_run(st->pool, qk_norm_run, st);
         if (n_tok == 1) qkv_run(st, 0, 1); /* one token is one job: no pool round */
         else octet__pool_run(st->pool, qkv_run, st);
         octet__pool_run(st->pool, attn_run, st);

@@ -37,6 +37,8 @@ typedef struct octet__int_layer {
     int32_t *attn_g, *ffn_g; /* [n_embd] gains in Q(attn_gs / ffn_gs) */
     int attn_gs, ffn_gs;
     int32_t *bq, *bk, *bv;   /* Q16 biases or NULL */
+    int32_t *q_g, *k_g;      /* qwen3: [head_dim] per-head q / k norm gains in Q(q_gs / k_gs), or NULL */
+    int q_gs, k_gs;
 } octet__int_layer;
 
 #define OCTET_INT_ROPE_BITS 10 /* each cos/sin table level has 2^10 entries */

@@ -155,6 +155,8 @@ void octet__int_weights_free(octet__int_weights *w) {
             octet__free(L->bq);
             octet__free(L->bk);
             octet__free(L->bv);
+            octet__free(L->q_g);
+            octet__free(L->k_g);
         }
         octet__free(w->layers);
     }
@@ -174,6 +176,19 @@ int octet__int_weights_build(octet__int_weights **out, const octet_model *m, oct
                           "integer mode: n_embd %d, n_ff %d and n_head * head_dim must be multiples of 32 and "
                           "head_dim (%d) at most 512",
                           hp->n_embd, hp->n_ff, hp->head_dim);
+    /* architecture features the integer pass does not have yet: refused by name rather than ignored */
+    if (hp->ffn_gelu || hp->attn_softcap > 0.0f || hp->final_softcap > 0.0f || hp->n_swa || hp->embd_scale != 1.0f ||
+        m->layers[0].attn_post_norm)
+        return octet__err(err, OCTET_EUNSUPPORTED,
+                          "integer mode: the %s architecture (GELU gating, soft-capping, post-norms "
+                          "blk.N.post_attention_norm.weight, sliding-window layers) is not implemented in integer "
+                          "mode yet (use float mode)",
+                          hp->arch);
+    if (hp->n_expert)
+        return octet__err(err, OCTET_EUNSUPPORTED,
+                          "integer mode: mixture-of-experts layers (blk.N.ffn_gate_inp.weight, %d experts) are not "
+                          "implemented in integer mode yet (use float mode)",
+                          hp->n_expert);
     octet__int_weights *w = octet__calloc(1, sizeof *w);
     if (!w) return octet__err(err, OCTET_ENOMEM, "integer mode: out of memory");
     w->n_vocab = hp->n_vocab;
@@ -206,7 +221,12 @@ int octet__int_weights_build(octet__int_weights **out, const octet_model *m, oct
         I->bq = build_bias(L->bq, (int)L->wq.ne[1]);
         I->bk = build_bias(L->bk, (int)L->wk.ne[1]);
         I->bv = build_bias(L->bv, (int)L->wv.ne[1]);
-        if (!I->attn_g || !I->ffn_g || (L->bq && !I->bq) || (L->bk && !I->bk) || (L->bv && !I->bv))
+        if (L->q_norm) { /* qwen3: the per-head norms run on the Q16 heads with the integer RMSNorm */
+            I->q_g = build_gains(L->q_norm, hp->head_dim, &I->q_gs);
+            I->k_g = build_gains(L->k_norm, hp->head_dim, &I->k_gs);
+        }
+        if (!I->attn_g || !I->ffn_g || (L->bq && !I->bq) || (L->bk && !I->bk) || (L->bv && !I->bv) ||
+            (L->q_norm && (!I->q_g || !I->k_g)))
             rc = octet__err(err, OCTET_ENOMEM, "integer mode: out of memory");
     }
     if (!rc) rc = build_mat(&w->embd, &m->tok_embd, "token_embd", err);
@@ -233,7 +253,9 @@ int octet__int_weights_build(octet__int_weights **out, const octet_model *m, oct
     }
     memcpy(w->phi, m->rope_phi, (size_t)(hp->n_rot / 2) * sizeof *w->phi);
     w->eps_q32 = (int64_t)llround((double)hp->norm_eps * 4294967296.0);
-    double c = 1.0 / (127.0 * sqrt((double)hp->head_dim));
+    /* the RoPE magnitude (YaRN, rope.scaling.attn_factor: float mode multiplies cos and sin by it) scales q and k,
+     * so the scores by its square; rope_freqs and the scaled frequencies are in the phases (m->rope_phi) */
+    double c = (double)hp->rope_mscale * (double)hp->rope_mscale / (127.0 * sqrt((double)hp->head_dim));
     int e = 0;
     double mant = frexp(c, &e); /* c = mant * 2^e, mant in [0.5, 1) */
     long long mm = llround(mant * 2147483648.0);
