@@ -197,9 +197,11 @@ static void test_float_helpers(const octet__kset *ref, const octet__kset *ks) {
         for (int j = 0; j < 64; j++) p[j] = fabsf(t_rng_f(&rng));
         const float a = ref->f.dot_f32(q, k, hd), b = ks->f.dot_f32(q, k, hd);
         CHECKF(memcmp(&a, &b, 4) == 0, "%s fdot hd %lld", ks->name, (long long)hd);
-        ref->f.scores_f32(o0, q, k, stride, 64, hd, 0.125f);
-        ks->f.scores_f32(o1, q, k, stride, 64, hd, 0.125f);
-        CHECKF(memcmp(o0, o1, 64 * 4) == 0, "%s scores hd %lld", ks->name, (long long)hd);
+        for (int nk = 63; nk <= 64; nk++) { /* an odd and an even key count */
+            ref->f.scores_f32(o0, q, k, stride, nk, hd, 0.125f);
+            ks->f.scores_f32(o1, q, k, stride, nk, hd, 0.125f);
+            CHECKF(memcmp(o0, o1, (size_t)nk * 4) == 0, "%s scores hd %lld keys %d", ks->name, (long long)hd, nk);
+        }
         ref->f.wsum_f32(o0, p, 0.03f, k, stride, 64, hd);
         ks->f.wsum_f32(o1, p, 0.03f, k, stride, 64, hd);
         CHECKF(memcmp(o0, o1, (size_t)hd * 4) == 0, "%s wsum hd %lld", ks->name, (long long)hd);
