@@ -7,13 +7,15 @@
  * sample standard deviation of those speeds (llama-bench's avg_ts and stddev_ts). Comma lists (-p 128,512
  * -n 32,128 -t 1,2 --exec float,int) run every combination. Token ids are random (fixed seed) in the vocabulary.
  *
- * Memory roofline: a STREAM-style probe (copy c=a and triad a=b+s*c over three buffers of --probe-mb MiB each,
- * much larger than the caches, split over the same thread count as the test; STREAM's byte counting: copy
- * moves 2 and triad 3 words per element; median of 5 runs) gives this machine's bandwidth. Bytes per token are
+ * Memory roofline: a probe measures this machine's memory bandwidth with the test's thread count over buffers of
+ * --probe-mb MiB each (much larger than the caches): a read-only stream (every thread sums its share of one
+ * buffer, with and without software prefetch; the best run), the bandwidth generation is held against, and
+ * STREAM's copy (c=a) and triad (a=b+s*c) for reference (STREAM's byte counting: 2 and 3 words per element;
+ * medians of 5 runs). Bytes per token are
  * what a token must bring from memory: for tg, every matrix weight byte once per token, one token_embd row, the
  * norms, and the K and V cache rows it attends to (f32, at the mean position n/2 of the run); for pp the weights
  * are read once per batch, so they are divided by the batch size. GB/s = bytes/token x tokens/s, and roofline%
- * = GB/s / probe triad GB/s.
+ * = GB/s / probe read GB/s (the column bandwidth_gbs).
  *
  * Energy, measured: where Linux exposes RAPL energy counters (powercap.c: the package zones under
  * /sys/class/powercap, or under $OCTET_SYSFS_ROOT/class/powercap for tests) and they are readable, the package
@@ -37,6 +39,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,20 +48,45 @@
 #include "energy.h"
 #include "powercap.h"
 
-/* ---- STREAM-style bandwidth probe --------------------------------------------------------------------------- */
+/* ---- bandwidth probe: read-only stream (the reference), STREAM copy and triad ----------------------------------
+ * Token generation only reads (the weights, once per token), so the bandwidth it is held against is the best
+ * read-only rate this process can reach: every thread sums its contiguous share of one large buffer (8 independent
+ * 64-bit accumulators over 64-byte lines, plain loads the compiler may vectorize), in two variants - the hardware
+ * prefetchers alone, and with a software prefetch 2 KiB ahead of each thread's stream as octet's kernels issue -
+ * and the best run of either is reported (a peer, or octet, reading faster than the probe would mean the probe is
+ * wrong). The buffer is 2 MiB-aligned with transparent huge pages requested where Linux offers them (the
+ * repacked weights live in such memory too). STREAM's copy (c = a) and triad (a = b + 3c) are kept for reference
+ * (STREAM's byte counting: 2 and 3 words per element; median of the runs). */
 typedef struct probe_arg {
     double *a, *b, *c;
     size_t lo, hi;
-    int kind; /* 0 copy, 1 triad */
+    int kind;       /* 0 copy, 1 triad, 2 read, 3 read with software prefetch */
+    uint64_t sum;   /* read: the checksum */
 } probe_arg;
+
+static volatile uint64_t probe_sink; /* the read checksums go here, so the loads are kept */
+
+static uint64_t probe_read(const uint64_t *p, size_t n, int pf) {
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        if (pf) __builtin_prefetch(p + i + 256, 0, 3); /* 2 KiB ahead (32 lines) */
+        s0 += p[i], s1 += p[i + 1], s2 += p[i + 2], s3 += p[i + 3];
+        s4 += p[i + 4], s5 += p[i + 5], s6 += p[i + 6], s7 += p[i + 7];
+    }
+    for (; i < n; i++) s0 += p[i];
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+}
 
 static void *probe_worker(void *p) {
     probe_arg *t = p;
     double *restrict a = t->a, *restrict b = t->b, *restrict c = t->c;
     if (t->kind == 0)
         for (size_t i = t->lo; i < t->hi; i++) c[i] = a[i];
-    else
+    else if (t->kind == 1)
         for (size_t i = t->lo; i < t->hi; i++) a[i] = b[i] + 3.0 * c[i];
+    else
+        t->sum = probe_read((const uint64_t *)(const void *)a + t->lo, t->hi - t->lo, t->kind == 3);
     return NULL;
 }
 
@@ -67,35 +95,47 @@ static int cmp_dbl(const void *x, const void *y) {
     return (a > b) - (a < b);
 }
 
-/* Median GB/s of copy and triad with nth threads over three buffers of mb MiB. Returns -1 on failure. */
-static int probe_bandwidth(int nth, int mb, double *copy_gbs, double *triad_gbs) {
+static double *probe_alloc(size_t bytes) {
+    const size_t align = (size_t)2 << 20;
+    void *p = aligned_alloc(align, (bytes + align - 1) / align * align);
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, (bytes + align - 1) / align * align, MADV_HUGEPAGE); /* a hint; failure is harmless */
+#endif
+    return p;
+}
+
+/* GB/s with nth threads over three buffers of mb MiB: the best read-only run (kinds 2 and 3), and the medians of
+ * copy and triad. Returns -1 on failure. */
+static int probe_bandwidth(int nth, int mb, double *read_gbs, double *copy_gbs, double *triad_gbs) {
     size_t n = (size_t)mb * 1048576 / sizeof(double);
-    double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+    double *a = probe_alloc(n * sizeof *a), *b = probe_alloc(n * sizeof *b), *c = probe_alloc(n * sizeof *c);
     if (!a || !b || !c) {
         free(a), free(b), free(c);
         return -1;
     }
     for (size_t i = 0; i < n; i++) a[i] = 1.0, b[i] = 2.0, c[i] = 0.5;
-    enum { RUNS = 5 };
-    double res[2][RUNS];
+    enum { RUNS = 5, KINDS = 4 };
+    double res[KINDS][RUNS];
     pthread_t th[256];
     probe_arg args[256];
     for (int run = 0; run < RUNS; run++)
-        for (int kind = 0; kind < 2; kind++) {
+        for (int kind = 0; kind < KINDS; kind++) {
             double t0 = cli_now_ms();
             for (int i = 0; i < nth; i++) {
-                args[i] = (probe_arg){a, b, c, n * (size_t)i / (size_t)nth, n * (size_t)(i + 1) / (size_t)nth, kind};
+                args[i] = (probe_arg){a, b, c, n * (size_t)i / (size_t)nth, n * (size_t)(i + 1) / (size_t)nth, kind, 0};
                 if (i > 0) pthread_create(&th[i], NULL, probe_worker, &args[i]);
             }
             probe_worker(&args[0]);
             for (int i = 1; i < nth; i++) pthread_join(th[i], NULL);
             double s = (cli_now_ms() - t0) / 1e3;
-            res[kind][run] = (double)n * sizeof(double) * (kind == 0 ? 2 : 3) / s / 1e9;
+            for (int i = 0; i < nth; i++) probe_sink += args[i].sum;
+            const int words = kind == 0 ? 2 : kind == 1 ? 3 : 1;
+            res[kind][run] = (double)n * sizeof(double) * words / s / 1e9;
         }
-    qsort(res[0], RUNS, sizeof(double), cmp_dbl);
-    qsort(res[1], RUNS, sizeof(double), cmp_dbl);
+    for (int k = 0; k < KINDS; k++) qsort(res[k], RUNS, sizeof(double), cmp_dbl);
     *copy_gbs = res[0][RUNS / 2];
     *triad_gbs = res[1][RUNS / 2];
+    *read_gbs = res[2][RUNS - 1] > res[3][RUNS - 1] ? res[2][RUNS - 1] : res[3][RUNS - 1];
     free(a), free(b), free(c);
     return 0;
 }
@@ -104,7 +144,7 @@ static int probe_bandwidth(int nth, int mb, double *copy_gbs, double *triad_gbs)
 typedef struct result {
     int exec, n_threads, n_prompt, n_gen, n_batch, n_par;
     double avg_ns, stddev_ns, avg_ts, stddev_ts;
-    double bytes_per_tok, gbs, bw_gbs, roof_pct;
+    double bytes_per_tok, gbs, bw_gbs, roof_pct, triad_gbs; /* bw_gbs: the probe's read bandwidth */
     double j_compute, j_memory; /* the estimate */
     double j_measured;          /* RAPL package joules per token, when measured */
     int available, measured;
@@ -178,7 +218,7 @@ static void print_header(const char *fmt) {
                "n_cpu_moe,split_mode,main_gpu,no_kv_offload,flash_attn,devices,tensor_split,tensor_buft_overrides,"
                "load_mode,embeddings,no_op_offload,no_host,fit_target,fit_min_ctx,n_prompt,n_gen,n_depth,"
                "test_time,avg_ns,stddev_ns,avg_ts,stddev_ts,exec,bytes_per_token,achieved_gbs,bandwidth_gbs,"
-               "roofline_pct,j_per_token,j_compute,j_memory,n_parallel,energy_source,j_estimated\n");
+               "roofline_pct,j_per_token,j_compute,j_memory,n_parallel,energy_source,j_estimated,triad_gbs\n");
     } else if (strcmp(fmt, "md") == 0) {
         printf("| model | size | params | exec, kernels | threads | test | t/s | MB/token | GB/s | roofline | mJ/token | "
                "energy |\n");
@@ -214,11 +254,11 @@ static void print_row(const char *fmt, const result *r, const char *model, const
                r->n_batch, r->n_threads, "mmap", r->n_prompt, r->n_gen, ts);
         if (r->available)
             printf("\"%.0f\",\"%.0f\",\"%.6f\",\"%.6f\",\"%s\",\"%.0f\",\"%.3f\",\"%.3f\",\"%.1f\",\"%.6g\",\"%.6g\","
-                   "\"%.6g\",\"%d\",\"%s\",\"%.6g\"\n",
+                   "\"%.6g\",\"%d\",\"%s\",\"%.6g\",\"%.3f\"\n",
                    r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts, exec, r->bytes_per_tok, r->gbs, r->bw_gbs,
-                   r->roof_pct, jt, r->j_compute, r->j_memory, r->n_par, src, je);
+                   r->roof_pct, jt, r->j_compute, r->j_memory, r->n_par, src, je, r->triad_gbs);
         else
-            printf("\"\",\"\",\"\",\"\",\"%s\",\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"%d\",\"\",\"\"\n", exec,
+            printf("\"\",\"\",\"\",\"\",\"%s\",\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"%d\",\"\",\"\",\"\"\n", exec,
                    r->n_par);
     } else if (strcmp(fmt, "md") == 0) {
         if (r->available) {
@@ -243,9 +283,9 @@ static void print_row(const char *fmt, const result *r, const char *model, const
             printf(", \"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f, "
                    "\"bytes_per_token\": %.0f, \"achieved_gbs\": %.3f, \"bandwidth_gbs\": %.3f, \"roofline_pct\": %.2f, "
                    "\"j_per_token\": %.6g, \"j_compute\": %.6g, \"j_memory\": %.6g, \"energy_source\": \"%s\", "
-                   "\"j_estimated\": %.6g",
+                   "\"j_estimated\": %.6g, \"triad_gbs\": %.3f",
                    r->avg_ns, r->stddev_ns, r->avg_ts, r->stddev_ts, r->bytes_per_tok, r->gbs,
-                   r->bw_gbs, r->roof_pct, jt, r->j_compute, r->j_memory, src, je);
+                   r->bw_gbs, r->roof_pct, jt, r->j_compute, r->j_memory, src, je, r->triad_gbs);
         printf("}");
     }
     fflush(stdout);
@@ -370,7 +410,7 @@ int cmd_bench(int argc, char **argv) {
     }
     if (!cli_dist_quiet(&cd)) print_header(fmt);
     int first = 1, status = EXIT_OK;
-    double bw_cache[257] = {0};
+    double bw_cache[257] = {0}, triad_cache[257] = {0};
     for (int ie = 0; ie < n_ex; ie++)
         for (int it = 0; it < n_t; it++) {
             int nth = ts[it];
@@ -410,11 +450,13 @@ int cmd_bench(int argc, char **argv) {
             if (!no_probe) {
                 int k = real_nth > 256 ? 256 : real_nth;
                 if (bw_cache[k] == 0) {
-                    double cp, tr;
-                    if (probe_bandwidth(k > 0 ? k : 1, probe_mb, &cp, &tr) == 0) {
-                        bw_cache[k] = tr;
-                        fprintf(stderr, "octet bench: bandwidth probe, %d thread(s), %d MiB buffers: copy %.2f GB/s, "
-                                        "triad %.2f GB/s (median of 5)\n", k, probe_mb, cp, tr);
+                    double rd, cp, tr;
+                    if (probe_bandwidth(k > 0 ? k : 1, probe_mb, &rd, &cp, &tr) == 0) {
+                        bw_cache[k] = rd;
+                        triad_cache[k] = tr;
+                        fprintf(stderr, "octet bench: bandwidth probe, %d thread(s), %d MiB buffers: read %.2f GB/s "
+                                        "(best of 10), copy %.2f GB/s, triad %.2f GB/s (medians of 5); roofline = "
+                                        "GB/s / read\n", k, probe_mb, rd, cp, tr);
                     } else {
                         bw_cache[k] = -1;
                     }
@@ -474,6 +516,7 @@ int cmd_bench(int argc, char **argv) {
                 r.bytes_per_tok = wbytes / per_batch + ms.embd_row_bytes + kv_row * n_past;
                 r.gbs = r.bytes_per_tok * r.avg_ts / 1e9;
                 r.bw_gbs = bw;
+                r.triad_gbs = bw > 0 ? triad_cache[real_nth > 256 ? 256 : real_nth] : 0;
                 r.roof_pct = bw > 0 ? 100.0 * r.gbs / bw : 0;
                 double ops[E_N], pj = 0;
                 count_ops(&ms, &mi, r.exec, n_past, ops);

@@ -43,6 +43,12 @@
                                 int64_t hd);                                                                     \
     void octet__fexp_f32_##sfx(float *y, const float *x, int64_t n, float m, float s);
 
+/* the avx512 set's attention helpers (avx512/float_avx512.c) */
+void octet__fscores_f32_avx512(float *out, const float *q, const float *k, size_t stride, int64_t n, int64_t hd,
+                               float scale);
+void octet__fwsum_f32_avx512(float *out, const float *p, float inv, const float *v, size_t stride, int64_t n,
+                             int64_t hd);
+
 /* exp_f32's constants (both tables). The algorithm is Cephes' single-precision expf (S. L. Moshier, Cephes Math
  * Library, expf.c): n = round(x log2 e) by adding 1.5 2^23; r = x - n ln2 in two parts (Cody-Waite: the high
  * part has few bits, so n C1 is exact); e^r by its degree-7 minimax polynomial on [-ln2/2, ln2/2]; times 2^n

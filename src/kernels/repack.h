@@ -101,4 +101,9 @@ void octet__pack_q4_1x16_avx512(int64_t n, void *dst, const void *w, size_t w_st
 void octet__pack_q5_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 void octet__pack_q5_1x16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
 
+/* ---- the avx2 set's (src/kernels/avx2/repack_avx2.c): Q4_0 x16 through 256-bit maddubs, rows 0..7 and 8..15 of a
+ * group in two passes; the same contract as above (aux may be NULL), for CPUs with AVX2, FMA and F16C */
+octet__gemm_x16_kernel octet__gemm_q4_0x16_avx2;
+void octet__pack_q4_0x16_avx2(int64_t n, void *dst, const void *w, size_t w_stride);
+
 #endif

@@ -377,12 +377,16 @@ static int64_t mm_x16_rows(mm_task *t, int j, int64_t lo, int64_t hi, const octe
     for (; lo + 16 <= hi && lo / 16 < pk->groups; lo += 16) {
         const uint8_t *pf = octet__mm_next(pc, j, lo + 16);
         const uint8_t *g = pk->data + (size_t)(lo / 16) * pk->group_bytes;
+        /* without a bias or output row pointers the kernel writes the outputs in place (stride n_out) */
+        const int direct = !t->yrows && !t->bias[j];
         for (int i = 0; i < t->n_tok; i += MM_X16_TOK) {
             const int nc = t->n_tok - i < MM_X16_TOK ? t->n_tok - i : MM_X16_TOK;
-            pk->gemm(t->n_in, v, 16, g, i ? NULL : pf, t->a + (size_t)i * t->a_stride, t->a_stride, nc,
+            pk->gemm(t->n_in, direct ? t->y[j] + (size_t)i * (size_t)n_out + (size_t)lo : v,
+                     direct ? (size_t)n_out : 16, g, i ? NULL : pf, t->a + (size_t)i * t->a_stride, t->a_stride, nc,
                      t->aux ? t->aux + (size_t)i * t->aux_stride : NULL, t->aux_stride);
-            for (int c = 0; c < nc; c++)
-                for (int k = 0; k < 16; k++) mm_store(t, t->y[j], n_out, i + c, lo + k, v[c * 16 + k], t->bias[j]);
+            if (!direct)
+                for (int c = 0; c < nc; c++)
+                    for (int k = 0; k < 16; k++) mm_store(t, t->y[j], n_out, i + c, lo + k, v[c * 16 + k], t->bias[j]);
         }
     }
     return lo;

@@ -1,6 +1,6 @@
 /*
  * packed.h - the model's load-time repacked weights (layouts in src/kernels/repack.h): for each weight
- * matrix whose type has a layout for the kernels this CPU runs (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K with AVX-512 VNNI), a copy of its rows in
+ * matrix whose type has a layout for the kernels this CPU runs (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K with AVX-512 VNNI; Q4_0 with AVX2), a copy of its rows in
  * groups of 16, built once per model by the first float session that needs it, shared read-only by every later
  * session, freed by octet_model_close.
  *

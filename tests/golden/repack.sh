@@ -5,8 +5,9 @@
 # output rows that are not a multiple of 16 (vocab 310, 301: the tail rows take the other path), grouped-query
 # attention (16-row k/v matrices), a tied output, qwen2 biases. For each: 1, 3 and 12 tokens (generation-sized
 # and prompt-sized batches), -t 1 and -t 2, and --no-mmap (no repacking) against the mapped file. Skipped when the
-# CPU has no AVX-512 VNNI (nothing is repacked then; the comparison would be vacuous). Then, on every model, the
-# logits of every kernel set this CPU runs (--isa) must equal the ref set's, in float and in integer mode.
+# CPU has no AVX-512 VNNI (only Q4_0 is repacked then, by the avx2 set, which the next comparison covers). Then, on
+# every model, the logits of every kernel set this CPU runs (--isa) must equal the ref set's, in float and in
+# integer mode (the avx2 set repacks Q4_0 matrices, so --isa avx2 runs its x16 kernel against the ref dots).
 # Env: OCTET (default ./octet), PY (default /usr/bin/python3).
 set -u
 cd "$(dirname "$0")/../.."

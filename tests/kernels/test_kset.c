@@ -144,7 +144,7 @@ static void test_types(const octet__kset *ref, const octet__kset *ks) {
 /* load-time layouts: 16 rows packed, every token against the ref dot of each row */
 static void test_repack(const octet__kset *ref, const octet__kset *ks) {
     static float x[MAXN], act[MAXN];
-    static uint8_t w[16 * MAXN * 4], a[MAXTOK * MAXN * 4], group[16 * MAXN * 4 + 4096];
+    static uint8_t w[16 * MAXN * 4], a[MAXTOK * MAXN * 4], group[16 * MAXN * 4 + 4096], group_ref[16 * MAXN * 4 + 4096];
     static octet__q8_aux aux[MAXTOK * MAXN / 32];
     static float s[MAXTOK * 16];
     for (int type = 0; type < OCTET_TYPE_COUNT; type++) {
@@ -165,8 +165,25 @@ static void test_repack(const octet__kset *ref, const octet__kset *ks) {
             if (vdt == OCTET_TYPE_Q8_0) make_aux(a, ab, MAXTOK, n, aux, (size_t)n / 32);
             CHECK(rk->group_bytes(n) <= sizeof group);
             rk->pack(n, group, w, rb);
-            for (int nc = 1; nc <= MAXTOK; nc += 4) {
-                rk->gemm(n, s, 16, group, NULL, a, ab, nc, vdt == OCTET_TYPE_Q8_0 ? aux : NULL, (size_t)n / 32);
+            /* the set's packer writes the layout's bytes (repack.h), as its portable packer does */
+            void (*ref_pack)(int64_t, void *, const void *, size_t) =
+                type == OCTET_TYPE_Q8_0   ? octet__pack_q8_0x16_ref
+                : type == OCTET_TYPE_Q4_0 ? octet__pack_q4_0x16_ref
+                : type == OCTET_TYPE_Q4_1 ? octet__pack_q4_1x16_ref
+                : type == OCTET_TYPE_Q5_0 ? octet__pack_q5_0x16_ref
+                : type == OCTET_TYPE_Q5_1 ? octet__pack_q5_1x16_ref
+                : type == OCTET_TYPE_Q4_K ? octet__pack_q4_Kx16_ref
+                                          : NULL;
+            CHECKF(ref_pack != NULL, "%s %s: a layout without a portable packer", ks->name, tr->name);
+            if (ref_pack) {
+                ref_pack(n, group_ref, w, rb);
+                CHECKF(memcmp(group, group_ref, rk->group_bytes(n)) == 0, "%s %s packer n %lld", ks->name, tr->name,
+                       (long long)n);
+            }
+            /* tiles of every size the kernels have (1..8 tokens and beyond); nc 2 without aux */
+            for (int nc = 1; nc <= MAXTOK; nc += nc < 9 ? 1 : 4) {
+                const int use_aux = vdt == OCTET_TYPE_Q8_0 && nc != 2;
+                rk->gemm(n, s, 16, group, NULL, a, ab, nc, use_aux ? aux : NULL, (size_t)n / 32);
                 for (int c = 0; c < nc; c++)
                     for (int r = 0; r < 16; r++) {
                         float want;
@@ -190,9 +207,11 @@ static void test_float_helpers(const octet__kset *ref, const octet__kset *ks) {
         for (int j = 0; j < 64; j++) p[j] = fabsf(t_rng_f(&rng));
         const float a = ref->f.dot_f32(q, k, hd), b = ks->f.dot_f32(q, k, hd);
         CHECKF(memcmp(&a, &b, 4) == 0, "%s fdot hd %lld", ks->name, (long long)hd);
-        ref->f.scores_f32(o0, q, k, stride, 64, hd, 0.125f);
-        ks->f.scores_f32(o1, q, k, stride, 64, hd, 0.125f);
-        CHECKF(memcmp(o0, o1, 64 * 4) == 0, "%s scores hd %lld", ks->name, (long long)hd);
+        for (int nk = 63; nk <= 64; nk++) { /* an odd and an even key count */
+            ref->f.scores_f32(o0, q, k, stride, nk, hd, 0.125f);
+            ks->f.scores_f32(o1, q, k, stride, nk, hd, 0.125f);
+            CHECKF(memcmp(o0, o1, (size_t)nk * 4) == 0, "%s scores hd %lld keys %d", ks->name, (long long)hd, nk);
+        }
         ref->f.wsum_f32(o0, p, 0.03f, k, stride, 64, hd);
         ks->f.wsum_f32(o1, p, 0.03f, k, stride, 64, hd);
         CHECKF(memcmp(o0, o1, (size_t)hd * 4) == 0, "%s wsum hd %lld", ks->name, (long long)hd);

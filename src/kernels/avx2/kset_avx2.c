@@ -57,6 +57,10 @@ void octet__kset_init_avx2(octet__kset *ks) {
     PANEL(Q6_K, octet__panel_bytes_q6_K_avx2, octet__pack_q6_K_avx2, octet__panel_gemm_q6_K_avx2);
 #undef PANEL
 
+    /* Q4_0 matrices repacked at load into the x16 layout (../repack.h; the avx512 set replaces the kernel) */
+    ks->repack[OCTET_TYPE_Q4_0] =
+        (octet__repack_kernels){octet__q4_0x16_bytes, octet__pack_q4_0x16_avx2, octet__gemm_q4_0x16_avx2};
+
     ks->f = (octet__fkernel_table){octet__fdot_f32_avx2, octet__faxpy_f32_avx2, octet__fscale_f32_avx2,
                                    octet__fscores_f32_avx2, octet__fwsum_f32_avx2, octet__fexp_f32_avx2};
 

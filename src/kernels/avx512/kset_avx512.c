@@ -4,6 +4,7 @@
  * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and Q4_K matrices in groups of 16 rows, one group serving generation and prompts alike.
  */
 #include "kernels/int_repack.h"
+#include "kernels/kernels_impl.h"
 #include "kernels/kset.h"
 
 void octet__kset_init_avx512(octet__kset *ks) {
@@ -19,6 +20,9 @@ void octet__kset_init_avx512(octet__kset *ks) {
         (octet__repack_kernels){octet__q5_1x16_bytes, octet__pack_q5_1x16_avx512, octet__gemm_q5_1x16_avx512};
     ks->repack[OCTET_TYPE_Q4_K] =
         (octet__repack_kernels){octet__q4_Kx16_bytes, octet__pack_q4_Kx16_avx512, octet__gemm_q4_Kx16_avx512};
+    /* float attention: scores two keys and the weighted sum sixteen lanes at a time */
+    ks->f.scores_f32 = octet__fscores_f32_avx512;
+    ks->f.wsum_f32 = octet__fwsum_f32_avx512;
 #ifndef OCTET_INTONLY
     /* integer mode: its Q8 weights in the same q8_0x16 groups, and attention scores sixteen keys at a time */
     octet__ikernel_table *ik = &ks->i;

@@ -94,7 +94,7 @@ void octet__pack_q8_0x16_avx512(int64_t n, void *dst, const void *w, size_t w_st
 static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s, size_t s_stride, const uint8_t *g,
                                                              pf_stream *pfs, const uint8_t *a, size_t a_stride,
                                                              const int T, const octet__q8_aux *aux, size_t aux_stride,
-                                                             const int Q4) {
+                                                             const int Q4, const int AUX) {
     const size_t block = Q4 == 4   ? OCTET__Q51X16_BLOCK
                          : Q4 == 3 ? OCTET__Q50X16_BLOCK
                          : Q4 == 2 ? OCTET__Q41X16_BLOCK
@@ -151,30 +151,48 @@ static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s,
             }
             continue;
         }
+        /* per token one chain of 8 VPDPBUSD (two of 4 for 1-2 tokens, whose few chains would wait on each other's
+         * latency), issued operand by operand across the tokens (k outer, c inner) so that consecutive
+         * instructions are independent and the chains overlap */
+        __m512i p[8], p1[2];
+        const int two = T <= 2;
         _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
             const block_q8_0 *y = (const block_q8_0 *)(const void *)(a + (size_t)c * a_stride) + i;
-            const octet__q8_aux *x = aux ? aux + (size_t)c * aux_stride + (size_t)i : NULL;
-            __m512i p0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4(y->qs + ao[0]));
-            __m512i p1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], bcast4(y->qs + ao[1]));
-            _Pragma("GCC unroll 3") for (int k = 2; k < 8; k += 2) {
-                p0 = _mm512_dpbusd_epi32(p0, w[k], bcast4(y->qs + ao[k]));
-                p1 = _mm512_dpbusd_epi32(p1, w[k + 1], bcast4(y->qs + ao[k + 1]));
+            p[c] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[0], bcast4(y->qs + ao[0]));
+            if (two) p1[c] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[1], bcast4(y->qs + ao[1]));
+        }
+        _Pragma("GCC unroll 7") for (int k = two ? 2 : 1; k < 8; k++) {
+            _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
+                const block_q8_0 *y = (const block_q8_0 *)(const void *)(a + (size_t)c * a_stride) + i;
+                if (two && (k & 1)) p1[c] = _mm512_dpbusd_epi32(p1[c], w[k], bcast4(y->qs + ao[k]));
+                else p[c] = _mm512_dpbusd_epi32(p[c], w[k], bcast4(y->qs + ao[k]));
             }
+        }
+        if (two) {
+            _Pragma("GCC unroll 2") for (int c = 0; c < T; c++) p[c] = _mm512_add_epi32(p[c], p1[c]);
+        }
+        _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
+            const block_q8_0 *y = (const block_q8_0 *)(const void *)(a + (size_t)c * a_stride) + i;
+            const octet__q8_aux *x = AUX ? aux + (size_t)c * aux_stride + (size_t)i : NULL;
             /* Q8_0: isum = sum (w + 128) a - 128 sum a, 128 sum a = 16 * sum8; Q4_0: sum q a - 8 sum a */
-            const __m512i s8 = _mm512_set1_epi32(x ? x->sum8 : block_sum8(y));
+            const __m512i s8 = _mm512_set1_epi32(AUX ? x->sum8 : block_sum8(y));
             /* Q5_0: sum q a - 16 sum a = acc - 2 * sum8 */
-            const __m512i isum = _mm512_sub_epi32(_mm512_add_epi32(p0, p1), Q4 == 3 ? _mm512_slli_epi32(s8, 1)
-                                                                           : Q4      ? s8
-                                                                                     : _mm512_slli_epi32(s8, 4));
-            const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(x ? x->d : block_d(y)));
+            const __m512i isum = _mm512_sub_epi32(p[c], Q4 == 3 ? _mm512_slli_epi32(s8, 1)
+                                                        : Q4      ? s8
+                                                                  : _mm512_slli_epi32(s8, 4));
+            const __m512 dd = _mm512_mul_ps(dw, _mm512_set1_ps(AUX ? x->d : block_d(y)));
             acc[c] = _mm512_add_ps(acc[c], _mm512_mul_ps(_mm512_cvtepi32_ps(isum), dd));
         }
     }
     _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) _mm512_storeu_ps(s + (size_t)c * s_stride, acc[c]);
 }
 
+/* AUX: the activation blocks' aux is given (the forward pass always gives it for Q8_0 activations) */
 #define TILE_CASE(K, Q4)                                                                                          \
-    case K: x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, K, ax, aux_stride, Q4); break;
+    case K:                                                                                                       \
+        if (ax) x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, K, ax, aux_stride, Q4, 1); \
+        else x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, K, ax, aux_stride, Q4, 0);   \
+        break;
 
 /* nc tokens in tiles of 8, then 4, then the rest */
 #define X16_GEMM(NAME, BYTES, Q4)                                                                                 \
@@ -197,8 +215,7 @@ static inline __attribute__((always_inline)) void x16_tile(int64_t nb, float *s,
                 TILE_CASE(2, Q4)                                                                                  \
                 TILE_CASE(3, Q4)                                                                                  \
                 TILE_CASE(4, Q4)                                                                                  \
-            default: x16_tile(nb, s + (size_t)c0 * s_stride, s_stride, g, pfp, ab, a_stride, 8, ax, aux_stride, Q4); \
-                break;                                                                                            \
+                TILE_CASE(8, Q4)                                                                                  \
             }                                                                                                     \
             pfp = NULL; /* the next group is requested during the first pass only */                              \
             c0 += k;                                                                                              \
