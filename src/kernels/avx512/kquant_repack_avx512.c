@@ -85,23 +85,6 @@ static inline __attribute__((always_inline)) void q5kx16_tile(int64_t nb, float 
         const block_q8_K *y[8];
         _Pragma("GCC unroll 8") for (int c = 0; c < T; c++)
             y[c] = (const block_q8_K *)(const void *)(a + (size_t)c * a_stride) + i;
-        /* the mins' term of each token first: t2 = mw * (float)summ */
-        __m512 t2[8];
-        {
-            __m512i mp[4];
-            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
-                mp[k] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(pb + 192 + 32 * k)));
-            const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(pb + 32)));
-            _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
-                const __m128i b16 = subblock_sums(y[c]);
-                __m512i summ = _mm512_madd_epi16(mp[0], _mm512_broadcastd_epi32(b16));
-                summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mp[1], _mm512_broadcastd_epi32(_mm_srli_si128(b16, 4))));
-                summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mp[2], _mm512_broadcastd_epi32(_mm_srli_si128(b16, 8))));
-                summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mp[3], _mm512_broadcastd_epi32(_mm_srli_si128(b16, 12))));
-                const __m512 mw = _mm512_mul_ps(dmin, _mm512_set1_ps(y[c]->d));
-                t2[c] = _mm512_mul_ps(mw, _mm512_cvtepi32_ps(summ));
-            }
-        }
         __m512i sumi[8];
         _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) sumi[c] = _mm512_setzero_si512();
         for (int j = 0; j < 8; j++) { /* sub-block j: nibbles (j odd: high) of chunks 8(j/2)..8(j/2)+7, bit j of H */
@@ -125,11 +108,24 @@ static inline __attribute__((always_inline)) void q5kx16_tile(int64_t nb, float 
                 sumi[c] = _mm512_add_epi32(sumi[c], _mm512_mullo_epi32(_mm512_add_epi32(p0, p1), sc));
             }
         }
+        /* per token: the mins' term t2 = mw * (float)summ (formed after the sub-blocks: fewer live registers), then
+         * the reference's step acc + (dw * (float)sumi - t2) */
+        __m512i mp[4];
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+            mp[k] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(pb + 192 + 32 * k)));
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(pb + 32)));
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)pb));
         _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) {
+            const __m128i b16 = subblock_sums(y[c]);
+            __m512i summ = _mm512_madd_epi16(mp[0], _mm512_broadcastd_epi32(b16));
+            summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mp[1], _mm512_broadcastd_epi32(_mm_srli_si128(b16, 4))));
+            summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mp[2], _mm512_broadcastd_epi32(_mm_srli_si128(b16, 8))));
+            summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mp[3], _mm512_broadcastd_epi32(_mm_srli_si128(b16, 12))));
+            const __m512 mw = _mm512_mul_ps(dmin, _mm512_set1_ps(y[c]->d));
+            const __m512 t2 = _mm512_mul_ps(mw, _mm512_cvtepi32_ps(summ));
             const __m512 dw = _mm512_mul_ps(d, _mm512_set1_ps(y[c]->d));
             const __m512 t1 = _mm512_mul_ps(dw, _mm512_cvtepi32_ps(sumi[c]));
-            acc[c] = _mm512_add_ps(acc[c], _mm512_sub_ps(t1, t2[c]));
+            acc[c] = _mm512_add_ps(acc[c], _mm512_sub_ps(t1, t2));
         }
     }
     _Pragma("GCC unroll 8") for (int c = 0; c < T; c++) _mm512_storeu_ps(s + (size_t)c * s_stride, acc[c]);
