@@ -20,7 +20,7 @@
  *   sumi = sum_j sc_j dot_j, summ = sum_j m_j (bsums[2j] + bsums[2j+1]),
  *   sumf = sumf + (dw * (float)sumi - mw * (float)summ), dw = d * y.d, mw = dmin * y.d.
  * As the Q4_K x16 kernel (repack_avx512.c) with the fifth bit: operand k of sub-block j is the nibble (low for even
- * j) of chunk 8(j/2) + k with bit j of H chunk k rotated to bit 4 (VPROLD by 4 - j, mod 32: bit 8b + j of a dword
+ * j) of chunk 8(j/2) + k with bit j of H chunk k rotated to bit 4 (VPROLVD by 4 - j, mod 32: bit 8b + j of a dword
  * goes to bit 8b + 4, nothing crosses into the masked bit) - codes 0..31, so dot_j = 8 VPDPBUSD, exact
  * (|dot_j| <= 32 * 31 * 128); sumi += dot_j * sc_j (VPMULLD; |sumi| <= 8 * 63 * 126976 < 2^26); summ by 4 VPMADDWD
  * of the (m[2k], m[2k+1]) pairs with the activation's two sub-block sums (|.| <= 32 * 128, 16-bit). Then the same
