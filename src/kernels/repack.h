@@ -105,5 +105,41 @@ void octet__pack_q5_1x16_avx512(int64_t n, void *dst, const void *w, size_t w_st
  * group in two passes; the same contract as above (aux may be NULL), for CPUs with AVX2, FMA and F16C */
 octet__gemm_x16_kernel octet__gemm_q4_0x16_avx2;
 void octet__pack_q4_0x16_avx2(int64_t n, void *dst, const void *w, size_t w_stride);
+/* ==== Q5_K x16, Q6_K x16 (the 5- and 6-bit super-block types; packers in ref/kquant_repack_ref.c and
+ * avx512/kquant_repack_avx512.c, kernels in avx512/kquant_repack_avx512.c) ==================================
+ *
+ * Q5_K x16 ("q5_Kx16"): the rows of a Q5_K matrix in groups of 16. Per 256-element super-block of the group:
+ *   bytes 0..2367     the Q4_K x16 layout above, built from the Q5_K rows' d, dmin, scales and nibbles (qs):
+ *                     chunk q = 8p + k of the nibbles holds the low 4 bits of codes 4k..4k+3 of sub-blocks 2p
+ *                     (low nibbles) and 2p+1 (high nibbles)
+ *   bytes 2368..2879  8 chunks H of 64 bytes; chunk k holds bytes 4k..4k+3 of row r's qh at bytes 4r..4r+3,
+ *                     unchanged: bit j of byte 4r + e is the 5th bit of element 32j + 4k + e (sub-block j's
+ *                     code 4k + e), so one shift by 4 - j and a mask place it at bit 4 of the operand
+ * 2880 bytes per super-block, 64 more than the 16 rows' 16 * 176 (Q4_K's unpacked scales and mins).
+ *
+ * Q6_K x16 ("q6_Kx16"): the rows of a Q6_K matrix in groups of 16. Per 256-element super-block of the group:
+ *   bytes 0..31       the 16 rows' fp16 d (row r at 2r)
+ *   bytes 32..287     the int8 sub-block scales in pairs: scales[2k + e] of row r at 32 + 32k + 2r + e (k < 8,
+ *                     e < 2): sign-extended to 16 bits, lane r holds (scales[2k], scales[2k+1])
+ *   bytes 288..2335   32 chunks of 64 bytes; chunk q, byte 4r + e: the low 4 bits of row r's code of element
+ *                     4q + e in the low nibble, of element 128 + 4q + e in the high nibble (sub-blocks q/4 and
+ *                     8 + q/4)
+ *   bytes 2336..3359  16 chunks H of 64 bytes; chunk j (sub-block j), byte 4r + e: bits 2k, 2k+1 hold the top 2
+ *                     bits of row r's code of element 16j + 4k + e (k < 4)
+ * 3360 bytes per super-block, exactly the 16 rows' 16 * 210. Codes 0..63, the weight being d * scales[j] * (q - 32).
+ */
+#define OCTET__Q5KX16_BLOCK 2880
+#define OCTET__Q6KX16_BLOCK 3360
+static inline size_t octet__q5_Kx16_bytes(int64_t n) { return (size_t)(n / 256) * OCTET__Q5KX16_BLOCK; }
+static inline size_t octet__q6_Kx16_bytes(int64_t n) { return (size_t)(n / 256) * OCTET__Q6KX16_BLOCK; }
+void octet__pack_q5_Kx16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__pack_q6_Kx16_ref(int64_t n, void *dst, const void *w, size_t w_stride);
+/* the kernels (the contract of octet__gemm_x16_kernel above; x Q8_K activations, aux unused) and the packers'
+ * AVX-512 twins (the same bytes) */
+octet__gemm_x16_kernel octet__gemm_q5_Kx16_avx512;
+octet__gemm_x16_kernel octet__gemm_q6_Kx16_avx512;
+void octet__pack_q5_Kx16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
+void octet__pack_q6_Kx16_avx512(int64_t n, void *dst, const void *w, size_t w_stride);
+/* ==== end of Q5_K x16, Q6_K x16 ============================================================================= */
 
 #endif

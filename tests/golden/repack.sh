@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load-time repacked weights (src/model/packed.c, kernels over src/kernels/repack.h): float-mode logits with the
 # repacked matrices must be byte-identical to OCTET_NO_REPACK=1 (the AVX2 kernels on the file's rows), on small
-# random GGUF models (tests/ref/make_random_model.py) whose matrices have a repacked layout: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K;
+# random GGUF models (tests/ref/make_random_model.py) whose matrices have a repacked layout: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K, Q5_K (quantized by octet);
 # output rows that are not a multiple of 16 (vocab 310, 301: the tail rows take the other path), grouped-query
 # attention (16-row k/v matrices), a tied output, qwen2 biases. For each: 1, 3 and 12 tokens (generation-sized
 # and prompt-sized batches), -t 1 and -t 2, and --no-mmap (no repacking) against the mapped file. Skipped when the
@@ -30,7 +30,13 @@ logits() { # OUT MODEL TOKENS [options...]
 case_() {
     local name=$1 nv=$2; shift 3
     local m="$W/$name.gguf"
-    if ! nice -n 10 "$PY" tests/ref/make_random_model.py -o "$m" --vocab "$nv" "$@" >"$W/gen.log" 2>&1; then
+    if [ -n "${QUANT:-}" ]; then # a float model, then octet quantize (types make_random_model does not write)
+        if ! nice -n 10 "$PY" tests/ref/make_random_model.py -o "$W/$name.f32.gguf" --vocab "$nv" "$@" >"$W/gen.log" 2>&1 ||
+            ! "$OCTET" quantize "$W/$name.f32.gguf" "$m" --type "$QUANT" -q >>"$W/gen.log" 2>&1; then
+            echo "FAIL $name: model generation"; cat "$W/gen.log"; fail=1; return
+        fi
+        rm -f "$W/$name.f32.gguf"
+    elif ! nice -n 10 "$PY" tests/ref/make_random_model.py -o "$m" --vocab "$nv" "$@" >"$W/gen.log" 2>&1; then
         echo "FAIL $name: model generation"; cat "$W/gen.log"; fail=1; return
     fi
     local toks t ok=1
@@ -73,6 +79,10 @@ case_ q5_0-gqa-tail     310  -- --type Q5_0 --dim 128 --heads 4 --kv-heads 2 --f
 case_ q5_1-tied         320  -- --type Q5_1 --dim 128 --heads 4 --ff 256 --tied --seed 30
 case_ q4_k-gqa-tail     310  -- --type Q4_K --dim 256 --heads 4 --kv-heads 2 --ff 512 --seed 26
 case_ q4_k-mha-tied     512  -- --type Q4_K --dim 256 --heads 4 --ff 256 --tied --seed 27
+case_ q6_k-gqa-tail     310  -- --type Q6_K --dim 256 --heads 4 --kv-heads 2 --ff 512 --seed 31
+# Q5_K: an F32 model quantized by octet (its output matrix Q6_K, llama.cpp's policy)
+QUANT=Q5_K case_ q5_k-gqa-tail 310 -- --type F32 --dim 256 --heads 4 --kv-heads 2 --ff 512 --seed 32
+QUANT=Q5_K case_ q5_k-mha-tied 512 -- --type F32 --dim 256 --heads 4 --ff 256 --tied --seed 33
 
 # the sanitizer build (packing on the thread pool, the kernels' reads of the packed groups) on one model
 ASAN=${OCTET_ASAN:-build/asan/octet}

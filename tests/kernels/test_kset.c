@@ -173,6 +173,8 @@ static void test_repack(const octet__kset *ref, const octet__kset *ks) {
                 : type == OCTET_TYPE_Q5_0 ? octet__pack_q5_0x16_ref
                 : type == OCTET_TYPE_Q5_1 ? octet__pack_q5_1x16_ref
                 : type == OCTET_TYPE_Q4_K ? octet__pack_q4_Kx16_ref
+                : type == OCTET_TYPE_Q5_K ? octet__pack_q5_Kx16_ref
+                : type == OCTET_TYPE_Q6_K ? octet__pack_q6_Kx16_ref
                                           : NULL;
             CHECKF(ref_pack != NULL, "%s %s: a layout without a portable packer", ks->name, tr->name);
             if (ref_pack) {

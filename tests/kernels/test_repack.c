@@ -4,7 +4,8 @@
  *  - the portable packer: unpacking every row of a packed group gives the source rows back byte for byte, and the
  *    packed bytes sit where repack.h says (checked element by element against the layout's formula); the
  *    AVX-512 packer writes the same bytes;
- *  - layouts: Q8_0 x16, Q4_0 x16, Q5_0 x16 (x Q8_0), Q4_1 x16, Q5_1 x16 (x Q8_1) and Q4_K x16 (x Q8_K; its activation aux is unused);
+ *  - layouts: Q8_0 x16, Q4_0 x16, Q5_0 x16 (x Q8_0), Q4_1 x16, Q5_1 x16 (x Q8_1), Q4_K x16, Q5_K x16 and Q6_K x16
+ *    (x Q8_K; their activation aux is unused);
  *  - the AVX-512 VNNI kernels (skipped, with a line, when the CPU lacks AVX-512 F/BW/VL/DQ or VNNI): one group of
  *    16 rows against nc = 1..9 tokens, with and without the activations' aux, must equal the reference dot of
  *    every (row, token) bit for bit (memcmp). Rows are random with the extreme codes (-128, 127 for Q8_0; 0, 15
@@ -363,6 +364,92 @@ static void test_q5(int type, int64_t n, uint64_t seed) {
     free(ref);
 }
 
+/* Q5_K x16 and Q6_K x16 (x Q8_K): 16 random rows (every byte pattern is a valid block: codes, 6-bit scales and
+ * mins, Q6_K's int8 scales -128..127; some blocks all 0xff - the largest codes - and, for Q6_K, some with every
+ * code 0 and every scale -128, the largest |(q - 32) * scale|), fp16 scales from rand_scale. The layout is checked
+ * element by element against the codes decoded here from the block formats (not through the packers' code), the
+ * AVX-512 packer must write the portable packer's bytes, the kernel must equal the reference dot. */
+static int q5_K_code(const block_q5_K *x, int e) {
+    const int j = e / 32, l = e % 32, b = x->qs[32 * (j / 2) + l];
+    return (j & 1 ? b >> 4 : b & 15) | ((x->qh[l] >> j) & 1) << 4;
+}
+
+static void q6_K_codes(const block_q6_K *x, int q[QK_K]) { /* the inverse of the packing in ref/kquant_ref.c */
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l++) {
+            const int a = x->ql[64 * h + l], b = x->ql[64 * h + 32 + l], c = x->qh[32 * h + l];
+            q[128 * h + l] = (a & 15) | (c & 3) << 4;
+            q[128 * h + l + 32] = (b & 15) | ((c >> 2) & 3) << 4;
+            q[128 * h + l + 64] = (a >> 4) | ((c >> 4) & 3) << 4;
+            q[128 * h + l + 96] = (b >> 4) | ((c >> 6) & 3) << 4;
+        }
+}
+
+static void test_kx16(int type, int64_t n, uint64_t seed) {
+    const int q6 = type == OCTET_TYPE_Q6_K;
+    const size_t bs = q6 ? sizeof(block_q6_K) : sizeof(block_q5_K), blk = q6 ? OCTET__Q6KX16_BLOCK : OCTET__Q5KX16_BLOCK;
+    const size_t w_stride = octet__row_bytes(type, 4096) + 6, a_stride = octet__row_bytes(OCTET_TYPE_Q8_K, 4096) + 4;
+    const size_t gbytes = q6 ? octet__q6_Kx16_bytes(n) : octet__q5_Kx16_bytes(n);
+    const char *name = q6 ? "q6_Kx16" : "q5_Kx16";
+    uint64_t s = seed;
+    for (int r = 0; r < NR; r++)
+        for (int64_t b = 0; b < n / QK_K; b++) {
+            uint8_t *x = wq + (size_t)r * w_stride + (size_t)b * bs;
+            const uint64_t mode = t_rng_next(&s) % 9;
+            for (size_t k = 0; k < bs; k++) x[k] = mode == 0 ? 0xff : (uint8_t)t_rng_next(&s);
+            if (q6 && mode == 1) {
+                memset(x, 0, bs);
+                memset(((block_q6_K *)(void *)x)->scales, 0x80, QK_K / 16);
+            }
+            const uint16_t d = rand_scale(&s), dmin = rand_scale(&s);
+            if (q6) {
+                ((block_q6_K *)(void *)x)->d = d;
+            } else {
+                ((block_q5_K *)(void *)x)->d = d;
+                ((block_q5_K *)(void *)x)->dmin = dmin;
+            }
+        }
+    fill_act_q8_K(aq, a_stride, NT, n, &s);
+    (q6 ? octet__pack_q6_Kx16_ref : octet__pack_q5_Kx16_ref)(n, back, wq, w_stride);
+    int bad = 0;
+    for (int64_t b = 0; b < n / QK_K; b++)
+        for (int r = 0; r < NR; r++) {
+            const uint8_t *g = back + (size_t)b * blk;
+            if (q6) {
+                const block_q6_K *x = (const block_q6_K *)(const void *)(wq + (size_t)r * w_stride) + b;
+                int q[QK_K];
+                q6_K_codes(x, q);
+                bad |= (g[2 * r] | g[2 * r + 1] << 8) != x->d;
+                for (int j = 0; j < 16; j++) bad |= (int8_t)g[32 + 32 * (j / 2) + 2 * r + j % 2] != x->scales[j];
+                for (int e = 0; e < QK_K; e++) { /* low 4 bits: chunk (e % 128) / 4, high nibble for e >= 128 */
+                    const uint8_t lo = g[288 + 64 * ((e % 128) / 4) + 4 * r + e % 4];
+                    const uint8_t hi = g[2336 + 64 * (e / 16) + 4 * r + e % 4];
+                    bad |= ((e >= 128 ? lo >> 4 : lo & 15) | ((hi >> (2 * (e % 16 / 4))) & 3) << 4) != q[e];
+                }
+            } else {
+                const block_q5_K *x = (const block_q5_K *)(const void *)(wq + (size_t)r * w_stride) + b;
+                uint8_t sc[8], m[8];
+                octet__q4_K_scales(x->scales, sc, m);
+                bad |= (g[2 * r] | g[2 * r + 1] << 8) != x->d || (g[32 + 2 * r] | g[33 + 2 * r] << 8) != x->dmin;
+                for (int j = 0; j < 8; j++)
+                    bad |= g[64 + 16 * j + r] != sc[j] || g[192 + 32 * (j / 2) + 2 * r + j % 2] != m[j];
+                for (int e = 0; e < QK_K; e++) { /* e = 32j + l: nibble chunk 8(j/2) + l/4, H chunk l/4, bit j */
+                    const int j = e / 32, l = e % 32;
+                    const uint8_t lo = g[320 + 64 * (8 * (j / 2) + l / 4) + 4 * r + l % 4];
+                    const uint8_t hi = g[2368 + 64 * (l / 4) + 4 * r + l % 4];
+                    bad |= ((j & 1 ? lo >> 4 : lo & 15) | ((hi >> j) & 1) << 4) != q5_K_code(x, e);
+                }
+            }
+        }
+    CHECKF(!bad, "%s layout, n=%lld", name, (long long)n);
+    if (!have_vnni()) return;
+    memset(grp, 0x5a, gbytes);
+    (q6 ? octet__pack_q6_Kx16_avx512 : octet__pack_q5_Kx16_avx512)(n, grp, wq, w_stride);
+    CHECKF(!memcmp(grp, back, gbytes), "%s AVX-512 packer, n=%lld", name, (long long)n);
+    check_kernel(name, q6 ? octet__gemm_q6_Kx16_avx512 : octet__gemm_q5_Kx16_avx512,
+                 q6 ? octet__dot_q6_K_q8_K_ref : octet__dot_q5_K_q8_K_ref, n, wq, w_stride, a_stride, 0);
+}
+
 static void test_q8_0_kernel(int64_t n, uint64_t seed) {
     const size_t w_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 6;
     const size_t a_stride = octet__row_bytes(OCTET_TYPE_Q8_0, MAXN) + 2, aux_stride = MAXN / QK8_0 + 1;
@@ -399,7 +486,11 @@ int main(void) {
         }
     static const int64_t nk[] = {256, 512, 768, 2048, 4096};
     for (size_t i = 0; i < sizeof nk / sizeof nk[0]; i++)
-        for (uint64_t k = 0; k < 3; k++) test_q4_K(nk[i], 7000 * i + k);
+        for (uint64_t k = 0; k < 3; k++) {
+            test_q4_K(nk[i], 7000 * i + k);
+            test_kx16(OCTET_TYPE_Q5_K, nk[i], 15000 * i + k);
+            test_kx16(OCTET_TYPE_Q6_K, nk[i], 17000 * i + k);
+        }
     if (!have_vnni()) {
         printf("test_repack: the CPU lacks AVX-512 VNNI; the AVX-512 kernels are not tested\n");
     }
