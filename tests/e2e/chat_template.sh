@@ -107,7 +107,7 @@ if command -v curl >/dev/null; then
     if serve_start "$W/qwen3.gguf" "$W/serve.log"; then
         "$PY" -c 'import json,sys; b=json.load(open(sys.argv[1])); b["max_tokens"]=1; print(json.dumps(b))' \
             $D/conversations/05_tools.json >"$W/req.json"
-        code=$(curl -s -o "$W/resp" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" -d @"$W/req.json")
+        code=$(curl -s -H "Content-Type: application/json" -o "$W/resp" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" -d @"$W/req.json")
         kill $SPID; wait $SPID 2>/dev/null
         "$PY" - "$W/serve.log" $D/expected/qwen3__05_tools.txt <<'PYEOF' || fail=1
 import sys
@@ -123,7 +123,7 @@ PYEOF
         echo "FAIL serve did not start: $(cat "$W/serve.log")"; fail=1; kill $SPID 2>/dev/null
     fi
     if serve_start "$W/gemma3.gguf" "$W/serve2.log"; then
-        code=$(curl -s -o "$W/resp" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" \
+        code=$(curl -s -H "Content-Type: application/json" -o "$W/resp" -w '%{http_code}' "http://127.0.0.1:$PORT/v1/chat/completions" \
             -d @$D/conversations/11_not_alternating.json)
         kill $SPID; wait $SPID 2>/dev/null
         if [ "$code" != 400 ] || ! grep -q 'chat template line 19: raise_exception: Conversation roles must alternate' "$W/resp"; then
